@@ -1,0 +1,115 @@
+"""The typed results schema of a run folder (``results.json``), with provenance.
+
+Results are JSON first: the leaderboard renders from these files only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mulcot_bench.atomic import write_text
+
+SCHEMA_VERSION = 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PluginRecord(_Strict):
+    name: str
+    source: str
+    distribution: str | None = None
+    version: str | None = None
+    error: str | None = None
+    registered: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class Provenance(_Strict):
+    mulcot_bench_version: str
+    python: str
+    platform: str
+    packages: dict[str, str | None]
+    plugins: list[PluginRecord]
+    git_commit: str | None = None
+    seed: int
+    command: str
+    started_at: str
+    finished_at: str | None = None
+
+
+class MetricRecord(_Strict):
+    """A metric's identity: exact display names of its outputs and its signature."""
+
+    id: str
+    kind: str
+    outputs: dict[str, str]
+    signature: str
+
+
+class DatasetRecord(_Strict):
+    name: str
+    title: str
+    level: str
+    status: str  # "present", "embedded" or "missing"
+    path: str | None = None
+    fingerprint: str | None = None
+    counts: dict[str, int] = Field(default_factory=dict)
+    label_counts: dict[str, dict[str, int]] = Field(default_factory=dict)
+    how_to_get: str | None = None
+    headline: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+class Entry(_Strict):
+    """One model on one dataset split: its scores and where its predictions are."""
+
+    model: str
+    role: str
+    plugin: str
+    plugin_version: str | None = None
+    params: int | None = None
+    dataset: str
+    split: str
+    n: int
+    invalid: int
+    scores: dict[str, float | None]
+    predictions_file: str
+    identity: str
+    settings: dict[str, Any] = Field(default_factory=dict)
+    assistant: str | None = None
+    stage: dict[str, Any] = Field(default_factory=dict)
+    cached: bool = False
+
+
+class Failure(_Strict):
+    """Something that did not run, with the reason; always shown, never hidden."""
+
+    what: str
+    dataset: str | None = None
+    model: str | None = None
+    reason: str
+
+
+class RunResults(_Strict):
+    schema_version: int = SCHEMA_VERSION
+    run_id: str
+    provenance: Provenance
+    metrics: list[MetricRecord]
+    datasets: list[DatasetRecord]
+    entries: list[Entry]
+    failures: list[Failure] = Field(default_factory=list)
+    skipped: dict[str, int] = Field(default_factory=dict)
+
+    def write(self, run_dir: Path) -> Path:
+        path = run_dir / "results.json"
+        write_text(path, json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=False) + "\n")
+        return path
+
+    @classmethod
+    def read(cls, run_dir: Path) -> RunResults:
+        return cls.model_validate_json((run_dir / "results.json").read_text())
