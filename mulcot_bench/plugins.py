@@ -101,12 +101,16 @@ def load_plugins(plugins_dirs: list[Path] | None = None, strict: bool = False) -
     from mulcot_bench import __version__
 
     for module in BUILTIN:
-        add(PluginInfo(module.rsplit(".", 1)[-1], "built-in", "mulcot-bench", __version__),
-            lambda m=module: importlib.import_module(m))
+        add(
+            PluginInfo(module.rsplit(".", 1)[-1], "built-in", "mulcot-bench", __version__),
+            lambda m=module: importlib.import_module(m),
+        )
     for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         dist = getattr(ep, "dist", None)
-        add(PluginInfo(ep.name, f"entry point {ep.value}", dist.name if dist else None, dist.version if dist else None),
-            ep.load)
+        add(
+            PluginInfo(ep.name, f"entry point {ep.value}", dist.name if dist else None, dist.version if dist else None),
+            ep.load,
+        )
     for folder in _plugin_dirs(plugins_dirs or []):
         if not folder.is_dir():
             raise PluginError(f"plugin folder {folder} does not exist; pass an existing folder to --plugins-dir")

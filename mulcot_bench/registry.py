@@ -50,7 +50,9 @@ def _collect(registry: Registry, kind: str, strict: bool) -> None:
 
         def register(spec: Any, _plugin: str = plugin, _info=info) -> None:  # noqa: ANN001
             if not isinstance(spec, expected):
-                raise PluginError(f"plugin {_plugin!r} registered {spec!r} in register_{kind}; expected a {expected.__name__}")
+                raise PluginError(
+                    f"plugin {_plugin!r} registered {spec!r} in register_{kind}; expected a {expected.__name__}"
+                )
             key = spec.id if kind == "metrics" else spec.name
             if key in table:
                 first = registry.owner[(kind, key)]

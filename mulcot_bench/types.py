@@ -65,7 +65,9 @@ class Prediction:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Prediction:
-        return cls(label=data.get("label"), rationale=data.get("rationale"), probs=data.get("probs"), raw=data.get("raw"))
+        return cls(
+            label=data.get("label"), rationale=data.get("rationale"), probs=data.get("probs"), raw=data.get("raw")
+        )
 
 
 @dataclass(frozen=True)

