@@ -24,7 +24,7 @@ def register_datasets(register) -> None:  # noqa: ANN001
             "synthetic",
             "Synthetic (embedded)",
             "aspect",
-            "mulcot_bench.builtin.synthetic:load",
+            "mulcot_bench.builtin.datasets:load_synthetic",
             how_to_get="embedded: generated from a seed, nothing to download",
         )
     )
@@ -76,3 +76,10 @@ def register_datasets(register) -> None:  # noqa: ANN001
             headline=("accuracy", "weighted_f1"),
         )
     )
+
+
+def load_synthetic(root: object, name: str, seed: int = 13, train: int = 600, dev: int = 200, test: int = 200):  # noqa: ANN201
+    """Loader of the embedded set: generated from its seed (see :mod:`mulcot_bench.builtin.synthetic`)."""
+    from mulcot_bench.builtin.synthetic import generate
+
+    return generate(seed=seed, train=train, dev=dev, test=test)

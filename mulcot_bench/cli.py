@@ -1,0 +1,186 @@
+"""The ``mulcot-bench`` command. Commands are thin: the work lives in runner, registry and report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from mulcot_bench import __version__
+from mulcot_bench.errors import UserError
+
+_plugins_dir = click.option(
+    "--plugins-dir",
+    "plugins_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Folder of local plugin files (*.py); also MULCOT_BENCH_PLUGINS_DIR.",
+)
+_strict = click.option("--strict", is_flag=True, help="A plugin that fails to load is fatal.")
+
+
+def _registry(plugins_dirs: tuple[Path, ...], strict: bool):  # noqa: ANN202
+    from mulcot_bench.registry import build_registry
+
+    registry = build_registry(list(plugins_dirs), strict=strict)
+    for info in registry.loaded.failures:
+        click.echo(f"warning: plugin {info.name!r} ({info.source}) skipped: {info.error}", err=True)
+    return registry
+
+
+def _sizes(value: str | None) -> tuple[int, int, int] | None:
+    if value is None:
+        return None
+    try:
+        parts = tuple(int(x) for x in value.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 3 or min(parts) < 1:
+        raise UserError(f"--synthetic-size {value!r} must be three positive integers TRAIN,DEV,TEST, e.g. 600,200,200")
+    return parts  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mulcot-bench")
+def cli() -> None:
+    """Distil and evaluate joint multimodal sentiment reasoning and classification (MulCoT-RD)."""
+
+
+@cli.command("run")
+@click.option("--all", "run_all", is_flag=True, help="Every available dataset x every registered model.")
+@click.option("-d", "--dataset", "datasets", multiple=True, help="Dataset name (repeatable).")
+@click.option("-m", "--model", "models", multiple=True, help="Model name (repeatable); its teacher/assistant come too.")
+@click.option(
+    "--teacher", help="Teacher for the distillation (default: the first registered one that serves the data)."
+)
+@click.option(
+    "--data-root",
+    type=click.Path(path_type=Path),
+    help="Folder holding the real datasets; also MULCOT_BENCH_DATA_ROOT.",
+)
+@click.option("--runs-dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True)
+@click.option("--reports-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    help="Cache folder; also MULCOT_BENCH_CACHE (default ~/.cache/mulcot-bench).",
+)
+@click.option("--run-id", help="Name of the run folder (default: a UTC timestamp).")
+@click.option("--seed", type=int, default=42, show_default=True, help="Training and sampling seed.")
+@click.option("--synthetic-size", help="TRAIN,DEV,TEST sample counts of the synthetic set (default 600,200,200).")
+@click.option("--synthetic-seed", type=int, default=13, show_default=True)
+@_plugins_dir
+@_strict
+def run_cmd(
+    run_all: bool,
+    datasets: tuple[str, ...],
+    models: tuple[str, ...],
+    teacher: str | None,
+    data_root: Path | None,
+    runs_dir: Path,
+    reports_dir: Path,
+    cache_dir: Path | None,
+    run_id: str | None,
+    seed: int,
+    synthetic_size: str | None,
+    synthetic_seed: int,
+    plugins_dirs: tuple[Path, ...],
+    strict: bool,
+) -> None:
+    """Run the distillation and evaluation, write results.json and the leaderboard."""
+    from mulcot_bench.runner import RunOptions, exit_summary, run
+
+    if not run_all and not datasets and not models:
+        raise UserError("say what to run: --all, or --dataset NAME and/or --model NAME")
+    synthetic: dict[str, object] = {"seed": synthetic_seed}
+    sizes = _sizes(synthetic_size)
+    if sizes:
+        synthetic.update(train=sizes[0], dev=sizes[1], test=sizes[2])
+    options = RunOptions(
+        datasets=list(datasets) or None,
+        models=list(models) or None,
+        data_root=data_root,
+        runs_dir=runs_dir,
+        reports_dir=reports_dir,
+        cache_dir=cache_dir,
+        seed=seed,
+        teacher=teacher,
+        run_id=run_id,
+        dataset_options={"synthetic": synthetic},
+        command=" ".join(["mulcot-bench", *sys.argv[1:]]),
+    )
+    outcome = run(_registry(plugins_dirs, strict), options)
+    click.echo(exit_summary(outcome))
+    if outcome.results.failures:
+        sys.exit(1)
+
+
+@cli.command("report")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), help="Output folder (default reports/<run>).")
+def report_cmd(run_dir: Path, out: Path | None) -> None:
+    """Render the HTML leaderboard of a run folder (from its JSON only)."""
+    from mulcot_bench.report import render_report
+
+    if not (run_dir / "results.json").is_file():
+        raise UserError(f"{run_dir} has no results.json; pass a run folder written by 'mulcot-bench run'")
+    click.echo(render_report(run_dir, out or Path("reports") / run_dir.resolve().name))
+
+
+@cli.command("plugins")
+@_plugins_dir
+@_strict
+def plugins_cmd(plugins_dirs: tuple[Path, ...], strict: bool) -> None:
+    """List the plugins, their versions, and what each registers."""
+    registry = _registry(plugins_dirs, strict)
+    for info in registry.loaded.plugins:
+        version = f"{info.distribution or '-'} {info.version or ''}".strip()
+        status = f"FAILED: {info.error}" if info.error else ""
+        click.echo(f"{info.name}  [{version}]  {info.source}  {status}".rstrip())
+        for kind, names in info.registered.items():
+            for name in names:
+                extra = ""
+                if kind == "models":
+                    card = registry.models[name].card
+                    extra = f"  ({card.role}{', ' + _fmt_params(card.params) if card.params else ''})"
+                click.echo(f"    {kind[:-1]}: {name}{extra}")
+
+
+def _fmt_params(n: int) -> str:
+    return f"{n / 1e6:.1f}M params" if n >= 1e6 else f"{n / 1e3:.0f}k params"
+
+
+@cli.command("datasets")
+@click.option("--data-root", type=click.Path(path_type=Path))
+@_plugins_dir
+def datasets_cmd(data_root: Path | None, plugins_dirs: tuple[Path, ...]) -> None:
+    """List the registered datasets and whether each is present under the data root."""
+    from mulcot_bench.runner import default_data_root
+
+    registry = _registry(plugins_dirs, False)
+    root = data_root or default_data_root()
+    click.echo(f"data root: {root}")
+    for spec in registry.datasets.values():
+        present = "present" if spec.locate(root) else f"missing ({spec.how_to_get})"
+        status = "embedded" if spec.embedded else present
+        click.echo(f"{spec.name:14} {spec.level:6} {status}")
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit code 2."""
+    try:
+        cli.main(standalone_mode=False)
+    except UserError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

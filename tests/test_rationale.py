@@ -1,0 +1,40 @@
+from mulcot_bench.rationale import FIELDS, parse, parse_label, render
+
+
+def _chain(label: str = "negative") -> str:
+    return render({f: f"about {f.lower()}" for f in FIELDS[:-1]} | {"Prediction": label})
+
+
+def test_render_then_parse_is_valid_and_keeps_label() -> None:
+    chain = parse(_chain("neutral"))
+    assert chain.valid
+    assert chain.prediction == "neutral"
+    assert chain.fields["Text_analysis"] == "about text_analysis"
+
+
+def test_missing_or_reordered_fields_are_invalid() -> None:
+    text = _chain()
+    assert not parse(text.replace('"Image_analysis"', '"Imageanalysis"')).valid
+    blocks = text.split("\n\n")
+    assert not parse("\n\n".join([blocks[1], blocks[0], *blocks[2:]])).valid
+
+
+def test_json_style_chain_parses() -> None:
+    text = '```json\n{\n' + ",\n".join(f'  "{f}": "x {f}"' for f in FIELDS[:-1]) + ',\n  "Prediction": "positive"\n}\n```'
+    chain = parse(text)
+    assert chain.valid and chain.prediction == "positive"
+
+
+def test_render_refuses_missing_field() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="Prediction"):
+        render({f: "x" for f in FIELDS[:-1]})
+
+
+def test_parse_label_rules() -> None:
+    assert parse_label('"Prediction": "negative"') == "negative"
+    assert parse_label("positive at first. Prediction: Neutral, not negative") == "neutral"
+    assert parse_label("it is positive, or maybe negative") == "negative"
+    assert parse_label("no idea") is None
+    assert parse_label(None) is None
