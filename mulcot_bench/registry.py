@@ -44,7 +44,7 @@ def _collect(registry: Registry, kind: str, strict: bool) -> None:
     table: dict[str, Any] = getattr(registry, kind)
     expected = _KINDS[kind]
     hook = getattr(registry.loaded.manager.hook, f"register_{kind}")
-    for impl in reversed(hook.get_hookimpls()):  # registration order = load order
+    for impl in hook.get_hookimpls():  # registration order = load order
         plugin = impl.plugin_name
         info = registry.loaded.info(plugin)
 

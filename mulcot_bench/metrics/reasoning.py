@@ -33,7 +33,9 @@ class CorpusBleu:
         return sacrebleu.BLEU()
 
     def signature(self) -> str:
-        return f"sacrebleu corpus BLEU|{self._bleu().get_signature()}"
+        bleu = self._bleu()
+        bleu.corpus_score(["signature probe"], [["signature probe"]])  # sacrebleu knows nrefs only after a score
+        return f"sacrebleu corpus BLEU|{bleu.get_signature()}"
 
     def compute(
         self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None

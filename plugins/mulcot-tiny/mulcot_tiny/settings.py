@@ -1,0 +1,46 @@
+"""Default settings of the tiny models, kept free of torch so registration stays light."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TEACHER_DEFAULTS: dict[str, Any] = {"image_noise": 0.12, "text_noise": 0.05, "seed": 0}
+
+COMMON: dict[str, Any] = {
+    "heads": 4,
+    "visual_tokens": 4,
+    "cnn_channels": 32,
+    "dropout": 0.1,
+    "max_len": 384,
+    "epochs": 10,
+    "lr": 2e-3,
+    "min_lr": 1e-6,
+    "batch_size": 16,
+    "weight_decay": 0.01,
+    "warmup_steps": 30,
+    "grad_clip": 1.0,
+    "patience": 2,
+    "kd_temperature": 2.0,
+    "max_new_tokens": 192,
+    "max_label_tokens": 12,
+    "max_prompt_tokens": 96,
+    "min_freq": 2,
+    "vocab_size": 4000,
+    "eval_batch_size": 100,
+    "seed_offset": 0,
+}
+ROLE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "assistant": {"d_model": 128, "layers": 3, "kd_lambda": 0.0},
+    "student": {"d_model": 96, "layers": 2, "kd_lambda": 0.3},
+}
+OTHER_DEFAULTS: dict[str, Any] = {"d_model": 96, "layers": 2, "kd_lambda": 0.0}
+
+
+def vlm_settings(role: str, **overrides: Any) -> dict[str, Any]:
+    """Every TinyVLM setting for a role, with overrides; unknown keys are an error."""
+    out = {**COMMON, **ROLE_DEFAULTS.get(role, OTHER_DEFAULTS)}
+    unknown = sorted(set(overrides) - set(out))
+    if unknown:
+        raise ValueError(f"unknown TinyVLM settings {unknown}; known: {sorted(out)}")
+    out.update(overrides)
+    return out
