@@ -1,5 +1,7 @@
 from pathlib import Path
 
+import pytest
+
 from mulcot_bench.cache import Cache, key
 
 
@@ -37,9 +39,7 @@ def test_failed_save_leaves_nothing(tmp_path: Path) -> None:
         (folder / "half").write_text("x")
         raise OSError("disk full")
 
-    try:
+    with pytest.raises(OSError, match="disk full"):
         cache.store_artifact("abc", save)
-    except OSError:
-        pass
     assert cache.artifact("abc") is None
     assert not any(p.name.startswith(".abc") for p in (tmp_path / "artifacts").iterdir())

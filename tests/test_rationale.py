@@ -20,7 +20,8 @@ def test_missing_or_reordered_fields_are_invalid() -> None:
 
 
 def test_json_style_chain_parses() -> None:
-    text = '```json\n{\n' + ",\n".join(f'  "{f}": "x {f}"' for f in FIELDS[:-1]) + ',\n  "Prediction": "positive"\n}\n```'
+    body = ",\n".join(f'  "{f}": "x {f}"' for f in FIELDS[:-1])
+    text = "```json\n{\n" + body + ',\n  "Prediction": "positive"\n}\n```'
     chain = parse(text)
     assert chain.valid and chain.prediction == "positive"
 
