@@ -94,7 +94,20 @@ class BertScore:
         return f"bert-score:{version}|model={self._model_name()}|layer={self.num_layers}|idf=False|rescaled=False"
 
     def _score(self, hyps: list[str], refs: list[str]) -> list[list[float]]:
+        """Per-pair [P, R, F1]. An empty hypothesis scores 0, as bert-score defines it (its own empty-string
+        path fails under transformers 5, so it is never sent there)."""
         import bert_score
+
+        if all(not h for h in hyps):
+            return [[0.0, 0.0, 0.0] for _ in hyps]
+        keep = [i for i, h in enumerate(hyps) if h]
+        scored = self._score_nonempty(bert_score, [hyps[i] for i in keep], [refs[i] for i in keep])
+        out = [[0.0, 0.0, 0.0] for _ in hyps]
+        for i, row in zip(keep, scored, strict=True):
+            out[i] = row
+        return out
+
+    def _score_nonempty(self, bert_score, hyps: list[str], refs: list[str]) -> list[list[float]]:  # noqa: ANN001
 
         scorer = bert_score.BERTScorer(
             model_type=self.model or minilm_path(), num_layers=self.num_layers, batch_size=self.batch_size
