@@ -82,6 +82,7 @@ class BertScore:
         self.model = model
         self.num_layers = num_layers
         self.batch_size = batch_size
+        self._scorer = None
 
     def _model_name(self) -> str:
         return (
@@ -108,11 +109,11 @@ class BertScore:
         return out
 
     def _score_nonempty(self, bert_score, hyps: list[str], refs: list[str]) -> list[list[float]]:  # noqa: ANN001
-
-        scorer = bert_score.BERTScorer(
-            model_type=self.model or minilm_path(), num_layers=self.num_layers, batch_size=self.batch_size
-        )
-        p, r, f = scorer.score(hyps, refs)
+        if self._scorer is None:  # loaded once, and only when a pair is not cached
+            self._scorer = bert_score.BERTScorer(
+                model_type=self.model or minilm_path(), num_layers=self.num_layers, batch_size=self.batch_size
+            )
+        p, r, f = self._scorer.score(hyps, refs)
         return [[float(a), float(b), float(c)] for a, b, c in zip(p, r, f, strict=True)]
 
     def compute(
