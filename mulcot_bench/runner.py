@@ -181,7 +181,11 @@ def run(registry: Registry, options: RunOptions) -> RunOutcome:
     scorer = Scorer(registry, cache)
     records: list[DatasetRecord] = []
     entries: list[Entry] = []
-    failures: list[Failure] = []
+    failures = [
+        Failure(what="plugin", reason=f"plugin {p.name!r} ({p.source}) was skipped: {p.error}; fix or uninstall it, "
+                f"or block it with MULCOT_BENCH_BLOCK_PLUGINS={p.name}")
+        for p in registry.loaded.failures
+    ]
     for spec in datasets:
         data, folder = load_dataset(spec, data_root, options.dataset_options.get(spec.name, {}))
         if data is None:
@@ -282,5 +286,6 @@ def exit_summary(outcome: RunOutcome) -> str:
     if outcome.report:
         lines.append(f"leaderboard: {outcome.report}")
     for f in res.failures:
-        lines.append(f"FAILED {f.what} {f.model or ''} on {f.dataset or ''}: {f.reason}")
+        where = " ".join(x for x in (f.model, f"on {f.dataset}" if f.dataset else None) if x)
+        lines.append(f"FAILED {f.what} {where}: {f.reason}".replace("  ", " "))
     return "\n".join(lines)

@@ -123,3 +123,15 @@ def test_missing_data_root_is_one_clear_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "data root" in result.stderr and "does not exist" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_broken_plugin_fails_the_run_but_others_finish(tmp_path: Path) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "broken_plugin.py").write_text("raise RuntimeError('cannot start')\n")
+    result = _run(tmp_path, "-d", "synthetic", "-m", "majority", "--plugins-dir", str(plugins), "--run-id", "b")
+    assert result.returncode == 1
+    assert "broken_plugin" in result.stderr and "cannot start" in result.stdout
+    results = RunResults.read(tmp_path / "runs" / "b")
+    assert [e.model for e in results.entries] == ["synthetic-teacher", "majority"]
+    assert results.failures[0].what == "plugin"
