@@ -70,6 +70,11 @@ def cli() -> None:
 @click.option("--seed", type=int, default=42, show_default=True, help="Training and sampling seed.")
 @click.option("--synthetic-size", help="TRAIN,DEV,TEST sample counts of the synthetic set (default 600,200,200).")
 @click.option("--synthetic-seed", type=int, default=13, show_default=True)
+@click.option(
+    "--allow-missing-images",
+    is_flag=True,
+    help="Run real datasets whose images are missing text-only (the count is recorded) instead of skipping them.",
+)
 @_plugins_dir
 @_strict
 def run_cmd(
@@ -85,6 +90,7 @@ def run_cmd(
     seed: int,
     synthetic_size: str | None,
     synthetic_seed: int,
+    allow_missing_images: bool,
     plugins_dirs: tuple[Path, ...],
     strict: bool,
 ) -> None:
@@ -97,6 +103,12 @@ def run_cmd(
     sizes = _sizes(synthetic_size)
     if sizes:
         synthetic.update(train=sizes[0], dev=sizes[1], test=sizes[2])
+    registry = _registry(plugins_dirs, strict)
+    dataset_options: dict[str, dict[str, object]] = {"synthetic": synthetic}
+    if allow_missing_images:
+        for spec in registry.datasets.values():
+            if not spec.embedded:
+                dataset_options.setdefault(spec.name, {})["allow_missing_images"] = True
     options = RunOptions(
         datasets=list(datasets) or None,
         models=list(models) or None,
@@ -107,10 +119,10 @@ def run_cmd(
         seed=seed,
         teacher=teacher,
         run_id=run_id,
-        dataset_options={"synthetic": synthetic},
+        dataset_options=dataset_options,
         command=" ".join(["mulcot-bench", *sys.argv[1:]]),
     )
-    outcome = run(_registry(plugins_dirs, strict), options)
+    outcome = run(registry, options)
     click.echo(exit_summary(outcome))
     if outcome.results.failures:
         sys.exit(1)
@@ -151,20 +163,13 @@ def _fmt_params(n: int) -> str:
     return f"{n / 1e6:.1f}M params" if n >= 1e6 else f"{n / 1e3:.0f}k params"
 
 
-@cli.command("datasets")
-@click.option("--data-root", type=click.Path(path_type=Path))
-@_plugins_dir
-def datasets_cmd(data_root: Path | None, plugins_dirs: tuple[Path, ...]) -> None:
-    """List the registered datasets and whether each is present under the data root."""
-    from mulcot_bench.runner import default_data_root
+def _add_datasets_group() -> None:
+    from mulcot_bench.cli_datasets import datasets_group
 
-    registry = _registry(plugins_dirs, False)
-    root = data_root or default_data_root()
-    click.echo(f"data root: {root}")
-    for spec in registry.datasets.values():
-        present = "present" if spec.locate(root) else f"missing ({spec.how_to_get})"
-        status = "embedded" if spec.embedded else present
-        click.echo(f"{spec.name:14} {spec.level:6} {status}")
+    cli.add_command(datasets_group, "datasets")
+
+
+_add_datasets_group()
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from mulcot_bench import __version__
 from mulcot_bench.atomic import write_text
 from mulcot_bench.cache import Cache, default_cache_dir
+from mulcot_bench.data.images import MissingImagesError
 from mulcot_bench.errors import UserError
 from mulcot_bench.metrics.classification import invalid_count
 from mulcot_bench.pipeline import DatasetPipeline, ModelRun, log
@@ -87,11 +88,22 @@ def select_models(registry: Registry, names: list[str] | None) -> list[str]:
 def load_dataset(
     spec: DatasetSpec, data_root: Path | None, options: dict[str, object]
 ) -> tuple[Splits | None, Path | None]:
-    """Load a dataset when it is embedded or present under the data root; (None, None) when missing."""
+    """Load a dataset when it is embedded or present under the data root; (None, None) when missing.
+
+    Raises :class:`~mulcot_bench.data.images.MissingImagesError` when its images are missing and
+    ``allow_missing_images`` is not set. That option is dropped for a loader that does not take it.
+    """
+    import inspect
+
     folder = spec.locate(data_root)
     if not spec.embedded and folder is None:
         return None, None
-    data = resolve(spec.loader)(folder, spec.name, **options)
+    loader = resolve(spec.loader)
+    params = inspect.signature(loader).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    if "allow_missing_images" in options and not takes_any and "allow_missing_images" not in params:
+        options = {k: v for k, v in options.items() if k != "allow_missing_images"}
+    data = loader(folder, spec.name, **options)
     return data, folder
 
 
@@ -187,7 +199,23 @@ def run(registry: Registry, options: RunOptions) -> RunOutcome:
         for p in registry.loaded.failures
     ]
     for spec in datasets:
-        data, folder = load_dataset(spec, data_root, options.dataset_options.get(spec.name, {}))
+        try:
+            data, folder = load_dataset(spec, data_root, options.dataset_options.get(spec.name, {}))
+        except MissingImagesError as exc:
+            log(f"[{spec.name}] {exc}")
+            records.append(
+                DatasetRecord(
+                    name=spec.name,
+                    title=spec.title,
+                    level=spec.level,
+                    status="missing-images",
+                    path=str(spec.locate(data_root)),
+                    how_to_get=str(exc),
+                    headline=list(spec.headline),
+                    notes=[str(exc)],
+                )
+            )
+            continue
         if data is None:
             log(f"[{spec.name}] missing under {data_root}: {spec.how_to_get}")
             records.append(
@@ -212,6 +240,7 @@ def run(registry: Registry, options: RunOptions) -> RunOutcome:
                 counts=data.counts(),
                 label_counts=label_counts(data),
                 headline=list(spec.headline),
+                notes=list(getattr(data, "notes", [])),
             )
         )
         pipeline = DatasetPipeline(registry, data, cache, options.seed, models, options.teacher)

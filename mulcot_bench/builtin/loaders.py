@@ -1,91 +1,109 @@
 """Loaders of the published formats of the four real datasets (TomBERT TSV, CLMLF JSON splits).
 
-Bad rows raise one clear error naming the file and row. Images are read from ``images/`` under the
-dataset folder when present; samples without an image are counted in the dataset's notes.
+Bad rows raise one clear :class:`~mulcot_bench.errors.UserError` naming the file and row. Images are read
+as bytes (never decoded here: ``mulcot-bench datasets verify`` decodes them) from ``images/`` under the
+dataset folder; missing images are an error unless ``allow_missing_images=True``. What was found, matched
+and skipped is returned in :attr:`LoadedSplits.notes` / ``stats`` for the run's dataset record.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 from pathlib import Path
 
+from mulcot_bench.data.clmlf import MVSA_LABELS, read_clmlf
+from mulcot_bench.data.images import ImageFolder
+from mulcot_bench.data.loaded import LoadedSplits
+from mulcot_bench.data.rationales import match, read_rationales
+from mulcot_bench.data.tomb import TWITTER_LABELS, read_tomb
 from mulcot_bench.errors import UserError
-from mulcot_bench.types import Sample, Splits
+from mulcot_bench.types import Sample
 
-TWITTER_LABELS = {"0": "negative", "1": "neutral", "2": "positive"}
-MVSA_LABELS = {0: "positive", 1: "neutral", 2: "negative"}
-
-
-def _image(folder: Path, name: str, where: str) -> tuple[bytes | None, str | None]:
-    """The bytes of an image under ``folder/images`` (None if absent); refuses paths that escape it."""
-    images = folder / "images"
-    if Path(name).is_absolute() or ".." in Path(name).parts:
-        raise UserError(f"{where}: image reference {name!r} escapes the dataset folder; fix the row")
-    path = images / name
-    if not path.is_file():
-        return None, None
-    return path.read_bytes(), f"{folder.name}/images/{name}"
+__all__ = ["MVSA_LABELS", "TWITTER_LABELS", "load_mvsa", "load_twitter"]
+SPLITS = ("train", "dev", "test")
 
 
-def _twitter_split(folder: Path, split: str) -> list[Sample]:
-    path = folder / f"{split}.tsv"
-    samples = []
-    with path.open(encoding="utf-8", newline="") as fh:
-        rows = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
-        next(rows, None)
-        for lineno, row in enumerate(rows, start=2):
-            where = f"{path}:{lineno}"
-            if len(row) != 5:
-                raise UserError(f"{where}: expected 5 tab-separated columns, found {len(row)}; fix or remove the row")
-            index, label, image_id, sentence, target = row
-            if label not in TWITTER_LABELS:
-                raise UserError(f"{where}: label {label!r} is not one of 0, 1, 2")
-            if "$T$" not in sentence:
-                raise UserError(f"{where}: the sentence has no $T$ placeholder for target {target!r}")
-            image, ref = _image(folder, image_id, where)
+def load_twitter(root: Path, name: str, allow_missing_images: bool = False) -> LoadedSplits:
+    """Twitter-2015 / Twitter-2017 from TomBERT TSV files (aspect level), with teacher rationales if present."""
+    images = ImageFolder(root)
+    notes: list[str] = []
+    stats: dict[str, int] = {}
+    splits: dict[str, list[Sample]] = {}
+    for split in SPLITS:
+        path = root / f"{split}.tsv"
+        rows, blank = read_tomb(path)
+        if blank:
+            notes.append(f"{path.name}: skipped {blank} blank lines")
+            stats[f"blank_lines_{split}"] = blank
+        chains: list[str | None] = [None] * len(rows)
+        cot = root / "teacher_cot" / f"{split}.json"
+        if cot.is_file():
+            chains, m = match(rows, read_rationales(cot))
+            notes.append(m.note(split, len(rows)))
+            keys = ("unique", "paired", "unmatched", "unused")
+            stats.update({f"rationales_{split}_{k}": getattr(m, k) for k in keys})
+        samples = []
+        for row, chain in zip(rows, chains, strict=True):
+            where = f"{path}:{row.line}"
+            image = images.read(row.image, where)
             samples.append(
                 Sample(
-                    id=f"{split}-{index}",
-                    text=sentence.replace("$T$", target),
-                    label=TWITTER_LABELS[label],
-                    target=target,
+                    id=f"{split}-{row.index}",
+                    text=row.text,
+                    label=row.label,
+                    target=row.target,
                     image=image,
-                    image_ref=ref,
+                    image_ref=f"{root.name}/images/{row.image}" if image is not None else None,
+                    rationale=chain,
+                    meta={"image_id": row.image},
                 )
             )
-    return samples
+        splits[split] = samples
+    return _finish(name, "aspect", splits, images, allow_missing_images, notes, stats)
 
 
-def _mvsa_split(folder: Path, split: str) -> list[Sample]:
-    path = folder / f"{split}.json"
-    try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: not valid JSON ({exc}); re-download or re-import the file") from exc
-    samples = []
-    for i, row in enumerate(rows):
-        where = f"{path} item {i}"
-        if row.get("emotion_label") not in MVSA_LABELS:
-            raise UserError(f"{where}: emotion_label {row.get('emotion_label')!r} is not one of 0, 1, 2")
-        image, ref = _image(folder, f"{row['id']}.jpg", where)
-        samples.append(
-            Sample(
-                id=f"{split}-{row['id']}",
-                text=row["text"],
-                label=MVSA_LABELS[row["emotion_label"]],
-                image=image,
-                image_ref=ref,
+def load_mvsa(root: Path, name: str, allow_missing_images: bool = False) -> LoadedSplits:
+    """MVSA-Single / MVSA-Multiple from the CLMLF 8:1:1 JSON splits (post level); images are ``<id>.jpg``."""
+    images = ImageFolder(root)
+    splits: dict[str, list[Sample]] = {}
+    first_seen: dict[str, str] = {}
+    for split in SPLITS:
+        path = root / f"{split}.json"
+        samples = []
+        for row in read_clmlf(path):
+            where = f"{path} item {row.item} (id {row.id})"
+            if row.id in first_seen:
+                raise UserError(f"{where}: id {row.id!r} is also in {first_seen[row.id]}; a post belongs to one split")
+            first_seen[row.id] = path.name
+            image_name = f"{row.id}.jpg"
+            image = images.read(image_name, where)
+            samples.append(
+                Sample(
+                    id=f"{split}-{row.id}",
+                    text=row.text,
+                    label=row.label,
+                    image=image,
+                    image_ref=f"{root.name}/images/{image_name}" if image is not None else None,
+                    meta={"image_id": image_name},
+                )
             )
-        )
-    return samples
+        splits[split] = samples
+    return _finish(name, "post", splits, images, allow_missing_images, [], {})
 
 
-def load_twitter(root: Path, name: str) -> Splits:
-    """Twitter-2015 / Twitter-2017 from TomBERT TSV files (aspect level)."""
-    return Splits(name, "aspect", *(_twitter_split(root, s) for s in ("train", "dev", "test")))
-
-
-def load_mvsa(root: Path, name: str) -> Splits:
-    """MVSA-Single / MVSA-Multiple from the CLMLF 8:1:1 JSON splits (post level)."""
-    return Splits(name, "post", *(_mvsa_split(root, s) for s in ("train", "dev", "test")))
+def _finish(
+    name: str,
+    level: str,
+    splits: dict[str, list[Sample]],
+    images: ImageFolder,
+    allow_missing: bool,
+    notes: list[str],
+    stats: dict[str, int],
+) -> LoadedSplits:
+    notes = images.check(name, allow_missing) + notes
+    stats.update(
+        samples=images.total_samples,
+        images_missing_samples=images.missing_samples,
+        images_missing_files=len(images.missing_names),
+        images_found_files=images.files_found,
+    )
+    return LoadedSplits(name, level, splits["train"], splits["dev"], splits["test"], notes=notes, stats=stats)  # type: ignore[arg-type]

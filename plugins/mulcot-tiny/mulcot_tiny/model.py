@@ -1,0 +1,359 @@
+"""TinyVLM: the mulcot-bench model contract over a from-scratch tiny vision-language model.
+
+Each item gives two prompts that share its image, text and target: a reasoning prompt (target sequence:
+the whole chain) and a label prompt (target sequence: ``"Prediction": "<label>"``). A student given a fitted
+TinyVLM assistant adopts its tokenizer and distils from its logits on the target tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from mulcot_bench.labels import LABELS
+from mulcot_bench.rationale import parse, parse_label
+from mulcot_bench.types import FitContext, ModelCard, Prediction, Sample
+from mulcot_tiny.tokenizer import BOS, LABEL, REASON, SEP, TARGET_CLOSE, TARGET_OPEN, Tokenizer
+from mulcot_tiny.training import Example, ItemTable, TeacherLogits, TrainConfig, macro_f1, pad_left, train
+from mulcot_tiny.vlm import VLMConfig, VLMNet, stack_pixels
+
+COMMON: dict[str, Any] = {
+    "heads": 4,
+    "visual_tokens": 4,
+    "cnn_channels": 32,
+    "dropout": 0.0,
+    "max_len": 384,
+    "epochs": 10,
+    "lr": 2e-3,
+    "min_lr": 1e-6,
+    "batch_size": 32,
+    "weight_decay": 0.01,
+    "warmup_steps": 30,
+    "grad_clip": 1.0,
+    "patience": 2,
+    "kd_temperature": 2.0,
+    "max_new_tokens": 192,
+    "max_label_tokens": 12,
+    "max_prompt_tokens": 96,
+    "min_freq": 2,
+    "vocab_size": 4000,
+    "eval_batch_size": 100,
+    "seed_offset": 0,
+    "mark_target": True,
+    "image_lr_mult": 1.0,
+    "flip_images": False,
+    "image_words_weight": 1.0,
+}
+ROLE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "assistant": {"d_model": 128, "layers": 3, "kd_lambda": 0.0},
+    "student": {"d_model": 96, "layers": 2, "kd_lambda": 0.3},
+}
+OTHER_DEFAULTS: dict[str, Any] = {"d_model": 96, "layers": 2, "kd_lambda": 0.0}
+FORMAT = "mulcot-tiny-vlm"
+
+
+def resolve_settings(card: ModelCard) -> dict[str, Any]:
+    """The card's settings over the defaults for its role; unknown keys are an error."""
+    out = {**COMMON, **ROLE_DEFAULTS.get(card.role, OTHER_DEFAULTS)}
+    unknown = sorted(set(card.settings) - set(out))
+    if unknown:
+        raise ValueError(f"model {card.name!r}: unknown TinyVLM settings {unknown}; known: {sorted(out)}")
+    out.update(card.settings)
+    return out
+
+
+def label_target(label: str) -> str:
+    """The label task's target text."""
+    return f'"Prediction": "{label}"'
+
+
+def target_spans(text: str, target: str) -> list[tuple[int, int]]:
+    """Character spans of the target's whole-word mentions (any case), each widened to its leading whitespace."""
+    key = target.strip()
+    if not key:
+        return []
+    spans: list[tuple[int, int]] = []
+    for found in re.finditer(r"(?<!\w)" + re.escape(key) + r"(?!\w)", text, re.IGNORECASE):
+        start = found.start()
+        floor = spans[-1][1] if spans else 0
+        while start > floor and text[start - 1].isspace():
+            start -= 1
+        spans.append((start, found.end()))
+    return spans
+
+
+def _chunks(n: int, size: int) -> Iterator[slice]:
+    for s in range(0, n, size):
+        yield slice(s, min(n, s + size))
+
+
+class TinyVLM:
+    """A tiny trainable vision-language model that writes five-field chains and labels."""
+
+    def __init__(self, card: ModelCard) -> None:
+        self.card = card
+        self.settings = resolve_settings(card)
+        self.tokenizer: Tokenizer | None = None
+        self.net: VLMNet | None = None
+
+    # properties -----------------------------------------------------------------------------------
+    @property
+    def params(self) -> int | None:
+        """Parameter count (None before fit or load)."""
+        return self.net.n_params if self.net is not None else None
+
+    def _ready(self) -> tuple[Tokenizer, VLMNet]:
+        if self.tokenizer is None or self.net is None:
+            raise RuntimeError(f"model {self.card.name!r} is not fitted or loaded")
+        return self.tokenizer, self.net
+
+    # encoding -------------------------------------------------------------------------------------
+    def _text_ids(self, text: str, target: str | None) -> list[int]:
+        """The post's ids; with ``mark_target``, each mention of the target sits between <t> and </t>."""
+        tok = self.tokenizer
+        assert tok is not None
+        spans = target_spans(text, target) if target and self.settings["mark_target"] else []
+        if not spans:
+            return tok.encode(text)
+        ids: list[int] = []
+        at = 0
+        for start, end in spans:
+            ids += tok.encode(text[at:start]) + [tok.id(TARGET_OPEN)] + tok.encode(text[start:end])
+            ids.append(tok.id(TARGET_CLOSE))
+            at = end
+        return ids + tok.encode(text[at:])
+
+    def _prompt(self, sample: Sample, task: str) -> tuple[int, ...]:
+        tok = self.tokenizer
+        assert tok is not None
+        text = self._text_ids(sample.text, sample.target)[: int(self.settings["max_prompt_tokens"])]
+        head = [tok.id(BOS), tok.id(REASON if task == "reasoning" else LABEL)]
+        return (*head, *tok.encode(sample.target or ""), tok.id(SEP), *text, tok.id(SEP))
+
+    def _example(self, sample: Sample, task: str) -> Example | None:
+        tok = self.tokenizer
+        assert tok is not None
+        if task == "reasoning":
+            if not sample.rationale:
+                return None
+            body = sample.rationale
+        else:
+            body = label_target(sample.label)
+        prompt = self._prompt(sample, task)
+        room = int(self.settings["max_len"]) - int(self.settings["visual_tokens"]) - len(prompt) - 1
+        return Example(prompt, (*tok.encode(body)[: max(room, 1)], tok.eos_id))
+
+    # fit ------------------------------------------------------------------------------------------
+    def _assistant(self, ctx: FitContext) -> TinyVLM | None:
+        assistant = ctx.assistant
+        if assistant is None:
+            return None
+        if not isinstance(assistant, TinyVLM):
+            raise ValueError(
+                f"model {self.card.name!r}: TinyVLM distils only from a TinyVLM assistant (its logits must share "
+                f"the vocabulary); got {type(assistant).__name__} ({getattr(assistant, 'card', None)})"
+            )
+        if assistant.net is None or assistant.tokenizer is None:
+            raise ValueError(f"model {self.card.name!r}: the assistant {assistant.card.name!r} is not fitted")
+        return assistant
+
+    def fit(self, train_set: list[Sample], dev: list[Sample], ctx: FitContext) -> dict[str, Any]:
+        """Train both tasks (with KD from ``ctx.assistant`` when kd_lambda > 0); return the stage report."""
+        start = time.perf_counter()
+        st = self.settings
+        lam = float(st["kd_lambda"])
+        assistant = self._assistant(ctx)
+        if lam > 0 and assistant is None:
+            raise ValueError(f"model {self.card.name!r}: kd_lambda={lam} needs a fitted TinyVLM assistant in ctx")
+        if not train_set:
+            raise ValueError(f"model {self.card.name!r}: empty training set")
+        if assistant is not None:
+            self.tokenizer = assistant.tokenizer
+        else:
+            texts = [t for s in train_set for t in (s.text, s.target or "", s.rationale or "", label_target(s.label))]
+            self.tokenizer = Tokenizer.train(texts, int(st["min_freq"]), int(st["vocab_size"]), keep=LABELS)
+        tok = self.tokenizer
+        assert tok is not None
+        items = ItemTable(
+            *stack_pixels([s.image for s in train_set]),
+            {task: [self._example(s, task) for s in train_set] for task in ("reasoning", "label")},
+        )
+        seed = int(ctx.seed) + int(st["seed_offset"])
+        cfg = VLMConfig(
+            vocab_size=len(tok),
+            d_model=int(st["d_model"]),
+            layers=int(st["layers"]),
+            heads=int(st["heads"]),
+            visual_tokens=int(st["visual_tokens"]),
+            max_len=int(st["max_len"]),
+            dropout=float(st["dropout"]),
+            cnn_channels=int(st["cnn_channels"]),
+        )
+        tcfg = TrainConfig(
+            epochs=int(st["epochs"]),
+            lr=float(st["lr"]),
+            min_lr=float(st["min_lr"]),
+            batch_size=int(st["batch_size"]),
+            weight_decay=float(st["weight_decay"]),
+            warmup_steps=int(st["warmup_steps"]),
+            grad_clip=float(st["grad_clip"]),
+            patience=int(st["patience"]),
+            kd_lambda=lam,
+            kd_temperature=float(st["kd_temperature"]),
+            seed=seed,
+            image_lr_mult=float(st["image_lr_mult"]),
+            flip_images=bool(st["flip_images"]),
+            image_words_weight=float(st["image_words_weight"]),
+        )
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.net = VLMNet(cfg)
+            teacher = None
+            if lam > 0 and assistant is not None and assistant.net is not None:
+                teacher = TeacherLogits(assistant.net, items, tok.pad_id)
+            evaluate = (lambda: self._dev_scores(dev)) if dev else None
+            record = train(self.net, items, tcfg, tok.pad_id, evaluate, teacher)
+        n_reason = sum(1 for e in items.examples["reasoning"] if e is not None)
+        return {
+            "model": self.card.name,
+            "n_train": len(train_set),
+            "n_with_rationale": n_reason,
+            "n_dev": len(dev),
+            "epochs": tcfg.epochs,
+            "losses": record["losses"],
+            "task_losses": record["task_losses"],
+            "dev_accuracy": record["dev_accuracy"],
+            "dev_macro_f1": record["dev_macro_f1"],
+            "lr": record["lr"],
+            "selected_epoch": record["selected_epoch"],
+            "wall_seconds": round(time.perf_counter() - start, 3),
+            "params": self.params,
+            "vocab_size": len(tok),
+            "kd": {
+                "lambda": lam,
+                "temperature": tcfg.kd_temperature,
+                "assistant": assistant.card.name if assistant is not None else None,
+                "mask": "target tokens only",
+                "t2_factor": False,
+            },
+            "settings": dict(st),
+        }
+
+    def _dev_scores(self, dev: list[Sample]) -> tuple[float, float]:
+        pred = [p.label for p in self._labels(dev, with_probs=False)]
+        gold = [s.label for s in dev]
+        acc = sum(1 for g, p in zip(gold, pred, strict=True) if g == p) / len(dev)
+        return acc, macro_f1(gold, pred)
+
+    # inference ------------------------------------------------------------------------------------
+    def _visual(self, samples: Sequence[Sample]) -> torch.Tensor:
+        _, net = self._ready()
+        pixels, has = stack_pixels([s.image for s in samples], net.cfg.image_size)
+        return net.image(pixels, has)
+
+    def _generate(
+        self,
+        samples: Sequence[Sample],
+        visual: torch.Tensor,
+        task: str,
+        max_new: int,
+        temperature: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> list[list[int]]:
+        tok, net = self._ready()
+        prompts = [self._prompt(s, task) for s in samples]
+        room = net.cfg.max_len - net.cfg.visual_tokens - max(len(p) for p in prompts)
+        ids, mask = pad_left(prompts, tok.pad_id)
+        return net.generate(visual, ids, mask, max(1, min(max_new, room)), tok.eos_id, temperature, generator)
+
+    @torch.no_grad()
+    def _label_probs(self, samples: Sequence[Sample], visual: torch.Tensor) -> list[dict[str, float]]:
+        tok, net = self._ready()
+        prefix = tuple(tok.encode('"Prediction": "'))
+        ids, mask = pad_left([self._prompt(s, "label") + prefix for s in samples], tok.pad_id)
+        last = net.logits(net.hidden(visual, ids, mask)[:, -1])
+        probs = torch.softmax(last[:, [tok.id(label) for label in LABELS]], dim=-1).tolist()
+        return [dict(zip(LABELS, row, strict=True)) for row in probs]
+
+    @torch.no_grad()
+    def _labels(self, samples: Sequence[Sample], with_probs: bool = True) -> list[Prediction]:
+        tok, net = self._ready()
+        net.eval()
+        out: list[Prediction] = []
+        for part in _chunks(len(samples), int(self.settings["eval_batch_size"])):
+            chunk = samples[part]
+            visual = self._visual(chunk)
+            rows = self._generate(chunk, visual, "label", int(self.settings["max_label_tokens"]))
+            probs = self._label_probs(chunk, visual) if with_probs else [None] * len(chunk)
+            for row, pr in zip(rows, probs, strict=True):
+                raw = tok.decode(row)
+                out.append(Prediction(label=parse_label(raw), probs=pr, raw=raw))
+        return out
+
+    @torch.no_grad()
+    def predict(self, samples: Sequence[Sample]) -> list[Prediction]:
+        """Label (greedy, label prompt), label probabilities, and a greedy chain (reasoning prompt) per sample."""
+        tok, net = self._ready()
+        net.eval()
+        samples = list(samples)
+        out: list[Prediction] = []
+        max_new = int(self.settings["max_new_tokens"])
+        for part in _chunks(len(samples), int(self.settings["eval_batch_size"])):
+            chunk = samples[part]
+            visual = self._visual(chunk)
+            labels = self._generate(chunk, visual, "label", int(self.settings["max_label_tokens"]))
+            probs = self._label_probs(chunk, visual)
+            chains = self._generate(chunk, visual, "reasoning", max_new)
+            for lab, pr, chain in zip(labels, probs, chains, strict=True):
+                raw = tok.decode(lab)
+                out.append(Prediction(label=parse_label(raw), rationale=tok.decode(chain), probs=pr, raw=raw))
+        return out
+
+    @torch.no_grad()
+    def sample(self, samples: Sequence[Sample], temperature: float, seed: int) -> list[Prediction]:
+        """One chain per sample drawn at ``temperature`` (seeded); its label is the chain's Prediction field."""
+        tok, net = self._ready()
+        net.eval()
+        samples = list(samples)
+        gen = torch.Generator().manual_seed(int(seed))
+        out: list[Prediction] = []
+        for part in _chunks(len(samples), int(self.settings["eval_batch_size"])):
+            chunk = samples[part]
+            visual = self._visual(chunk)
+            rows = self._generate(chunk, visual, "reasoning", int(self.settings["max_new_tokens"]), temperature, gen)
+            for row in rows:
+                chain = tok.decode(row)
+                out.append(Prediction(label=parse(chain).prediction, rationale=chain, raw=chain))
+        return out
+
+    # files ----------------------------------------------------------------------------------------
+    def save(self, folder: Path) -> None:
+        """Write ``weights.safetensors``, ``config.json`` and ``tokenizer.json`` into ``folder``."""
+        tok, net = self._ready()
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(folder / "weights.safetensors"))
+        tok.save(folder / "tokenizer.json")
+        config = {"format": FORMAT, "version": 1, "card": self.card.name, "role": self.card.role}
+        config.update({"settings": self.settings, "network": net.cfg.to_json()})
+        (folder / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")
+
+    def load(self, folder: Path) -> TinyVLM:
+        """Read what :meth:`save` wrote; the saved settings replace the card's defaults."""
+        folder = Path(folder)
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        if config.get("format") != FORMAT:
+            raise ValueError(f"{folder} does not hold a {FORMAT} model")
+        self.settings = {**self.settings, **config["settings"]}
+        self.tokenizer = Tokenizer.load(folder / "tokenizer.json")
+        net = VLMNet(VLMConfig(**config["network"]))
+        net.load_state_dict(load_file(str(folder / "weights.safetensors")))
+        self.net = net.eval()
+        return self

@@ -1,0 +1,157 @@
+"""A small lossless tokenizer: whitespace-carrying word pieces, with character and byte fallback.
+
+Text is cut into pieces that carry their leading whitespace (``' great'``, ``'\\n\\n"'``). Frequent pieces
+are vocabulary entries; any other piece falls back to its whitespace and word core, then to single
+characters, then to UTF-8 bytes, so ``decode(encode(text)) == text`` for every string.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+PIECE_RE = re.compile(r"\s*(?:\w+|[^\w\s])|\s+")
+PAD, BOS, EOS, REASON, LABEL, SEP = "<pad>", "<bos>", "<eos>", "<reason>", "<label>", "<sep>"
+TARGET_OPEN, TARGET_CLOSE = "<t>", "</t>"
+SPECIALS: tuple[str, ...] = (PAD, BOS, EOS, REASON, LABEL, SEP, TARGET_OPEN, TARGET_CLOSE)
+BYTES: tuple[str, ...] = tuple(f"<0x{i:02X}>" for i in range(256))
+BASE_CHARS: str = string.printable
+FORMAT_VERSION = 1
+
+
+def pretokenize(text: str) -> list[str]:
+    """Cut ``text`` into pieces that concatenate back to it exactly."""
+    return PIECE_RE.findall(text)
+
+
+class Tokenizer:
+    """Maps text to ids and back: the special tokens first, then 256 byte tokens, then characters and pieces."""
+
+    def __init__(self, pieces: Sequence[str]) -> None:
+        if tuple(pieces[: len(SPECIALS)]) != SPECIALS or tuple(pieces[len(SPECIALS) : len(SPECIALS) + 256]) != BYTES:
+            raise ValueError("tokenizer vocabulary must start with the special and byte tokens")
+        self.itos: list[str] = list(pieces)
+        self.stoi: dict[str, int] = {p: i for i, p in enumerate(self.itos)}
+        if len(self.stoi) != len(self.itos):
+            raise ValueError("tokenizer vocabulary has duplicate entries")
+        self._n_reserved = len(SPECIALS) + 256
+        self._memo: dict[str, tuple[int, ...]] = {}
+
+    # construction -------------------------------------------------------------------------------
+    @classmethod
+    def train(
+        cls, texts: Iterable[str], min_freq: int = 2, max_size: int = 4000, keep: Iterable[str] = ()
+    ) -> Tokenizer:
+        """Build a vocabulary from ``texts``: base characters plus pieces seen at least ``min_freq`` times.
+
+        ``keep`` pieces (for example the label words) are always in the vocabulary.
+        """
+        counts: Counter[str] = Counter()
+        chars: set[str] = set(BASE_CHARS)
+        for text in texts:
+            counts.update(pretokenize(text))
+            chars.update(text)
+        vocab: list[str] = [*SPECIALS, *BYTES]
+        seen = set(vocab)
+        for piece in [*sorted(chars), *keep]:
+            if piece not in seen:
+                vocab.append(piece)
+                seen.add(piece)
+        frequent = [p for p, c in counts.items() if c >= min_freq and p not in seen]
+        frequent.sort(key=lambda p: (-counts[p], p))
+        vocab.extend(frequent[: max(0, max_size - len(vocab))])
+        return cls(vocab)
+
+    # ids ----------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def id(self, token: str) -> int:
+        """The id of a vocabulary entry (special token or piece); KeyError if absent."""
+        return self.stoi[token]
+
+    @property
+    def pad_id(self) -> int:
+        return self.stoi[PAD]
+
+    @property
+    def eos_id(self) -> int:
+        return self.stoi[EOS]
+
+    def _char_ids(self, chars: str) -> list[int]:
+        out: list[int] = []
+        for ch in chars:
+            if ch in self.stoi:
+                out.append(self.stoi[ch])
+            else:
+                out.extend(len(SPECIALS) + b for b in ch.encode("utf-8"))
+        return out
+
+    def _piece_ids(self, piece: str) -> tuple[int, ...]:
+        found = self._memo.get(piece)
+        if found is not None:
+            return found
+        if piece in self.stoi:
+            ids = [self.stoi[piece]]
+        else:
+            core = piece.lstrip()
+            lead = piece[: len(piece) - len(core)]
+            ids = self._char_ids(lead)
+            ids.extend([self.stoi[core]] if core in self.stoi else self._char_ids(core))
+        result = tuple(ids)
+        if len(self._memo) < 200_000:
+            self._memo[piece] = result
+        return result
+
+    def encode(self, text: str) -> list[int]:
+        """Ids for ``text`` (no special tokens added)."""
+        out: list[int] = []
+        for piece in pretokenize(text):
+            out.extend(self._piece_ids(piece))
+        return out
+
+    def decode(self, ids: Iterable[int], skip_special: bool = True) -> str:
+        """Text for ``ids``; byte tokens are joined and decoded as UTF-8 (invalid bytes become U+FFFD)."""
+        parts: list[str] = []
+        pending = bytearray()
+        n_special = len(SPECIALS)
+        for i in ids:
+            i = int(i)
+            if n_special <= i < self._n_reserved:
+                pending.append(i - n_special)
+                continue
+            if pending:
+                parts.append(pending.decode("utf-8", errors="replace"))
+                pending.clear()
+            if i < n_special:
+                if not skip_special:
+                    parts.append(self.itos[i])
+            elif 0 <= i < len(self.itos):
+                parts.append(self.itos[i])
+        if pending:
+            parts.append(pending.decode("utf-8", errors="replace"))
+        return "".join(parts)
+
+    # files --------------------------------------------------------------------------------------
+    def to_json(self) -> dict[str, object]:
+        return {"format": "mulcot-tiny-tokenizer", "version": FORMAT_VERSION, "pieces": self.itos}
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Tokenizer:
+        if data.get("format") != "mulcot-tiny-tokenizer":
+            raise ValueError("not a mulcot-tiny tokenizer file")
+        pieces = data.get("pieces")
+        if not isinstance(pieces, list):
+            raise ValueError("tokenizer file has no piece list")
+        return cls([str(p) for p in pieces])
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_json(), ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> Tokenizer:
+        return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
