@@ -140,23 +140,7 @@ def report_cmd(run_dir: Path, out: Path | None) -> None:
     click.echo(render_report(run_dir, out or Path("reports") / run_dir.resolve().name))
 
 
-@cli.command("plugins")
-@_plugins_dir
-@_strict
-def plugins_cmd(plugins_dirs: tuple[Path, ...], strict: bool) -> None:
-    """List the plugins, their versions, and what each registers."""
-    registry = _registry(plugins_dirs, strict)
-    for info in registry.loaded.plugins:
-        version = f"{info.distribution or '-'} {info.version or ''}".strip()
-        status = f"FAILED: {info.error}" if info.error else ""
-        click.echo(f"{info.name}  [{version}]  {info.source}  {status}".rstrip())
-        for kind, names in info.registered.items():
-            for name in names:
-                extra = ""
-                if kind == "models":
-                    card = registry.models[name].card
-                    extra = f"  ({card.role}{', ' + _fmt_params(card.params) if card.params else ''})"
-                click.echo(f"    {kind[:-1]}: {name}{extra}")
+cli.add_command(__import__("mulcot_bench.cli_plugins", fromlist=["plugins_group"]).plugins_group)
 
 
 def _fmt_params(n: int) -> str:
@@ -170,6 +154,7 @@ def _add_datasets_group() -> None:
 
 
 _add_datasets_group()
+cli.add_command(__import__("mulcot_bench.cli_compare", fromlist=["compare_cmd"]).compare_cmd, "compare")
 
 
 def main() -> None:
