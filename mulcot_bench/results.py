@@ -84,6 +84,7 @@ class Entry(_Strict):
     assistant: str | None = None
     stage: dict[str, Any] = Field(default_factory=dict)
     cached: bool = False
+    confusion: dict[str, dict[str, int]] | None = None  # gold -> predicted (or "invalid") -> count
 
 
 class Failure(_Strict):

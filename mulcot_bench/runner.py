@@ -16,6 +16,7 @@ from mulcot_bench.cache import Cache, default_cache_dir
 from mulcot_bench.data.images import MissingImagesError
 from mulcot_bench.errors import UserError
 from mulcot_bench.metrics.classification import invalid_count
+from mulcot_bench.metrics.perclass import confusion
 from mulcot_bench.pipeline import DatasetPipeline, ModelRun, log
 from mulcot_bench.provenance import git_commit, package_versions, platform_string, python_version
 from mulcot_bench.registry import Registry
@@ -299,6 +300,7 @@ def _run_dataset(pipeline: DatasetPipeline, scorer: Scorer, run_dir: Path, failu
                 assistant=r.assistant,
                 stage=r.stage,
                 cached=r.cached,
+                confusion=confusion(pipeline.data.test, r.predictions),
             )
         )
     return entries

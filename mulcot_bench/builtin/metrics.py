@@ -40,3 +40,66 @@ def register_metrics(register) -> None:  # noqa: ANN001
             "format_valid", "rationale", {"format_valid": "five-field format rate"}, f"{_M}.reasoning:FormatRate"
         )
     )
+    _register_depth(register)
+
+
+def _register_depth(register) -> None:  # noqa: ANN001
+    """The reference's reasoning metrics, chain checks and per-class scores (issue "Evaluation depth")."""
+    from mulcot_bench.metrics.perclass import OUTPUTS
+
+    register(
+        MetricSpec(
+            "bleu4_sentence",
+            "rationale",
+            {"bleu4_sentence": "BLEU-4 (sentence avg, reference variant)"},
+            f"{_M}.bleu:SentenceBleu",
+            description="sacrebleu sentence BLEU-4 per sample (13a, no smoothing, effective order), averaged, x100",
+        )
+    )
+    register(
+        MetricSpec(
+            "rouge_l",
+            "rationale",
+            {"rouge_l": "ROUGE-L F (13a tokens)"},
+            f"{_M}.overlap:RougeL",
+            description="per-sample ROUGE-L F1 from the LCS of 13a tokens (case kept, no stemming), averaged",
+        )
+    )
+    register(
+        MetricSpec(
+            "distinct",
+            "rationale",
+            {"distinct_1": "Distinct-1 (generated)", "distinct_2": "Distinct-2 (generated)"},
+            f"{_M}.overlap:Distinct",
+            description="distinct n-grams / all n-grams of the generated rationales (the reference code scores "
+            "its references by mistake)",
+        )
+    )
+    register(
+        MetricSpec(
+            "minilm_cosine",
+            "rationale",
+            {"minilm_cosine": "MiniLM cosine similarity (reference's semantic similarity)"},
+            f"{_M}.embedding:MiniLMCosine",
+            description="mean cosine of mean-pooled, L2-normalised all-MiniLM-L6-v2 embeddings; not BERTScore",
+        )
+    )
+    register(
+        MetricSpec(
+            "chain_consistency",
+            "rationale",
+            {"chain_consistency": "label-rationale consistency"},
+            f"{_M}.chains:ChainConsistency",
+            description="share of samples whose chain Prediction equals the label-prompt answer",
+        )
+    )
+    register(
+        MetricSpec(
+            "chain_gold",
+            "rationale",
+            {"chain_gold": "chain-gold agreement"},
+            f"{_M}.chains:ChainGold",
+            description="share of samples whose chain Prediction equals the gold label",
+        )
+    )
+    register(MetricSpec("per_class", "label", dict(OUTPUTS), f"{_M}.perclass:PerClass"))
