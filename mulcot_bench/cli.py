@@ -8,25 +8,11 @@ from pathlib import Path
 import click
 
 from mulcot_bench import __version__
+from mulcot_bench.cli_common import load_registry, plugins_dir_option, strict_option
+from mulcot_bench.cli_compare import compare_cmd
+from mulcot_bench.cli_datasets import datasets_group
+from mulcot_bench.cli_plugins import plugins_group
 from mulcot_bench.errors import UserError
-
-_plugins_dir = click.option(
-    "--plugins-dir",
-    "plugins_dirs",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Folder of local plugin files (*.py); also MULCOT_BENCH_PLUGINS_DIR.",
-)
-_strict = click.option("--strict", is_flag=True, help="A plugin that fails to load is fatal.")
-
-
-def _registry(plugins_dirs: tuple[Path, ...], strict: bool):  # noqa: ANN202
-    from mulcot_bench.registry import build_registry
-
-    registry = build_registry(list(plugins_dirs), strict=strict)
-    for info in registry.loaded.failures:
-        click.echo(f"warning: plugin {info.name!r} ({info.source}) skipped: {info.error}", err=True)
-    return registry
 
 
 def _sizes(value: str | None) -> tuple[int, int, int] | None:
@@ -75,8 +61,8 @@ def cli() -> None:
     is_flag=True,
     help="Run real datasets whose images are missing text-only (the count is recorded) instead of skipping them.",
 )
-@_plugins_dir
-@_strict
+@plugins_dir_option
+@strict_option
 def run_cmd(
     run_all: bool,
     datasets: tuple[str, ...],
@@ -103,7 +89,7 @@ def run_cmd(
     sizes = _sizes(synthetic_size)
     if sizes:
         synthetic.update(train=sizes[0], dev=sizes[1], test=sizes[2])
-    registry = _registry(plugins_dirs, strict)
+    registry = load_registry(plugins_dirs, strict)
     dataset_options: dict[str, dict[str, object]] = {"synthetic": synthetic}
     if allow_missing_images:
         for spec in registry.datasets.values():
@@ -140,21 +126,11 @@ def report_cmd(run_dir: Path, out: Path | None) -> None:
     click.echo(render_report(run_dir, out or Path("reports") / run_dir.resolve().name))
 
 
-cli.add_command(__import__("mulcot_bench.cli_plugins", fromlist=["plugins_group"]).plugins_group)
 
 
-def _fmt_params(n: int) -> str:
-    return f"{n / 1e6:.1f}M params" if n >= 1e6 else f"{n / 1e3:.0f}k params"
-
-
-def _add_datasets_group() -> None:
-    from mulcot_bench.cli_datasets import datasets_group
-
-    cli.add_command(datasets_group, "datasets")
-
-
-_add_datasets_group()
-cli.add_command(__import__("mulcot_bench.cli_compare", fromlist=["compare_cmd"]).compare_cmd, "compare")
+cli.add_command(plugins_group)
+cli.add_command(datasets_group, "datasets")
+cli.add_command(compare_cmd, "compare")
 
 
 def main() -> None:

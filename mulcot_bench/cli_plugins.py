@@ -7,21 +7,13 @@ from pathlib import Path
 
 import click
 
+from mulcot_bench.cli_common import fmt_params, load_registry, plugins_dir_option, strict_option
 from mulcot_bench.types import ROLES
-
-_plugins_dir = click.option(
-    "--plugins-dir",
-    "plugins_dirs",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Folder of local plugin files (*.py); also MULCOT_BENCH_PLUGINS_DIR.",
-)
-_strict = click.option("--strict", is_flag=True, help="A plugin that fails to load is fatal.")
 
 
 @click.group("plugins", invoke_without_command=True)
-@_plugins_dir
-@_strict
+@plugins_dir_option
+@strict_option
 @click.pass_context
 def plugins_group(ctx: click.Context, plugins_dirs: tuple[Path, ...], strict: bool) -> None:
     """List the plugins, their versions, and what each registers (no subcommand); scaffold or check plugins."""
@@ -31,9 +23,7 @@ def plugins_group(ctx: click.Context, plugins_dirs: tuple[Path, ...], strict: bo
 
 def list_plugins(plugins_dirs: tuple[Path, ...], strict: bool) -> None:
     """Each plugin, its distribution version and source, and what it registers."""
-    from mulcot_bench.cli import _fmt_params, _registry
-
-    registry = _registry(plugins_dirs, strict)
+    registry = load_registry(plugins_dirs, strict)
     for info in registry.loaded.plugins:
         version = f"{info.distribution or '-'} {info.version or ''}".strip()
         status = f"FAILED: {info.error}" if info.error else ""
@@ -43,7 +33,7 @@ def list_plugins(plugins_dirs: tuple[Path, ...], strict: bool) -> None:
                 extra = ""
                 if kind == "models":
                     card = registry.models[name].card
-                    extra = f"  ({card.role}{', ' + _fmt_params(card.params) if card.params else ''})"
+                    extra = f"  ({card.role}{', ' + fmt_params(card.params) if card.params else ''})"
                 click.echo(f"    {kind[:-1]}: {name}{extra}")
 
 
@@ -64,7 +54,7 @@ def new_cmd(name: str, role: str, parent: Path) -> None:
 @plugins_group.command("doctor")
 @click.option("-m", "--model", "models", multiple=True, help="Check only this model's contract (repeatable).")
 @click.option("--skip-slow", is_flag=True, help="Skip models whose settings declare training epochs.")
-@_plugins_dir
+@plugins_dir_option
 def doctor_cmd(models: tuple[str, ...], skip_slow: bool, plugins_dirs: tuple[Path, ...]) -> None:
     """Load each plugin on its own, check its hooks and its models' contract; exit 1 if anything fails."""
     from mulcot_bench.doctor import diagnose, render

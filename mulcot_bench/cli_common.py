@@ -1,0 +1,35 @@
+"""Options and helpers shared by the ``mulcot-bench`` command modules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from mulcot_bench.registry import Registry
+
+plugins_dir_option = click.option(
+    "--plugins-dir",
+    "plugins_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Folder of local plugin files (*.py); also MULCOT_BENCH_PLUGINS_DIR.",
+)
+strict_option = click.option("--strict", is_flag=True, help="A plugin that fails to load is fatal.")
+
+
+def load_registry(plugins_dirs: tuple[Path, ...], strict: bool) -> Registry:
+    """Build the registry, warning on stderr about each plugin that was skipped."""
+    from mulcot_bench.registry import build_registry
+
+    registry = build_registry(list(plugins_dirs), strict=strict)
+    for info in registry.loaded.failures:
+        click.echo(f"warning: plugin {info.name!r} ({info.source}) skipped: {info.error}", err=True)
+    return registry
+
+
+def fmt_params(n: int) -> str:
+    """A parameter count as '1.3M params' or '35k params'."""
+    return f"{n / 1e6:.1f}M params" if n >= 1e6 else f"{n / 1e3:.0f}k params"
