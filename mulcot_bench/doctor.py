@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mulcot_bench.contract import EPOCH_KEYS, ContractReport, check_model, tiny_data
-from mulcot_bench.isolation import Candidate, Problem, builtin_candidates, candidates, isolated
-from mulcot_bench.plugins import blocked_names
+from mulcot_bench.isolation import Problem, isolated
+from mulcot_bench.plugins import Candidate, blocked_names, builtin_candidates, candidates
 from mulcot_bench.specs import ModelSpec
 
 

@@ -10,7 +10,6 @@ import difflib
 import importlib
 import importlib.metadata
 import inspect
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -19,19 +18,20 @@ import pluggy
 
 from mulcot_bench import hookspecs
 from mulcot_bench.errors import PluginError
-from mulcot_bench.plugins import BUILTIN, ENTRY_POINT_GROUP, LoadedPlugins, PluginInfo, _describe, _load_file
-from mulcot_bench.registry import _KINDS, Registry, _collect
+from mulcot_bench.plugins import (
+    ENTRY_POINT_GROUP,
+    Candidate,
+    LoadedPlugins,
+    PluginInfo,
+    builtin_candidates,
+    describe,
+    entry_point_candidate,
+    file_candidate,
+)
+from mulcot_bench.registry import KINDS, Registry, collect
 
-SPEC_NAMES: tuple[str, ...] = tuple(f"register_{kind}" for kind in _KINDS)
+SPEC_NAMES: tuple[str, ...] = tuple(f"register_{kind}" for kind in KINDS)
 _IMPL_MARK = f"{hookspecs.PROJECT}_impl"
-
-
-@dataclass
-class Candidate:
-    """A plugin that can be loaded: what it is and a zero-argument loader."""
-
-    info: PluginInfo
-    load: Callable[[], object]
 
 
 @dataclass(frozen=True)
@@ -46,53 +46,18 @@ class Problem:
         return f"plugin {self.plugin!r}: check {self.check!r} failed: {self.message}"
 
 
-def builtin_candidates() -> list[Candidate]:
-    """The built-in dataset and metric plugins."""
-    from mulcot_bench import __version__
-
-    return [
-        Candidate(PluginInfo(m.rsplit(".", 1)[-1], "built-in", "mulcot-bench", __version__),
-                  lambda m=m: importlib.import_module(m))
-        for m in BUILTIN
-    ]
-
-
-def _entry_point(ep: importlib.metadata.EntryPoint) -> Candidate:
-    dist = getattr(ep, "dist", None)
-    info = PluginInfo(ep.name, f"entry point {ep.value}", dist.name if dist else None, dist.version if dist else None)
-    return Candidate(info, ep.load)
-
-
-def _file(path: Path) -> Candidate:
-    return Candidate(PluginInfo(path.stem, f"file {path}"), lambda: _load_file(path))
-
-
-def candidates(plugins_dirs: list[Path] | None = None) -> list[Candidate]:
-    """Every plugin ``load_plugins`` would load (built-ins, entry points, local files), blocked ones included."""
-    from mulcot_bench.plugins import _plugin_dirs
-
-    found = builtin_candidates()
-    eps = sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
-    found += [_entry_point(ep) for ep in eps]
-    for folder in _plugin_dirs(plugins_dirs or []):
-        if not folder.is_dir():
-            raise PluginError(f"plugin folder {folder} does not exist; pass an existing folder to --plugins-dir")
-        found += [_file(p) for p in sorted(folder.glob("*.py"))]
-    return found
-
-
 def find(plugin: str | ModuleType) -> Candidate:
     """A plugin by entry-point name, by module path (installed or not), by ``*.py`` path, or a module object."""
     if isinstance(plugin, ModuleType):
-        return Candidate(PluginInfo(plugin.__name__, f"module {plugin.__name__}", *_dist_of(plugin.__name__)),
-                         lambda: plugin)
+        return Candidate(
+            PluginInfo(plugin.__name__, f"module {plugin.__name__}", *_dist_of(plugin.__name__)), lambda: plugin
+        )
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         if plugin in (ep.name, ep.value):
-            return _entry_point(ep)
+            return entry_point_candidate(ep)
     if plugin.endswith(".py"):
-        return _file(Path(plugin))
-    return Candidate(PluginInfo(plugin, f"module {plugin}", *_dist_of(plugin)),
-                     lambda: importlib.import_module(plugin))
+        return file_candidate(Path(plugin))
+    return Candidate(PluginInfo(plugin, f"module {plugin}", *_dist_of(plugin)), lambda: importlib.import_module(plugin))
 
 
 def _dist_of(module: str) -> tuple[str | None, str | None]:
@@ -114,8 +79,9 @@ def hook_problems(module: object, name: str) -> list[Problem]:
         if marked and attr not in SPEC_NAMES:
             close = difflib.get_close_matches(attr, SPEC_NAMES, n=1)
             maybe = f"; did you mean {close[0]!r}?" if close else ""
-            problems.append(Problem(name, "hooks", f"hook {attr!r} matches no hook spec{maybe} "
-                                    f"(known: {', '.join(SPEC_NAMES)})"))
+            problems.append(
+                Problem(name, "hooks", f"hook {attr!r} matches no hook spec{maybe} (known: {', '.join(SPEC_NAMES)})")
+            )
         elif attr in SPEC_NAMES and not marked and inspect.isfunction(fn):
             problems.append(Problem(name, "hooks", f"function {attr!r} is not marked @hookimpl, so it is never called"))
     return problems
@@ -142,7 +108,7 @@ def isolated(chosen: list[Candidate], strict: bool = True) -> tuple[Registry, li
             module = cand.load()
             pm.register(module, name=cand.info.name)
         except Exception as exc:
-            cand.info.error = _describe(exc)
+            cand.info.error = describe(exc)
             problems.append(Problem(cand.info.name, "load", cand.info.error))
             infos.append(cand.info)
             continue
@@ -150,9 +116,9 @@ def isolated(chosen: list[Candidate], strict: bool = True) -> tuple[Registry, li
         found = hook_problems(module, cand.info.name)
         problems += found or [p for p in pending_problems(pm) if p.plugin == cand.info.name]
     registry = Registry(LoadedPlugins(pm, infos))
-    for kind in _KINDS:
+    for kind in KINDS:
         try:
-            _collect(registry, kind, strict=False)
+            collect(registry, kind, strict=False)
         except PluginError as exc:
             problems.append(Problem(_owner_in(str(exc), infos), "register", str(exc)))
     for info in infos:

@@ -12,6 +12,7 @@ import importlib.metadata
 import importlib.util
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -59,12 +60,14 @@ def blocked_names() -> set[str]:
     return {n.strip() for n in os.environ.get(BLOCK_ENV, "").split(",") if n.strip()}
 
 
-def _plugin_dirs(extra: list[Path]) -> list[Path]:
+def plugin_dirs(extra: list[Path]) -> list[Path]:
+    """The plugin folders: those given, then those in the environment variable."""
     env = [Path(p) for p in os.environ.get(PLUGINS_DIR_ENV, "").split(os.pathsep) if p]
     return [*extra, *env]
 
 
-def _load_file(path: Path) -> ModuleType:
+def load_file(path: Path) -> ModuleType:
+    """Import a local plugin file as a module."""
     name = f"mulcot_bench_local_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
@@ -75,8 +78,51 @@ def _load_file(path: Path) -> ModuleType:
     return module
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
+
+
+@dataclass
+class Candidate:
+    """A plugin that can be loaded: what it is and a zero-argument loader."""
+
+    info: PluginInfo
+    load: Callable[[], object]
+
+
+def builtin_candidates() -> list[Candidate]:
+    """The built-in dataset and metric plugins."""
+    from mulcot_bench import __version__
+
+    return [
+        Candidate(
+            PluginInfo(m.rsplit(".", 1)[-1], "built-in", "mulcot-bench", __version__),
+            lambda m=m: importlib.import_module(m),
+        )
+        for m in BUILTIN
+    ]
+
+
+def entry_point_candidate(ep: importlib.metadata.EntryPoint) -> Candidate:
+    dist = getattr(ep, "dist", None)
+    info = PluginInfo(ep.name, f"entry point {ep.value}", dist.name if dist else None, dist.version if dist else None)
+    return Candidate(info, ep.load)
+
+
+def file_candidate(path: Path) -> Candidate:
+    return Candidate(PluginInfo(path.stem, f"file {path}"), lambda: load_file(path))
+
+
+def candidates(plugins_dirs: list[Path] | None = None) -> list[Candidate]:
+    """Every plugin there is to load, in load order: built-ins, entry points, local files (blocked ones too)."""
+    found = builtin_candidates()
+    eps = sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+    found += [entry_point_candidate(ep) for ep in eps]
+    for folder in plugin_dirs(plugins_dirs or []):
+        if not folder.is_dir():
+            raise PluginError(f"plugin folder {folder} does not exist; pass an existing folder to --plugins-dir")
+        found += [file_candidate(p) for p in sorted(folder.glob("*.py"))]
+    return found
 
 
 def load_plugins(plugins_dirs: list[Path] | None = None, strict: bool = False) -> LoadedPlugins:
@@ -85,35 +131,16 @@ def load_plugins(plugins_dirs: list[Path] | None = None, strict: bool = False) -
     pm.add_hookspecs(hookspecs)
     blocked = blocked_names()
     infos: list[PluginInfo] = []
-
-    def add(info: PluginInfo, load) -> None:  # noqa: ANN001 - a zero-argument loader
+    for cand in candidates(plugins_dirs):
+        info = cand.info
         if info.name in blocked:
             pm.set_blocked(info.name)
-            return
+            continue
         try:
-            pm.register(load(), name=info.name)
+            pm.register(cand.load(), name=info.name)
         except Exception as exc:  # a broken plugin must not break the others
-            info.error = _describe(exc)
+            info.error = describe(exc)
             if strict:
                 raise PluginError(f"plugin {info.name!r} ({info.source}) failed to load: {info.error}") from exc
         infos.append(info)
-
-    from mulcot_bench import __version__
-
-    for module in BUILTIN:
-        add(
-            PluginInfo(module.rsplit(".", 1)[-1], "built-in", "mulcot-bench", __version__),
-            lambda m=module: importlib.import_module(m),
-        )
-    for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        dist = getattr(ep, "dist", None)
-        add(
-            PluginInfo(ep.name, f"entry point {ep.value}", dist.name if dist else None, dist.version if dist else None),
-            ep.load,
-        )
-    for folder in _plugin_dirs(plugins_dirs or []):
-        if not folder.is_dir():
-            raise PluginError(f"plugin folder {folder} does not exist; pass an existing folder to --plugins-dir")
-        for path in sorted(folder.glob("*.py")):
-            add(PluginInfo(path.stem, f"file {path}"), lambda p=path: _load_file(p))
     return LoadedPlugins(pm, infos)

@@ -10,7 +10,7 @@ from mulcot_bench.errors import PluginError, unknown
 from mulcot_bench.plugins import LoadedPlugins, load_plugins
 from mulcot_bench.specs import DatasetSpec, MetricSpec, ModelSpec
 
-_KINDS = {"models": ModelSpec, "datasets": DatasetSpec, "metrics": MetricSpec}
+KINDS = {"models": ModelSpec, "datasets": DatasetSpec, "metrics": MetricSpec}
 
 
 @dataclass
@@ -40,9 +40,9 @@ class Registry:
         return self.owner[(kind, name)]
 
 
-def _collect(registry: Registry, kind: str, strict: bool) -> None:
+def collect(registry: Registry, kind: str, strict: bool) -> None:
     table: dict[str, Any] = getattr(registry, kind)
-    expected = _KINDS[kind]
+    expected = KINDS[kind]
     hook = getattr(registry.loaded.manager.hook, f"register_{kind}")
     for impl in hook.get_hookimpls():  # registration order = load order
         plugin = impl.plugin_name
@@ -77,6 +77,6 @@ def _collect(registry: Registry, kind: str, strict: bool) -> None:
 def build_registry(plugins_dirs: list[Path] | None = None, strict: bool = False) -> Registry:
     """Load the plugins and collect everything they register."""
     registry = Registry(load_plugins(plugins_dirs, strict=strict))
-    for kind in _KINDS:
-        _collect(registry, kind, strict)
+    for kind in KINDS:
+        collect(registry, kind, strict)
     return registry
