@@ -49,6 +49,7 @@ class MetricRecord(_Strict):
     kind: str
     outputs: dict[str, str]
     signature: str
+    summary: list[str] | None = None  # outputs shown in the leaderboard's main table (None: all)
 
 
 class DatasetRecord(_Strict):

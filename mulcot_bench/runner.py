@@ -148,7 +148,13 @@ class Scorer:
 
     def records(self) -> list[MetricRecord]:
         return [
-            MetricRecord(id=s.id, kind=s.kind, outputs=s.outputs, signature=self.metrics[s.id].signature())
+            MetricRecord(
+                id=s.id,
+                kind=s.kind,
+                outputs=s.outputs,
+                signature=self.metrics[s.id].signature(),
+                summary=list(s.summary) if s.summary is not None else None,
+            )
             for s in self.specs
         ]
 
@@ -195,8 +201,11 @@ def run(registry: Registry, options: RunOptions) -> RunOutcome:
     records: list[DatasetRecord] = []
     entries: list[Entry] = []
     failures = [
-        Failure(what="plugin", reason=f"plugin {p.name!r} ({p.source}) was skipped: {p.error}; fix or uninstall it, "
-                f"or block it with MULCOT_BENCH_BLOCK_PLUGINS={p.name}")
+        Failure(
+            what="plugin",
+            reason=f"plugin {p.name!r} ({p.source}) was skipped: {p.error}; fix or uninstall it, "
+            f"or block it with MULCOT_BENCH_BLOCK_PLUGINS={p.name}",
+        )
         for p in registry.loaded.failures
     ]
     for spec in datasets:

@@ -81,7 +81,8 @@ class MetricSpec:
     """A registered metric: ``factory() -> Metric`` scores one model's predictions on one split.
 
     ``kind`` says what it reads: ``"label"`` (gold vs predicted labels) or ``"rationale"``
-    (generated vs reference chains). ``outputs`` maps each value it returns to its exact display name.
+    (generated vs reference chains). ``outputs`` maps each value it returns to its exact display name;
+    ``summary`` names those shown in the leaderboard's main table (the rest are under "all scores").
     """
 
     id: str
@@ -90,6 +91,7 @@ class MetricSpec:
     factory: str | Callable[..., Any]
     description: str = ""
     options: dict[str, Any] = field(default_factory=dict)
+    summary: tuple[str, ...] | None = None  # outputs in the leaderboard's main table (None: all)
 
     def build(self) -> Any:
         return resolve(self.factory)(**self.options)

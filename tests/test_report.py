@@ -300,3 +300,15 @@ def test_formatters() -> None:
         "124M",
         "7B",
     ]
+
+
+def test_summary_outputs_in_main_table_rest_under_all_scores(tmp_path: Path) -> None:
+    results = _results()
+    results.metrics[0].summary = ["accuracy"]
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    results.write(run_dir)
+    html = render_report(run_dir, tmp_path / "out").read_text(encoding="utf-8")
+    main, _, rest = _section(html, "toy").partition('<details class="all-scores">')
+    assert ">accuracy<" in main and ">macro-F1<" not in main
+    assert ">macro-F1<" in rest and ">weighted-F1<" in rest

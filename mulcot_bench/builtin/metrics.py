@@ -33,6 +33,7 @@ def register_metrics(register) -> None:  # noqa: ANN001
             {"bertscore_p": "BERTScore-P", "bertscore_r": "BERTScore-R", "bertscore_f1": "BERTScore-F1"},
             f"{_M}.reasoning:BertScore",
             description="BERTScore with all-MiniLM-L6-v2 layer 6, no idf, not baseline-rescaled",
+            summary=("bertscore_f1",),
         )
     )
     register(
@@ -63,6 +64,7 @@ def _register_depth(register) -> None:  # noqa: ANN001
             {"rouge_l": "ROUGE-L F (13a tokens)"},
             f"{_M}.overlap:RougeL",
             description="per-sample ROUGE-L F1 from the LCS of 13a tokens (case kept, no stemming), averaged",
+            summary=(),
         )
     )
     register(
@@ -73,6 +75,7 @@ def _register_depth(register) -> None:  # noqa: ANN001
             f"{_M}.overlap:Distinct",
             description="distinct n-grams / all n-grams of the generated rationales (the reference code scores "
             "its references by mistake)",
+            summary=(),
         )
     )
     register(
@@ -102,4 +105,4 @@ def _register_depth(register) -> None:  # noqa: ANN001
             description="share of samples whose chain Prediction equals the gold label",
         )
     )
-    register(MetricSpec("per_class", "label", dict(OUTPUTS), f"{_M}.perclass:PerClass"))
+    register(MetricSpec("per_class", "label", dict(OUTPUTS), f"{_M}.perclass:PerClass", summary=()))

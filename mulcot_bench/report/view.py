@@ -77,6 +77,8 @@ class DatasetTable:
     rows: list[Row]
     lineage: list[Chain]
     other_splits: int
+    all_columns: list[Column] = field(default_factory=list)
+    all_rows: list[Row] = field(default_factory=list)
     listed: bool = True
 
 
@@ -95,18 +97,24 @@ def _role_rank(role: str) -> int:
     return ROLE_ORDER.index(role) if role in ROLE_ORDER else len(ROLE_ORDER)
 
 
-def _score_columns(results: RunResults, entries: list[Entry], headline: list[str]) -> list[Column]:
-    """Every score key that appears in ``entries``, in metric-registration order, with its exact display name."""
+def _score_columns(
+    results: RunResults, entries: list[Entry], headline: list[str], summary_only: bool = False
+) -> list[Column]:
+    """Score keys that appear in ``entries`` (only each metric's summary outputs if ``summary_only``),
+    in metric-registration order, with their exact display names."""
     known: dict[str, tuple[str, str]] = {}
     order: dict[str, int] = {}
+    hidden: set[str] = set()
     for metric in results.metrics:
+        if summary_only and metric.summary is not None:
+            hidden |= set(metric.outputs) - set(metric.summary)
         for key, display in metric.outputs.items():
             known.setdefault(key, (display, metric.id))
             order.setdefault(key, len(order))
     seen: list[str] = []
     for entry in entries:
         for key in entry.scores:
-            if key not in seen:
+            if key not in seen and key not in hidden:
                 seen.append(key)
     first = {key: i for i, key in enumerate(seen)}
     seen.sort(key=lambda k: (order.get(k, len(order)), first[k]))
@@ -197,9 +205,11 @@ def _mark_best(rows: list[Row], entries: list[Entry], columns: list[Column]) -> 
 
 def _table(results: RunResults, ds: DatasetRecord, entries: list[Entry], run_dir: Path, out_dir: Path) -> DatasetTable:
     test = sorted((e for e in entries if e.split == TABLE_SPLIT), key=lambda e: (_role_rank(e.role), e.role, e.model))
-    columns = _score_columns(results, test, ds.headline)
+    columns = _score_columns(results, test, ds.headline, summary_only=True)
     rows = [_row(e, columns, run_dir, out_dir) for e in test]
     _mark_best(rows, test, columns)
+    all_columns = _score_columns(results, test, ds.headline)
+    all_rows = [_row(e, all_columns, run_dir, out_dir) for e in test] if all_columns != columns else []
     counts = ", ".join(f"{split} {n:,}" for split, n in ds.counts.items())
     return DatasetTable(
         name=ds.name,
@@ -210,6 +220,8 @@ def _table(results: RunResults, ds: DatasetRecord, entries: list[Entry], run_dir
         notes=list(ds.notes),
         columns=columns,
         rows=rows,
+        all_columns=all_columns,
+        all_rows=all_rows,
         lineage=_lineage(test),
         other_splits=len(entries) - len(test),
     )
