@@ -8,7 +8,6 @@ TinyVLM assistant adopts its tokenizer and distils from its logits on the target
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -20,7 +19,7 @@ from safetensors.torch import load_file, save_file
 from mulcot_bench.labels import LABELS
 from mulcot_bench.rationale import parse, parse_label
 from mulcot_bench.types import FitContext, ModelCard, Prediction, Sample
-from mulcot_tiny.tokenizer import BOS, LABEL, REASON, SEP, TARGET_CLOSE, TARGET_OPEN, Tokenizer
+from mulcot_tiny.tokenizer import BOS, LABEL, REASON, SEP, Tokenizer, n_distance_tags
 from mulcot_tiny.training import Example, ItemTable, TeacherLogits, TrainConfig, macro_f1, pad_left, train
 from mulcot_tiny.vlm import VLMConfig, VLMNet, stack_pixels
 
@@ -30,10 +29,10 @@ COMMON: dict[str, Any] = {
     "cnn_channels": 32,
     "dropout": 0.0,
     "max_len": 384,
-    "epochs": 10,
-    "lr": 2e-3,
+    "epochs": 9,
+    "lr": 3e-3,
     "min_lr": 1e-6,
-    "batch_size": 32,
+    "batch_size": 16,
     "weight_decay": 0.01,
     "warmup_steps": 30,
     "grad_clip": 1.0,
@@ -47,13 +46,14 @@ COMMON: dict[str, Any] = {
     "eval_batch_size": 100,
     "seed_offset": 0,
     "mark_target": True,
-    "image_lr_mult": 1.0,
-    "flip_images": False,
+    "aspect_window": 6,
     "image_words_weight": 1.0,
+    "image_words_field": "Image_analysis",
+    "cosine_decay": True,
 }
 ROLE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "assistant": {"d_model": 128, "layers": 3, "kd_lambda": 0.0},
-    "student": {"d_model": 96, "layers": 2, "kd_lambda": 0.3},
+    "assistant": {"d_model": 128, "layers": 2, "kd_lambda": 0.0, "epochs": 10},
+    "student": {"d_model": 64, "layers": 2, "kd_lambda": 0.3, "epochs": 10, "lr": 4e-3},
 }
 OTHER_DEFAULTS: dict[str, Any] = {"d_model": 96, "layers": 2, "kd_lambda": 0.0}
 FORMAT = "mulcot-tiny-vlm"
@@ -69,24 +69,41 @@ def resolve_settings(card: ModelCard) -> dict[str, Any]:
     return out
 
 
+def _net_config(st: dict[str, Any], vocab_size: int) -> VLMConfig:
+    return VLMConfig(
+        vocab_size=vocab_size,
+        d_model=int(st["d_model"]),
+        layers=int(st["layers"]),
+        heads=int(st["heads"]),
+        visual_tokens=int(st["visual_tokens"]),
+        max_len=int(st["max_len"]),
+        dropout=float(st["dropout"]),
+        cnn_channels=int(st["cnn_channels"]),
+        n_tags=n_distance_tags(int(st["aspect_window"])),
+    )
+
+
+def _train_config(st: dict[str, Any], seed: int) -> TrainConfig:
+    return TrainConfig(
+        epochs=int(st["epochs"]),
+        lr=float(st["lr"]),
+        min_lr=float(st["min_lr"]),
+        batch_size=int(st["batch_size"]),
+        weight_decay=float(st["weight_decay"]),
+        warmup_steps=int(st["warmup_steps"]),
+        grad_clip=float(st["grad_clip"]),
+        patience=int(st["patience"]),
+        kd_lambda=float(st["kd_lambda"]),
+        kd_temperature=float(st["kd_temperature"]),
+        seed=seed,
+        image_words_weight=float(st["image_words_weight"]),
+        cosine_decay=bool(st["cosine_decay"]),
+    )
+
+
 def label_target(label: str) -> str:
     """The label task's target text."""
     return f'"Prediction": "{label}"'
-
-
-def target_spans(text: str, target: str) -> list[tuple[int, int]]:
-    """Character spans of the target's whole-word mentions (any case), each widened to its leading whitespace."""
-    key = target.strip()
-    if not key:
-        return []
-    spans: list[tuple[int, int]] = []
-    for found in re.finditer(r"(?<!\w)" + re.escape(key) + r"(?!\w)", text, re.IGNORECASE):
-        start = found.start()
-        floor = spans[-1][1] if spans else 0
-        while start > floor and text[start - 1].isspace():
-            start -= 1
-        spans.append((start, found.end()))
-    return spans
 
 
 def _chunks(n: int, size: int) -> Iterator[slice]:
@@ -115,27 +132,16 @@ class TinyVLM:
         return self.tokenizer, self.net
 
     # encoding -------------------------------------------------------------------------------------
-    def _text_ids(self, text: str, target: str | None) -> list[int]:
-        """The post's ids; with ``mark_target``, each mention of the target sits between <t> and </t>."""
+    def _prompt(self, sample: Sample, task: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Prompt ids and their tags: <bos> <task> target <sep> post <sep>."""
         tok = self.tokenizer
         assert tok is not None
-        spans = target_spans(text, target) if target and self.settings["mark_target"] else []
-        if not spans:
-            return tok.encode(text)
-        ids: list[int] = []
-        at = 0
-        for start, end in spans:
-            ids += tok.encode(text[at:start]) + [tok.id(TARGET_OPEN)] + tok.encode(text[start:end])
-            ids.append(tok.id(TARGET_CLOSE))
-            at = end
-        return ids + tok.encode(text[at:])
-
-    def _prompt(self, sample: Sample, task: str) -> tuple[int, ...]:
-        tok = self.tokenizer
-        assert tok is not None
-        text = self._text_ids(sample.text, sample.target)[: int(self.settings["max_prompt_tokens"])]
-        head = [tok.id(BOS), tok.id(REASON if task == "reasoning" else LABEL)]
-        return (*head, *tok.encode(sample.target or ""), tok.id(SEP), *text, tok.id(SEP))
+        st = self.settings
+        text, tags = tok.encode_post(sample.text, sample.target, bool(st["mark_target"]), int(st["aspect_window"]))
+        keep = int(st["max_prompt_tokens"])
+        head = [tok.id(BOS), tok.id(REASON if task == "reasoning" else LABEL), *tok.encode(sample.target or "")]
+        ids = (*head, tok.id(SEP), *text[:keep], tok.id(SEP))
+        return ids, (*([0] * (len(head) + 1)), *tags[:keep], 0)
 
     def _example(self, sample: Sample, task: str) -> Example | None:
         tok = self.tokenizer
@@ -146,9 +152,19 @@ class TinyVLM:
             body = sample.rationale
         else:
             body = label_target(sample.label)
-        prompt = self._prompt(sample, task)
+        prompt, tags = self._prompt(sample, task)
         room = int(self.settings["max_len"]) - int(self.settings["visual_tokens"]) - len(prompt) - 1
-        return Example(prompt, (*tok.encode(body)[: max(room, 1)], tok.eos_id))
+        return Example(prompt, (*tok.encode(body)[: max(room, 1)], tok.eos_id), tags)
+
+    def _image_words(self, sample: Sample) -> tuple[int, ...]:
+        """Token ids that ground the image: its chain's ``image_words_field`` (else the whole chain); () if none."""
+        tok = self.tokenizer
+        assert tok is not None
+        if sample.image is None or not sample.rationale:
+            return ()
+        name = self.settings["image_words_field"]
+        text = parse(sample.rationale).fields.get(name, "") if name else ""
+        return tuple(tok.encode(text or sample.rationale))
 
     # fit ------------------------------------------------------------------------------------------
     def _assistant(self, ctx: FitContext) -> TinyVLM | None:
@@ -184,42 +200,26 @@ class TinyVLM:
         items = ItemTable(
             *stack_pixels([s.image for s in train_set]),
             {task: [self._example(s, task) for s in train_set] for task in ("reasoning", "label")},
+            [self._image_words(s) for s in train_set],
         )
         seed = int(ctx.seed) + int(st["seed_offset"])
-        cfg = VLMConfig(
-            vocab_size=len(tok),
-            d_model=int(st["d_model"]),
-            layers=int(st["layers"]),
-            heads=int(st["heads"]),
-            visual_tokens=int(st["visual_tokens"]),
-            max_len=int(st["max_len"]),
-            dropout=float(st["dropout"]),
-            cnn_channels=int(st["cnn_channels"]),
-        )
-        tcfg = TrainConfig(
-            epochs=int(st["epochs"]),
-            lr=float(st["lr"]),
-            min_lr=float(st["min_lr"]),
-            batch_size=int(st["batch_size"]),
-            weight_decay=float(st["weight_decay"]),
-            warmup_steps=int(st["warmup_steps"]),
-            grad_clip=float(st["grad_clip"]),
-            patience=int(st["patience"]),
-            kd_lambda=lam,
-            kd_temperature=float(st["kd_temperature"]),
-            seed=seed,
-            image_lr_mult=float(st["image_lr_mult"]),
-            flip_images=bool(st["flip_images"]),
-            image_words_weight=float(st["image_words_weight"]),
-        )
+        tcfg = _train_config(st, seed)
+        teacher_items = None
+        if lam > 0 and assistant is not None:  # the assistant reads the items with its own prompt settings
+            exs = {task: [assistant._example(s, task) for s in train_set] for task in ("reasoning", "label")}
+            teacher_items = ItemTable(items.pixels, items.has_image, exs)
+        bar = ctx.progress(f"fit {self.card.name}", tcfg.epochs) if ctx.progress is not None else None
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.net = VLMNet(cfg)
+            self.net = VLMNet(_net_config(st, len(tok)))
             teacher = None
-            if lam > 0 and assistant is not None and assistant.net is not None:
-                teacher = TeacherLogits(assistant.net, items, tok.pad_id)
+            if teacher_items is not None and assistant is not None and assistant.net is not None:
+                teacher = TeacherLogits(assistant.net, teacher_items, tok.pad_id)
             evaluate = (lambda: self._dev_scores(dev)) if dev else None
-            record = train(self.net, items, tcfg, tok.pad_id, evaluate, teacher)
+            on_epoch = (lambda _info: bar.update(1)) if hasattr(bar, "update") else None
+            record = train(self.net, items, tcfg, tok.pad_id, evaluate, teacher, on_epoch)
+        if hasattr(bar, "close"):
+            bar.close()
         n_reason = sum(1 for e in items.examples["reasoning"] if e is not None)
         return {
             "model": self.card.name,
@@ -269,16 +269,17 @@ class TinyVLM:
     ) -> list[list[int]]:
         tok, net = self._ready()
         prompts = [self._prompt(s, task) for s in samples]
-        room = net.cfg.max_len - net.cfg.visual_tokens - max(len(p) for p in prompts)
-        ids, mask = pad_left(prompts, tok.pad_id)
-        return net.generate(visual, ids, mask, max(1, min(max_new, room)), tok.eos_id, temperature, generator)
+        room = net.cfg.max_len - net.cfg.visual_tokens - max(len(p) for p, _ in prompts)
+        ids, tags, mask = pad_left([p for p, _ in prompts], tok.pad_id, [t for _, t in prompts])
+        return net.generate(visual, ids, tags, mask, max(1, min(max_new, room)), tok.eos_id, temperature, generator)
 
     @torch.no_grad()
     def _label_probs(self, samples: Sequence[Sample], visual: torch.Tensor) -> list[dict[str, float]]:
         tok, net = self._ready()
         prefix = tuple(tok.encode('"Prediction": "'))
-        ids, mask = pad_left([self._prompt(s, "label") + prefix for s in samples], tok.pad_id)
-        last = net.logits(net.hidden(visual, ids, mask)[:, -1])
+        prompts = [self._prompt(s, "label") for s in samples]
+        ids, tags, mask = pad_left([p + prefix for p, _ in prompts], tok.pad_id, [t for _, t in prompts])
+        last = net.logits(net.hidden(visual, ids, tags, mask)[:, -1])
         probs = torch.softmax(last[:, [tok.id(label) for label in LABELS]], dim=-1).tolist()
         return [dict(zip(LABELS, row, strict=True)) for row in probs]
 
@@ -353,7 +354,8 @@ class TinyVLM:
             raise ValueError(f"{folder} does not hold a {FORMAT} model")
         self.settings = {**self.settings, **config["settings"]}
         self.tokenizer = Tokenizer.load(folder / "tokenizer.json")
-        net = VLMNet(VLMConfig(**config["network"]))
+        with torch.random.fork_rng(devices=[]):
+            net = VLMNet(VLMConfig(**config["network"]))
         net.load_state_dict(load_file(str(folder / "weights.safetensors")))
         self.net = net.eval()
         return self

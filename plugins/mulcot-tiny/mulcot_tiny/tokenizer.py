@@ -1,8 +1,11 @@
 """A small lossless tokenizer: whitespace-carrying word pieces, with character and byte fallback.
 
-Text is cut into pieces that carry their leading whitespace (``' great'``, ``'\\n\\n"'``). Frequent pieces
+Text is cut into pieces that carry their leading whitespace (``' great'``, ``'\\n\\n"'``); the rendered header of each
+chain field (``'\\n\\n"Image_analysis": "'``) is a single piece. Frequent pieces
 are vocabulary entries; any other piece falls back to its whitespace and word core, then to single
 characters, then to UTF-8 bytes, so ``decode(encode(text)) == text`` for every string.
+:meth:`Tokenizer.encode_post` also marks the target's mentions in a post and tags each token with its distance
+to the nearest mention (the aspect-position feature of classic aspect-level sentiment models).
 """
 
 from __future__ import annotations
@@ -14,13 +17,50 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-PIECE_RE = re.compile(r"\s*(?:\w+|[^\w\s])|\s+")
+from mulcot_bench.rationale import FIELDS
+
+# a rendered field header ("\n\n"Image_analysis": "") is one piece; everything else is word/punctuation pieces
+HEADERS: tuple[str, ...] = tuple(f'"{name}": "' for name in FIELDS)
+PIECE_RE = re.compile(r"\s*(?:" + "|".join(re.escape(h) for h in HEADERS) + r")|\s*(?:\w+|[^\w\s])|\s+")
 PAD, BOS, EOS, REASON, LABEL, SEP = "<pad>", "<bos>", "<eos>", "<reason>", "<label>", "<sep>"
 TARGET_OPEN, TARGET_CLOSE = "<t>", "</t>"
 SPECIALS: tuple[str, ...] = (PAD, BOS, EOS, REASON, LABEL, SEP, TARGET_OPEN, TARGET_CLOSE)
 BYTES: tuple[str, ...] = tuple(f"<0x{i:02X}>" for i in range(256))
 BASE_CHARS: str = string.printable
 FORMAT_VERSION = 1
+
+
+def target_spans(text: str, target: str) -> list[tuple[int, int]]:
+    """Character spans of the target's whole-word mentions (any case), each widened to its leading whitespace."""
+    key = target.strip()
+    if not key:
+        return []
+    spans: list[tuple[int, int]] = []
+    for found in re.finditer(r"(?<!\w)" + re.escape(key) + r"(?!\w)", text, re.IGNORECASE):
+        start = found.start()
+        floor = spans[-1][1] if spans else 0
+        while start > floor and text[start - 1].isspace():
+            start -= 1
+        spans.append((start, found.end()))
+    return spans
+
+
+def distance_tags(is_target: Sequence[bool], window: int) -> list[int]:
+    """Aspect-distance tags: 1 = farther than ``window`` (or no mention), ``2 + d + window`` for |d| <= window.
+
+    ``d`` is the signed token distance to the nearest target-mention token (0 inside a mention).
+    """
+    where = [i for i, flag in enumerate(is_target) if flag]
+    tags = []
+    for i in range(len(is_target)):
+        d = min((i - j for j in where), key=abs, default=window + 1)
+        tags.append(2 + d + window if abs(d) <= window else 1)
+    return tags
+
+
+def n_distance_tags(window: int) -> int:
+    """Size of the tag vocabulary for ``window`` (0 when distance tags are off)."""
+    return 2 * window + 3 if window > 0 else 0
 
 
 def pretokenize(text: str) -> list[str]:
@@ -57,7 +97,7 @@ class Tokenizer:
             chars.update(text)
         vocab: list[str] = [*SPECIALS, *BYTES]
         seen = set(vocab)
-        for piece in [*sorted(chars), *keep]:
+        for piece in [*sorted(chars), *HEADERS, *(f"\n\n{h}" for h in HEADERS), *keep]:
             if piece not in seen:
                 vocab.append(piece)
                 seen.add(piece)
@@ -135,6 +175,28 @@ class Tokenizer:
         if pending:
             parts.append(pending.decode("utf-8", errors="replace"))
         return "".join(parts)
+
+    def encode_post(self, text: str, target: str | None, mark: bool, window: int) -> tuple[list[int], list[int]]:
+        """Ids of a post and their aspect-distance tags (all 0 when ``window`` is 0).
+
+        With ``mark``, each target mention sits between <t> and </t> (the markers count as the mention).
+        """
+        spans = target_spans(text, target) if target else []
+        ids: list[int] = []
+        flags: list[bool] = []
+        at = 0
+        for start, end in spans:
+            ids += self.encode(text[at:start])
+            flags += [False] * (len(ids) - len(flags))
+            inner = self.encode(text[start:end])
+            if mark:
+                inner = [self.stoi[TARGET_OPEN], *inner, self.stoi[TARGET_CLOSE]]
+            ids += inner
+            flags += [True] * len(inner)
+            at = end
+        ids += self.encode(text[at:])
+        flags += [False] * (len(ids) - len(flags))
+        return ids, (distance_tags(flags, window) if window > 0 else [0] * len(ids))
 
     # files --------------------------------------------------------------------------------------
     def to_json(self) -> dict[str, object]:

@@ -8,6 +8,7 @@ with no T^2 factor.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,10 +26,15 @@ TASKS: tuple[str, ...] = ("reasoning", "label")
 
 @dataclass(frozen=True)
 class Example:
-    """One training sequence: prompt ids, then target ids (ending with eos) that the loss covers."""
+    """One training sequence: prompt ids (with their tags), then target ids (ending with eos) that the loss covers."""
 
     prompt: tuple[int, ...]
     target: tuple[int, ...]
+    tags: tuple[int, ...] = ()
+
+    def prompt_tags(self) -> tuple[int, ...]:
+        """Tags of the prompt tokens (0 where none were given)."""
+        return self.tags if len(self.tags) == len(self.prompt) else (0,) * len(self.prompt)
 
 
 # losses ---------------------------------------------------------------------------------------------
@@ -67,43 +73,51 @@ def macro_f1(gold: Sequence[str], pred: Sequence[str | None]) -> float:
 
 
 # batching -------------------------------------------------------------------------------------------
-def pad_left(seqs: Sequence[Sequence[int]], pad_id: int) -> tuple[Tensor, Tensor]:
-    """Left-padded ids ``(B, L)`` and their boolean mask."""
+def pad_left(
+    seqs: Sequence[Sequence[int]], pad_id: int, tag_seqs: Sequence[Sequence[int]] | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Left-padded ids ``(B, L)``, their tags (0 where none) and the boolean mask of real tokens."""
     width = max(len(s) for s in seqs)
     ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    tags = torch.zeros(len(seqs), width, dtype=torch.long)
     mask = torch.zeros(len(seqs), width, dtype=torch.bool)
     for i, s in enumerate(seqs):
         if s:
             ids[i, width - len(s) :] = torch.tensor(s, dtype=torch.long)
             mask[i, width - len(s) :] = True
-    return ids, mask
+            if tag_seqs is not None and tag_seqs[i]:
+                tags[i, width - len(s) : width - len(s) + len(tag_seqs[i])] = torch.tensor(tag_seqs[i])
+    return ids, tags, mask
 
 
-def example_batch(examples: Sequence[Example], pad_id: int) -> tuple[Tensor, Tensor]:
-    """Right-padded ids ``(B, L)`` of prompt + target, and the target mask (True on target tokens)."""
+def example_batch(examples: Sequence[Example], pad_id: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Right-padded ids ``(B, L)`` of prompt + target, their tags, and the target mask (True on target tokens)."""
     width = max(len(ex.prompt) + len(ex.target) for ex in examples)
     ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    tags = torch.zeros(len(examples), width, dtype=torch.long)
     tmask = torch.zeros(len(examples), width, dtype=torch.bool)
     for i, ex in enumerate(examples):
         n_prompt, n = len(ex.prompt), len(ex.prompt) + len(ex.target)
         ids[i, :n] = torch.tensor(ex.prompt + ex.target, dtype=torch.long)
+        tags[i, :n_prompt] = torch.tensor(ex.prompt_tags(), dtype=torch.long)
         tmask[i, n_prompt:n] = True
-    return ids, tmask
+    return ids, tags, tmask
 
 
-def target_logits(net: VLMNet, visual: Tensor, ids: Tensor, tmask: Tensor) -> Tensor:
+def target_logits(net: VLMNet, visual: Tensor, ids: Tensor, tags: Tensor, tmask: Tensor) -> Tensor:
     """Logits ``(N, vocab)`` at the positions that predict each target token, row by row (right padding)."""
-    hidden = net.hidden(visual, ids)
+    hidden = net.hidden(visual, ids, tags)
     return net.logits(hidden[:, visual.shape[1] - 1 : -1][tmask])
 
 
 @dataclass
 class ItemTable:
-    """The training items: image pixels and, per task, one example or None."""
+    """The training items: image pixels, per task one example or None, and the words grounding each image."""
 
     pixels: Tensor
     has_image: Tensor
     examples: dict[str, list[Example | None]]
+    image_words: list[tuple[int, ...]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return self.pixels.shape[0]
@@ -128,10 +142,10 @@ class TeacherLogits:
             exs = [ex for ex in (self.items.examples[task][r] for r in missing) if ex is not None]
             if len(exs) != len(missing):
                 raise ValueError(f"teacher logits asked for items without a {task} example")
-            ids, tmask = example_batch(exs, self.pad_id)
+            ids, tags, tmask = example_batch(exs, self.pad_id)
             idx = torch.tensor(missing)
             visual = self.net.image(self.items.pixels[idx], self.items.has_image[idx])
-            parts = target_logits(self.net, visual, ids, tmask).split([len(ex.target) for ex in exs])
+            parts = target_logits(self.net, visual, ids, tags, tmask).split([len(ex.target) for ex in exs])
             fresh = dict(zip(missing, parts, strict=True))
             for r, part in fresh.items():
                 if self.used + part.numel() <= self.budget:
@@ -158,30 +172,77 @@ class TrainConfig:
     kd_lambda: float = 0.0
     kd_temperature: float = 2.0
     seed: int = 42
-    image_lr_mult: float = 1.0
-    flip_images: bool = False
     image_words_weight: float = 0.0
-    task_weights: dict[str, float] = field(default_factory=lambda: {"reasoning": 1.0, "label": 1.0})
+    cosine_decay: bool = False
 
 
-def word_bags(items: ItemTable, vocab_size: int, skip: Sequence[int]) -> Tensor:
-    """Per item, the normalised bag of its target tokens (the chain, else the label target): ``(N, vocab)``."""
-    bags = torch.zeros(len(items), vocab_size)
-    for i in range(len(items)):
-        ex = items.examples["reasoning"][i] or items.examples["label"][i]
-        if ex is not None:
-            bags[i, torch.tensor(ex.target, dtype=torch.long)] = 1.0
-    bags[:, torch.tensor(list(skip), dtype=torch.long)] = 0.0
+def word_bags(words: Sequence[Sequence[int]], vocab_size: int) -> Tensor:
+    """Normalised bags of token ids ``(N, vocab)``; an item without words gets an all-zero row."""
+    bags = torch.zeros(len(words), vocab_size)
+    for i, ids in enumerate(words):
+        if ids:
+            bags[i, torch.tensor(sorted(set(ids)), dtype=torch.long)] = 1.0
     return bags / bags.sum(1, keepdim=True).clamp(min=1.0)
 
 
 def image_words_loss(head: torch.nn.Linear, visual: Tensor, bags: Tensor) -> Tensor:
-    """Grounding loss: predict the item's target words from its mean visual token alone (cross-entropy)."""
-    return -(bags * F.log_softmax(head(visual.mean(1)), dim=-1)).sum(-1).mean()
+    """Grounding loss: predict an item's image words from its mean visual token alone (bag cross-entropy)."""
+    per_item = -(bags * F.log_softmax(head(visual.mean(1)), dim=-1)).sum(-1)
+    return per_item.sum() / (bags.sum(-1) > 0).sum().clamp(min=1)
+
+
+def _schedule(cfg: TrainConfig, step: int, total: int) -> float:
+    """LR factor at ``step`` (1-based): linear warmup, then 1 or a cosine decay to 10% over the run."""
+    warm = min(1.0, step / cfg.warmup_steps) if cfg.warmup_steps > 0 else 1.0
+    if not cfg.cosine_decay or total <= 0:
+        return warm
+    return warm * (0.1 + 0.45 * (1.0 + math.cos(math.pi * min(step, total) / total)))
 
 
 def _clone_state(net: VLMNet) -> dict[str, Tensor]:
     return {k: v.detach().clone() for k, v in net.state_dict().items()}
+
+
+@dataclass
+class _Aux:
+    """The image-words grounding head and its per-item word bags (training only, never saved)."""
+
+    head: torch.nn.Linear
+    bags: Tensor
+
+
+def _batch_loss(
+    net: VLMNet,
+    items: ItemTable,
+    idx: list[int],
+    cfg: TrainConfig,
+    pad_id: int,
+    teacher: TeacherLogits | None,
+    aux: _Aux | None,
+    totals: dict[str, float],
+) -> Tensor:
+    """Sum over tasks of the (KD) task losses of items ``idx``, plus the weighted image-words loss."""
+    ids_t = torch.tensor(idx)
+    visual = net.image(items.pixels[ids_t], items.has_image[ids_t])
+    loss = torch.zeros(())
+    if aux is not None:
+        words = image_words_loss(aux.head, visual, aux.bags[ids_t])
+        loss = cfg.image_words_weight * words
+        totals["image_words"] += float(words.detach())
+    for task in TASKS:
+        rows = [k for k, i in enumerate(idx) if items.examples[task][i] is not None]
+        if not rows:
+            continue
+        exs = [ex for ex in (items.examples[task][idx[k]] for k in rows) if ex is not None]
+        ids, tags, tmask = example_batch(exs, pad_id)
+        logits = target_logits(net, visual[torch.tensor(rows)], ids, tags, tmask)
+        teacher_z = teacher.get(task, [idx[k] for k in rows]) if teacher is not None else None
+        if teacher_z is not None and teacher_z.shape != logits.shape:
+            raise ValueError(f"KD: assistant logits {tuple(teacher_z.shape)} != student {tuple(logits.shape)}")
+        task_loss = distill_loss(logits, ids[tmask], teacher_z, cfg.kd_lambda, cfg.kd_temperature)
+        loss = loss + task_loss
+        totals[task] += float(task_loss.detach())
+    return loss
 
 
 def train(
@@ -195,62 +256,40 @@ def train(
 ) -> dict[str, Any]:
     """Train ``net`` in place, keep the best dev epoch's weights, and return the per-epoch record.
 
-    ``evaluate()`` returns (dev accuracy, dev macro-F1); the best epoch maximises accuracy, then macro-F1.
-    The caller seeds torch (dropout, init); shuffling uses its own generator seeded from ``cfg.seed``.
+    ``evaluate()`` returns (dev accuracy, dev macro-F1); the best epoch maximises accuracy, then macro-F1,
+    and the LR halves after ``patience`` epochs without a better dev accuracy.
+    The caller seeds torch (init); shuffling uses its own generator seeded from ``cfg.seed``.
     """
     if cfg.kd_lambda > 0 and teacher is None:
         raise ValueError("kd_lambda > 0 needs a teacher (the fitted assistant)")
     gen = torch.Generator().manual_seed(cfg.seed)
-    words_head = torch.nn.Linear(net.cfg.d_model, net.cfg.vocab_size) if cfg.image_words_weight > 0 else None
-    bags = word_bags(items, net.cfg.vocab_size, [pad_id]) if words_head is not None else None
-    image_params = list(net.image.parameters()) + (list(words_head.parameters()) if words_head else [])
-    seen = {id(p) for p in image_params}
-    groups = [
-        {"params": [p for p in net.parameters() if id(p) not in seen], "mult": 1.0},
-        {"params": image_params, "mult": cfg.image_lr_mult},
-    ]
-    opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+    aux = None
+    if cfg.image_words_weight > 0 and any(items.image_words):
+        head = torch.nn.Linear(net.cfg.d_model, net.cfg.vocab_size)
+        aux = _Aux(head, word_bags(items.image_words, net.cfg.vocab_size))
+    params = list(net.parameters()) + (list(aux.head.parameters()) if aux is not None else [])
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
     base_lr = cfg.lr
     record: dict[str, Any] = {"losses": [], "task_losses": [], "dev_accuracy": [], "dev_macro_f1": [], "lr": []}
     best: tuple[float, float] | None = None
     best_state: dict[str, Tensor] | None = None
     best_epoch, bad, step = 0, 0, 0
     start = time.perf_counter()
+    total_steps = cfg.epochs * math.ceil(len(items) / cfg.batch_size)
     for epoch in range(1, cfg.epochs + 1):
         net.train()
         order = torch.randperm(len(items), generator=gen).tolist()
-        totals = {t: 0.0 for t in TASKS}
+        totals = {t: 0.0 for t in (*TASKS, "image_words")}
         total, batches = 0.0, 0
         for s in range(0, len(order), cfg.batch_size):
-            idx = order[s : s + cfg.batch_size]
-            ids_t = torch.tensor(idx)
-            pixels = items.pixels[ids_t]
-            if cfg.flip_images:
-                flip = torch.rand(len(idx), generator=gen) < 0.5
-                pixels = torch.where(flip.view(-1, 1, 1, 1), pixels.flip(-1), pixels)
-            visual = net.image(pixels, items.has_image[ids_t])
-            loss = torch.zeros(())
-            if words_head is not None and bags is not None:
-                loss = cfg.image_words_weight * image_words_loss(words_head, visual, bags[ids_t])
-            for task in TASKS:
-                rows = [k for k, i in enumerate(idx) if items.examples[task][i] is not None]
-                if not rows:
-                    continue
-                exs = [items.examples[task][idx[k]] for k in rows]
-                ids, tmask = example_batch([e for e in exs if e is not None], pad_id)
-                logits = target_logits(net, visual[torch.tensor(rows)], ids, tmask)
-                teacher_z = teacher.get(task, [idx[k] for k in rows]) if teacher is not None else None
-                task_loss = distill_loss(logits, ids[tmask], teacher_z, cfg.kd_lambda, cfg.kd_temperature)
-                loss = loss + cfg.task_weights.get(task, 1.0) * task_loss
-                totals[task] += float(task_loss.detach())
+            loss = _batch_loss(net, items, order[s : s + cfg.batch_size], cfg, pad_id, teacher, aux, totals)
             step += 1
-            warm = min(1.0, step / cfg.warmup_steps) if cfg.warmup_steps > 0 else 1.0
             for g in opt.param_groups:
-                g["lr"] = base_lr * warm * g["mult"]
+                g["lr"] = base_lr * _schedule(cfg, step, total_steps)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             opt.step()
             total += float(loss.detach())
             batches += 1

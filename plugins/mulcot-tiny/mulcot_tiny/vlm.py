@@ -25,13 +25,14 @@ class VLMConfig:
 
     vocab_size: int
     d_model: int = 128
-    layers: int = 3
+    layers: int = 2
     heads: int = 4
     visual_tokens: int = 4
-    max_len: int = 512
-    dropout: float = 0.1
+    max_len: int = 384
+    dropout: float = 0.0
     cnn_channels: int = 32
     image_size: int = 32
+    n_tags: int = 0
 
     def to_json(self) -> dict[str, int | float]:
         return asdict(self)
@@ -46,7 +47,7 @@ def load_pixels(data: bytes | None, size: int = 32) -> Tensor | None:
             rgb = img.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
     except Exception as exc:  # PIL raises several types for bad files
         raise ValueError(f"could not decode an image ({len(data)} bytes): {exc}") from exc
-    arr = np.asarray(rgb, dtype=np.float32) / 255.0
+    arr = np.array(rgb, dtype=np.float32) / 255.0
     return (torch.from_numpy(arr).permute(2, 0, 1) - 0.5) / 0.25
 
 
@@ -156,6 +157,7 @@ class VLMNet(nn.Module):
         self.image = ImageEncoder(cfg)
         self.tok = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.pos = nn.Embedding(cfg.max_len, cfg.d_model)
+        self.tags = nn.Embedding(cfg.n_tags, cfg.d_model) if cfg.n_tags > 0 else None
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
         self.ln_f = nn.LayerNorm(cfg.d_model)
         self._init_weights()
@@ -178,18 +180,19 @@ class VLMNet(nn.Module):
         """Output logits for hidden states (tied to the token embeddings)."""
         return hidden @ self.tok.weight.t()
 
-    def hidden(self, visual: Tensor, ids: Tensor, mask: Tensor | None = None) -> Tensor:
+    def hidden(self, visual: Tensor, ids: Tensor, tags: Tensor | None = None, mask: Tensor | None = None) -> Tensor:
         """Final hidden states ``(B, V + L, d)`` after the visual prefix ``(B, V, d)`` and ids ``(B, L)``.
 
+        ``tags`` (same shape as ids) are token-type ids (aspect distance), 0 where none.
         ``mask`` None: rows are unpadded or right-padded (plain causal attention; the training path).
         Otherwise ``mask`` marks the real tokens of a left-padded batch.
         """
         if mask is None:
             t = visual.shape[1] + ids.shape[1]
             pos = torch.arange(t).clamp(max=self.cfg.max_len - 1).unsqueeze(0)
-            return self._run(visual, ids, pos, None, None)
+            return self._run(visual, ids, tags, pos, None, None)
         full = torch.cat([torch.ones(mask.shape[0], visual.shape[1], dtype=torch.bool), mask.bool()], dim=1)
-        return self._run(visual, ids, self._positions(full), self._prefill_mask(full), None)
+        return self._run(visual, ids, tags, self._positions(full), self._prefill_mask(full), None)
 
     def _positions(self, full: Tensor) -> Tensor:
         return (full.long().cumsum(1) - 1).clamp(0, self.cfg.max_len - 1)
@@ -201,9 +204,17 @@ class VLMNet(nn.Module):
         return (causal & full[:, None, None, :]) | torch.eye(t, dtype=torch.bool)  # a pad row sees itself: no NaN
 
     def _run(
-        self, visual: Tensor | None, ids: Tensor, pos: Tensor, att: Tensor | None, cache: KVCache | None
+        self,
+        visual: Tensor | None,
+        ids: Tensor,
+        tags: Tensor | None,
+        pos: Tensor,
+        att: Tensor | None,
+        cache: KVCache | None,
     ) -> Tensor:
         x = self.tok(ids)
+        if self.tags is not None:  # no tags given means tag 0 everywhere, as for target tokens in training
+            x = x + (self.tags(tags) if tags is not None else self.tags.weight[0])
         if visual is not None:
             x = torch.cat([visual, x], dim=1)
         x = x + self.pos(pos)
@@ -220,6 +231,7 @@ class VLMNet(nn.Module):
         self,
         visual: Tensor,
         ids: Tensor,
+        tags: Tensor | None,
         mask: Tensor,
         max_new: int,
         eos_id: int,
@@ -231,7 +243,7 @@ class VLMNet(nn.Module):
         full = torch.cat([torch.ones(b, visual.shape[1], dtype=torch.bool), mask.bool()], dim=1)
         t = full.shape[1]
         cache = KVCache(self.cfg, b, t + max_new)
-        h = self._run(visual, ids, self._positions(full), self._prefill_mask(full), cache)[:, -1]
+        h = self._run(visual, ids, tags, self._positions(full), self._prefill_mask(full), cache)[:, -1]
         out = torch.full((b, max_new), eos_id, dtype=torch.long)
         done = torch.zeros(b, dtype=torch.bool)
         for step in range(max_new):
@@ -248,7 +260,7 @@ class VLMNet(nn.Module):
                 break
             full = torch.cat([full, torch.ones(b, 1, dtype=torch.bool)], dim=1)
             pos = self._positions(full)[:, -1:]
-            h = self._run(None, nxt.unsqueeze(1), pos, full[:, None, None, :], cache)[:, -1]
+            h = self._run(None, nxt.unsqueeze(1), None, pos, full[:, None, None, :], cache)[:, -1]
         rows: list[list[int]] = []
         for row in out.tolist():
             rows.append(row[: row.index(eos_id)] if eos_id in row else row)

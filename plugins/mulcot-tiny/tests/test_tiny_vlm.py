@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from mulcot_tiny.model import TinyVLM, target_spans
-from mulcot_tiny.tokenizer import Tokenizer, pretokenize
-from mulcot_tiny.training import distill_loss, kd_kl
+from mulcot_tiny.model import TinyVLM
+from mulcot_tiny.tokenizer import Tokenizer, distance_tags, pretokenize, target_spans
+from mulcot_tiny.training import distill_loss, example_batch, kd_kl, pad_left, target_logits
+from mulcot_tiny.vlm import VLMConfig, VLMNet
 from PIL import Image
 
 from mulcot_bench.labels import LABELS
@@ -57,7 +58,7 @@ def _samples(n: int, prefix: str = "s") -> list[Sample]:
                 id=f"{prefix}{i}",
                 text=f"@brand{i % 4} was {'great' if label == 'positive' else 'awful'} today #{i}",
                 label=label,
-                target=f"@brand{i % 4}",
+                target=None if i % 7 == 6 else f"@brand{i % 4}",  # None: a post-level sample
                 image=None if i % 5 == 4 else _png(COLOURS[label]),
                 rationale=None if i % 6 == 5 else chain,
             )
@@ -104,7 +105,8 @@ def test_tokenizer_round_trip(text: str, tmp_path: Path) -> None:
 def test_tokenizer_pieces_and_labels() -> None:
     tok = Tokenizer.train(['"Prediction": "positive"'] * 3, min_freq=2, keep=LABELS)
     ids = tok.encode('\n\n"Prediction": "negative"')
-    assert [tok.itos[i] for i in ids] == ["\n", "\n", '"', "Prediction", '"', ":", ' "', "negative", '"']
+    assert [tok.itos[i] for i in ids] == ['\n\n"Prediction": "', "negative", '"']
+    assert pretokenize('"Prediction":"x"') == ['"', "Prediction", '"', ":", '"', "x", '"']  # not the rendered header
     assert tok.encode("<pad>") != [tok.pad_id]  # specials cannot be injected by text
 
 
@@ -113,6 +115,18 @@ def test_target_spans() -> None:
     assert [text[a:b] for a, b in target_spans(text, "@brand")] == [" @Brand", " @brand"]
     assert [text[a:b] for a, b in target_spans(text, "brand")] == ["Brand", "brand"]
     assert target_spans(text, "  ") == [] and target_spans(text, "nothing") == []
+
+
+def test_encode_post_marks_target_and_tags_distance() -> None:
+    tok = Tokenizer.train(["ok @brand was great today", "@brand"], min_freq=1)
+    text = "ok @brand was great today"
+    ids, tags = tok.encode_post(text, "@brand", mark=True, window=2)
+    pieces = [tok.itos[i] for i in ids]
+    assert pieces[:5] == ["ok", "<t>", " @", "brand", "</t>"] and tok.decode(ids) == text
+    assert tags == [3, 4, 4, 4, 4, 5, 6, 1]  # 2 + d + window for |d| <= 2, else 1
+    assert distance_tags([False, False], 2) == [1, 1]
+    plain, zeros = tok.encode_post(text, None, mark=True, window=0)
+    assert plain == tok.encode(text) and zeros == [0] * len(plain)
 
 
 # losses ---------------------------------------------------------------------------------------------
@@ -220,3 +234,70 @@ def test_kd_student_rejects_bad_assistant() -> None:
 def test_unknown_setting_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown"):
         _model(d_modle=3)
+
+
+def test_padding_and_kv_cache_agree(fitted: tuple[TinyVLM, list[Sample]]) -> None:
+    """Right-padded training logits == left-padded inference logits for the same sequences."""
+    model, test = fitted
+    tok, net = model.tokenizer, model.net
+    assert tok is not None and net is not None
+    chunk = test[:4]
+    exs = [model._example(s, "label") for s in chunk]
+    assert all(ex is not None for ex in exs)
+    with torch.no_grad():
+        visual = model._visual(chunk)
+        ids, tags, tmask = example_batch([ex for ex in exs if ex is not None], tok.pad_id)
+        train_path = target_logits(net, visual, ids, tags, tmask)
+        seqs = [ex.prompt + ex.target for ex in exs if ex is not None]
+        lids, ltags, lmask = pad_left(seqs, tok.pad_id, [ex.tags for ex in exs if ex is not None])
+        hidden = net.hidden(visual, lids, ltags, lmask)
+        rows = []
+        for i, ex in enumerate(e for e in exs if e is not None):
+            n = len(ex.target)
+            rows.append(net.logits(hidden[i, -n - 1 : -1]))
+        assert torch.allclose(train_path, torch.cat(rows), atol=1e-4)
+
+
+def test_kv_cache_generation_matches_recomputation() -> None:
+    """Batched, left-padded, cached greedy decoding == one-row full recomputation, on a random network."""
+    torch.manual_seed(0)
+    net = VLMNet(VLMConfig(vocab_size=50, d_model=32, layers=2, heads=2, visual_tokens=3, max_len=64, n_tags=5)).eval()
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if p.dim() >= 2 and not name.startswith("image"):
+                p.normal_(0.0, 0.5)  # a chaotic network: any mismatch between the two paths flips an argmax
+        visual = net.image(torch.randn(3, 3, 32, 32), torch.tensor([True, False, True]))
+        prompts = [(5, 6, 7, 8, 9), (10, 11), (12, 13, 14)]
+        tags = [(1, 2, 3, 4, 0), (3, 3), (0, 1, 2)]
+        ids, tgs, mask = pad_left(prompts, 0, tags)
+        cached = net.generate(visual, ids, tgs, mask, 10, eos_id=49)
+        for i, (p, t) in enumerate(zip(prompts, tags, strict=True)):
+            seq: list[int] = []
+            for _ in range(10):
+                ids1, tags1, mask1 = pad_left([p + tuple(seq)], 0, [t])
+                nxt = int(net.logits(net.hidden(visual[i : i + 1], ids1, tags1, mask1)[0, -1]).argmax())
+                if nxt == 49:
+                    break
+                seq.append(nxt)
+            assert cached[i] == seq and len(set(seq)) > 1
+
+
+def test_progress_hook_is_called() -> None:
+    calls: list[tuple[str, int]] = []
+
+    class Bar:
+        def __init__(self) -> None:
+            self.n = 0
+
+        def update(self, k: int) -> None:
+            self.n += k
+
+    bar = Bar()
+
+    def progress(desc: str, total: int) -> Bar:
+        calls.append((desc, total))
+        return bar
+
+    ctx = FitContext(seed=1, dataset="hand", level="aspect", progress=progress)
+    _model(epochs=1).fit(_samples(4), [], ctx)
+    assert calls == [("fit tiny", 1)] and bar.n == 1
