@@ -19,43 +19,11 @@ from safetensors.torch import load_file, save_file
 from mulcot_bench.labels import LABELS
 from mulcot_bench.rationale import parse, parse_label
 from mulcot_bench.types import FitContext, ModelCard, Prediction, Sample
+from mulcot_tiny.settings import COMMON, OTHER_DEFAULTS, ROLE_DEFAULTS
 from mulcot_tiny.tokenizer import BOS, LABEL, REASON, SEP, Tokenizer, n_distance_tags
 from mulcot_tiny.training import Example, ItemTable, TeacherLogits, TrainConfig, macro_f1, pad_left, train
 from mulcot_tiny.vlm import VLMConfig, VLMNet, stack_pixels
 
-COMMON: dict[str, Any] = {
-    "heads": 4,
-    "visual_tokens": 4,
-    "cnn_channels": 32,
-    "dropout": 0.0,
-    "max_len": 384,
-    "epochs": 9,
-    "lr": 3e-3,
-    "min_lr": 1e-6,
-    "batch_size": 16,
-    "weight_decay": 0.01,
-    "warmup_steps": 30,
-    "grad_clip": 1.0,
-    "patience": 2,
-    "kd_temperature": 2.0,
-    "max_new_tokens": 192,
-    "max_label_tokens": 12,
-    "max_prompt_tokens": 96,
-    "min_freq": 2,
-    "vocab_size": 4000,
-    "eval_batch_size": 100,
-    "seed_offset": 0,
-    "mark_target": True,
-    "aspect_window": 6,
-    "image_words_weight": 1.0,
-    "image_words_field": "Image_analysis",
-    "cosine_decay": True,
-}
-ROLE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "assistant": {"d_model": 128, "layers": 2, "kd_lambda": 0.0, "epochs": 10},
-    "student": {"d_model": 64, "layers": 2, "kd_lambda": 0.3, "epochs": 10, "lr": 4e-3},
-}
-OTHER_DEFAULTS: dict[str, Any] = {"d_model": 96, "layers": 2, "kd_lambda": 0.0}
 FORMAT = "mulcot-tiny-vlm"
 
 

@@ -10,10 +10,10 @@ COMMON: dict[str, Any] = {
     "heads": 4,
     "visual_tokens": 4,
     "cnn_channels": 32,
-    "dropout": 0.1,
+    "dropout": 0.0,
     "max_len": 384,
-    "epochs": 10,
-    "lr": 2e-3,
+    "epochs": 9,
+    "lr": 3e-3,
     "min_lr": 1e-6,
     "batch_size": 16,
     "weight_decay": 0.01,
@@ -28,10 +28,15 @@ COMMON: dict[str, Any] = {
     "vocab_size": 4000,
     "eval_batch_size": 100,
     "seed_offset": 0,
+    "mark_target": True,
+    "aspect_window": 6,
+    "image_words_weight": 1.0,
+    "image_words_field": "Image_analysis",
+    "cosine_decay": True,
 }
 ROLE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "assistant": {"d_model": 128, "layers": 3, "kd_lambda": 0.0},
-    "student": {"d_model": 96, "layers": 2, "kd_lambda": 0.3},
+    "assistant": {"d_model": 128, "layers": 2, "kd_lambda": 0.0, "epochs": 10},
+    "student": {"d_model": 64, "layers": 2, "kd_lambda": 0.3, "epochs": 10, "lr": 4e-3},
 }
 OTHER_DEFAULTS: dict[str, Any] = {"d_model": 96, "layers": 2, "kd_lambda": 0.0}
 
