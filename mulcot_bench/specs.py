@@ -59,6 +59,7 @@ class DatasetSpec:
     how_to_get: str = ""
     citation: str = ""
     headline: tuple[str, str] = ("accuracy", "macro_f1")
+    alternative_files: tuple[tuple[str, ...], ...] = ()  # other file sets that also make the dataset present
 
     def locate(self, data_root: Path | None) -> Path | None:
         """The dataset's folder if it is present (every required file exists), else None."""
@@ -67,8 +68,9 @@ class DatasetSpec:
         if data_root is None:
             return None
         path = data_root / self.folder
-        if all((path / f).is_file() for f in self.required_files) and path.is_dir():
-            return path
+        for files in (self.required_files, *self.alternative_files):
+            if path.is_dir() and all((path / f).is_file() for f in files):
+                return path
         return None
 
     @property

@@ -62,6 +62,7 @@ def register_datasets(register) -> None:  # noqa: ANN001
             _MVSA,
             _how("mvsa_single", _MVSA, clmlf),
             headline=("accuracy", "weighted_f1"),
+            alternative_files=(("labelResultAll.txt",),),  # the raw MVSA release, cleaned on load
         )
     )
     register(
@@ -74,6 +75,7 @@ def register_datasets(register) -> None:  # noqa: ANN001
             _MVSA,
             _how("mvsa_multiple", _MVSA, clmlf),
             headline=("accuracy", "weighted_f1"),
+            alternative_files=(("labelResultAll.txt",),),  # the raw MVSA release, cleaned on load
         )
     )
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from mulcot_bench.data.clmlf import MVSA_LABELS, read_clmlf
 from mulcot_bench.data.images import ImageFolder
 from mulcot_bench.data.loaded import LoadedSplits
+from mulcot_bench.data.mvsa_raw import LABEL_FILE, load_mvsa_raw
 from mulcot_bench.data.rationales import match, read_rationales
 from mulcot_bench.data.tomb import TWITTER_LABELS, read_tomb
 from mulcot_bench.errors import UserError
@@ -62,7 +63,14 @@ def load_twitter(root: Path, name: str, allow_missing_images: bool = False) -> L
 
 
 def load_mvsa(root: Path, name: str, allow_missing_images: bool = False) -> LoadedSplits:
-    """MVSA-Single / MVSA-Multiple from the CLMLF 8:1:1 JSON splits (post level); images are ``<id>.jpg``."""
+    """MVSA-Single / MVSA-Multiple from the CLMLF 8:1:1 JSON splits (post level); images are ``<id>.jpg``.
+
+    A folder with the raw MVSA release (``labelResultAll.txt`` and ``data/``) and no ``train.json`` is read by
+    :func:`~mulcot_bench.data.mvsa_raw.load_mvsa_raw` instead: cleaned by the standard rule and split 8:1:1
+    with seed 42.
+    """
+    if (root / LABEL_FILE).is_file() and not (root / "train.json").is_file():
+        return load_mvsa_raw(root, name, allow_missing_images=allow_missing_images)
     images = ImageFolder(root)
     splits: dict[str, list[Sample]] = {}
     first_seen: dict[str, str] = {}
