@@ -213,31 +213,11 @@ def run(registry: Registry, options: RunOptions) -> RunOutcome:
             data, folder = load_dataset(spec, data_root, options.dataset_options.get(spec.name, {}))
         except MissingImagesError as exc:
             log(f"[{spec.name}] {exc}")
-            records.append(
-                DatasetRecord(
-                    name=spec.name,
-                    title=spec.title,
-                    level=spec.level,
-                    status="missing-images",
-                    path=str(spec.locate(data_root)),
-                    how_to_get=str(exc),
-                    headline=list(spec.headline),
-                    notes=[str(exc)],
-                )
-            )
+            records.append(_unavailable(spec, "missing-images", str(exc), spec.locate(data_root)))
             continue
         if data is None:
             log(f"[{spec.name}] missing under {data_root}: {spec.how_to_get}")
-            records.append(
-                DatasetRecord(
-                    name=spec.name,
-                    title=spec.title,
-                    level=spec.level,
-                    status="missing",
-                    how_to_get=spec.how_to_get,
-                    headline=list(spec.headline),
-                )
-            )
+            records.append(_unavailable(spec, "missing", spec.how_to_get))
             continue
         records.append(
             DatasetRecord(
@@ -269,6 +249,21 @@ def run(registry: Registry, options: RunOptions) -> RunOutcome:
 
     report = render_report(run_dir, options.reports_dir / safe_name(run_id))
     return RunOutcome(run_dir, results, report)
+
+
+def _unavailable(spec: DatasetSpec, status: str, message: str, path: Path | None = None) -> DatasetRecord:
+    """The record of a dataset that could not run, with what to do about it."""
+    notes = [message] if status != "missing" else []
+    return DatasetRecord(
+        name=spec.name,
+        title=spec.title,
+        level=spec.level,
+        status=status,
+        path=str(path) if path else None,
+        how_to_get=message,
+        headline=list(spec.headline),
+        notes=notes,
+    )
 
 
 def _run_dataset(pipeline: DatasetPipeline, scorer: Scorer, run_dir: Path, failures: list[Failure]) -> list[Entry]:

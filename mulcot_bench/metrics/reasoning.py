@@ -8,20 +8,11 @@ from __future__ import annotations
 import importlib.metadata
 from collections.abc import Sequence
 
-from mulcot_bench.cache import Cache, key
+from mulcot_bench.cache import Cache
 from mulcot_bench.errors import UserError
+from mulcot_bench.metrics.pairs import cached_pair_values, scored_pairs
 from mulcot_bench.rationale import FIELDS, parse
 from mulcot_bench.types import Prediction, Sample
-
-
-def _scored_pairs(gold: Sequence[Sample], preds: Sequence[Prediction]) -> tuple[list[str], list[str]] | None:
-    """(hypotheses, references) over samples with a reference; None if the model writes no rationale."""
-    if all(p.rationale is None for p in preds):
-        return None
-    pairs = [(p.rationale or "", s.rationale) for s, p in zip(gold, preds, strict=True) if s.rationale]
-    if not pairs:
-        return None
-    return [h for h, _ in pairs], [r for _, r in pairs]
 
 
 class CorpusBleu:
@@ -40,7 +31,7 @@ class CorpusBleu:
     def compute(
         self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None
     ) -> dict[str, float | None]:
-        pairs = _scored_pairs(gold, preds)
+        pairs = scored_pairs(gold, preds)
         if pairs is None:
             return {"bleu4": None}
         hyps, refs = pairs
@@ -120,19 +111,9 @@ class BertScore:
         self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None
     ) -> dict[str, float | None]:
         names = ("bertscore_p", "bertscore_r", "bertscore_f1")
-        pairs = _scored_pairs(gold, preds)
+        pairs = scored_pairs(gold, preds)
         if pairs is None:
             return dict.fromkeys(names)
         hyps, refs = pairs
-        sig = self.signature()
-        keys = [key(sig, h, r) for h, r in zip(hyps, refs, strict=True)]
-        found = cache.get_many("bertscore", keys) if cache else {}
-        todo = sorted({i for i, k in enumerate(keys) if k not in found})
-        if todo:
-            scores = self._score([hyps[i] for i in todo], [refs[i] for i in todo])
-            new = {keys[i]: s for i, s in zip(todo, scores, strict=True)}
-            found.update(new)
-            if cache:
-                cache.put_many("bertscore", new)
-        rows = [found[k] for k in keys]
+        rows = cached_pair_values("bertscore", self.signature(), hyps, refs, cache, self._score)
         return {name: sum(r[j] for r in rows) / len(rows) for j, name in enumerate(names)}
