@@ -63,6 +63,8 @@ class DatasetPipeline:
     _artifact: dict[str, str] = field(default_factory=dict)
     _stage: dict[str, dict[str, Any]] = field(default_factory=dict)
     _teacher_set: list[Sample] | None = None
+    _augmented: dict[str, list[Sample]] = field(default_factory=dict)
+    _chosen_teacher: list[str | None] = field(default_factory=list)
 
     # identities -------------------------------------------------------------------------------------------
     def identity(self, name: str) -> str:
@@ -99,12 +101,15 @@ class DatasetPipeline:
         """The teacher that serves this dataset (``--teacher`` or the first registered one that does)."""
         if self.teacher_name:
             return self.teacher_name
-        for name, spec in self.registry.models.items():
-            if spec.card.role == "teacher":
-                model = self.build(name)
-                if getattr(model, "supports", lambda _d: True)(self.data.name):
-                    return name
-        return None
+        if not self._chosen_teacher:  # chosen once: building a teacher to ask may be costly
+            serving = (
+                name
+                for name, spec in self.registry.models.items()
+                if spec.card.role == "teacher"
+                and getattr(self.build(name), "supports", lambda _d: True)(self.data.name)
+            )
+            self._chosen_teacher.append(next(serving, None))
+        return self._chosen_teacher[0]
 
     # stage 1 -----------------------------------------------------------------------------------------------
     def teacher_set(self) -> list[Sample]:
@@ -144,17 +149,19 @@ class DatasetPipeline:
         assistant = self.assistant_for(name)
         if assistant is None:
             return base
-        extra, counts = augment(
-            self.cache,
-            self.artifact(assistant),
-            lambda: self.fitted(assistant),
-            assistant,
-            base,
-            AUGMENT_TEMPERATURE,
-            self.seed,
-        )
-        self._stage.setdefault(assistant, {})["augmentation"] = counts
-        return base + extra
+        if assistant not in self._augmented:  # once per assistant, however many models ask
+            extra, counts = augment(
+                self.cache,
+                self.artifact(assistant),
+                lambda: self.fitted(assistant),
+                assistant,
+                base,
+                AUGMENT_TEMPERATURE,
+                self.seed,
+            )
+            self._stage.setdefault(assistant, {})["augmentation"] = counts
+            self._augmented[assistant] = base + extra
+        return self._augmented[assistant]
 
     def artifact(self, name: str) -> str:
         """The cache key of a trained model: identity, seed, training data and (for students) the assistant."""

@@ -8,6 +8,8 @@ from mulcot_bench.specs import DatasetSpec
 _L = "mulcot_bench.builtin.loaders"
 _TWITTER = ("train.tsv", "dev.tsv", "test.tsv")
 _MVSA = ("train.json", "dev.json", "test.json")
+_TOMBERT = "the TomBERT release (github.com/jefferyYu/TomBERT, absa_data/)"
+_CLMLF = "the CLMLF release (github.com/Link-Li/CLMLF, dataset/data/)"
 
 
 def _how(folder: str, files: tuple[str, ...], source: str) -> str:
@@ -28,56 +30,24 @@ def register_datasets(register) -> None:  # noqa: ANN001
             how_to_get="embedded: generated from a seed, nothing to download",
         )
     )
-    tomb = "the TomBERT release (github.com/jefferyYu/TomBERT, absa_data/)"
-    clmlf = "the CLMLF release (github.com/Link-Li/CLMLF, dataset/data/)"
-    register(
-        DatasetSpec(
-            "twitter2015",
-            "Twitter-2015",
-            "aspect",
-            f"{_L}:load_twitter",
-            "twitter2015",
-            _TWITTER,
-            _how("twitter2015", _TWITTER, tomb),
+    for name, title in (("twitter2015", "Twitter-2015"), ("twitter2017", "Twitter-2017")):
+        register(
+            DatasetSpec(name, title, "aspect", f"{_L}:load_twitter", name, _TWITTER, _how(name, _TWITTER, _TOMBERT))
         )
-    )
-    register(
-        DatasetSpec(
-            "twitter2017",
-            "Twitter-2017",
-            "aspect",
-            f"{_L}:load_twitter",
-            "twitter2017",
-            _TWITTER,
-            _how("twitter2017", _TWITTER, tomb),
+    for name, title in (("mvsa_single", "MVSA-Single"), ("mvsa_multiple", "MVSA-Multiple")):
+        register(
+            DatasetSpec(
+                name,
+                title,
+                "post",
+                f"{_L}:load_mvsa",
+                name,
+                _MVSA,
+                _how(name, _MVSA, _CLMLF),
+                headline=("accuracy", "weighted_f1"),  # the MVSA field convention
+                alternative_files=(("labelResultAll.txt",),),  # the raw MVSA release, cleaned on load
+            )
         )
-    )
-    register(
-        DatasetSpec(
-            "mvsa_single",
-            "MVSA-Single",
-            "post",
-            f"{_L}:load_mvsa",
-            "mvsa_single",
-            _MVSA,
-            _how("mvsa_single", _MVSA, clmlf),
-            headline=("accuracy", "weighted_f1"),
-            alternative_files=(("labelResultAll.txt",),),  # the raw MVSA release, cleaned on load
-        )
-    )
-    register(
-        DatasetSpec(
-            "mvsa_multiple",
-            "MVSA-Multiple",
-            "post",
-            f"{_L}:load_mvsa",
-            "mvsa_multiple",
-            _MVSA,
-            _how("mvsa_multiple", _MVSA, clmlf),
-            headline=("accuracy", "weighted_f1"),
-            alternative_files=(("labelResultAll.txt",),),  # the raw MVSA release, cleaned on load
-        )
-    )
 
 
 def load_synthetic(root: object, name: str, seed: int = 13, train: int = 600, dev: int = 200, test: int = 200):  # noqa: ANN201
