@@ -33,7 +33,8 @@ def list_plugins(plugins_dirs: tuple[Path, ...], strict: bool) -> None:
                 extra = ""
                 if kind == "models":
                     card = registry.models[name].card
-                    extra = f"  ({card.role}{', ' + fmt_params(card.params) if card.params else ''})"
+                    opt_in = "" if card.default else ", opt-in: not in --all"
+                    extra = f"  ({card.role}{', ' + fmt_params(card.params) if card.params else ''}{opt_in})"
                 click.echo(f"    {kind[:-1]}: {name}{extra}")
 
 

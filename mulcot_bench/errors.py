@@ -14,6 +14,13 @@ class PluginError(UserError):
     """A plugin failed to load or to register."""
 
 
+class ModelUnavailable(Exception):  # noqa: N818 - reads as a state, like FileNotFoundError
+    """A model cannot run here (weights, endpoint or device missing); its message says how to make it available.
+
+    The runner records it as a failure of that model only; the rest of the run goes on.
+    """
+
+
 def unknown(kind: str, name: str, known: Iterable[str], hint: str) -> UserError:
     """An 'unknown NAME' error with a did-you-mean suggestion."""
     known = sorted(known)

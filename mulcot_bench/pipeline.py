@@ -95,7 +95,10 @@ class DatasetPipeline:
                 raise UserError(f"model {name!r} names assistant {card.assistant!r}, which no plugin registers")
             return card.assistant
         assistants = [n for n, s in self.registry.models.items() if s.card.role == "assistant"]
-        return assistants[0] if assistants else None
+        chosen = [n for n in assistants if n in self.model_names] or [
+            n for n in assistants if self.registry.model(n).card.default
+        ]
+        return chosen[0] if chosen else None
 
     def teacher(self) -> str | None:
         """The teacher that serves this dataset (``--teacher`` or the first registered one that does)."""
@@ -106,6 +109,7 @@ class DatasetPipeline:
                 name
                 for name, spec in self.registry.models.items()
                 if spec.card.role == "teacher"
+                and spec.card.default
                 and getattr(self.build(name), "supports", lambda _d: True)(self.data.name)
             )
             self._chosen_teacher.append(next(serving, None))

@@ -14,7 +14,7 @@ from mulcot_bench import __version__
 from mulcot_bench.atomic import write_text
 from mulcot_bench.cache import Cache, default_cache_dir
 from mulcot_bench.data.images import MissingImagesError
-from mulcot_bench.errors import UserError
+from mulcot_bench.errors import ModelUnavailable, UserError
 from mulcot_bench.metrics.classification import invalid_count
 from mulcot_bench.metrics.perclass import confusion
 from mulcot_bench.pipeline import DatasetPipeline, ModelRun, log
@@ -80,7 +80,7 @@ def select_datasets(registry: Registry, names: list[str] | None) -> list[Dataset
 
 def select_models(registry: Registry, names: list[str] | None) -> list[str]:
     if names is None:
-        return list(registry.models)
+        return [n for n, spec in registry.models.items() if spec.card.default]
     for n in names:
         registry.model(n)
     return list(names)
@@ -277,6 +277,9 @@ def _run_dataset(pipeline: DatasetPipeline, scorer: Scorer, run_dir: Path, failu
     for model in pipeline.order():
         try:
             runs.append(pipeline.evaluate(model))
+        except ModelUnavailable as exc:
+            log(f"[{name}] {model} unavailable: {_reason(exc)}")
+            failures.append(Failure(what="unavailable", dataset=name, model=model, reason=_reason(exc)))
         except UserError:
             raise
         except Exception as exc:

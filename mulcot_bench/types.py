@@ -76,6 +76,8 @@ class ModelCard:
 
     ``settings`` are every option that changes the model's output; they are part of its cache identity.
     ``assistant`` names the assistant a student distils from (None: the run's default assistant).
+    ``default`` False makes a model opt-in: ``run --all`` leaves it out unless named with ``-m`` (models that
+    need downloaded weights, a GPU or an endpoint).
     """
 
     name: str
@@ -86,6 +88,7 @@ class ModelCard:
     rationale: bool = True
     settings: dict[str, Any] = field(default_factory=dict)
     assistant: str | None = None
+    default: bool = True
 
 
 @dataclass
