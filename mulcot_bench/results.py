@@ -86,6 +86,18 @@ class Entry(_Strict):
     stage: dict[str, Any] = Field(default_factory=dict)
     cached: bool = False
     confusion: dict[str, dict[str, int]] | None = None  # gold -> predicted (or "invalid") -> count
+    variant: str | None = None  # None: full input; "text-only" (image blanked) or "image-only" (text blanked)
+    intervals: dict[str, list[float]] = Field(default_factory=dict)  # output -> [low, high], bootstrap 95%
+
+
+class ReportedEntry(_Strict):
+    """A published figure (percent), shown as "reported" and never mixed with measured entries."""
+
+    model: str
+    dataset: str
+    scores: dict[str, float]
+    citation: str
+    note: str
 
 
 class Failure(_Strict):
@@ -106,6 +118,8 @@ class RunResults(_Strict):
     entries: list[Entry]
     failures: list[Failure] = Field(default_factory=list)
     skipped: dict[str, int] = Field(default_factory=dict)
+    reported: list[ReportedEntry] = Field(default_factory=list)
+    bootstrap: dict[str, Any] = Field(default_factory=dict)  # resamples, seed, level, method of ``intervals``
 
     def write(self, run_dir: Path) -> Path:
         path = run_dir / "results.json"
