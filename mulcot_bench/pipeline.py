@@ -137,7 +137,7 @@ class DatasetPipeline:
         counts["wall_seconds"] = round(time.perf_counter() - start, 3)
         log(
             f"[{self.data.name}] teacher {name}: {counts['kept_as_predicted']} kept, {counts['corrected']} corrected, "
-            f"{counts['rejected']} rejected"
+            f"{counts['label_only']} label-only, {counts['rejected']} rejected"
         )
         self._stage[name] = counts
         self._teacher_set = kept

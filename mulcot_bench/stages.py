@@ -65,7 +65,8 @@ def teacher_rationales(
 ) -> tuple[list[Sample], dict[str, int]]:
     """Stage 1: predict; where wrong, ask the teacher to explain the gold label (bounded retries).
 
-    Returns the training samples with the teacher's chain as rationale (rejected ones dropped and counted).
+    Returns the training samples with the teacher's chain as rationale (rejected ones dropped and counted;
+    ones the teacher does not serve at all kept without a chain, for the label task only, and counted).
     """
     preds, _ = cached_calls(cache, "teacher-predict", ident, train, lambda b: teacher().predict(b), name)
     chains: dict[int, str] = {}
@@ -99,12 +100,20 @@ def teacher_rationales(
             else:
                 still.append(i)
         todo = still
-    kept = [train[i].with_rationale(chains[i]) for i in sorted(chains)]
+    # An item the teacher has nothing for (a replay miss: no label, no chain) stays as a label-only item;
+    # an item it answered but could not justify is rejected, as in the reference.
+    unserved = {i for i in todo if preds[i].label is None and not preds[i].rationale}
+    kept = [
+        train[i].with_rationale(chains[i]) if i in chains else train[i].with_rationale(None)
+        for i in range(len(train))
+        if i in chains or i in unserved
+    ]
     counts = {
         "train": len(train),
         "kept_as_predicted": len(train) - len(wrong),
         "corrected": corrected,
-        "rejected": len(todo),
+        "label_only": len(unserved),
+        "rejected": len(todo) - len(unserved),
     }
     return kept, counts
 

@@ -128,3 +128,48 @@ def test_failure_is_isolated_and_cache_reused(setup) -> None:  # noqa: ANN001
     assert after["predict"] == before["predict"] + 1
     assert [e.scores for e in again] == [e.scores for e in entries]
     assert all(e.cached for e in again)
+
+
+def _number(s) -> int:  # noqa: ANN001
+    return int(s.id.split("-")[1])
+
+
+class _Gappy:
+    """A teacher that serves only even-numbered items (``train-0004-1``) and answers others with nothing."""
+
+    def __init__(self, wrong: set[str]) -> None:
+        self.wrong = wrong
+
+    def _one(self, s, label):  # noqa: ANN001, ANN202
+        from mulcot_bench.rationale import render
+        from mulcot_bench.types import Prediction
+
+        if _number(s) % 2:
+            return Prediction(label=None)
+        lab = "negative" if s.id in self.wrong and label is None else (label or s.label)
+        chain = render({"Text_analysis": "t", "Image_analysis": "i", "Conflict_resolution": "c",
+                        "Final_conclusion": "f", "Prediction": lab})
+        if s.id in self.wrong and label is not None:
+            chain = "not a chain"
+        return Prediction(label=lab, rationale=chain)
+
+    def predict(self, batch):  # noqa: ANN001, ANN201
+        return [self._one(s, None) for s in batch]
+
+    def explain(self, batch, golds):  # noqa: ANN001, ANN201
+        return [self._one(s, g) for s, g in zip(batch, golds, strict=True)]
+
+
+def test_unserved_items_stay_label_only_and_unjustified_ones_are_rejected(tmp_path: Path) -> None:
+    from mulcot_bench.stages import teacher_rationales
+
+    data = generate(seed=3, train=40, dev=5, test=5)
+    even = [s for s in data.train if _number(s) % 2 == 0]
+    wrong = {s.id for s in even if s.label != "negative"}  # predicted negative, cannot explain the gold label
+    kept, counts = teacher_rationales(Cache(tmp_path / "c"), "gappy", lambda: _Gappy(wrong), "gappy", data.train)
+    odd = len(data.train) - len(even)
+    assert counts["label_only"] == odd > 0
+    assert counts["rejected"] == len(wrong) > 0
+    assert counts["kept_as_predicted"] == len(even) - len(wrong)
+    assert len(kept) == len(data.train) - len(wrong)
+    assert sum(s.rationale is None for s in kept) == odd
