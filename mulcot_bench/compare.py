@@ -8,7 +8,6 @@ fills, so a comparison after a run loads no model (a pair missing from the cache
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,19 +15,7 @@ from typing import Any
 from mulcot_bench.cache import Cache
 from mulcot_bench.errors import UserError, unknown
 from mulcot_bench.results import Entry, RunResults
-from mulcot_bench.stats import (
-    McNemar,
-    Paired,
-    Statistic,
-    accuracy_stat,
-    corpus_bleu_stat,
-    f1_stat,
-    label_codes,
-    mcnemar,
-    mean_stat,
-    paired_bootstrap,
-)
-from mulcot_bench.types import Prediction
+from mulcot_bench.stats import McNemar, Paired, mcnemar, paired_bootstrap
 
 
 @dataclass
@@ -93,6 +80,23 @@ def align(a: list[dict[str, Any]], b: list[dict[str, Any]], where: str) -> list[
     return [by_id[i] for i in ids_a]
 
 
+# The order of the rows, by output id; percent: values already 0-100 (BLEU).
+ROWS = (
+    "accuracy", "macro_f1", "weighted_f1", "bleu4", "bleu4_sentence", "rouge_l",
+    "bertscore_f1", "minilm_cosine", "format_valid", "chain_consistency", "chain_gold",
+)  # fmt: skip
+PERCENT = {"bleu4", "bleu4_sentence"}
+
+
+def builtin_display() -> dict[str, str]:
+    """Exact display names of the built-in metric outputs, from their registration."""
+    from mulcot_bench.builtin import metrics
+
+    names: dict[str, str] = {}
+    metrics.register_metrics(lambda spec: names.update(spec.outputs))
+    return names
+
+
 def compare(
     a: list[dict[str, Any]],
     b: list[dict[str, Any]],
@@ -101,91 +105,22 @@ def compare(
     seed: int,
     cache: Cache | None,
     model_metrics: bool = True,
+    display: dict[str, str] | None = None,
 ) -> Comparison:
     """Every metric of A and B with paired bootstrap intervals, and McNemar's test on correctness."""
+    from mulcot_bench.persample import sample_scores
+
     dataset, model_a, model_b = names
     b = align(a, b, f"{model_a} vs {model_b} on {dataset}")
-    gold = [r["gold"] for r in a]
-    ga, pa = label_codes(gold, [r["label"] for r in a])
-    _, pb = label_codes(gold, [r["label"] for r in b])
-    n = len(a)
-    out = Comparison(dataset, model_a, model_b, n, 0, mcnemar(list(ga == pa), list(ga == pb)))
-
-    def add(name: str, sa: Statistic, sb: Statistic, size: int, percent: bool = False) -> None:
-        out.rows.append(Row(name, paired_bootstrap(sa, sb, size, resamples, seed), percent))
-
-    add("accuracy", accuracy_stat(ga, pa), accuracy_stat(ga, pb), n)
-    add("macro-F1", f1_stat(ga, pa, "macro"), f1_stat(ga, pb, "macro"), n)
-    add("weighted-F1", f1_stat(ga, pa, "weighted"), f1_stat(ga, pb, "weighted"), n)
-    _reasoning(out, a, b, add, cache, model_metrics)
+    display = display or builtin_display()
+    sa, sb = sample_scores(a, cache, model_metrics), sample_scores(b, cache, model_metrics)
+    right_a, right_b = (bool(v) for v in sa.values["correct"]), (bool(v) for v in sb.values["correct"])
+    out = Comparison(dataset, model_a, model_b, len(a), 0, mcnemar(list(right_a), list(right_b)))
+    for name in ROWS:
+        if name in sa.stats and name in sb.stats:
+            (stat_a, size), (stat_b, _) = sa.stats[name], sb.stats[name]
+            result = paired_bootstrap(stat_a, stat_b, size, resamples, seed)
+            out.rows.append(Row(display.get(name, name), result, name in PERCENT))
+    out.n_reasoning = sa.stats["bleu4"][1] if "bleu4" in sa.stats and "bleu4" in sb.stats else 0
+    out.notes.extend(dict.fromkeys(sa.notes + sb.notes))
     return out
-
-
-def _reasoning(
-    out: Comparison,
-    a: list[dict[str, Any]],
-    b: list[dict[str, Any]],
-    add: Callable[..., None],
-    cache: Cache | None,
-    model_metrics: bool,
-) -> None:
-    """The per-sample-decomposable reasoning metrics, plus corpus BLEU recomputed per resample."""
-    from mulcot_bench.metrics.bleu import sentence_scores
-    from mulcot_bench.metrics.chains import chain_label, consistent
-    from mulcot_bench.metrics.overlap import rouge_l_f
-
-    if all(r.get("rationale") is None for r in a) or all(r.get("rationale") is None for r in b):
-        out.notes.append("reasoning metrics skipped: at least one model writes no rationale")
-        return
-    keep = [i for i, r in enumerate(a) if r.get("reference")]
-    if not keep:
-        out.notes.append("reasoning metrics skipped: the dataset has no reference chains")
-        return
-    refs = [a[i]["reference"] for i in keep]
-    hyp_a = [a[i].get("rationale") or "" for i in keep]
-    hyp_b = [b[i].get("rationale") or "" for i in keep]
-    m = out.n_reasoning = len(keep)
-    bleu_a, stats_a = sentence_scores(hyp_a, refs)
-    bleu_b, stats_b = sentence_scores(hyp_b, refs)
-    add("BLEU-4 (corpus, sacrebleu)", corpus_bleu_stat(stats_a), corpus_bleu_stat(stats_b), m, True)
-    add("BLEU-4 (sentence avg, reference variant)", mean_stat(bleu_a), mean_stat(bleu_b), m, True)
-    add(
-        "ROUGE-L F (13a tokens)",
-        mean_stat([rouge_l_f(h, r) for h, r in zip(hyp_a, refs, strict=True)]),
-        mean_stat([rouge_l_f(h, r) for h, r in zip(hyp_b, refs, strict=True)]),
-        m,
-    )
-    if model_metrics:
-        from mulcot_bench.metrics.embedding import MiniLMCosine
-        from mulcot_bench.metrics.pairs import cached_pair_values
-        from mulcot_bench.metrics.reasoning import BertScore
-
-        bs = BertScore()
-        f1_a, f1_b = (
-            [row[2] for row in cached_pair_values("bertscore", bs.signature(), h, refs, cache, bs._score)]
-            for h in (hyp_a, hyp_b)
-        )
-        add("BERTScore-F1", mean_stat(f1_a), mean_stat(f1_b), m)
-        cos = MiniLMCosine()
-        add(
-            "MiniLM cosine similarity",
-            mean_stat(cos.pair_scores(hyp_a, refs, cache)),
-            mean_stat(cos.pair_scores(hyp_b, refs, cache)),
-            m,
-        )
-    else:
-        out.notes.append("BERTScore and MiniLM cosine skipped (--no-model-metrics)")
-    preds_a = [Prediction(label=r.get("label"), rationale=r.get("rationale")) for r in a]
-    preds_b = [Prediction(label=r.get("label"), rationale=r.get("rationale")) for r in b]
-    add("label-rationale consistency", _rate(map(consistent, preds_a)), _rate(map(consistent, preds_b)), out.n)
-    gold = [r["gold"] for r in a]
-    add(
-        "chain-gold agreement",
-        _rate(chain_label(p.rationale) == g for p, g in zip(preds_a, gold, strict=True)),
-        _rate(chain_label(p.rationale) == g for p, g in zip(preds_b, gold, strict=True)),
-        out.n,
-    )
-
-
-def _rate(flags: Iterable[bool]) -> Statistic:
-    return mean_stat([float(f) for f in flags])
