@@ -61,6 +61,22 @@ def cli() -> None:
     is_flag=True,
     help="Run real datasets whose images are missing text-only (the count is recorded) instead of skipping them.",
 )
+@click.option(
+    "--ablation",
+    "ablations",
+    multiple=True,
+    type=click.Choice(["text-only", "image-only"]),
+    help="Also evaluate every non-teacher model with images blanked (text-only) or texts blanked (image-only), "
+    "as extra rows (repeatable).",
+)
+@click.option(
+    "--bootstrap",
+    "resamples",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples for the 95%% intervals stored with every score (0: none).",
+)
 @plugins_dir_option
 @strict_option
 def run_cmd(
@@ -77,6 +93,8 @@ def run_cmd(
     synthetic_size: str | None,
     synthetic_seed: int,
     allow_missing_images: bool,
+    ablations: tuple[str, ...],
+    resamples: int,
     plugins_dirs: tuple[Path, ...],
     strict: bool,
 ) -> None:
@@ -106,6 +124,8 @@ def run_cmd(
         teacher=teacher,
         run_id=run_id,
         dataset_options=dataset_options,
+        ablations=list(ablations),
+        bootstrap=resamples,
         command=" ".join(["mulcot-bench", *sys.argv[1:]]),
     )
     outcome = run(registry, options)

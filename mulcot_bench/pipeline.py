@@ -7,9 +7,10 @@ missing from the cache, so a repeated run trains and predicts nothing.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mulcot_bench.cache import Cache, key
@@ -20,6 +21,18 @@ from mulcot_bench.stages import augment, cached_calls, teacher_rationales
 from mulcot_bench.types import FitContext, Prediction, Sample, Splits
 
 AUGMENT_TEMPERATURE = 0.7
+VARIANTS = ("text-only", "image-only")
+
+
+def blank(samples: list[Sample], variant: str | None) -> list[Sample]:
+    """The samples with their image ("text-only") or their text ("image-only") removed; as is for None."""
+    if variant is None:
+        return samples
+    if variant == "text-only":
+        return [replace(s, image=None, image_ref=None) for s in samples]
+    if variant == "image-only":
+        return [replace(s, text="") for s in samples]
+    raise UserError(f"unknown ablation {variant!r}; use one of {', '.join(VARIANTS)}")
 
 
 def data_fingerprint(samples: list[Sample]) -> str:
@@ -45,6 +58,7 @@ class ModelRun:
     cached: bool
     assistant: str | None = None
     params: int | None = None
+    variant: str | None = None
 
 
 @dataclass
@@ -202,11 +216,13 @@ class DatasetPipeline:
                 model.load(folder)
             else:
                 assistant = self.assistant_for(name) if spec.card.role == "student" else None
+                partial = self.cache.folder / "partial" / art  # checkpoints: a crashed fit resumes from here
                 ctx = FitContext(
                     seed=self.seed,
                     dataset=self.data.name,
                     level=self.data.level,
                     assistant=self.fitted(assistant) if assistant else None,
+                    workdir=partial,
                 )
                 log(f"[{self.data.name}] training {name} ({spec.card.role}) on {len(self.train_set(name))} items")
                 start = time.perf_counter()
@@ -215,22 +231,29 @@ class DatasetPipeline:
                 self.cache.put("stage-report", art, report)
                 if hasattr(model, "save"):
                     self.cache.store_artifact(art, model.save)
+                shutil.rmtree(partial, ignore_errors=True)
         self._fitted[name] = model
         return model
 
     # evaluation --------------------------------------------------------------------------------------------
-    def evaluate(self, name: str, split: str = "test") -> ModelRun:
-        """Predict the split (from the cache where possible); the stage report is added by :meth:`stage_report`."""
+    def evaluate(self, name: str, split: str = "test", variant: str | None = None) -> ModelRun:
+        """Predict the split (from the cache where possible); the stage report is added by :meth:`stage_report`.
+
+        ``variant`` "text-only" blanks every image, "image-only" every text (the target stays): a modality
+        ablation of the same trained model. Blanked samples have their own content hashes, so their own cache
+        entries.
+        """
         spec = self.registry.model(name)
         art = self.artifact(name)
         preds, stats = cached_calls(
             self.cache,
             f"predict-{split}",
             art,
-            self.data.split(split),
+            blank(self.data.split(split), variant),
             lambda b: self.fitted(name).predict(b),
             name,
-            progress=f"{name} predict",
+            progress=f"{name} predict" + (f" ({variant})" if variant else ""),
+            prepare=lambda: self.fitted(name),  # training is not under the per-call timeout
         )
         learns_from = spec.card.role == "student" or (spec.card.role == "baseline" and spec.card.rationale)
         return ModelRun(
@@ -240,6 +263,7 @@ class DatasetPipeline:
             {},
             cached=stats.computed == 0,
             assistant=self.assistant_for(name) if learns_from else None,
+            variant=variant,
         )
 
     def stage_report(self, run: ModelRun) -> None:

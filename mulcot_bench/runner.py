@@ -27,12 +27,15 @@ from mulcot_bench.results import (
     MetricRecord,
     PluginRecord,
     Provenance,
+    ReportedEntry,
     RunResults,
 )
 from mulcot_bench.specs import DatasetSpec, resolve
+from mulcot_bench.stats import DEFAULT_RESAMPLES
 from mulcot_bench.types import Splits
 
 DATA_ROOT_ENV = "MULCOT_BENCH_DATA_ROOT"
+BOOTSTRAP_SEED = 42  # fixed, not the run's seed: intervals of two runs draw the same resamples
 
 
 def default_data_root() -> Path:
@@ -63,6 +66,8 @@ class RunOptions:
     dataset_options: dict[str, dict[str, object]] = field(default_factory=dict)
     run_id: str | None = None
     command: str = ""
+    ablations: list[str] = field(default_factory=list)
+    bootstrap: int = DEFAULT_RESAMPLES
 
 
 @dataclass
@@ -112,28 +117,30 @@ def label_counts(data: Splits) -> dict[str, dict[str, int]]:
     return {split: dict(Counter(s.label for s in data.split(split))) for split in ("train", "dev", "test")}
 
 
-def write_predictions(run_dir: Path, dataset: str, run: ModelRun, data: Splits) -> str:
-    """One JSONL per (model, dataset): id, text, target, gold, prediction, rationale, reference."""
-    rel = Path("predictions") / safe_name(dataset) / f"{safe_name(run.spec.name)}.jsonl"
-    lines = []
-    for s, p in zip(data.test, run.predictions, strict=True):
-        lines.append(
-            json.dumps(
-                {
-                    "id": s.id,
-                    "text": s.text,
-                    "target": s.target,
-                    "image": s.image_ref,
-                    "gold": s.label,
-                    "label": p.label,
-                    "probs": p.probs,
-                    "rationale": p.rationale,
-                    "reference": s.rationale,
-                    "raw": p.raw,
-                },
-                ensure_ascii=False,
-            )
-        )
+def prediction_records(data: Splits, run: ModelRun) -> list[dict[str, object]]:
+    """One record per test sample: id, text, target, image, gold, prediction, rationale, reference, raw."""
+    return [
+        {
+            "id": s.id,
+            "text": s.text,
+            "target": s.target,
+            "image": s.image_ref,
+            "gold": s.label,
+            "label": p.label,
+            "probs": p.probs,
+            "rationale": p.rationale,
+            "reference": s.rationale,
+            "raw": p.raw,
+        }
+        for s, p in zip(data.test, run.predictions, strict=True)
+    ]
+
+
+def write_predictions(run_dir: Path, dataset: str, run: ModelRun, records: list[dict[str, object]]) -> str:
+    """One JSONL per (model, variant, dataset), written atomically; returns its path relative to the run folder."""
+    stem = safe_name(run.spec.name) + (f"@{run.variant}" if run.variant else "")
+    rel = Path("predictions") / safe_name(dataset) / f"{stem}.jsonl"
+    lines = [json.dumps(r, ensure_ascii=False) for r in records]
     write_text(run_dir / rel, "\n".join(lines) + "\n")
     return rel.as_posix()
 
@@ -141,8 +148,9 @@ def write_predictions(run_dir: Path, dataset: str, run: ModelRun, data: Splits) 
 class Scorer:
     """Builds each registered metric once and scores model runs with it."""
 
-    def __init__(self, registry: Registry, cache: Cache) -> None:
+    def __init__(self, registry: Registry, cache: Cache, resamples: int = DEFAULT_RESAMPLES) -> None:
         self.cache = cache
+        self.resamples = resamples
         self.specs = list(registry.metrics.values())
         self.metrics = {spec.id: spec.build() for spec in self.specs}
 
@@ -166,6 +174,34 @@ class Scorer:
                 continue
             scores.update(self.metrics[spec.id].compute(data.test, run.predictions, self.cache))
         return scores
+
+    def per_sample(self, records: list[dict[str, object]]) -> tuple[dict[str, list[float]], list[str]]:
+        """Bootstrap 95% intervals of every per-sample-decomposable score, and add each record's own scores.
+
+        Intervals are percentile intervals over :attr:`resamples` resamples (seed :data:`BOOTSTRAP_SEED`);
+        none with ``resamples`` 0.
+        """
+        from mulcot_bench.persample import sample_scores
+
+        found = sample_scores(records, self.cache)
+        for i, record in enumerate(records):
+            record["scores"] = found.row(i)
+        if not self.resamples:
+            return {}, found.notes
+        intervals = found.intervals(self.resamples, BOOTSTRAP_SEED)
+        return {name: [iv.low, iv.high] for name, iv in intervals.items()}, found.notes
+
+    def bootstrap(self) -> dict[str, object]:
+        """How the intervals of this run were computed."""
+        if not self.resamples:
+            return {"resamples": 0, "note": "intervals switched off (--bootstrap 0)"}
+        return {
+            "resamples": self.resamples,
+            "seed": BOOTSTRAP_SEED,
+            "level": 0.95,
+            "method": "percentile bootstrap over test samples (numpy PCG64); reasoning metrics over samples "
+            "with a reference chain; corpus BLEU recomputed per resample from sentence statistics",
+        }
 
 
 def _provenance(registry: Registry, options: RunOptions, started: str) -> Provenance:
@@ -197,7 +233,7 @@ def run(registry: Registry, options: RunOptions) -> RunOutcome:
     run_dir = options.runs_dir / safe_name(run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
     cache = Cache(options.cache_dir or default_cache_dir())
-    scorer = Scorer(registry, cache)
+    scorer = Scorer(registry, cache, options.bootstrap)
     records: list[DatasetRecord] = []
     entries: list[Entry] = []
     failures = [
@@ -234,7 +270,7 @@ def run(registry: Registry, options: RunOptions) -> RunOutcome:
             )
         )
         pipeline = DatasetPipeline(registry, data, cache, options.seed, models, options.teacher)
-        entries.extend(_run_dataset(pipeline, scorer, run_dir, failures))
+        entries.extend(_run_dataset(pipeline, scorer, run_dir, failures, options.ablations))
     results = RunResults(
         run_id=run_id,
         provenance=_provenance(registry, options, started.isoformat()),
@@ -242,6 +278,8 @@ def run(registry: Registry, options: RunOptions) -> RunOutcome:
         datasets=records,
         entries=entries,
         failures=failures,
+        reported=reported_entries([r.name for r in records]),
+        bootstrap=scorer.bootstrap(),
     )
     results.provenance.finished_at = datetime.now(UTC).isoformat()
     results.write(run_dir)
@@ -266,17 +304,37 @@ def _unavailable(spec: DatasetSpec, status: str, message: str, path: Path | None
     )
 
 
-def _run_dataset(pipeline: DatasetPipeline, scorer: Scorer, run_dir: Path, failures: list[Failure]) -> list[Entry]:
-    """Evaluate every model on one dataset; a model that fails is recorded and the others go on."""
+def reported_entries(datasets: list[str]) -> list[ReportedEntry]:
+    """The published rows of the run's datasets (percent, with citations), kept apart from measured entries."""
+    from mulcot_bench.reported import load_reported
+
+    return [
+        ReportedEntry(
+            model=row.model,
+            dataset=row.dataset,
+            scores=row.scores,
+            citation=f"{row.citation.paper} ({row.citation.venue} {row.citation.year})",
+            note=row.note,
+        )
+        for row in load_reported()
+        if row.dataset in datasets
+    ]
+
+
+def _run_dataset(
+    pipeline: DatasetPipeline, scorer: Scorer, run_dir: Path, failures: list[Failure], ablations: list[str] = ()
+) -> list[Entry]:
+    """Evaluate every model on one dataset (and each ablation of every non-teacher model); a model that fails
+    is recorded and the others go on."""
     name = pipeline.data.name
     runs: list[ModelRun] = []
     try:
         pipeline.teacher_set()
     except Exception as exc:  # a failing teacher stops the pipeline but not the baselines
         failures.append(Failure(what="teacher", dataset=name, model=pipeline.teacher(), reason=_reason(exc)))
-    for model in pipeline.order():
+    for model, variant in _evaluations(pipeline, ablations):
         try:
-            runs.append(pipeline.evaluate(model))
+            runs.append(pipeline.evaluate(model, variant=variant))
         except ModelUnavailable as exc:
             log(f"[{name}] {model} unavailable: {_reason(exc)}")
             failures.append(Failure(what="unavailable", dataset=name, model=model, reason=_reason(exc)))
@@ -289,6 +347,8 @@ def _run_dataset(pipeline: DatasetPipeline, scorer: Scorer, run_dir: Path, failu
     for r in runs:
         pipeline.stage_report(r)
         scores = scorer.score(pipeline.data, r)
+        records = prediction_records(pipeline.data, r)
+        intervals, _notes = scorer.per_sample(records)
         entries.append(
             Entry(
                 model=r.spec.name,
@@ -301,16 +361,28 @@ def _run_dataset(pipeline: DatasetPipeline, scorer: Scorer, run_dir: Path, failu
                 n=len(r.predictions),
                 invalid=invalid_count(r.predictions),
                 scores=scores,
-                predictions_file=write_predictions(run_dir, name, r, pipeline.data),
+                predictions_file=write_predictions(run_dir, name, r, records),
                 identity=r.identity,
                 settings=r.spec.card.settings,
                 assistant=r.assistant,
                 stage=r.stage,
                 cached=r.cached,
                 confusion=confusion(pipeline.data.test, r.predictions),
+                variant=r.variant,
+                intervals=intervals,
             )
         )
     return entries
+
+
+def _evaluations(pipeline: DatasetPipeline, ablations: list[str]) -> list[tuple[str, str | None]]:
+    """(model, variant) pairs in pipeline order; teachers are not ablated (they serve training data)."""
+    out: list[tuple[str, str | None]] = []
+    for model in pipeline.order():
+        out.append((model, None))
+        if pipeline.registry.model(model).card.role != "teacher":
+            out.extend((model, v) for v in ablations)
+    return out
 
 
 def _reason(exc: BaseException) -> str:
