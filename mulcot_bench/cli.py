@@ -15,7 +15,7 @@ from mulcot_bench.cli_plugins import plugins_group
 from mulcot_bench.errors import UserError
 
 
-def _sizes(value: str | None) -> tuple[int, int, int] | None:
+def _sizes(value: str | None, option: str = "--synthetic-size") -> tuple[int, int, int] | None:
     if value is None:
         return None
     try:
@@ -23,7 +23,7 @@ def _sizes(value: str | None) -> tuple[int, int, int] | None:
     except ValueError:
         parts = ()
     if len(parts) != 3 or min(parts) < 1:
-        raise UserError(f"--synthetic-size {value!r} must be three positive integers TRAIN,DEV,TEST, e.g. 600,200,200")
+        raise UserError(f"{option} {value!r} must be three positive integers TRAIN,DEV,TEST, e.g. 600,200,200")
     return parts  # type: ignore[return-value]
 
 
@@ -62,6 +62,15 @@ def cli() -> None:
     help="Run real datasets whose images are missing text-only (the count is recorded) instead of skipping them.",
 )
 @click.option(
+    "--protocol",
+    type=click.Choice(["reference", "released-rationales"]),
+    default="reference",
+    show_default=True,
+    help="released-rationales: train reasoning on the dev items that carry released chains (Twitter-2015), "
+    "validate on a held-out 20%% of dev, train the label task on train + dev.",
+)
+@click.option("--limit", help="At most TRAIN,DEV,TEST samples of every dataset (a seeded subset), for quick runs.")
+@click.option(
     "--ablation",
     "ablations",
     multiple=True,
@@ -93,6 +102,8 @@ def run_cmd(
     synthetic_size: str | None,
     synthetic_seed: int,
     allow_missing_images: bool,
+    protocol: str,
+    limit: str | None,
     ablations: tuple[str, ...],
     resamples: int,
     plugins_dirs: tuple[Path, ...],
@@ -126,6 +137,8 @@ def run_cmd(
         dataset_options=dataset_options,
         ablations=list(ablations),
         bootstrap=resamples,
+        protocol=protocol,
+        limits=_sizes(limit, "--limit"),
         command=" ".join(["mulcot-bench", *sys.argv[1:]]),
     )
     outcome = run(registry, options)

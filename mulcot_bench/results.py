@@ -64,6 +64,7 @@ class DatasetRecord(_Strict):
     how_to_get: str | None = None
     headline: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    protocol: str = "reference"  # or "released-rationales" (see mulcot_bench.data.views)
 
 
 class Entry(_Strict):

@@ -14,6 +14,7 @@ from mulcot_bench import __version__
 from mulcot_bench.atomic import write_text
 from mulcot_bench.cache import Cache, default_cache_dir
 from mulcot_bench.data.images import MissingImagesError
+from mulcot_bench.data.views import apply_views
 from mulcot_bench.errors import ModelUnavailable, UserError
 from mulcot_bench.metrics.classification import invalid_count
 from mulcot_bench.metrics.perclass import confusion
@@ -67,6 +68,8 @@ class RunOptions:
     run_id: str | None = None
     command: str = ""
     ablations: list[str] = field(default_factory=list)
+    protocol: str = "reference"
+    limits: tuple[int, int, int] | None = None
     bootstrap: int = DEFAULT_RESAMPLES
 
 
@@ -255,6 +258,7 @@ def run(registry: Registry, options: RunOptions) -> RunOutcome:
             log(f"[{spec.name}] missing under {data_root}: {spec.how_to_get}")
             records.append(_unavailable(spec, "missing", spec.how_to_get))
             continue
+        data = apply_views(data, options.protocol, options.limits, options.seed)
         records.append(
             DatasetRecord(
                 name=spec.name,
@@ -267,6 +271,7 @@ def run(registry: Registry, options: RunOptions) -> RunOutcome:
                 label_counts=label_counts(data),
                 headline=list(spec.headline),
                 notes=list(getattr(data, "notes", [])),
+                protocol=options.protocol,
             )
         )
         pipeline = DatasetPipeline(registry, data, cache, options.seed, models, options.teacher)
