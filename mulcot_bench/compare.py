@@ -60,7 +60,7 @@ def entries_for(run_dir: Path, model_a: str, model_b: str, dataset: str | None) 
         raise unknown("dataset", dataset, datasets, f"Pick a dataset of run {results.run_id}.")
     pairs = []
     for ds in sorted(datasets if dataset is None else {dataset}):
-        found = {e.model: e for e in results.entries if e.dataset == ds and e.split == "test"}
+        found = {e.model: e for e in results.entries if e.dataset == ds and e.split == "test" and not e.variant}
         if model_a in found and model_b in found:
             pairs.append((found[model_a], found[model_b]))
     if not pairs:
