@@ -1,0 +1,238 @@
+"""A small client of ``POST {base_url}/chat/completions`` with bounded, jittered retries and a concurrency limit.
+
+What it retries: HTTP 429 (waiting ``Retry-After`` when given), 408 and 5xx, timeouts and dropped
+connections (exponential backoff with jitter, at most ``Transport.max_attempts`` tries), and replies that
+are not usable (not JSON, such as an HTML error page; no message content; cut off at ``max_tokens``; or
+failing the caller's format check) at most ``format_retries`` more times. After that the request is
+given up and reported as a failed item, never an exception. What it does not retry: a refused connection
+(the server is not there) and 401/403/404 (wrong key, URL or model), which raise
+:class:`~mulcot_bench.errors.ModelUnavailable` with one line saying what to set.
+
+The API key is sent as a bearer token and redacted (``***``) from every message, log line, counter and
+stored reply. Proxies from the environment are ignored (``trust_env=False``): the only address contacted
+is the configured endpoint.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from mulcot_bench.errors import ModelUnavailable
+from mulcot_openai.settings import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, Transport
+
+REDACTED = "***"
+
+
+def redact(text: str, secret: str | None) -> str:
+    """``text`` with every occurrence of ``secret`` replaced by ``***``."""
+    if secret and text:
+        return text.replace(secret, REDACTED)
+    return text
+
+
+@dataclass
+class Reply:
+    """The outcome of one request: the message content when usable, else why it was given up."""
+
+    content: str | None
+    last: str | None = None  # the last unusable content (redacted), kept as the prediction's raw answer
+    problem: str | None = None
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class ChatClient:
+    """Sends chat requests to one endpoint; thread-safe; counts what happened in :attr:`stats`."""
+
+    def __init__(
+        self, base_url: str, model: str, api_key: str | None, transport: Transport, format_retries: int = 2
+    ) -> None:
+        import httpx
+
+        self.url = f"{base_url}/chat/completions"
+        self.model = model
+        self.transport = transport
+        self.format_retries = format_retries
+        self._key = api_key or None
+        headers = {"Content-Type": "application/json"}
+        if self._key:
+            headers["Authorization"] = f"Bearer {self._key}"
+        self._http = httpx.Client(
+            headers=headers, timeout=httpx.Timeout(transport.timeout_s), trust_env=False, follow_redirects=False
+        )
+        self.stats: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._random = random.Random()
+        self._reached = False
+
+    # helpers ---------------------------------------------------------------------------------------------------
+    def redact(self, text: str) -> str:
+        return redact(text, self._key)
+
+    def count(self, what: str, n: int = 1) -> None:
+        with self._lock:
+            self.stats[what] += n
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter: between half and all of ``backoff_s * 2**attempt`` (capped)."""
+        t = self.transport
+        cap = min(t.backoff_max_s, t.backoff_s * (2**attempt))
+        with self._lock:
+            return cap / 2 + self._random.uniform(0, cap / 2)
+
+    def _unavailable(self, message: str) -> ModelUnavailable:
+        return ModelUnavailable(self.redact(message))
+
+    # one request ---------------------------------------------------------------------------------------------
+    def complete(self, payload: dict[str, Any], usable: Callable[[str], bool]) -> Reply:
+        """Post one request (``model`` is added) and return its content once ``usable(content)`` holds."""
+        import httpx
+
+        body = {"model": self.model, **payload}
+        transport_tries = 0
+        format_tries = 0
+        last: str | None = None
+        problem = "no attempt"
+        while True:
+            wait: float | None = None
+            self.count("requests")
+            try:
+                response = self._http.post(self.url, json=body)
+            except httpx.ConnectError as exc:
+                if not self._reached:
+                    raise self._unavailable(
+                        f"cannot connect to {self.url} ({exc}); start the server or set {ENV_BASE_URL} to its "
+                        f"address (e.g. http://127.0.0.1:8000/v1)"
+                    ) from None
+                self.count("connection_errors")
+                problem = f"connection error: {exc}"
+            except httpx.TimeoutException:
+                self.count("timeouts")
+                problem = f"no answer within {self.transport.timeout_s:g} s"
+            except httpx.TransportError as exc:  # dropped connection, protocol error
+                self.count("transport_errors")
+                problem = f"transport error: {type(exc).__name__}"
+            else:
+                self._reached = True
+                status = response.status_code
+                if status in (401, 403):
+                    raise self._unavailable(
+                        f"{self.url} refused the request (HTTP {status}); check the key in {ENV_API_KEY}"
+                    )
+                if status == 404:
+                    raise self._unavailable(
+                        f"{self.url} answered HTTP 404 for model {self.model!r}; check {ENV_BASE_URL} (it ends in /v1) "
+                        f"and {ENV_MODEL}"
+                    )
+                if 300 <= status < 400:
+                    raise self._unavailable(
+                        f"{self.url} redirects (HTTP {status}) to {response.headers.get('Location', '?')}; set "
+                        f"{ENV_BASE_URL} to the address that answers"
+                    )
+                if status == 429:
+                    self.count("rate_limited")
+                    problem = "rate limited (HTTP 429)"
+                    after = retry_after_seconds(response.headers.get("Retry-After"))
+                    if after is not None:
+                        wait = min(after, self.transport.retry_after_max_s) + self._backoff(0) * 0.1
+                elif status == 408 or status >= 500:
+                    self.count("server_errors")
+                    problem = f"HTTP {status}"
+                elif status >= 400:
+                    self.count("client_errors")
+                    return Reply(None, self.redact(response.text[:500]), f"HTTP {status}")
+                else:
+                    content, why = self._content(response)
+                    if why is None and content is not None and usable(content):
+                        return Reply(content)
+                    if content is not None:
+                        last = self.redact(content)
+                    self.count(why or "invalid_format")
+                    problem = why or "reply without the expected fields"
+                    format_tries += 1
+                    if format_tries > self.format_retries:
+                        return Reply(None, last, problem)
+                    self.count("retries")
+                    continue
+            transport_tries += 1
+            if transport_tries >= self.transport.max_attempts:
+                if problem.startswith("connection error"):
+                    raise self._unavailable(
+                        f"{self.url} stopped accepting connections ({problem}, {transport_tries} attempts); "
+                        f"restart the server or check {ENV_BASE_URL}"
+                    )
+                self.count("gave_up")
+                return Reply(None, last, f"{problem} after {transport_tries} attempts")
+            self.count("retries")
+            time.sleep(wait if wait is not None else self._backoff(transport_tries - 1))
+
+    def _content(self, response: Any) -> tuple[str | None, str | None]:
+        """The message content of a 200 reply, or (None, why it is unusable)."""
+        try:
+            data = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+            return None, "malformed"
+        try:
+            choice = data["choices"][0]
+            content = choice["message"]["content"]
+        except (KeyError, IndexError, TypeError):
+            return None, "malformed"
+        if isinstance(content, list):  # content parts
+            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        if not isinstance(content, str) or not content.strip():
+            return None, "malformed"
+        if choice.get("finish_reason") == "length":
+            return content, "truncated"
+        return content, None
+
+    # many requests -------------------------------------------------------------------------------------------
+    def complete_all(self, payloads: Sequence[dict[str, Any]], usable: Sequence[Callable[[str], bool]]) -> list[Reply]:
+        """Every request, at most ``transport.concurrency`` at a time, in order; ModelUnavailable stops them all."""
+        if not payloads:
+            return []
+        workers = min(self.transport.concurrency, len(payloads))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(self.complete, p, u) for p, u in zip(payloads, usable, strict=True)]
+            try:
+                return [f.result() for f in futures]
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+
+    def summary(self) -> str:
+        """One line of counts (no key, no content)."""
+        parts = [f"{k} {v}" for k, v in sorted(self.stats.items()) if v]
+        return ", ".join(parts) or "no requests"
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def log(message: str) -> None:
+    """A line on stderr (callers redact it with :meth:`ChatClient.redact`)."""
+    print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,172 @@
+"""The endpoint models: ``OpenAITeacher`` (predict, explain the gold label) and ``OpenAIZeroShot``.
+
+Each request is one user message: the image inline as a data URL (when the post has one) and the prompt
+rendered from :mod:`mulcot_bench.prompts` (or an override file named in the card's settings). A chain is
+accepted only with the five fields in order and a label in its Prediction field; it is stored re-rendered in
+the canonical ``"Field": "value"`` form, with the model's own text kept as the prediction's ``raw``. Items
+whose reply stays unusable after the bounded retries come back with ``label=None`` and are counted.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from mulcot_bench.errors import ModelUnavailable, UserError
+from mulcot_bench.labels import LABELS
+from mulcot_bench.prompts import render, template_hash
+from mulcot_bench.rationale import FIELDS, parse, parse_label
+from mulcot_bench.rationale import render as render_chain
+from mulcot_bench.types import ModelCard, Prediction, Sample
+from mulcot_openai.client import ChatClient, Reply, log
+from mulcot_openai.settings import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, Transport, normalise_base_url
+
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"))
+
+
+def data_url(image: bytes) -> str:
+    """The image as a ``data:`` URL, its type read from the file's first bytes."""
+    mime = next((m for magic, m in _MAGIC if image.startswith(magic)), None)
+    if mime is None:
+        mime = "image/webp" if image[:4] == b"RIFF" and image[8:12] == b"WEBP" else "image/jpeg"
+    return f"data:{mime};base64,{base64.b64encode(image).decode('ascii')}"
+
+
+def level_of(sample: Sample) -> str:
+    """Aspect level when the sample names a target (Twitter), else post level (MVSA)."""
+    return "aspect" if sample.target else "post"
+
+
+def chain_ok(content: str) -> bool:
+    chain = parse(content)
+    return chain.valid and chain.prediction is not None
+
+
+def label_ok(content: str) -> bool:
+    return parse_label(content) is not None
+
+
+def canonical(content: str) -> tuple[str, str]:
+    """(chain re-rendered as ``"Field": "value"`` blocks, its label) of a reply that passed :func:`chain_ok`."""
+    chain = parse(content)
+    label = chain.prediction
+    assert label is not None
+    fields = {name: " ".join(chain.fields[name].split()) for name in FIELDS[:-1]}
+    return render_chain({**fields, "Prediction": label}), label
+
+
+class EndpointModel:
+    """What both endpoint models share: configuration checks, prompts, payloads and the client."""
+
+    def __init__(self, card: ModelCard, *, transport: Transport | None = None) -> None:
+        self.card = card
+        s = card.settings
+        if {"api_key", "apikey", "key", "token"} & set(s):
+            raise UserError(f"model {card.name!r}: never put an API key in settings; set {ENV_API_KEY} instead")
+        base_url, model = normalise_base_url(s.get("base_url")), s.get("model")
+        missing = [name for name, value in ((ENV_BASE_URL, base_url), (ENV_MODEL, model)) if not value]
+        if missing:
+            raise ModelUnavailable(
+                f"model {card.name!r} needs an OpenAI-compatible endpoint: set {' and '.join(missing)} "
+                f"(e.g. {ENV_BASE_URL}=http://127.0.0.1:8000/v1 {ENV_MODEL}=Qwen/Qwen2.5-VL-72B-Instruct), "
+                f"and {ENV_API_KEY} if the server wants a key"
+            )
+        self.prompt_files: dict[str, str] = dict(s.get("prompt_files") or {})
+        for name, digest in (s.get("prompts") or {}).items():
+            kind, _, level = name.partition(":")
+            if template_hash(kind, level, self.prompt_files.get(kind)) != digest:
+                where = self.prompt_files.get(kind, "the shipped template")
+                raise UserError(f"prompt template {where} for {kind!r} changed after the model was registered; rerun")
+        self.options: dict[str, Any] = {"temperature": float(s.get("temperature", 0.0))}
+        if s.get("max_tokens") is not None:
+            self.options["max_tokens"] = int(s["max_tokens"])
+        if s.get("seed") is not None:
+            self.options["seed"] = int(s["seed"])
+        self.client = ChatClient(
+            base_url,  # type: ignore[arg-type]
+            str(model),
+            os.environ.get(ENV_API_KEY),
+            transport or Transport.from_env(),
+            int(s.get("format_retries", 2)),
+        )
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counts of requests, retries, rate limits, server errors, timeouts, unusable replies, invalid items."""
+        return dict(self.client.stats)
+
+    def prompt(self, kind: str, sample: Sample, gold: str | None = None) -> str:
+        return render(kind, sample, level_of(sample), gold=gold, template=self.prompt_files.get(kind))
+
+    def payload(self, prompt: str, sample: Sample) -> dict[str, Any]:
+        content: list[dict[str, Any]] = []
+        if sample.image is not None:
+            content.append({"type": "image_url", "image_url": {"url": data_url(sample.image)}})
+        content.append({"type": "text", "text": prompt})
+        return {"messages": [{"role": "user", "content": content}], **self.options}
+
+    def ask(self, kind: str, samples: Sequence[Sample], golds: Sequence[str | None] | None = None) -> list[Reply]:
+        golds = list(golds) if golds is not None else [None] * len(samples)
+        payloads = [self.payload(self.prompt(kind, s, g), s) for s, g in zip(samples, golds, strict=True)]
+        usable = [label_ok if kind == "label" else chain_ok] * len(samples)
+        return self.client.complete_all(payloads, usable)
+
+    def chains(self, replies: Sequence[Reply]) -> list[Prediction]:
+        out = []
+        for reply in replies:
+            if reply.content is None:
+                self.client.count("invalid_items")
+                out.append(Prediction(label=None, rationale=None, raw=reply.last))
+                continue
+            chain, label = canonical(reply.content)
+            out.append(Prediction(label=label, rationale=chain, raw=self.client.redact(reply.content)))
+        return out
+
+    def report(self, call: str, n: int, before: dict[str, int]) -> None:
+        """One stderr line: what this call cost (requests, retries and why, invalid items)."""
+        delta = {k: v - before.get(k, 0) for k, v in self.client.stats.items() if v - before.get(k, 0)}
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(delta.items())) or "no requests"
+        log(self.client.redact(f"[{self.card.name}] {call} {n} items: {counts}"))
+
+
+class OpenAITeacher(EndpointModel):
+    """Stage-1 teacher: the predict prompt, and the explain-the-gold-label prompt for items it got wrong."""
+
+    def predict(self, samples: Sequence[Sample]) -> list[Prediction]:
+        before = self.stats
+        out = self.chains(self.ask("teacher_predict", samples))
+        self.report("predict", len(samples), before)
+        return out
+
+    def explain(self, samples: Sequence[Sample], gold_labels: Sequence[str]) -> list[Prediction]:
+        bad = [g for g in gold_labels if g not in LABELS]
+        if bad:
+            raise ValueError(f"explain got gold label {bad[0]!r}, not one of {', '.join(LABELS)}")
+        before = self.stats
+        out = self.chains(self.ask("teacher_explain", samples, gold_labels))
+        self.report("explain", len(samples), before)
+        return out
+
+    def supports(self, dataset: str) -> bool:
+        """Any dataset: a general model. It is opt-in (``--teacher openai``), never chosen by default."""
+        return True
+
+
+class OpenAIZeroShot(EndpointModel):
+    """Zero-shot baseline: the reasoning prompt gives the chain, the separate label prompt gives the label."""
+
+    def predict(self, samples: Sequence[Sample]) -> list[Prediction]:
+        before = self.stats
+        reasoning = self.chains(self.ask("reasoning", samples))
+        labels = self.ask("label", samples)
+        out = []
+        for chain, reply in zip(reasoning, labels, strict=True):
+            label = parse_label(reply.content) if reply.content is not None else None
+            if label is None:
+                self.client.count("invalid_items")
+            raw = self.client.redact(reply.content) if reply.content is not None else reply.last
+            out.append(Prediction(label=label, rationale=chain.rationale, raw=raw))
+        self.report("predict", len(samples), before)
+        return out

@@ -1,0 +1,42 @@
+"""Registers ``openai`` (teacher) and ``openai-zero-shot`` (baseline); both opt-in (``default=False``).
+
+The endpoint is read from the environment when the plugin loads (see :mod:`mulcot_openai.settings`);
+nothing is contacted and no HTTP library is imported until a model is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from mulcot_bench.hookspecs import hookimpl
+from mulcot_bench.specs import ModelSpec
+from mulcot_bench.types import ModelCard
+from mulcot_openai.settings import TEACHER_KINDS, ZERO_SHOT_KINDS, card_settings
+
+
+@hookimpl
+def register_models(register: Callable[[ModelSpec], None]) -> None:
+    register(
+        ModelSpec(
+            ModelCard(
+                name="openai",
+                role="teacher",
+                description="Teacher on an OpenAI-compatible chat endpoint (MULCOT_OPENAI_BASE_URL, _MODEL)",
+                settings=card_settings(TEACHER_KINDS),
+                default=False,
+            ),
+            "mulcot_openai.model:OpenAITeacher",
+        )
+    )
+    register(
+        ModelSpec(
+            ModelCard(
+                name="openai-zero-shot",
+                role="baseline",
+                description="Zero-shot: the reasoning and label prompts sent to an OpenAI-compatible chat endpoint",
+                settings=card_settings(ZERO_SHOT_KINDS),
+                default=False,
+            ),
+            "mulcot_openai.model:OpenAIZeroShot",
+        )
+    )

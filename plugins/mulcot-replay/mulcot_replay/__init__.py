@@ -1,0 +1,1 @@
+"""mulcot-replay: a teacher that serves saved rationales instead of calling a model."""
