@@ -43,6 +43,17 @@ def data_fingerprint(samples: list[Sample]) -> str:
     return h.hexdigest()
 
 
+def _serves(teacher: Any, data: Splits) -> bool:
+    """A teacher's ``supports(name, data)`` (or ``supports(name)``); a teacher without it serves everything."""
+    import inspect
+
+    supports = getattr(teacher, "supports", None)
+    if supports is None:
+        return True
+    takes_data = len(inspect.signature(supports).parameters) >= 2
+    return bool(supports(data.name, data) if takes_data else supports(data.name))
+
+
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -84,12 +95,14 @@ class DatasetPipeline:
     def identity(self, name: str) -> str:
         """A model's identity: its name, plugin, plugin version, role and every declared setting."""
         spec = self.registry.model(name)
+        fallback = spec.card.settings.get("fallback")  # a teacher that serves what this one lacks
         return key(
             name,
             self.registry.plugin_of("models", name),
             self.registry.plugin_version("models", name),
             spec.card.role,
             spec.card.settings,
+            self.identity(fallback) if isinstance(fallback, str) and fallback in self.registry.models else None,
         )
 
     def build(self, name: str) -> Any:
@@ -124,7 +137,7 @@ class DatasetPipeline:
                 for name, spec in self.registry.models.items()
                 if spec.card.role == "teacher"
                 and spec.card.default
-                and getattr(self.build(name), "supports", lambda _d: True)(self.data.name)
+                and _serves(self.build(name), self.data)
             )
             self._chosen_teacher.append(next(serving, None))
         return self._chosen_teacher[0]
@@ -186,7 +199,7 @@ class DatasetPipeline:
         if name in self._artifact:
             return self._artifact[name]
         spec = self.registry.model(name)
-        if spec.card.role == "teacher":
+        if spec.card.role == "teacher" or not hasattr(self.build(name), "fit"):  # nothing trained: no data in key
             art = self.identity(name)
         else:
             upstream = None

@@ -19,7 +19,7 @@ from typing import Any
 from mulcot_bench.errors import UserError
 from mulcot_bench.labels import LABELS
 from mulcot_bench.rationale import parse, parse_label
-from mulcot_bench.types import ModelCard, Prediction, Sample
+from mulcot_bench.types import ModelCard, Prediction, Sample, Splits
 from mulcot_replay.index import ReplayIndex
 from mulcot_replay.settings import ENV_FALLBACK, ENV_FILES, sha256_file
 
@@ -91,13 +91,16 @@ class ReplayTeacher:
             chains.append(sample.rationale)
         return chains
 
-    def supports(self, dataset: str) -> bool:
-        """Whether it has chains for ``dataset``: declared files for it, or its ``teacher_cot/*.json`` files
-        under the data root (``$MULCOT_BENCH_DATA_ROOT`` or the default; never the embedded synthetic set)."""
+    def supports(self, dataset: str, data: Splits | None = None) -> bool:
+        """Whether it has chains for ``dataset``: declared files for it, or reference chains the loader attached
+        to ``data`` (without ``data``: ``teacher_cot/*.json`` under ``$MULCOT_BENCH_DATA_ROOT`` or the default
+        data root). Never the embedded synthetic set."""
         if any(f["dataset"] == dataset for f in self.files):
             return True
         if not self.use_dataset or dataset not in self.datasets:
             return False
+        if data is not None:
+            return any(s.rationale for split in ("train", "dev", "test") for s in data.split(split))
         folder = data_root() / dataset / "teacher_cot"
         return folder.is_dir() and any(folder.glob("*.json"))
 
