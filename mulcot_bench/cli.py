@@ -12,6 +12,7 @@ from mulcot_bench.cli_common import load_registry, plugins_dir_option, strict_op
 from mulcot_bench.cli_compare import compare_cmd
 from mulcot_bench.cli_datasets import datasets_group
 from mulcot_bench.cli_plugins import plugins_group
+from mulcot_bench.cli_report import report_cmd
 from mulcot_bench.errors import UserError
 
 
@@ -147,23 +148,10 @@ def run_cmd(
         sys.exit(1)
 
 
-@cli.command("report")
-@click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), help="Output folder (default reports/<run>).")
-def report_cmd(run_dir: Path, out: Path | None) -> None:
-    """Render the HTML leaderboard of a run folder (from its JSON only)."""
-    from mulcot_bench.report import render_report
-
-    if not (run_dir / "results.json").is_file():
-        raise UserError(f"{run_dir} has no results.json; pass a run folder written by 'mulcot-bench run'")
-    click.echo(render_report(run_dir, out or Path("reports") / run_dir.resolve().name))
-
-
-
-
 cli.add_command(plugins_group)
 cli.add_command(datasets_group, "datasets")
 cli.add_command(compare_cmd, "compare")
+cli.add_command(report_cmd, "report")
 
 
 def main() -> None:

@@ -1,9 +1,13 @@
-"""Tests of the static HTML leaderboard rendered from a hand-built ``results.json``."""
+"""Tests of the static HTML leaderboard rendered from a hand-built ``results.json``.
+
+The overview is ``index.html``; each dataset's table, lineage and stage reports are on ``dataset-<name>.html``.
+"""
 
 from __future__ import annotations
 
 import re
 from html import unescape
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -164,10 +168,44 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return out, out.read_text(encoding="utf-8")
 
 
+def _page(out: Path, dataset: str) -> str:
+    return (out.parent / f"dataset-{dataset}.html").read_text(encoding="utf-8")
+
+
 def _section(html: str, dataset: str) -> str:
-    match = re.search(rf'<section class="dataset" id="ds-{dataset}">(.*?)</section>', html, re.S)
+    match = re.search(rf'<section class="dataset" id="ds-{dataset}">(.*?)</section>\s*<footer', html, re.S)
     assert match, dataset
     return match.group(1)
+
+
+class _Tags(HTMLParser):
+    """Every start tag with its attributes, and the text inside each <script> element."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.scripts: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if tag == "script":
+            self._in_script = True
+            self.scripts.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script:
+            self.scripts[-1] += data
+
+
+def _tags(html: str) -> _Tags:
+    parser = _Tags()
+    parser.feed(html)
+    return parser
 
 
 def test_file_written(rendered: tuple[Path, str]) -> None:
@@ -175,13 +213,20 @@ def test_file_written(rendered: tuple[Path, str]) -> None:
     assert path.name == "index.html" and path.is_file()
     assert html.startswith("<!DOCTYPE html>")
     assert "run-2024-demo" in html
-    assert "http://" not in html and "https://" not in html  # self-contained: no CDN
-    assert "<script" not in html  # no JS at all (the hostile model name included)
+    assert "<script" not in html  # the overview has no JS at all (the hostile model name included)
+    from mulcot_bench.report.site import SCRIPT
+
+    for page in sorted(path.parent.rglob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        assert "http://" not in text and "https://" not in text, page  # self-contained: no CDN
+        # the only script anywhere is the sorter of the dataset pages, exactly as shipped
+        scripts = _tags(text).scripts
+        assert scripts == ([SCRIPT] if page.name.startswith("dataset-") else []), page
 
 
 def test_models_in_right_tables(rendered: tuple[Path, str]) -> None:
-    _, html = rendered
-    toy, mvsa = _section(html, "toy"), _section(html, "mvsa")
+    out, _ = rendered
+    toy, mvsa = _section(_page(out, "toy"), "toy"), _section(_page(out, "mvsa"), "mvsa")
     for name in ("tiny-teacher", "tiny-assistant", "tiny-student", "majority"):
         assert name in toy
     assert "mvsa-student" in mvsa and "mvsa-student" not in toy
@@ -196,39 +241,40 @@ def test_models_in_right_tables(rendered: tuple[Path, str]) -> None:
 
 
 def test_display_names_and_headline(rendered: tuple[Path, str]) -> None:
-    _, html = rendered
-    toy = _section(html, "toy")
+    out, html = rendered
+    toy = _section(_page(out, "toy"), "toy")
     for display in ("accuracy", "macro-F1", "weighted-F1", "BLEU-4 (corpus, sacrebleu)", "BERTScore-F1"):
         assert f">{display}</th>" in toy
     assert re.search(r'<th class="num headline"[^>]*>accuracy</th>', toy)
     assert re.search(r'<th class="num headline"[^>]*>macro-F1</th>', toy)
     assert re.search(r'<th class="num"[^>]*>weighted-F1</th>', toy)
-    mvsa = _section(html, "mvsa")
+    mvsa = _section(_page(out, "mvsa"), "mvsa")
     assert "BLEU-4" not in mvsa  # only score keys that appear
     assert re.search(r'<th class="num"[^>]*>macro-F1</th>', mvsa)
 
 
 def test_values_scale_and_none(rendered: tuple[Path, str]) -> None:
-    _, html = rendered
-    toy = _section(html, "toy")
+    out, _ = rendered
+    toy = _section(_page(out, "toy"), "toy")
     assert ">81.3<" in toy  # accuracy 0.813 x100
     assert ">23.5<" in toy  # BLEU 23.46 as is
-    assert "2346" not in toy and "0.8" not in re.sub(r'title="[^"]*"', "", toy)
+    shown = re.sub(r'(title|data-[a-z]+)=(\'[^\']*\'|"[^"]*")', "", toy)  # raw values live only in attributes
+    assert "2346" not in shown and "0.8" not in shown
     majority_row = toy[toy.index('<td class="model">majority') :].split("</tr>")[0]
     assert majority_row.count("\u2014") >= 2  # no BLEU, no BERTScore (and params unknown)
 
 
 def test_best_among_non_teacher(rendered: tuple[Path, str]) -> None:
-    _, html = rendered
-    toy = _section(html, "toy")
+    out, _ = rendered
+    toy = _section(_page(out, "toy"), "toy")
     # teacher has 0.813, best non-teacher accuracy is the student's 0.78125 -> 78.1
-    assert '<td class="num best" title="0.78125"><strong>78.1</strong></td>' in toy
+    assert re.search(r'<td class="num best" data-v="0.78125" title="0.78125"><strong>78.1</strong>', toy)
     assert "<strong>81.3</strong>" not in toy
 
 
 def test_params_and_stage(rendered: tuple[Path, str]) -> None:
-    _, html = rendered
-    toy = _section(html, "toy")
+    out, _ = rendered
+    toy = _section(_page(out, "toy"), "toy")
     assert ">7B<" in toy and ">1.2M<" in toy and ">35k<" in toy
     assert "<summary>stage &mdash; tiny-assistant" in toy
     assert "[1.5, 0.9, 0.4]" in toy and "{&#34;lr&#34;: 0.001}" in toy
@@ -245,21 +291,35 @@ def test_missing_failures_skipped(rendered: tuple[Path, str]) -> None:
 
 
 def test_escaping(rendered: tuple[Path, str]) -> None:
-    _, html = rendered
-    assert EVIL not in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in _section(html, "mvsa")
+    out, html = rendered
+    for page in sorted(out.parent.rglob("*.html")):
+        assert EVIL not in page.read_text(encoding="utf-8"), page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in _section(_page(out, "mvsa"), "mvsa")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # the overview names it too
 
 
 def test_links_relative_and_confined(rendered: tuple[Path, str]) -> None:
-    path, html = rendered
-    hrefs = re.findall(r'href="([^"]*)"', html)
-    assert hrefs
-    for href in hrefs:
-        assert not href.startswith("/") and ":" not in href
-        target = (path.parent / unescape(href)).resolve()
-        assert target.is_relative_to(path.parent.parent.parent / "runs" / "run-2024-demo")
-    assert "../../runs/run-2024-demo/predictions/toy/student.jsonl" in hrefs
-    assert "passwd" not in "".join(hrefs)  # a predictions file outside the run gets no link
+    out, _ = rendered
+    site = out.parent
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) > 3  # overview, two dataset pages, drill-down pages
+    for page in pages:
+        for _tag, attrs in _tags(page.read_text(encoding="utf-8")).tags:
+            for name in ("href", "src"):
+                link = attrs.get(name)
+                if link is None or link.startswith("#"):
+                    continue
+                assert not link.startswith("/") and ":" not in link, (page, link)
+                target = (page.parent / unescape(link).partition("#")[0]).resolve()
+                assert target.is_relative_to(site.resolve()), (page, link)  # never outside the report
+                assert target.is_file(), (page, link)
+    toy = _page(out, "toy")
+    assert 'href="samples/toy/tiny-student/all-1.html"' in toy
+    # the student's predictions file holds one line that is not a prediction record: reported, not hidden
+    assert "1 line(s) of predictions/toy/student.jsonl are not prediction records" in toy
+    mvsa = _page(out, "mvsa")
+    assert "is outside the run folder; not read" in mvsa  # a predictions file outside the run is not read
+    assert "passwd" not in "".join(re.findall(r'href="([^"]*)"', mvsa))
 
 
 def test_provenance(rendered: tuple[Path, str]) -> None:
@@ -304,11 +364,11 @@ def test_formatters() -> None:
 
 def test_summary_outputs_in_main_table_rest_under_all_scores(tmp_path: Path) -> None:
     results = _results()
-    results.metrics[0].summary = ["accuracy"]
+    results.metrics[0].summary = ["accuracy"]  # macro-F1 is a headline of toy: it stays in the main table
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     results.write(run_dir)
-    html = render_report(run_dir, tmp_path / "out").read_text(encoding="utf-8")
-    main, _, rest = _section(html, "toy").partition('<details class="all-scores">')
-    assert ">accuracy<" in main and ">macro-F1<" not in main
+    out = render_report(run_dir, tmp_path / "out")
+    main, _, rest = _section(_page(out, "toy"), "toy").partition('<details class="all-scores">')
+    assert ">accuracy<" in main and ">macro-F1<" in main and ">weighted-F1<" not in main
     assert ">macro-F1<" in rest and ">weighted-F1<" in rest

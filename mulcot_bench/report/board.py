@@ -1,0 +1,198 @@
+"""One leaderboard from one or more run folders: read each ``results.json`` and merge them.
+
+Merge rule (documented in ``mulcot-bench report --help``): rows are keyed by (dataset, model, variant,
+split). When two runs hold the same key, the **newest run wins** (latest ``provenance.started_at``; on a
+tie, the run named later on the command line). The older row is not dropped silently: it is listed as
+*superseded* with its run id and headline scores. Everything else is a union: datasets (a present record
+beats a missing one, then the newest), failures and skipped counts (each labelled with its run), metric
+records (first run's record; a different signature of the same metric is noted), reported rows
+(de-duplicated by model, dataset and citation).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from mulcot_bench.errors import UserError
+from mulcot_bench.results import DatasetRecord, Entry, Failure, MetricRecord, ReportedEntry, RunResults
+
+SHOWN_STATUSES = ("present", "embedded")
+
+
+def slug(text: str) -> str:
+    """A file-name-safe version of a user or plugin string (never empty, never ``..``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "unnamed"
+
+
+@dataclass
+class Run:
+    """One run folder and its results; ``order`` is its position on the command line."""
+
+    dir: Path
+    results: RunResults
+    order: int
+
+    @property
+    def id(self) -> str:
+        return self.results.run_id
+
+    @property
+    def started(self) -> datetime | None:
+        try:
+            value = datetime.fromisoformat(self.results.provenance.started_at.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return value if value.tzinfo else None
+
+
+@dataclass
+class Row:
+    """A measured entry with the run it came from; ``key`` is unique within the board (``r0``, ``r1``...)."""
+
+    entry: Entry
+    run: Run
+    key: str = ""
+
+    @property
+    def ident(self) -> tuple[str, str, str | None, str]:
+        e = self.entry
+        return (e.dataset, e.model, e.variant, e.split)
+
+    @property
+    def label(self) -> str:
+        """The model name with its ablation variant, e.g. ``tiny-vlm-student (text-only)``."""
+        e = self.entry
+        return f"{e.model} ({e.variant})" if e.variant else e.model
+
+
+@dataclass
+class Board:
+    """The merged leaderboard input."""
+
+    runs: list[Run]
+    metrics: list[MetricRecord]
+    datasets: list[DatasetRecord]
+    rows: list[Row]
+    superseded: list[tuple[Row, Row]] = field(default_factory=list)  # (older, the newer that replaced it)
+    reported: list[tuple[ReportedEntry, Run]] = field(default_factory=list)
+    failures: list[tuple[Failure, Run]] = field(default_factory=list)
+    skipped: list[tuple[str, int, Run]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    dataset_notes: dict[str, list[str]] = field(default_factory=dict)
+    dataset_runs: dict[str, Run] = field(default_factory=dict)  # the run whose record of a dataset is shown
+
+    @property
+    def merged(self) -> bool:
+        return len(self.runs) > 1
+
+    @property
+    def run_id(self) -> str:
+        return " + ".join(r.id for r in self.runs)
+
+
+def read_run(run_dir: Path, order: int = 0) -> Run:
+    """Read one run folder; a folder without ``results.json`` is a one-line user error."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "results.json").is_file():
+        raise UserError(f"{run_dir} has no results.json; pass a run folder written by 'mulcot-bench run'")
+    try:
+        results = RunResults.read(run_dir)
+    except ValueError as exc:
+        first = str(exc).splitlines()[0]
+        raise UserError(f"{run_dir / 'results.json'} does not match the results schema ({first}); re-run it") from exc
+    return Run(run_dir, results, order)
+
+
+def _newness(run: Run) -> tuple[int, float, int]:
+    started = run.started
+    return (1 if started else 0, started.timestamp() if started else 0.0, run.order)
+
+
+def merge(runs: list[Run]) -> Board:
+    """Merge runs into one board (see the module docstring for the rule)."""
+    if not runs:
+        raise UserError("no run folder given; pass at least one folder written by 'mulcot-bench run'")
+    ids = [r.id for r in runs]
+    if len(set(ids)) != len(ids):
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        raise UserError(f"run id {dup[0]!r} is given twice; pass each run folder once")
+    oldest_first = sorted(runs, key=_newness)
+    board = Board(runs=list(runs), metrics=[], datasets=[], rows=[])
+    _merge_metrics(board, runs)
+    _merge_datasets(board, oldest_first)
+    kept: dict[tuple[str, str, str | None, str], Row] = {}
+    for run in oldest_first:
+        for entry in run.results.entries:
+            row = Row(entry, run)
+            old = kept.get(row.ident)
+            if old is not None and old.run is run:
+                board.notes.append(
+                    f"run {run.id} has two entries for {row.label} on {entry.dataset} ({entry.split}); both shown"
+                )
+                kept[(*row.ident[:3], f"{entry.split}#{len(kept)}")] = row
+                continue
+            if old is not None:
+                board.superseded.append((old, row))
+            kept[row.ident] = row
+    order = {id(r): i for i, r in enumerate(x for run in runs for x in run.results.entries)}
+    board.rows = sorted(kept.values(), key=lambda r: order[id(r.entry)])
+    for i, row in enumerate(board.rows):
+        row.key = f"r{i}"
+    seen: set[tuple[str, str, str]] = set()
+    for run in runs:
+        for rep in run.results.reported:
+            k = (rep.model, rep.dataset, rep.citation)
+            if k not in seen:
+                seen.add(k)
+                board.reported.append((rep, run))
+        board.failures.extend((f, run) for f in run.results.failures)
+        board.skipped.extend((reason, n, run) for reason, n in sorted(run.results.skipped.items()))
+    return board
+
+
+def _merge_metrics(board: Board, runs: list[Run]) -> None:
+    by_id: dict[str, MetricRecord] = {}
+    for run in runs:
+        for metric in run.results.metrics:
+            first = by_id.get(metric.id)
+            if first is None:
+                by_id[metric.id] = metric
+                board.metrics.append(metric)
+            elif first.signature != metric.signature:
+                board.notes.append(
+                    f"metric {metric.id!r} has another signature in run {run.id} ({metric.signature}) than in "
+                    f"run {runs[0].id} ({first.signature}); its scores may not be comparable across runs"
+                )
+
+
+def _merge_datasets(board: Board, oldest_first: list[Run]) -> None:
+    chosen: dict[str, tuple[DatasetRecord, Run]] = {}
+    prints: dict[str, dict[str, list[str]]] = {}
+    order: list[str] = []
+    for run in oldest_first:
+        for ds in run.results.datasets:
+            if ds.name not in chosen:
+                order.append(ds.name)
+            current = chosen.get(ds.name)
+            shown = ds.status in SHOWN_STATUSES
+            if current is None or shown or current[0].status not in SHOWN_STATUSES:
+                chosen[ds.name] = (ds, run)
+            if shown and ds.fingerprint:
+                prints.setdefault(ds.name, {}).setdefault(ds.fingerprint, []).append(run.id)
+    # keep the first run's dataset order, then datasets only later runs have
+    first_order = [d.name for run in board.runs for d in run.results.datasets]
+    order.sort(key=first_order.index)
+    for name in order:
+        record, run = chosen[name]
+        board.datasets.append(record)
+        board.dataset_runs[name] = run
+        fingerprints = prints.get(name, {})
+        if len(fingerprints) > 1:
+            parts = "; ".join(f"{fp[:12]} in {', '.join(r)}" for fp, r in fingerprints.items())
+            board.dataset_notes.setdefault(name, []).append(
+                f"the runs used different data for this dataset ({parts}): rows from different runs are not "
+                "on the same samples and are not tested against each other"
+            )

@@ -1,0 +1,255 @@
+"""Leaderboard tables as Markdown, CSV, LaTeX (booktabs) and JSON.
+
+Every format holds the same rows as the HTML table of each dataset: measured rows (display scale: percent,
+BLEU 0-100; bootstrap 95% interval where recorded) and, kept apart and flagged, reported rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from mulcot_bench.report.board import Board
+from mulcot_bench.report.format import DASH
+from mulcot_bench.report.tables import Column, LeaderTable, TableRow
+from mulcot_bench.results import DatasetRecord
+
+FORMATS = ("html", "md", "csv", "tex", "json")
+FILES = {"md": "leaderboard.md", "csv": "leaderboard.csv", "tex": "leaderboard.tex", "json": "leaderboard.json"}
+
+
+def _cell(row: TableRow, col: Column, ci: bool = True) -> str:
+    v = row.values.get(col.key)
+    if v is None or v.shown is None:
+        return DASH
+    return f"{v.text} {v.ci_text}" if ci and v.ci_text else v.text
+
+
+def _rank(row: TableRow) -> str:
+    return str(row.rank) if row.rank is not None else DASH
+
+
+# -- Markdown --------------------------------------------------------------------------------------------
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
+
+
+def markdown(board: Board, tables: list[LeaderTable], missing: list[DatasetRecord]) -> str:
+    out = [f"# mulcot-bench leaderboard ({_md_escape(board.run_id)})", ""]
+    out.append(
+        "Scores x100 with one decimal (BLEU-4 as reported, 0-100); [low, high] is the run's bootstrap 95% "
+        "interval where recorded. Rank is by the first headline metric among non-teacher, full-input rows. "
+        "Reported rows are published figures, not reproduced and not ranked."
+    )
+    out.append("")
+    for t in tables:
+        out += [f"## {_md_escape(t.dataset.title)} (`{t.dataset.name}`)", ""]
+        cols = t.columns
+        head = ["rank", "model", "role", "params", *[_md_escape(c.display) for c in cols]]
+        if board.merged:
+            head.append("run")
+        out.append("| " + " | ".join(head) + " |")
+        out.append("|" + "|".join(["---"] * 4 + ["---:"] * len(cols) + (["---"] if board.merged else [])) + "|")
+        for r in t.rows:
+            cells = [_rank(r), _md_escape(r.label), r.role, r.params_text, *[_cell(r, c) for c in cols]]
+            if board.merged:
+                cells.append(_md_escape(r.run_id))
+            out.append("| " + " | ".join(cells) + " |")
+        if not t.rows:
+            out.append("| " + " | ".join([DASH] * len(head)) + " |")
+        out.append("")
+        if t.reported:
+            out += ["Reported in the literature (not reproduced):", ""]
+            out.append("| model | " + " | ".join(_md_escape(c.display) for c in cols) + " | source |")
+            out.append("|---|" + "|".join(["---:"] * len(cols)) + "|---|")
+            for r in t.reported:
+                out.append(
+                    f"| {_md_escape(r.model)} | "
+                    + " | ".join(_cell(r, c) for c in cols)
+                    + f" | {_md_escape(r.citation)} |"
+                )
+            out.append("")
+        for f, _ in t.failures:
+            out.append(f"- {f.what} failure: {_md_escape(f.model or DASH)}: {_md_escape(f.reason)}")
+        if t.failures:
+            out.append("")
+    shown = {t.dataset.name for t in tables}
+    general = [(f, run) for f, run in board.failures if f.dataset not in shown]
+    if general:
+        out += ["## Other failures", ""]
+        out += [
+            f"- {f.what} failure{' on ' + f.dataset if f.dataset else ''}: {_md_escape(f.model or DASH)}: "
+            f"{_md_escape(f.reason)} (run {_md_escape(run.id)})"
+            for f, run in general
+        ]
+        out.append("")
+    if missing:
+        out += ["## Datasets not run", ""]
+        for ds in missing:
+            out.append(f"- `{ds.name}` ({ds.status}): {_md_escape(ds.how_to_get or 'no instructions recorded')}")
+    return "\n".join(out).rstrip() + "\n"
+
+
+# -- CSV -------------------------------------------------------------------------------------------------
+
+
+def _csv_text(text: str) -> str:
+    """A text cell that a spreadsheet will not read as a formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def csv_table(board: Board, tables: list[LeaderTable], missing: list[DatasetRecord]) -> str:
+    """One row per (dataset, row); one column per score output plus its interval bounds; percent scale."""
+    keys: dict[str, str] = {}
+    for t in tables:
+        for c in t.all_columns:
+            keys.setdefault(c.key, c.display)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    head = ["dataset", "kind", "model", "variant", "role", "run", "rank", "params", "n", "invalid"]
+    for display in keys.values():
+        head += [display, f"{display} low", f"{display} high"]
+    head.append("citation")
+    writer.writerow(head)
+    for t in tables:
+        for r in [*t.rows, *t.reported]:
+            line: list[Any] = [
+                _csv_text(t.dataset.name),
+                r.kind,
+                _csv_text(r.model),
+                _csv_text(r.variant or ""),
+                _csv_text(r.role),
+                _csv_text(r.run_id),
+                "" if r.rank is None else r.rank,
+                "" if r.params is None else r.params,
+                "" if r.n is None else r.n,
+                "" if r.invalid is None else r.invalid,
+            ]
+            for key in keys:
+                v = r.values.get(key)
+                for x in (v.shown, v.low, v.high) if v is not None else (None, None, None):
+                    line.append("" if x is None else f"{x:.4f}")
+            line.append(_csv_text(r.citation))
+            writer.writerow(line)
+    return buf.getvalue()
+
+
+# -- LaTeX -----------------------------------------------------------------------------------------------
+
+_TEX = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+
+
+def tex_escape(text: str) -> str:
+    return "".join(_TEX.get(ch, ch) for ch in text)
+
+
+def latex(board: Board, tables: list[LeaderTable], missing: list[DatasetRecord]) -> str:
+    """One booktabs ``table`` per dataset (needs ``\\usepackage{booktabs}``); best values bold, reported rows
+    after a rule, in italics, marked with a dagger."""
+    out = [
+        f"% mulcot-bench leaderboard ({board.run_id}); needs \\usepackage{{booktabs}}",
+        "% scores x100 (BLEU-4 as reported, 0-100); best non-teacher full-input value in bold; "
+        "\\dag: reported in the literature, not reproduced",
+    ]
+    for t in tables:
+        cols = t.headline_columns or t.columns
+        out += [
+            "",
+            "\\begin{table}[t]",
+            "\\centering",
+            f"\\caption{{{tex_escape(t.dataset.title)} (test split)}}",
+            f"\\label{{tab:{tex_escape(t.dataset.name).replace(chr(92) + '_', '-')}}}",
+            "\\begin{tabular}{ll" + "r" * (1 + len(cols)) + "}",
+            "\\toprule",
+            "Model & Role & Params & " + " & ".join(tex_escape(c.display) for c in cols) + " \\\\",
+            "\\midrule",
+        ]
+        for r in t.rows:
+            cells = []
+            for c in cols:
+                text = tex_escape(_cell(r, c, ci=False)).replace(DASH, "--")
+                cells.append(f"\\textbf{{{text}}}" if c.key in r.best else text)
+            out.append(
+                f"{tex_escape(r.label)} & {tex_escape(r.role)} & {tex_escape(r.params_text).replace(DASH, '--')} & "
+                + " & ".join(cells)
+                + " \\\\"
+            )
+        if t.reported:
+            out.append("\\midrule")
+            for r in t.reported:
+                cells = [f"\\textit{{{tex_escape(_cell(r, c, ci=False)).replace(DASH, '--')}}}" for c in cols]
+                out.append(f"\\textit{{{tex_escape(r.model)}}}\\dag & reported & -- & " + " & ".join(cells) + " \\\\")
+        out += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
+    return "\n".join(out) + "\n"
+
+
+# -- JSON ------------------------------------------------------------------------------------------------
+
+
+def _row_json(r: TableRow, cols: list[Column]) -> dict[str, Any]:
+    return {
+        "kind": r.kind,
+        "model": r.model,
+        "variant": r.variant,
+        "role": r.role,
+        "run": r.run_id,
+        "rank": r.rank,
+        "params": r.params,
+        "n": r.n,
+        "invalid": r.invalid,
+        "scores": {c.key: r.values[c.key].shown for c in cols if c.key in r.values},
+        "intervals": {
+            c.key: [r.values[c.key].low, r.values[c.key].high]
+            for c in cols
+            if c.key in r.values and r.values[c.key].low is not None
+        },
+        "best": sorted(r.best),
+        **({"citation": r.citation, "note": r.note} if r.kind == "reported" else {}),
+    }
+
+
+def json_table(board: Board, tables: list[LeaderTable], missing: list[DatasetRecord]) -> str:
+    doc = {
+        "runs": [r.id for r in board.runs],
+        "scale": "percent (x100 of the recorded fraction); BLEU as recorded (0-100)",
+        "merge": "newest run wins per (dataset, model, variant, split); older rows are listed as superseded",
+        "datasets": [
+            {
+                "name": t.dataset.name,
+                "title": t.dataset.title,
+                "status": t.dataset.status,
+                "fingerprint": t.dataset.fingerprint,
+                "headline": t.headline,
+                "columns": {c.key: c.display for c in t.all_columns},
+                "rows": [_row_json(r, t.all_columns) for r in t.rows],
+                "reported": [_row_json(r, t.all_columns) for r in t.reported],
+                "failures": [{**f.model_dump(), "run": run_id} for f, run_id in t.failures],
+            }
+            for t in tables
+        ],
+        "superseded": [
+            {"dataset": old.entry.dataset, "model": old.label, "run": old.run.id, "replaced_by": new.run.id}
+            for old, new in board.superseded
+        ],
+        "failures": [{**f.model_dump(), "run": run.id} for f, run in board.failures],
+        "not_run": [{"name": ds.name, "status": ds.status, "how_to_get": ds.how_to_get} for ds in missing],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+WRITERS = {"md": markdown, "csv": csv_table, "tex": latex, "json": json_table}

@@ -1,0 +1,102 @@
+"""The overview page's data: the models x datasets matrix of headline metrics, the summary line, and the
+provenance footer's dataset fingerprints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from mulcot_bench.report.board import Board
+from mulcot_bench.report.format import short_hash
+from mulcot_bench.report.tables import ROLE_ORDER, LeaderTable, Value
+from mulcot_bench.results import DatasetRecord
+
+if TYPE_CHECKING:
+    from mulcot_bench.report.site import Site
+
+
+@dataclass
+class MatrixCell:
+    value: Value | None = None
+    status: str = ""  # "", "failed", "unavailable", "not run"
+    title: str = ""
+    best: bool = False
+    href: str = ""
+
+
+@dataclass
+class MatrixRow:
+    label: str
+    role: str
+    kind: str  # measured or reported
+    cells: list[MatrixCell]
+
+
+def summary(board: Board, tables: list[LeaderTable], missing: list[DatasetRecord]) -> str:
+    """One line: datasets run, models, missing datasets, failures, skipped, merged runs."""
+    models = sorted({r.entry.model for r in board.rows})
+    ran = [t.dataset.name for t in tables]
+
+    def plural(n: int, word: str) -> str:
+        return f"{n} {word}{'' if n == 1 else 's'}"
+
+    text = (
+        f"{plural(len(ran), 'dataset')} run ({', '.join(ran) or 'none'}); {plural(len(models), 'model')}; "
+        f"{len(missing)} missing; {plural(len(board.failures), 'failure')}"
+    )
+    skipped = sum(n for _, n, _ in board.skipped)
+    if skipped:
+        text += f"; {skipped} skipped"
+    if board.merged:
+        text += f"; merged from {len(board.runs)} runs"
+    return text
+
+
+def overview_matrix(site: Site) -> list[MatrixRow]:
+    """Models x datasets with each dataset's headline metrics; failures shown in their cells."""
+    role_of: dict[str, str] = {}
+    for page in site.pages:
+        for r in page.table.rows:
+            if r.variant is None:
+                role_of.setdefault(r.model, r.role)
+    fails = {(f.dataset, f.model): f for f, _ in site.board.failures if f.model}
+    for _, model in fails:
+        role_of.setdefault(model, "?")
+    order = sorted(role_of, key=lambda m: (ROLE_ORDER.index(role_of[m]) if role_of[m] in ROLE_ORDER else 9, m))
+    rows = []
+    for model in order:
+        cells: list[MatrixCell] = []
+        for page in site.pages:
+            found = next((r for r in page.table.rows if r.model == model and r.variant is None), None)
+            for col in page.table.headline_columns:
+                if found is not None:
+                    href = f"{page.file}#row-{found.key}"
+                    cells.append(MatrixCell(found.values[col.key], best=col.key in found.best, href=href))
+                elif (page.table.dataset.name, model) in fails:
+                    f = fails[(page.table.dataset.name, model)]
+                    status = "unavailable" if f.what == "unavailable" else "failed"
+                    cells.append(MatrixCell(status=status, title=f.reason, href=f"{page.file}#failures"))
+                else:
+                    cells.append(MatrixCell(status="not run"))
+        rows.append(MatrixRow(model, role_of[model], "measured", cells))
+    offsets, width = {}, 0
+    for page in site.pages:
+        offsets[page.file] = width
+        width += len(page.table.headline_columns)
+    reported: dict[str, list[MatrixCell]] = {}
+    for page in site.pages:  # one row per published model, its figures under each dataset it reports
+        for rep in page.table.reported:
+            cells = reported.setdefault(rep.model, [MatrixCell() for _ in range(width)])
+            for j, col in enumerate(page.table.headline_columns):
+                cells[offsets[page.file] + j] = MatrixCell(rep.values.get(col.key), title=rep.citation)
+    rows += [MatrixRow(model, "reported", "reported", cells) for model, cells in reported.items()]
+    return rows
+
+
+def fingerprints(board: Board) -> list[tuple[str, str, str, str, str]]:
+    """(run id, dataset, status, short fingerprint, full fingerprint) of every dataset record of every run."""
+    return [
+        (run.id, ds.name, ds.status, short_hash(ds.fingerprint), ds.fingerprint or "")
+        for run in board.runs
+        for ds in run.results.datasets
+    ]

@@ -1,0 +1,345 @@
+"""Render the static site: overview, one page per dataset, and per-sample drill-down pages.
+
+Every page is a Jinja2 template with autoescape on; CSS is inline, the only script (sorting and the
+reference-row switch of the dataset pages) is inline too and allowed by its hash in each page's
+Content-Security-Policy, so nothing injected into a page could run even if escaping failed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from mulcot_bench.errors import UserError
+from mulcot_bench.report.board import Board, slug
+from mulcot_bench.report.charts import Chart, charts
+from mulcot_bench.report.format import DASH
+from mulcot_bench.report.lineage import Chain, StageItem, lineage, stage_items
+from mulcot_bench.report.overview import fingerprints, overview_matrix, summary
+from mulcot_bench.report.predictions import Predictions, correctness, read_predictions
+from mulcot_bench.report.samples import (
+    FILTER_HELP,
+    FILTERS,
+    PAGE_SIZE,
+    Images,
+    page_name,
+    pages,
+    sample_view,
+    select,
+)
+from mulcot_bench.report.significance import Mark, matrix
+from mulcot_bench.report.tables import LeaderTable, TableRow, build_tables
+from mulcot_bench.results import DatasetRecord
+
+TEMPLATES = Path(__file__).parent / "templates"
+SCRIPT = (TEMPLATES / "board.js").read_text(encoding="utf-8")
+SAMPLES_DEPTH = "../../../"
+MARKER = ".mulcot-report"
+SPLIT = "<!--sample-->"
+_ENV: list[Environment] = []
+
+
+def environment() -> Environment:
+    """The shared template environment (compiled templates are reused across renders in one process)."""
+    if not _ENV:
+        _ENV.append(_new_environment())
+    return _ENV[0]
+
+
+def _new_environment() -> Environment:
+    """Templates beside this module, everything autoescaped, undefined names fail."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.globals["DASH"] = DASH
+    return env
+
+
+def csp(script: str | None) -> str:
+    """The page's Content-Security-Policy: no network, inline style, local images, only our own script."""
+    if script is None:
+        allowed = "'none'"
+    else:
+        allowed = "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode() + "'"
+    return (
+        f"default-src 'none'; script-src {allowed}; style-src 'unsafe-inline'; img-src 'self' file: data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
+
+
+@dataclass
+class Drill:
+    """Where a row's drill-down pages are, and how many samples each filter holds."""
+
+    folder: str  # relative to the report folder
+    counts: dict[str, int]
+    problem: str | None = None
+
+    def href(self, flt: str = "all") -> str:
+        return f"{self.folder}/{page_name(flt, 1)}"
+
+
+@dataclass
+class DatasetPage:
+    table: LeaderTable
+    file: str
+    slug: str
+    chains: list[Chain]
+    charts: list[Chart]
+    stage: dict[str, list[StageItem]]
+    drills: dict[str, Drill]
+    marks: dict[str, dict[str, Mark]]  # ref key -> row key -> mark
+    reference: str | None
+    sig_json: dict[str, dict[str, list[str]]]  # row key -> ref key -> [symbol, css, title]
+    images_note: str = ""
+    bad_lines: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Site:
+    """What every page needs: the board, the dataset pages, the run provenance, navigation."""
+
+    board: Board
+    pages: list[DatasetPage]
+    missing: list[DatasetRecord]
+    summary: str
+    title: str
+    version: str
+
+
+def _default_reference(table: LeaderTable, wanted: str | None, available: set[str]) -> str | None:
+    """The reference row: the one named (model or "model (variant)"), else the first student, assistant,
+    then the best-ranked row, among rows whose predictions could be read."""
+    rows = [r for r in table.rows if r.key in available]
+    if wanted:
+        for r in rows:
+            if wanted in (r.label, r.model) and (r.variant is None or wanted == r.label):
+                return r.key
+    for role in ("student", "assistant"):
+        for r in rows:
+            if r.role == role and r.variant is None:
+                return r.key
+    ranked = sorted((r for r in rows if r.rank is not None), key=lambda r: r.rank or 0)
+    if ranked:
+        return ranked[0].key
+    return rows[0].key if rows else None
+
+
+@dataclass
+class NavItem:
+    file: str
+    name: str
+    title: str
+
+
+class Renderer:
+    """Renders one board into ``out_dir``; ``reference`` names the default reference row of the marks."""
+
+    def __init__(self, board: Board, out_dir: Path, reference: str | None = None, previous: Path | None = None) -> None:
+        from mulcot_bench import __version__
+
+        self.board = board
+        self.out_dir = Path(out_dir)
+        self.previous = previous
+        self.reference = reference
+        self.version = __version__
+        self.env = environment()
+        self.displays = {k: (d, m.id) for m in board.metrics for k, d in m.outputs.items()}
+        self.nav: list[NavItem] = []
+        self.written: list[Path] = []
+
+    def render(self) -> Path:
+        """Write every page (drill-down pages first, then the dataset pages and the overview)."""
+        tables, missing = build_tables(self.board)
+        slugs: list[str] = []
+        for table in tables:
+            name = slug(table.dataset.name)
+            while name in slugs:
+                name += "_"
+            slugs.append(name)
+            self.nav.append(NavItem(f"dataset-{name}.html", table.dataset.name, table.dataset.title))
+        pages_ = [self._dataset_page(t, i, name) for i, (t, name) in enumerate(zip(tables, slugs, strict=True))]
+        site = Site(
+            board=self.board,
+            pages=pages_,
+            missing=missing,
+            summary=summary(self.board, [p.table for p in pages_], missing),
+            title=f"mulcot-bench leaderboard \u2014 {self.board.run_id}",
+            version=self.version,
+        )
+        common: dict[str, Any] = {
+            "site": site,
+            "nav": self.nav,
+            "prefix": "",
+            "fingerprints": fingerprints(self.board),
+            "version": self.version,
+        }
+        dataset_template = self.env.get_template("dataset.html.j2")
+        for page in pages_:
+            html = dataset_template.render(**common, page=page, csp=csp(SCRIPT), script=Markup(SCRIPT), here=page.file)
+            self._write(page.file, html)
+        index = self.env.get_template("index.html.j2").render(
+            **common, matrix=overview_matrix(site), csp=csp(None), script=None, here="index.html"
+        )
+        self._write("index.html", index)
+        return self.out_dir / "index.html"
+
+    def _write(self, rel: str, html: str) -> None:
+        """A plain write into the staging folder; the folder as a whole is published by :func:`render_site`."""
+        path = self.out_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(html, encoding="utf-8")
+        self.written.append(path)
+
+    def _dataset_page(self, table: LeaderTable, index: int, name: str) -> DatasetPage:
+        page = DatasetPage(
+            table=table,
+            file=f"dataset-{name}.html",
+            slug=name,
+            chains=lineage(table),
+            charts=charts(table, index),
+            stage={r.key: stage_items(r.source.entry.stage) for r in table.rows if r.source and r.source.entry.stage},
+            drills={},
+            marks={},
+            reference=None,
+            sig_json={},
+        )
+        self._samples(page)
+        return page
+
+    def _samples(self, page: DatasetPage) -> None:
+        """Read each row's predictions once: McNemar marks, then the drill-down pages."""
+        table = page.table
+        record = table.dataset
+        root = Path(record.path) if record.path else None
+        images = Images(root if root is not None and root.is_dir() else None, self.out_dir, page.slug, self.previous)
+        correct: dict[str, dict[str, bool] | None] = {}
+        used: set[str] = set()
+        for row in table.rows:
+            assert row.source is not None
+            preds = read_predictions(row.source.run.dir, row.source.entry.predictions_file)
+            folder_name = slug(row.model) + (f"--{slug(row.variant)}" if row.variant else "")
+            if folder_name in used:
+                folder_name += f"--{row.key}"
+            used.add(folder_name)
+            if preds.bad_lines:
+                shown = ", ".join(map(str, preds.bad_lines[:10])) + (" ..." if len(preds.bad_lines) > 10 else "")
+                page.bad_lines.append(
+                    f"{row.label}: {len(preds.bad_lines)} line(s) of {row.source.entry.predictions_file} are not "
+                    f"prediction records (line {shown}); they are not shown"
+                )
+            correct[row.key] = correctness(preds.records) if preds.ok else None
+            page.drills[row.key] = self._drill(page, row, preds, f"samples/{page.slug}/{folder_name}", images)
+        if root is not None and not root.is_dir():
+            page.images_note = f"dataset folder {record.path} is not on this machine: no thumbnails"
+        else:
+            page.images_note = images.summary()
+        labels = {r.key: r.label for r in table.rows}
+        page.marks = matrix(correct, labels)
+        available = {k for k, v in correct.items() if v is not None}
+        page.reference = _default_reference(table, self.reference, available)
+        page.sig_json = {
+            row: {ref: [m.symbol, m.css, m.title] for ref, marks in page.marks.items() if (m := marks.get(row))}
+            for row in labels
+        }
+
+    def _drill(self, page: DatasetPage, row: TableRow, preds: Predictions, folder: str, images: Images) -> Drill:
+        """Write the drill-down pages of one row: every filter, paginated; each sample rendered once."""
+        if not preds.ok:
+            return Drill(folder, dict.fromkeys(FILTERS, 0), preds.problem)
+        views = [sample_view(i, rec, images, self.displays) for i, rec in enumerate(preds.records)]
+        listing = self.env.get_template("_samples_list.html.j2").render(views=views, prefix=SAMPLES_DEPTH)
+        blocks = [Markup(b) for b in listing.split(SPLIT)[1:]]  # one render for all samples, then split
+        if len(blocks) != len(views):
+            raise RuntimeError(f"{row.label}: {len(blocks)} sample blocks for {len(views)} samples")
+        chosen = {flt: select(views, flt) for flt in FILTERS}
+        drill = Drill(folder, {flt: len(v) for flt, v in chosen.items()})
+        template = self.env.get_template("samples.html.j2")
+        for flt in FILTERS:
+            total = pages(len(chosen[flt]))
+            for number in range(1, total + 1):
+                part = chosen[flt][(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
+                html = template.render(
+                    nav=self.nav,
+                    version=self.version,
+                    run_id=self.board.run_id,
+                    page=page,
+                    row=row,
+                    drill=drill,
+                    flt=flt,
+                    filters=FILTERS,
+                    filter_help=FILTER_HELP,
+                    number=number,
+                    total=total,
+                    first=(number - 1) * PAGE_SIZE + 1,
+                    blocks=Markup("").join(blocks[v.index] for v in part),
+                    shown=len(part),
+                    matched=len(chosen[flt]),
+                    prefix=SAMPLES_DEPTH,
+                    csp=csp(None),
+                    script=None,
+                    page_name=page_name,
+                    here=None,
+                )
+                self._write(f"{folder}/{page_name(flt, number)}", html)
+        return drill
+
+
+def _is_report(folder: Path) -> bool:
+    """True for a folder this module may replace: empty, marked, or an older mulcot-bench report."""
+    if not any(folder.iterdir()):
+        return True
+    if (folder / MARKER).is_file():
+        return True
+    index = folder / "index.html"
+    if index.is_file():
+        with index.open(encoding="utf-8", errors="replace") as fh:
+            return 'name="generator" content="mulcot-bench' in fh.read(4096)
+    return False
+
+
+def render_site(board: Board, out_dir: Path, reference: str | None = None) -> Path:
+    """Write the whole site for ``board`` as ``out_dir``; returns the overview page's path.
+
+    The pages are written into a staging folder beside ``out_dir`` which then replaces ``out_dir`` by
+    renames, so a reader sees the old site or the new one and no stale page survives. Pages are not
+    fsynced one by one: a site can always be rendered again from its run folders. An existing ``out_dir``
+    is replaced only when it is empty or a mulcot-bench report; anything else is a user error.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or not _is_report(out_dir)):
+        raise UserError(
+            f"{out_dir} exists and is not a mulcot-bench report folder; pass a new or empty folder to --out"
+        )
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    try:
+        Renderer(board, stage, reference, out_dir if out_dir.is_dir() else None).render()
+        (stage / MARKER).write_text("written by mulcot-bench report; this folder is replaced on each render\n")
+        os.chmod(stage, 0o755)
+        old = None
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".old", dir=out_dir.parent))
+            os.rmdir(old)
+            os.rename(out_dir, old)
+        os.rename(stage, out_dir)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return out_dir / "index.html"

@@ -1,0 +1,266 @@
+"""The leaderboard tables: one per dataset, shared by the HTML pages and every export format.
+
+Nothing here recomputes a metric: values are the run's recorded scores and bootstrap intervals, put on the
+display scale (fractions x100; BLEU is already 0-100). Reported (published) rows are kept apart from
+measured rows: they get no rank and never take a "best" mark.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mulcot_bench.report.board import SHOWN_STATUSES, Board, Row
+from mulcot_bench.report.format import DASH, format_params, is_percent_native
+from mulcot_bench.results import DatasetRecord, Failure, ReportedEntry
+
+ROLE_ORDER = ("teacher", "assistant", "student", "baseline")
+TABLE_SPLIT = "test"
+DEFAULT_HEADLINE = ("accuracy", "macro_f1")
+
+
+@dataclass
+class Column:
+    key: str
+    display: str
+    metric_id: str
+    headline: bool
+
+    @property
+    def percent_native(self) -> bool:
+        return is_percent_native(self.metric_id, self.key)
+
+
+@dataclass
+class Value:
+    """One score on the display scale, with its bootstrap interval when the run recorded one."""
+
+    raw: float | None
+    shown: float | None
+    low: float | None = None
+    high: float | None = None
+
+    @property
+    def text(self) -> str:
+        return DASH if self.shown is None else f"{self.shown:.1f}"
+
+    @property
+    def ci_text(self) -> str:
+        return "" if self.low is None or self.high is None else f"[{self.low:.1f}, {self.high:.1f}]"
+
+
+@dataclass
+class TableRow:
+    """A measured or a reported row of a dataset's table."""
+
+    kind: str  # "measured" or "reported"
+    key: str
+    model: str
+    variant: str | None
+    role: str
+    values: dict[str, Value]
+    params: int | None = None
+    n: int | None = None
+    invalid: int | None = None
+    run_id: str = ""
+    plugin: str = ""
+    cached: bool = False
+    assistant: str | None = None
+    rank: int | None = None
+    best: set[str] = field(default_factory=set)
+    citation: str = ""
+    note: str = ""
+    source: Row | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} ({self.variant})" if self.variant else self.model
+
+    @property
+    def params_text(self) -> str:
+        return format_params(self.params)
+
+    @property
+    def rankable(self) -> bool:
+        """Measured, full input, not the teacher (the teacher is the upper reference, not a contestant)."""
+        return self.kind == "measured" and self.variant is None and self.role != "teacher"
+
+
+@dataclass
+class LeaderTable:
+    dataset: DatasetRecord
+    columns: list[Column]  # the main table: each metric's summary outputs
+    all_columns: list[Column]  # every recorded output
+    rows: list[TableRow]  # measured, test split, role order
+    reported: list[TableRow]
+    headline: list[str]
+    other_splits: int = 0
+    listed: bool = True
+    notes: list[str] = field(default_factory=list)
+    failures: list[tuple[Failure, str]] = field(default_factory=list)  # (failure, run id)
+
+    @property
+    def rank_key(self) -> str | None:
+        return self.headline[0] if self.headline else None
+
+    @property
+    def headline_columns(self) -> list[Column]:
+        by_key = {c.key: c for c in self.all_columns}
+        return [by_key[k] for k in self.headline if k in by_key]
+
+
+def _role_rank(role: str) -> int:
+    return ROLE_ORDER.index(role) if role in ROLE_ORDER else len(ROLE_ORDER)
+
+
+def _columns(board: Board, keys_in_order: list[str], headline: list[str], summary_only: bool) -> list[Column]:
+    """Score keys that occur (only each metric's summary outputs if ``summary_only``), in metric-registration
+    order, with their exact display names; keys no metric declares come last, by first appearance."""
+    known: dict[str, tuple[str, str]] = {}
+    order: dict[str, int] = {}
+    hidden: set[str] = set()
+    for metric in board.metrics:
+        if summary_only and metric.summary is not None:
+            hidden |= set(metric.outputs) - set(metric.summary)
+        for key, display in metric.outputs.items():
+            known.setdefault(key, (display, metric.id))
+            order.setdefault(key, len(order))
+    seen = [k for k in dict.fromkeys(keys_in_order) if k not in hidden or k in headline]
+    first = {key: i for i, key in enumerate(seen)}
+    seen.sort(key=lambda k: (order.get(k, len(order)), first[k]))
+    heads = set(headline)
+    out = []
+    for key in seen:
+        display, metric_id = known.get(key, (key, key))
+        out.append(Column(key, display, metric_id, key in heads or metric_id in heads))
+    return out
+
+
+def _value(raw: float | None, interval: list[float] | None, percent: bool) -> Value:
+    scale = 1.0 if percent else 100.0
+    shown = None if raw is None else raw * scale
+    if interval and len(interval) == 2 and None not in interval:
+        return Value(raw, shown, interval[0] * scale, interval[1] * scale)
+    return Value(raw, shown)
+
+
+def measured_row(row: Row, columns: list[Column]) -> TableRow:
+    e = row.entry
+    values = {c.key: _value(e.scores.get(c.key), e.intervals.get(c.key), c.percent_native) for c in columns}
+    return TableRow(
+        kind="measured",
+        key=row.key,
+        model=e.model,
+        variant=e.variant,
+        role=e.role,
+        values=values,
+        params=e.params,
+        n=e.n,
+        invalid=e.invalid,
+        run_id=row.run.id,
+        plugin=e.plugin + (f" {e.plugin_version}" if e.plugin_version else ""),
+        cached=e.cached,
+        assistant=e.assistant,
+        source=row,
+    )
+
+
+def reported_row(rep: ReportedEntry, index: int, columns: list[Column], run_id: str) -> TableRow:
+    """A published row; its scores are already percentages (BLEU on 0-100 too)."""
+    values = {c.key: Value(rep.scores.get(c.key), rep.scores.get(c.key)) for c in columns}
+    return TableRow(
+        kind="reported",
+        key=f"p{index}",
+        model=rep.model,
+        variant=None,
+        role="reported",
+        values=values,
+        run_id=run_id,
+        citation=rep.citation,
+        note=rep.note,
+    )
+
+
+def _mark_best(rows: list[TableRow], columns: list[Column]) -> None:
+    """The highest value of each column among rankable rows (ties all marked)."""
+    for col in columns:
+        present = [r.values[col.key].raw for r in rows if r.rankable and r.values[col.key].raw is not None]
+        if not present:
+            continue
+        top = max(present)
+        for r in rows:
+            if r.rankable and r.values[col.key].raw == top:
+                r.best.add(col.key)
+
+
+def _rank(rows: list[TableRow], key: str | None) -> None:
+    """Competition ranking (1, 2, 2, 4) by ``key``, highest first, among rankable rows with a value."""
+    if key is None:
+        return
+    scored = sorted(
+        (r for r in rows if r.rankable and key in r.values and r.values[key].raw is not None),
+        key=lambda r: -(r.values[key].raw or 0.0),
+    )
+    for i, r in enumerate(scored):
+        prev = scored[i - 1] if i else None
+        r.rank = prev.rank if prev is not None and prev.values[key].raw == r.values[key].raw else i + 1
+
+
+def headline_of(ds: DatasetRecord) -> list[str]:
+    return list(ds.headline) or list(DEFAULT_HEADLINE)
+
+
+def build_table(board: Board, ds: DatasetRecord, rows: list[Row], listed: bool = True) -> LeaderTable:
+    """The table of one dataset: measured test-split rows in role order (each model's ablations after it)."""
+    test = [r for r in rows if r.entry.split == TABLE_SPLIT]
+    full_order = {r.entry.model: i for i, r in enumerate(r for r in test if r.entry.variant is None)}
+    test.sort(
+        key=lambda r: (
+            _role_rank(r.entry.role),
+            r.entry.role,
+            r.entry.model,
+            full_order.get(r.entry.model, 0),
+            r.entry.variant or "",
+        )
+    )
+    reported = [(rep, run) for rep, run in board.reported if rep.dataset == ds.name]
+    headline = headline_of(ds)
+    keys = [k for r in test for k in r.entry.scores] + [k for rep, _ in reported for k in rep.scores]
+    columns = _columns(board, keys, headline, summary_only=True)
+    all_columns = _columns(board, keys, headline, summary_only=False)
+    measured = [measured_row(r, all_columns) for r in test]
+    _mark_best(measured, all_columns)
+    present = {c.key for c in all_columns}
+    table = LeaderTable(
+        dataset=ds,
+        columns=columns,
+        all_columns=all_columns,
+        rows=measured,
+        reported=[reported_row(rep, i, all_columns, run.id) for i, (rep, run) in enumerate(reported)],
+        headline=[k for k in headline if k in present] or headline,
+        other_splits=len(rows) - len(test),
+        listed=listed,
+        notes=list(ds.notes) + board.dataset_notes.get(ds.name, []),
+        failures=[(f, run.id) for f, run in board.failures if f.dataset == ds.name],
+    )
+    _rank(measured, table.rank_key)
+    return table
+
+
+def build_tables(board: Board) -> tuple[list[LeaderTable], list[DatasetRecord]]:
+    """Tables of the datasets that ran (plus any dataset that has entries but no record), and the datasets
+    that did not run (missing, missing images...)."""
+    by_dataset: dict[str, list[Row]] = {}
+    for row in board.rows:
+        by_dataset.setdefault(row.entry.dataset, []).append(row)
+    tables = [
+        build_table(board, ds, by_dataset.get(ds.name, []))
+        for ds in board.datasets
+        if ds.status in SHOWN_STATUSES or by_dataset.get(ds.name)
+    ]
+    listed = {ds.name for ds in board.datasets}
+    for name in sorted(set(by_dataset) - listed):  # entries for a dataset no run listed: still shown
+        ds = DatasetRecord(name=name, title=name, level="?", status="unlisted")
+        tables.append(build_table(board, ds, by_dataset[name], listed=False))
+    shown = {t.dataset.name for t in tables}
+    missing = [ds for ds in board.datasets if ds.name not in shown]
+    return tables, missing

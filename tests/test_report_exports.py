@@ -1,0 +1,163 @@
+"""Exports (Markdown, CSV, LaTeX booktabs, JSON), merging several runs, and the ``report`` command."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mulcot_bench.cli import cli
+from mulcot_bench.errors import UserError
+from mulcot_bench.report import parse_formats, render
+from mulcot_bench.report.demo import demo_run
+from mulcot_bench.report.exports import _csv_text, tex_escape
+from mulcot_bench.results import RunResults
+
+ALL = ("html", "md", "csv", "tex", "json")
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("runs")
+    old = demo_run(root / "a", models=4, datasets=2, n=12, seed=1, run_id="old", started_at="2026-01-01T00:00:00+00:00")
+    new = demo_run(root / "b", models=6, datasets=1, n=12, seed=2, run_id="new", started_at="2026-02-01T00:00:00+00:00")
+    return old, new
+
+
+def test_formats_parsed_and_checked() -> None:
+    assert parse_formats("html, MD,csv,md") == ["html", "md", "csv"]
+    with pytest.raises(UserError, match="unknown report format 'pdf'"):
+        parse_formats("html,pdf")
+
+
+def test_every_format_of_one_run(tmp_path: Path) -> None:
+    run_dir = demo_run(tmp_path, models=5, datasets=2, n=20)
+    written = render([run_dir], tmp_path / "out", ALL)
+    assert set(written) == set(ALL) and all(p.is_file() for p in written.values())
+    results = RunResults.read(run_dir)
+    measured = [e for e in results.entries if e.split == "test"]
+
+    rows = list(csv.DictReader(io.StringIO(written["csv"].read_text())))
+    assert len(rows) == len(measured) + len(results.reported)
+    student = next(
+        r for r in rows if r["model"] == "demo-student" and r["dataset"] == "twitter2015" and not r["variant"]
+    )
+    entry = next(e for e in measured if e.model == "demo-student" and e.dataset == "twitter2015" and not e.variant)
+    assert float(student["accuracy"]) == pytest.approx(entry.scores["accuracy"] * 100, abs=1e-4)
+    assert float(student["accuracy low"]) == pytest.approx(entry.intervals["accuracy"][0] * 100, abs=1e-4)
+    assert float(student["BLEU-4 (corpus, sacrebleu)"]) == pytest.approx(entry.scores["bleu4"], abs=1e-4)
+    reported = [r for r in rows if r["kind"] == "reported"]
+    assert reported and all(r["rank"] == "" and r["citation"] for r in reported)
+
+    md = written["md"].read_text()
+    assert "## Twitter-2015 (`twitter2015`)" in md and "| rank | model | role | params | accuracy |" in md
+    assert f"| demo-student | student | 480k | {entry.scores['accuracy'] * 100:.1f} [" in md
+    assert "Reported in the literature (not reproduced):" in md and "TomBERT (IJCAI 2019)" in md
+    assert "## Datasets not run" in md and "demo_missing" in md
+    assert "model failure: broken-model: RuntimeError: demo failure" in md
+
+    tex = written["tex"].read_text()
+    assert tex.count("\\toprule") == tex.count("\\midrule") - 2 == tex.count("\\bottomrule") == 2
+    assert "demo-student (text-only)" in tex and "\\textit{TomBERT}\\dag" in tex
+    assert "\\textbf{" in tex and "mvsa\\_single" not in tex.split("\\label")[0]  # escaped where shown
+
+    doc = json.loads(written["json"].read_text())
+    assert [d["name"] for d in doc["datasets"]] == ["twitter2015", "mvsa_single"]
+    assert doc["datasets"][1]["headline"] == ["accuracy", "weighted_f1"]
+    assert doc["not_run"][0]["name"] == "demo_missing"
+    assert sum(len(d["rows"]) for d in doc["datasets"]) == len(measured)
+
+
+def test_csv_text_is_never_a_formula() -> None:
+    assert [_csv_text(t) for t in ("=1+1", "@x", "+a", "-b", "ok")] == ["'=1+1", "'@x", "'+a", "'-b", "ok"]
+
+
+def test_tex_escape() -> None:
+    assert tex_escape("a_b & 100% #1 {x} ~ ^ \\") == (
+        "a\\_b \\& 100\\% \\#1 \\{x\\} \\textasciitilde{} \\textasciicircum{} \\textbackslash{}"
+    )
+
+
+def test_merge_newest_wins_and_superseded_listed(two_runs: tuple[Path, Path], tmp_path: Path) -> None:
+    old, new = two_runs
+    # name the newer run first: the start time decides, not the order
+    written = render([new, old], tmp_path / "merged", ("html", "json"))
+    doc = json.loads(written["json"].read_text())
+    t15 = next(d for d in doc["datasets"] if d["name"] == "twitter2015")
+    runs = {(r["model"], r["variant"]): r["run"] for r in t15["rows"]}
+    assert runs[("demo-teacher", None)] == "new" and runs[("demo-student", "text-only")] == "new"
+    assert runs[("majority", None)] == "new"  # only in the new run
+    mvsa = next(d for d in doc["datasets"] if d["name"] == "mvsa_single")
+    assert {r["run"] for r in mvsa["rows"]} == {"old"}  # only the old run has it: kept
+    superseded = {(s["dataset"], s["model"]) for s in doc["superseded"]}
+    assert ("twitter2015", "demo-teacher") in superseded and ("twitter2015", "demo-student (image-only)") in superseded
+    assert all(s["run"] == "old" and s["replaced_by"] == "new" for s in doc["superseded"])
+    assert len(doc["failures"]) == 2  # one per run, both kept
+    new_teacher = next(
+        e for e in RunResults.read(new).entries if e.model == "demo-teacher" and e.dataset == "twitter2015"
+    )
+    assert next(r for r in t15["rows"] if r["model"] == "demo-teacher")["scores"]["accuracy"] == pytest.approx(
+        new_teacher.scores["accuracy"] * 100
+    )
+    index = written["html"].read_text(encoding="utf-8")
+    assert "merged from 2 runs" in index and "Superseded rows (" in index
+    assert (
+        "the runs used different data for this dataset"
+        in (tmp_path / "merged" / "dataset-twitter2015.html").read_text()
+    )
+    page = (tmp_path / "merged" / "dataset-twitter2015.html").read_text()
+    assert "not the same samples, not tested" not in page  # every shown twitter2015 row is from the new run
+
+
+def test_merge_rejects_the_same_run_twice(two_runs: tuple[Path, Path], tmp_path: Path) -> None:
+    old, _ = two_runs
+    with pytest.raises(UserError, match="run id 'old' is given twice"):
+        render([old, old], tmp_path / "x")
+
+
+def test_report_command(two_runs: tuple[Path, Path], tmp_path: Path) -> None:
+    old, new = two_runs
+    runner = CliRunner()
+    out = tmp_path / "board"
+    result = runner.invoke(cli, ["report", str(old), str(new), "--out", str(out), "--format", "html,md,csv,tex,json"])
+    assert result.exit_code == 0, result.output
+    for name in ("index.html", "leaderboard.md", "leaderboard.csv", "leaderboard.tex", "leaderboard.json"):
+        assert (out / name).is_file() and str(out / name) in result.output
+    result = runner.invoke(
+        cli, ["report", str(new), "--out", str(tmp_path / "one"), "--reference", "majority"], standalone_mode=False
+    )
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "one" / "dataset-twitter2015.html").read_text()
+    assert "selected>majority</option>" in page
+    result = runner.invoke(
+        cli, ["report", str(new), "--out", str(tmp_path / "y"), "--reference", "majorty"], standalone_mode=False
+    )
+    assert isinstance(result.exception, UserError) and "Did you mean 'majority'?" in str(result.exception)
+    result = runner.invoke(cli, ["report", str(old), str(new)], standalone_mode=False)
+    assert isinstance(result.exception, UserError) and "need --out" in str(result.exception)
+    result = runner.invoke(cli, ["report", str(tmp_path)], standalone_mode=False)
+    assert isinstance(result.exception, UserError) and "has no results.json" in str(result.exception)
+    result = runner.invoke(
+        cli, ["report", str(new), "--out", str(tmp_path / "z"), "--format", "pdf"], standalone_mode=False
+    )
+    assert isinstance(result.exception, UserError) and "unknown report format" in str(result.exception)
+
+
+def test_nothing_ran_still_reports_failures_and_missing(tmp_path: Path) -> None:
+    run_dir = demo_run(tmp_path, models=2, datasets=1, n=3)
+    results = RunResults.read(run_dir)
+    results.entries, results.reported = [], []
+    results.datasets = [d for d in results.datasets if d.status == "missing"]
+    results.write(run_dir)
+    written = render([run_dir], tmp_path / "out", ALL)
+    html = written["html"].read_text(encoding="utf-8")
+    assert "No dataset ran." in html and "Failures (1)" in html and "demo_missing" in html
+    md = written["md"].read_text()
+    assert "model failure on twitter2015: broken-model: RuntimeError: demo failure (run demo-run)" in md
+    assert "## Datasets not run" in md
+    doc = json.loads(written["json"].read_text())
+    assert doc["datasets"] == [] and len(doc["failures"]) == 1 and doc["not_run"][0]["status"] == "missing"
