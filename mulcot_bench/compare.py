@@ -114,7 +114,7 @@ def compare(
     b = align(a, b, f"{model_a} vs {model_b} on {dataset}")
     display = display or builtin_display()
     sa, sb = sample_scores(a, cache, model_metrics), sample_scores(b, cache, model_metrics)
-    right_a, right_b = (bool(v) for v in sa.values["correct"]), (bool(v) for v in sb.values["correct"])
+    right_a, right_b = (bool(v) for v in sa.values["accuracy"]), (bool(v) for v in sb.values["accuracy"])
     out = Comparison(dataset, model_a, model_b, len(a), 0, mcnemar(list(right_a), list(right_b)))
     for name in ROWS:
         if name in sa.stats and name in sb.stats:

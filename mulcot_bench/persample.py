@@ -65,7 +65,7 @@ def sample_scores(records: Sequence[dict[str, Any]], cache: Cache | None, model_
     gold = [r["gold"] for r in records]
     labels = [r.get("label") for r in records]
     g, p = label_codes(gold, labels)
-    out.values["correct"] = list((g == p).astype(float))
+    out.values["accuracy"] = list((g == p).astype(float))  # per sample: 1 right, 0 wrong
     out.stats["accuracy"] = (accuracy_stat(g, p), out.n)
     out.stats["macro_f1"] = (f1_stat(g, p, "macro"), out.n)
     out.stats["weighted_f1"] = (f1_stat(g, p, "weighted"), out.n)

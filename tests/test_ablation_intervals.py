@@ -104,7 +104,7 @@ def test_intervals_bracket_scores_and_per_sample_scores_average_to_them(run) -> 
     assert entry.intervals["chain_consistency"] == [1.0, 1.0]  # every chain states the answer: no spread
     lines = [json.loads(line) for line in (run_dir / entry.predictions_file).read_text().splitlines()]
     per = [line["scores"] for line in lines]
-    assert sum(p["correct"] for p in per) / len(per) == pytest.approx(entry.scores["accuracy"])
+    assert sum(p["accuracy"] for p in per) / len(per) == pytest.approx(entry.scores["accuracy"])
     assert sum(p["bleu4_sentence"] for p in per) / len(per) == pytest.approx(entry.scores["bleu4_sentence"])
     assert sum(p["bertscore_f1"] for p in per) / len(per) == pytest.approx(entry.scores["bertscore_f1"], abs=1e-6)
 
