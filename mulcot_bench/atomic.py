@@ -1,4 +1,4 @@
-"""Atomic file writes: write to a temporary file beside the target, fsync, rename."""
+"""Atomic file writes: write to a temporary file beside the target, fsync it, rename, fsync the folder."""
 
 from __future__ import annotations
 
@@ -20,6 +20,21 @@ def write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    fsync_dir(path.parent)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make the rename durable: fsync the folder's entry list (skipped where the OS does not allow it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def write_text(path: Path, text: str) -> None:

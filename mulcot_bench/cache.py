@@ -2,6 +2,11 @@
 
 Keys are content hashes built with :func:`key`; callers put everything that changes an output into
 them (model identity and settings, seed, sample content). Values are JSON, never pickle.
+
+Several processes may share one cache folder: SQLite runs in WAL mode with a busy timeout and every
+write is one ``BEGIN IMMEDIATE`` transaction (a writer waits for the lock instead of failing), and an
+artifact is moved into place whole, after its files are fsynced; when two processes train the same
+artifact, the first one in place wins and the other's copy is discarded (same key, same content).
 """
 
 from __future__ import annotations
@@ -12,11 +17,19 @@ import os
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from mulcot_bench.atomic import fsync_dir
+
+if TYPE_CHECKING:
+    from mulcot_bench.journal import Journal
 
 CACHE_ENV = "MULCOT_BENCH_CACHE"
+BUSY_TIMEOUT_S = 600  # a writer waits this long for another process's transaction before failing
+STALE_TMP_S = 24 * 3600  # temporary artifact folders older than this are left by killed runs: removed
 
 
 def default_cache_dir() -> Path:
@@ -33,6 +46,22 @@ def key(*parts: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def fsync_tree(folder: Path) -> None:
+    """fsync every file under ``folder``, then every folder (so names and contents are on disk)."""
+    dirs = [folder]
+    for path in folder.rglob("*"):
+        if path.is_dir():
+            dirs.append(path)
+        elif path.is_file():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    for d in dirs:
+        fsync_dir(d)
+
+
 class Cache:
     """A namespaced key-value store of JSON values; safe for several processes (WAL, busy timeout)."""
 
@@ -40,11 +69,24 @@ class Cache:
         self.folder = folder
         self.hits = 0
         self.misses = 0
+        self.journal: Journal | None = None  # the run journal model outputs are also appended to, if any
         folder.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(folder / "cache.sqlite3", timeout=60, isolation_level=None)
+        self._db = sqlite3.connect(folder / "cache.sqlite3", timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=60000")
+        self._db.execute("PRAGMA synchronous=FULL")  # a committed batch survives a power cut, not only a kill
         self._db.execute("CREATE TABLE IF NOT EXISTS kv (ns TEXT, k TEXT, v TEXT, PRIMARY KEY (ns, k))")
+        self._clean_stale()
+
+    def _write(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """One write transaction, taking the write lock up front so a waiting writer never deadlocks."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany(sql, rows)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def get_many(self, ns: str, keys: Iterable[str]) -> dict[str, Any]:
         """The cached values among ``keys`` (missing keys are absent from the result)."""
@@ -63,10 +105,10 @@ class Cache:
         return self.get_many(ns, [k]).get(k)
 
     def put_many(self, ns: str, items: dict[str, Any]) -> None:
-        """Store values in one transaction (written as they are made, so nothing done is lost)."""
+        """Store values in one committed transaction (written as they are made, so nothing done is lost)."""
         rows = [(ns, k, json.dumps(v, sort_keys=True)) for k, v in items.items()]
-        with self._db:
-            self._db.executemany("INSERT OR REPLACE INTO kv (ns, k, v) VALUES (?, ?, ?)", rows)
+        if rows:
+            self._write("INSERT OR REPLACE INTO kv (ns, k, v) VALUES (?, ?, ?)", rows)
 
     def put(self, ns: str, k: str, value: Any) -> None:
         self.put_many(ns, {k: value})
@@ -76,21 +118,44 @@ class Cache:
         path = self.folder / "artifacts" / k
         return path if (path / ".complete").exists() else None
 
-    def store_artifact(self, k: str, save) -> Path:  # noqa: ANN001 - save(folder) writes the files
-        """Write an artifact into a temporary folder, mark it complete, and move it into place."""
+    def store_artifact(self, k: str, save: Callable[[Path], Any]) -> Path:
+        """Write an artifact into a temporary folder, fsync it, mark it complete and move it into place.
+
+        An artifact already in place (another process finished the same key first) is kept and ours
+        discarded: readers of a finished artifact never see it change under them.
+        """
         final = self.folder / "artifacts" / k
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{k[:12]}.", dir=final.parent))
         try:
             save(tmp)
             (tmp / ".complete").write_text("ok\n")
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
+            fsync_tree(tmp)
+            if final.exists() and not (final / ".complete").exists():
+                shutil.rmtree(final, ignore_errors=True)  # an incomplete folder (not written by this class)
+            try:
+                os.rename(tmp, final)
+            except OSError:
+                if self.artifact(k) is None:  # not a lost race: a real error
+                    raise
+            fsync_dir(final.parent)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
         return final
+
+    def _clean_stale(self) -> None:
+        """Remove temporary artifact folders left by killed runs (only old ones: a live run may own new ones)."""
+        folder = self.folder / "artifacts"
+        if not folder.is_dir():
+            return
+        now = time.time()
+        for path in folder.glob(".*"):
+            try:
+                if path.is_dir() and now - path.stat().st_mtime > STALE_TMP_S:
+                    shutil.rmtree(path, ignore_errors=True)
+            except OSError:
+                continue
 
     def close(self) -> None:
         self._db.close()

@@ -87,6 +87,11 @@ def cli() -> None:
     show_default=True,
     help="Bootstrap resamples for the 95%% intervals stored with every score (0: none).",
 )
+@click.option(
+    "--model-timeout",
+    help="Seconds one model call (a batch) may take before the model is recorded as hung and the run goes on; "
+    "also MULCOT_BENCH_MODEL_TIMEOUT (default: no limit). Training is not limited.",
+)
 @plugins_dir_option
 @strict_option
 def run_cmd(
@@ -107,10 +112,12 @@ def run_cmd(
     limit: str | None,
     ablations: tuple[str, ...],
     resamples: int,
+    model_timeout: str | None,
     plugins_dirs: tuple[Path, ...],
     strict: bool,
 ) -> None:
     """Run the distillation and evaluation, write results.json and the leaderboard."""
+    from mulcot_bench.faults import parse_timeout
     from mulcot_bench.runner import RunOptions, exit_summary, run
 
     if not run_all and not datasets and not models:
@@ -141,6 +148,7 @@ def run_cmd(
         protocol=protocol,
         limits=_sizes(limit, "--limit"),
         command=" ".join(["mulcot-bench", *sys.argv[1:]]),
+        model_timeout=parse_timeout(model_timeout, "--model-timeout"),
     )
     outcome = run(registry, options)
     click.echo(exit_summary(outcome))

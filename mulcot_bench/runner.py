@@ -16,10 +16,13 @@ from mulcot_bench.cache import Cache, default_cache_dir
 from mulcot_bench.data.images import MissingImagesError
 from mulcot_bench.data.views import apply_views
 from mulcot_bench.errors import ModelUnavailable, UserError
+from mulcot_bench.faults import call_timeout, failpoint
+from mulcot_bench.journal import Journal
 from mulcot_bench.metrics.classification import invalid_count
 from mulcot_bench.metrics.perclass import confusion
 from mulcot_bench.pipeline import DatasetPipeline, ModelRun, log
 from mulcot_bench.provenance import git_commit, package_versions, platform_string, python_version
+from mulcot_bench.redact import redact, redact_obj
 from mulcot_bench.registry import Registry
 from mulcot_bench.results import (
     DatasetRecord,
@@ -67,6 +70,7 @@ class RunOptions:
     dataset_options: dict[str, dict[str, object]] = field(default_factory=dict)
     run_id: str | None = None
     command: str = ""
+    model_timeout: float | None = None  # seconds per model call (None: $MULCOT_BENCH_MODEL_TIMEOUT or no limit)
     ablations: list[str] = field(default_factory=list)
     protocol: str = "reference"
     limits: tuple[int, int, int] | None = None
@@ -143,7 +147,7 @@ def write_predictions(run_dir: Path, dataset: str, run: ModelRun, records: list[
     """One JSONL per (model, variant, dataset), written atomically; returns its path relative to the run folder."""
     stem = safe_name(run.spec.name) + (f"@{run.variant}" if run.variant else "")
     rel = Path("predictions") / safe_name(dataset) / f"{stem}.jsonl"
-    lines = [json.dumps(r, ensure_ascii=False) for r in records]
+    lines = [json.dumps(r, ensure_ascii=False) for r in redact_obj(records)]
     write_text(run_dir / rel, "\n".join(lines) + "\n")
     return rel.as_posix()
 
@@ -223,7 +227,16 @@ def _provenance(registry: Registry, options: RunOptions, started: str) -> Proven
 
 
 def run(registry: Registry, options: RunOptions) -> RunOutcome:
-    """Run the benchmark and write ``results.json``, predictions and the leaderboard."""
+    """Run the benchmark and write ``results.json``, predictions and the leaderboard.
+
+    Model calls run under the per-call timeout; model outputs are journalled in the run folder as they are
+    made, and a run folder's journal is replayed into the cache first (see :mod:`mulcot_bench.journal`).
+    """
+    with call_timeout(options.model_timeout):
+        return _run(registry, options)
+
+
+def _run(registry: Registry, options: RunOptions) -> RunOutcome:
     data_root = options.data_root if options.data_root is not None else default_data_root()
     if options.data_root is not None and not options.data_root.is_dir():
         raise UserError(f"data root {options.data_root} does not exist; pass an existing folder to --data-root")
@@ -236,6 +249,14 @@ def run(registry: Registry, options: RunOptions) -> RunOutcome:
     run_dir = options.runs_dir / safe_name(run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
     cache = Cache(options.cache_dir or default_cache_dir())
+    cache.journal = Journal(run_dir / "journal")
+    replayed = cache.journal.replay(cache)
+    if replayed.restored or replayed.skipped:
+        cut = f"; skipped {replayed.skipped} cut-short lines ({', '.join(replayed.skipped_where[:3])})"
+        log(
+            f"resume: restored {replayed.restored} model outputs from the run journal"
+            + (cut if replayed.skipped else "")
+        )
     scorer = Scorer(registry, cache, options.bootstrap)
     records: list[DatasetRecord] = []
     entries: list[Entry] = []
@@ -287,7 +308,11 @@ def run(registry: Registry, options: RunOptions) -> RunOutcome:
         bootstrap=scorer.bootstrap(),
     )
     results.provenance.finished_at = datetime.now(UTC).isoformat()
+    if replayed.skipped:
+        results.skipped["journal_lines_cut_short"] = replayed.skipped
+    results = RunResults.model_validate(redact_obj(results.model_dump(mode="json")))
     results.write(run_dir)
+    failpoint("report")
     from mulcot_bench.report import render_report
 
     report = render_report(run_dir, options.reports_dir / safe_name(run_id))
@@ -350,6 +375,7 @@ def _run_dataset(
             failures.append(Failure(what="model", dataset=name, model=model, reason=_reason(exc)))
     entries = []
     for r in runs:
+        failpoint("score")
         pipeline.stage_report(r)
         scores = scorer.score(pipeline.data, r)
         records = prediction_records(pipeline.data, r)
@@ -391,7 +417,7 @@ def _evaluations(pipeline: DatasetPipeline, ablations: list[str]) -> list[tuple[
 
 
 def _reason(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+    return redact(f"{type(exc).__name__}: {exc}".splitlines()[0])[:500]
 
 
 def exit_summary(outcome: RunOutcome) -> str:
@@ -403,4 +429,4 @@ def exit_summary(outcome: RunOutcome) -> str:
     for f in res.failures:
         where = " ".join(x for x in (f.model, f"on {f.dataset}" if f.dataset else None) if x)
         lines.append(f"FAILED {f.what} {where}: {f.reason}".replace("  ", " "))
-    return "\n".join(lines)
+    return redact("\n".join(lines))

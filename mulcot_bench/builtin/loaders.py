@@ -113,5 +113,7 @@ def _finish(
         images_missing_samples=images.missing_samples,
         images_missing_files=len(images.missing_names),
         images_found_files=images.files_found,
+        images_unreadable_samples=images.unreadable_samples,
+        images_unreadable_files=len(images.unreadable),
     )
     return LoadedSplits(name, level, splits["train"], splits["dev"], splits["test"], notes=notes, stats=stats)  # type: ignore[arg-type]

@@ -1,4 +1,9 @@
-"""Images of a real dataset: ``<dataset>/images/<name>``, read as bytes, never outside that folder."""
+"""Images of a real dataset: ``<dataset>/images/<name>``, read as bytes, never outside that folder.
+
+Images are not decoded when a dataset loads (``mulcot-bench datasets verify`` decodes them all), but a
+file that cannot be a whole image (empty, an unknown header, a JPEG or PNG cut short) is found with cheap
+structural checks: its samples run text-only, and the files are counted and named in the dataset's notes.
+"""
 
 from __future__ import annotations
 
@@ -38,6 +43,8 @@ class ImageFolder:
     missing_samples: int = 0
     total_samples: int = 0
     missing_names: list[str] = field(default_factory=list)
+    unreadable: dict[str, str] = field(default_factory=dict)  # file name -> what is wrong with it
+    unreadable_samples: int = 0
 
     def __post_init__(self) -> None:
         self.root = self.dataset_root / self.folder
@@ -61,11 +68,17 @@ class ImageFolder:
         self.total_samples += 1
         if name not in self._cache:
             path = self.path(name, where)
-            self._cache[name] = path.read_bytes() if path else None
+            data = path.read_bytes() if path else None
             if path is None:
                 self.missing_names.append(name)
+            elif problem := image_problem(data or b""):
+                self.unreadable[name] = problem
+                data = None
+            self._cache[name] = data
         data = self._cache[name]
-        if data is None:
+        if name in self.unreadable:
+            self.unreadable_samples += 1
+        elif data is None:
             self.missing_samples += 1
         return data
 
@@ -77,7 +90,7 @@ class ImageFolder:
         """Raise :class:`MissingImagesError` if images are missing and not allowed, else notes about coverage."""
         n, total = self.missing_samples, self.total_samples
         if not n:
-            return [f"images: {total}/{total} samples have an image ({self.files_found} files)"]
+            return [f"images: {total}/{total} samples have an image ({self.files_found} files)", *self._unreadable()]
         first = ", ".join(self.missing_names[:3]) + (", ..." if len(self.missing_names) > 3 else "")
         where = self.root if self.real_root else f"{self.root} (no such folder)"
         if not allow_missing:
@@ -90,8 +103,66 @@ class ImageFolder:
             )
         return [
             f"images: {n} of {total} samples have no image ({len(self.missing_names)} files missing under {where}, "
-            f"first: {first}); they run text-only (--allow-missing-images)"
+            f"first: {first}); they run text-only (--allow-missing-images)",
+            *self._unreadable(),
         ]
+
+    def _unreadable(self) -> list[str]:
+        """The note about unreadable image files (empty when there are none)."""
+        if not self.unreadable:
+            return []
+        shown = "; ".join(f"{k}: {v}" for k, v in list(self.unreadable.items())[:3])
+        more = ", ..." if len(self.unreadable) > 3 else ""
+        return [
+            f"images: {self.unreadable_samples} samples have an unreadable image file ({len(self.unreadable)} files: "
+            f"{shown}{more}); they run text-only; replace the files (mulcot-bench datasets verify decodes every image)"
+        ]
+
+
+_MAGIC = {
+    b"\xff\xd8\xff": "JPEG",
+    b"\x89PNG\r\n\x1a\n": "PNG",
+    b"GIF87a": "GIF",
+    b"GIF89a": "GIF",
+    b"BM": "BMP",
+}
+
+
+def image_problem(data: bytes) -> str | None:
+    """Why ``data`` cannot be a whole image file (without decoding it), or None when it looks whole."""
+    if not data:
+        return "empty (zero-byte) file"
+    kind = next((k for m, k in _MAGIC.items() if data.startswith(m)), None)
+    if kind is None and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        kind = "WEBP"
+    if kind is None:
+        return f"not an image (unknown header {data[:8].hex()})"
+    if kind == "JPEG":
+        return _jpeg_problem(data)
+    if kind == "PNG" and b"IEND" not in data[-64:]:
+        return "truncated PNG (no IEND chunk)"
+    return None
+
+
+def _jpeg_problem(data: bytes) -> str | None:
+    """Walk the JPEG segments to the first scan, then look for the end-of-image marker after it."""
+    i = 2
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            return f"corrupt JPEG (no marker at byte {i})"
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker < 0xC0 or marker == 0xD9:
+            return f"corrupt JPEG (marker 0x{marker:02x} at byte {i})"
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if marker == 0xDA:  # start of scan: entropy-coded data follows, ended by FFD9
+            return None if b"\xff\xd9" in data[i + 2 + length :] else "truncated JPEG (no end-of-image marker)"
+        if length < 2:
+            return f"corrupt JPEG (segment length {length} at byte {i})"
+        i += 2 + length
+    return "truncated JPEG (ends in its headers)"
 
 
 def decode_errors(paths: list[Path]) -> list[tuple[Path, str]]:

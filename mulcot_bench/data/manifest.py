@@ -10,7 +10,7 @@ import json
 from importlib import resources
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mulcot_bench.errors import UserError
 
@@ -73,4 +73,29 @@ def load_manifest(name: str) -> Manifest:
     res = resources.files("mulcot_bench") / "manifests" / f"{name}.json"
     if not res.is_file():
         raise UserError(f"no manifest for dataset {name!r}; known: {', '.join(manifest_names())}")
-    return Manifest.model_validate(json.loads(res.read_text(encoding="utf-8")))
+    return parse_manifest(res.read_text(encoding="utf-8"), f"manifest {name}.json")
+
+
+def parse_manifest(text: str, source: str) -> Manifest:
+    """A manifest from JSON text; bad JSON, unknown keys and wrong types raise one line naming ``source``."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{source}:{exc.lineno}: invalid JSON ({exc.msg} at column {exc.colno})") from None
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as exc:
+        raise UserError(f"{source}: {_first_problem(exc)}; fix the manifest") from None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    """The first validation error as 'key files.0.rows: ...' ('and N more' when there are others)."""
+    errors = exc.errors()
+    err = errors[0]
+    where = ".".join(str(p) for p in err["loc"]) or "top level"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    if err["type"] == "extra_forbidden":
+        return f"unknown key {where!r}{more}"
+    if err["type"] == "missing":
+        return f"missing key {where!r}{more}"
+    return f"key {where!r}: {err['msg'].lower()}, got {err['input']!r:.60}{more}"
