@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mulcot_bench.cache import Cache, key
-from mulcot_bench.errors import UserError
+from mulcot_bench.errors import ModelUnavailable, UserError
 from mulcot_bench.registry import Registry
 from mulcot_bench.specs import ModelSpec
 from mulcot_bench.stages import augment, cached_calls, teacher_rationales
@@ -119,7 +119,10 @@ class DatasetPipeline:
         card = self.registry.model(name).card
         if card.assistant:
             if card.assistant not in self.registry.models:
-                raise UserError(f"model {name!r} names assistant {card.assistant!r}, which no plugin registers")
+                raise ModelUnavailable(
+                    f"model {name!r} names assistant {card.assistant!r}, which no installed plugin registers; "
+                    "install the plugin that registers it"
+                )
             return card.assistant
         assistants = [n for n, s in self.registry.models.items() if s.card.role == "assistant"]
         chosen = [n for n in assistants if n in self.model_names] or [

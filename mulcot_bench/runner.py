@@ -182,7 +182,9 @@ class Scorer:
             scores.update(self.metrics[spec.id].compute(data.test, run.predictions, self.cache))
         return scores
 
-    def per_sample(self, records: list[dict[str, object]]) -> tuple[dict[str, list[float]], list[str]]:
+    def per_sample(
+        self, records: list[dict[str, object]], rationale: bool = True
+    ) -> tuple[dict[str, list[float]], list[str]]:
         """Bootstrap 95% intervals of every per-sample-decomposable score, and add each record's own scores.
 
         Intervals are percentile intervals over :attr:`resamples` resamples (seed :data:`BOOTSTRAP_SEED`);
@@ -190,7 +192,9 @@ class Scorer:
         """
         from mulcot_bench.persample import sample_scores
 
-        found = sample_scores(records, self.cache)
+        # like score(): no reasoning metrics for a model that declares no rationale
+        seen = records if rationale else [{**r, "rationale": None} for r in records]
+        found = sample_scores(seen, self.cache)
         for i, record in enumerate(records):
             record["scores"] = found.row(i)
         if not self.resamples:
@@ -379,7 +383,7 @@ def _run_dataset(
         pipeline.stage_report(r)
         scores = scorer.score(pipeline.data, r)
         records = prediction_records(pipeline.data, r)
-        intervals, _notes = scorer.per_sample(records)
+        intervals, _notes = scorer.per_sample(records, r.spec.card.rationale)
         entries.append(
             Entry(
                 model=r.spec.name,
