@@ -167,7 +167,9 @@ def main() -> None:
     try:
         cli.main(standalone_mode=False)
     except UserError as exc:
-        click.echo(f"error: {exc}", err=True)
+        from mulcot_bench.redact import redact
+
+        click.echo(redact(f"error: {exc}"), err=True)
         sys.exit(2)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)

@@ -22,11 +22,12 @@ strict_option = click.option("--strict", is_flag=True, help="A plugin that fails
 
 def load_registry(plugins_dirs: tuple[Path, ...], strict: bool) -> Registry:
     """Build the registry, warning on stderr about each plugin that was skipped."""
+    from mulcot_bench.redact import redact
     from mulcot_bench.registry import build_registry
 
     registry = build_registry(list(plugins_dirs), strict=strict)
     for info in registry.loaded.failures:
-        click.echo(f"warning: plugin {info.name!r} ({info.source}) skipped: {info.error}", err=True)
+        click.echo(redact(f"warning: plugin {info.name!r} ({info.source}) skipped: {info.error}"), err=True)
     return registry
 
 
