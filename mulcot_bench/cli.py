@@ -11,6 +11,7 @@ from mulcot_bench import __version__
 from mulcot_bench.cli_common import load_registry, plugins_dir_option, strict_option
 from mulcot_bench.cli_compare import compare_cmd
 from mulcot_bench.cli_datasets import datasets_group
+from mulcot_bench.cli_distill import distill_cmd
 from mulcot_bench.cli_plugins import plugins_group
 from mulcot_bench.cli_report import report_cmd
 from mulcot_bench.errors import UserError
@@ -159,6 +160,7 @@ def run_cmd(
 cli.add_command(plugins_group)
 cli.add_command(datasets_group, "datasets")
 cli.add_command(compare_cmd, "compare")
+cli.add_command(distill_cmd, "distill")
 cli.add_command(report_cmd, "report")
 
 

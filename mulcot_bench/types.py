@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 Role = Literal["teacher", "assistant", "student", "baseline"]
@@ -93,7 +94,11 @@ class ModelCard:
 
 @dataclass
 class FitContext:
-    """What a trainable model gets besides its data: the seed, a progress hook, and its assistant."""
+    """What a trainable model gets besides its data: the seed, a progress hook, and its assistant.
+
+    ``workdir`` is a folder for the fit's checkpoints and scratch files (the pipeline gives each artifact its
+    own, under the cache, and removes it once the trained model is stored); a fit found there resumes.
+    """
 
     seed: int
     dataset: str
@@ -101,6 +106,7 @@ class FitContext:
     assistant: Model | None = None
     progress: Callable[[str, int], Any] | None = None
     report: dict[str, Any] = field(default_factory=dict)
+    workdir: Path | None = None
 
 
 @runtime_checkable

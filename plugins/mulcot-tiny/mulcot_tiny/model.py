@@ -7,7 +7,9 @@ TinyVLM assistant adopts its tokenizer and distils from its logits on the target
 
 from __future__ import annotations
 
+import hashlib
 import json
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -16,13 +18,27 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from mulcot_bench.distill import dist
+from mulcot_bench.distill.losses import MASKS
+from mulcot_bench.distill.trainer import TrainerConfig, fit
 from mulcot_bench.labels import LABELS
 from mulcot_bench.rationale import parse, parse_label
 from mulcot_bench.types import FitContext, ModelCard, Prediction, Sample
 from mulcot_tiny.settings import COMMON, OTHER_DEFAULTS, ROLE_DEFAULTS
 from mulcot_tiny.tokenizer import BOS, LABEL, REASON, SEP, Tokenizer, n_distance_tags
-from mulcot_tiny.training import Example, ItemTable, TeacherLogits, TrainConfig, macro_f1, pad_left, train
+from mulcot_tiny.training import (
+    TASKS,
+    Example,
+    ItemTable,
+    KDOptions,
+    LiveAssistant,
+    TinyTask,
+    cached_assistant,
+    pad_left,
+)
 from mulcot_tiny.vlm import VLMConfig, VLMNet, stack_pixels
+
+KD_SOURCES = ("live", "cached")
 
 FORMAT = "mulcot-tiny-vlm"
 
@@ -51,22 +67,41 @@ def _net_config(st: dict[str, Any], vocab_size: int) -> VLMConfig:
     )
 
 
-def _train_config(st: dict[str, Any], seed: int) -> TrainConfig:
-    return TrainConfig(
+def _train_config(st: dict[str, Any], seed: int, level: str) -> TrainerConfig:
+    return TrainerConfig(
         epochs=int(st["epochs"]),
         lr=float(st["lr"]),
         min_lr=float(st["min_lr"]),
+        lr_factor=float(st["plateau_factor"]),
+        patience=int(st["plateau_patience"]),
         batch_size=int(st["batch_size"]),
+        grad_accum=int(st["grad_accum"]),
         weight_decay=float(st["weight_decay"]),
-        warmup_steps=int(st["warmup_steps"]),
         grad_clip=float(st["grad_clip"]),
-        patience=int(st["patience"]),
-        kd_lambda=float(st["kd_lambda"]),
-        kd_temperature=float(st["kd_temperature"]),
-        seed=seed,
-        image_words_weight=float(st["image_words_weight"]),
+        warmup_steps=int(st["warmup_steps"]),
         cosine_decay=bool(st["cosine_decay"]),
+        seed=seed,
+        level=level,
     )
+
+
+def _kd_options(st: dict[str, Any], name: str) -> KDOptions:
+    if st["kd_mask"] not in MASKS:
+        raise ValueError(f"model {name!r}: kd_mask {st['kd_mask']!r} is not one of {', '.join(MASKS)}")
+    if st["kd_source"] not in KD_SOURCES:
+        raise ValueError(f"model {name!r}: kd_source {st['kd_source']!r} is not one of {', '.join(KD_SOURCES)}")
+    return KDOptions(
+        lam=float(st["kd_lambda"]),
+        temperature=float(st["kd_temperature"]),
+        t2=bool(st["kd_t2"]),
+        mask=str(st["kd_mask"]),
+        hidden_weight=float(st["kd_hidden_weight"]),
+    )
+
+
+def sample_seed(seed: int, sample: Sample) -> int:
+    """The sampling seed of one item: from the run's seed and the item's content, nothing else."""
+    return int(hashlib.sha256(f"{int(seed)}|{sample.content_hash}".encode()).hexdigest()[:15], 16)
 
 
 def label_target(label: str) -> str:
@@ -149,13 +184,18 @@ class TinyVLM:
         return assistant
 
     def fit(self, train_set: list[Sample], dev: list[Sample], ctx: FitContext) -> dict[str, Any]:
-        """Train both tasks (with KD from ``ctx.assistant`` when kd_lambda > 0); return the stage report."""
+        """Train both tasks (with KD from ``ctx.assistant`` when kd_lambda > 0); return the stage report.
+
+        The loop is :func:`mulcot_bench.distill.trainer.fit`: with ``ctx.workdir`` set (the pipeline's partial
+        folder of this artifact) it checkpoints every epoch and resumes after a crash; under torch.distributed
+        every rank calls this with the same data and the trainer splits the work.
+        """
         start = time.perf_counter()
         st = self.settings
-        lam = float(st["kd_lambda"])
+        kd = _kd_options(st, self.card.name)
         assistant = self._assistant(ctx)
-        if lam > 0 and assistant is None:
-            raise ValueError(f"model {self.card.name!r}: kd_lambda={lam} needs a fitted TinyVLM assistant in ctx")
+        if (kd.lam > 0 or kd.hidden_weight > 0) and assistant is None:
+            raise ValueError(f"model {self.card.name!r}: kd_lambda={kd.lam} needs a fitted TinyVLM assistant in ctx")
         if not train_set:
             raise ValueError(f"model {self.card.name!r}: empty training set")
         if assistant is not None:
@@ -167,58 +207,83 @@ class TinyVLM:
         assert tok is not None
         items = ItemTable(
             *stack_pixels([s.image for s in train_set]),
-            {task: [self._example(s, task) for s in train_set] for task in ("reasoning", "label")},
+            {task: [self._example(s, task) for s in train_set] for task in TASKS},
             [self._image_words(s) for s in train_set],
         )
         seed = int(ctx.seed) + int(st["seed_offset"])
-        tcfg = _train_config(st, seed)
-        teacher_items = None
-        if lam > 0 and assistant is not None:  # the assistant reads the items with its own prompt settings
-            exs = {task: [assistant._example(s, task) for s in train_set] for task in ("reasoning", "label")}
-            teacher_items = ItemTable(items.pixels, items.has_image, exs)
+        tcfg = _train_config(st, seed, ctx.level)
+        workdir = getattr(ctx, "workdir", None)
         bar = ctx.progress(f"fit {self.card.name}", tcfg.epochs) if ctx.progress is not None else None
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]), tempfile.TemporaryDirectory(prefix="mulcot-tiny-") as scratch:
             torch.manual_seed(seed)
             self.net = VLMNet(_net_config(st, len(tok)))
-            teacher = None
-            if teacher_items is not None and assistant is not None and assistant.net is not None:
-                teacher = TeacherLogits(assistant.net, teacher_items, tok.pad_id)
-            evaluate = (lambda: self._dev_scores(dev)) if dev else None
+            source = None
+            kd_report: dict[str, Any] = {}
+            if (kd.lam > 0 or kd.hidden_weight > 0) and assistant is not None and assistant.net is not None:
+                # the assistant reads the items with its own prompt settings
+                exs = {task: [assistant._example(s, task) for s in train_set] for task in TASKS}
+                live = LiveAssistant(assistant.net, ItemTable(items.pixels, items.has_image, exs), tok.pad_id, kd.mask)
+                source = live
+                if st["kd_source"] == "cached":
+                    t0 = time.perf_counter()
+                    folder = Path(workdir) if workdir is not None else Path(scratch)
+                    source = cached_assistant(
+                        live,
+                        folder / "assistant-logits.safetensors",
+                        int(st["kd_top_k"]),
+                        kd.temperature,
+                        assistant.card.name,
+                        len(tok),
+                    )
+                    kd_report = {"cache_seconds": round(time.perf_counter() - t0, 3), "cached_rows": len(source.tail)}
+            dev_gold = [s.label for s in dev]
+            task = TinyTask(
+                self.net,
+                items,
+                tok.pad_id,
+                kd,
+                source,
+                float(st["image_words_weight"]),
+                dev_gold,
+                lambda idx: [p.label for p in self._labels([dev[i] for i in idx], with_probs=False, shard=False)],
+            )
             on_epoch = (lambda _info: bar.update(1)) if hasattr(bar, "update") else None
-            record = train(self.net, items, tcfg, tok.pad_id, evaluate, teacher, on_epoch)
+            record = fit(
+                task,
+                tcfg,
+                workdir=Path(workdir) if workdir is not None else None,
+                fingerprint=f"mulcot-tiny:{self.card.name}:{self.card.role}",
+                on_epoch=on_epoch,
+                eval_batch=int(st["eval_batch_size"]),
+            )
+            self.net.eval()
         if hasattr(bar, "close"):
             bar.close()
         n_reason = sum(1 for e in items.examples["reasoning"] if e is not None)
+        n_label = sum(1 for e in items.examples["label"] if e is not None)
         return {
             "model": self.card.name,
             "n_train": len(train_set),
             "n_with_rationale": n_reason,
+            "counts": {"train": len(train_set), "reasoning": n_reason, "label": n_label, "dev": len(dev)},
             "n_dev": len(dev),
-            "epochs": tcfg.epochs,
-            "losses": record["losses"],
-            "task_losses": record["task_losses"],
-            "dev_accuracy": record["dev_accuracy"],
-            "dev_macro_f1": record["dev_macro_f1"],
-            "lr": record["lr"],
-            "selected_epoch": record["selected_epoch"],
+            **record,
             "wall_seconds": round(time.perf_counter() - start, 3),
             "params": self.params,
             "vocab_size": len(tok),
             "kd": {
-                "lambda": lam,
-                "temperature": tcfg.kd_temperature,
+                "lambda": kd.lam,
+                "temperature": kd.temperature,
+                "t2_factor": kd.t2,
+                "mask": kd.mask,
+                "source": st["kd_source"] if source is not None else None,
+                "top_k": int(st["kd_top_k"]) if source is not None and st["kd_source"] == "cached" else None,
+                "hidden_weight": kd.hidden_weight,
                 "assistant": assistant.card.name if assistant is not None else None,
-                "mask": "target tokens only",
-                "t2_factor": False,
+                **kd_report,
             },
             "settings": dict(st),
         }
-
-    def _dev_scores(self, dev: list[Sample]) -> tuple[float, float]:
-        pred = [p.label for p in self._labels(dev, with_probs=False)]
-        gold = [s.label for s in dev]
-        acc = sum(1 for g, p in zip(gold, pred, strict=True) if g == p) / len(dev)
-        return acc, macro_f1(gold, pred)
 
     # inference ------------------------------------------------------------------------------------
     def _visual(self, samples: Sequence[Sample]) -> torch.Tensor:
@@ -233,13 +298,13 @@ class TinyVLM:
         task: str,
         max_new: int,
         temperature: float = 0.0,
-        generator: torch.Generator | None = None,
+        generators: Sequence[torch.Generator] | None = None,
     ) -> list[list[int]]:
         tok, net = self._ready()
         prompts = [self._prompt(s, task) for s in samples]
         room = net.cfg.max_len - net.cfg.visual_tokens - max(len(p) for p, _ in prompts)
         ids, tags, mask = pad_left([p for p, _ in prompts], tok.pad_id, [t for _, t in prompts])
-        return net.generate(visual, ids, tags, mask, max(1, min(max_new, room)), tok.eos_id, temperature, generator)
+        return net.generate(visual, ids, tags, mask, max(1, min(max_new, room)), tok.eos_id, temperature, generators)
 
     @torch.no_grad()
     def _label_probs(self, samples: Sequence[Sample], visual: torch.Tensor) -> list[dict[str, float]]:
@@ -252,7 +317,12 @@ class TinyVLM:
         return [dict(zip(LABELS, row, strict=True)) for row in probs]
 
     @torch.no_grad()
-    def _labels(self, samples: Sequence[Sample], with_probs: bool = True) -> list[Prediction]:
+    def _labels(self, samples: Sequence[Sample], with_probs: bool = True, shard: bool = True) -> list[Prediction]:
+        if shard and dist.world_size() > 1:
+            samples = list(samples)
+            return dist.sharded_map(
+                lambda idx: self._labels([samples[i] for i in idx], with_probs, False), len(samples)
+            )
         tok, net = self._ready()
         net.eval()
         out: list[Prediction] = []
@@ -268,10 +338,18 @@ class TinyVLM:
 
     @torch.no_grad()
     def predict(self, samples: Sequence[Sample]) -> list[Prediction]:
-        """Label (greedy, label prompt), label probabilities, and a greedy chain (reasoning prompt) per sample."""
+        """Label (greedy, label prompt), label probabilities, and a greedy chain (reasoning prompt) per sample.
+
+        Under torch.distributed each rank predicts its shard and every rank returns all predictions, in order.
+        """
+        samples = list(samples)
+        if dist.world_size() > 1:
+            return dist.sharded_map(lambda idx: self._predict([samples[i] for i in idx]), len(samples))
+        return self._predict(samples)
+
+    def _predict(self, samples: list[Sample]) -> list[Prediction]:
         tok, net = self._ready()
         net.eval()
-        samples = list(samples)
         out: list[Prediction] = []
         max_new = int(self.settings["max_new_tokens"])
         for part in _chunks(len(samples), int(self.settings["eval_batch_size"])):
@@ -287,16 +365,27 @@ class TinyVLM:
 
     @torch.no_grad()
     def sample(self, samples: Sequence[Sample], temperature: float, seed: int) -> list[Prediction]:
-        """One chain per sample drawn at ``temperature`` (seeded); its label is the chain's Prediction field."""
+        """One chain per sample drawn at ``temperature``; its label is the chain's Prediction field.
+
+        Each item's draw is seeded from ``seed`` and the item's content (:func:`sample_seed`), so it is the same
+        whatever batch, cache chunk or process the item is sampled in.
+        """
+        samples = list(samples)
+        if dist.world_size() > 1:
+            return dist.sharded_map(
+                lambda idx: self._sample([samples[i] for i in idx], temperature, seed), len(samples)
+            )
+        return self._sample(samples, temperature, seed)
+
+    def _sample(self, samples: list[Sample], temperature: float, seed: int) -> list[Prediction]:
         tok, net = self._ready()
         net.eval()
-        samples = list(samples)
-        gen = torch.Generator().manual_seed(int(seed))
         out: list[Prediction] = []
         for part in _chunks(len(samples), int(self.settings["eval_batch_size"])):
             chunk = samples[part]
             visual = self._visual(chunk)
-            rows = self._generate(chunk, visual, "reasoning", int(self.settings["max_new_tokens"]), temperature, gen)
+            gens = [torch.Generator().manual_seed(sample_seed(seed, s)) for s in chunk]
+            rows = self._generate(chunk, visual, "reasoning", int(self.settings["max_new_tokens"]), temperature, gens)
             for row in rows:
                 chain = tok.decode(row)
                 out.append(Prediction(label=parse(chain).prediction, rationale=chain, raw=chain))

@@ -19,7 +19,7 @@ COMMON: dict[str, Any] = {
     "weight_decay": 0.01,
     "warmup_steps": 30,
     "grad_clip": 1.0,
-    "patience": 2,
+    "plateau_patience": 2,
     "kd_temperature": 2.0,
     "max_new_tokens": 192,
     "max_label_tokens": 12,
@@ -33,6 +33,14 @@ COMMON: dict[str, Any] = {
     "image_words_weight": 1.0,
     "image_words_field": "Image_analysis",
     "cosine_decay": True,
+    # the generic trainer (mulcot_bench.distill.trainer) and the KD loss (mulcot_bench.distill.losses):
+    "grad_accum": 1,  # micro-batches per optimiser step
+    "plateau_factor": 0.5,  # LR factor after plateau_patience epochs without a better dev accuracy
+    "kd_t2": False,  # multiply the KL by T^2 (the reference does not)
+    "kd_mask": "targets",  # "targets" or "reference" (the released code's labels != 0: every position)
+    "kd_source": "cached",  # "cached": the assistant runs once, its top-k logits in a file; "live": every step
+    "kd_top_k": 256,  # ids kept per position in the cache (0: the full vocabulary, exact)
+    "kd_hidden_weight": 0.0,  # > 0: hidden-state MSE through a learned projection (needs kd_source "live")
 }
 ROLE_DEFAULTS: dict[str, dict[str, Any]] = {
     "assistant": {"d_model": 128, "layers": 2, "kd_lambda": 0.0, "epochs": 10},

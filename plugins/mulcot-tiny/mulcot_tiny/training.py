@@ -1,27 +1,36 @@
-"""Multi-task and knowledge-distillation losses, batching, and the seeded training loop.
+"""Batching, the assistant's logits as a KD source, and the tiny VLM's training task for the generic trainer.
 
-For each task t in {reasoning, label}:
-``L_t = (1 - lam) * CE(student, gold) + lam * KL(softmax(z_a / T) || softmax(z_s / T))``, over target-token
-positions only (the "correct" KD mask, not the reference code's ``labels != 0``); total = sum over tasks,
-with no T^2 factor.
+For each task t in {reasoning, label} the loss is :func:`mulcot_bench.distill.losses.kd_loss`:
+``(1 - lam) * CE + lam * [T^2] * KL(softmax(z_a / T) || softmax(z_s / T))``, total = sum over tasks, plus the
+weighted image-words grounding loss and, optionally, hidden-state distillation through a learned projection.
+The loop itself (AdamW, accumulation, plateau halving, selection, checkpoints, resume, DDP) is
+:func:`mulcot_bench.distill.trainer.fit`.
+
+KD masks: ``"targets"`` distils the positions that predict target tokens. ``"reference"`` distils every
+position of the sequence (visual prefix, prompt and target) as the reference's ``labels != 0`` does, except
+right padding (so a position's loss does not depend on which items share its batch); it needs the assistant's
+and the student's sequences to line up (same visual tokens and prompt settings).
 """
 
 from __future__ import annotations
 
-import math
-import time
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mulcot_bench.distill.cached import CachedLogits, build_cache
+from mulcot_bench.distill.losses import HiddenProjection, TopK, kd_terms
+from mulcot_bench.distill.trainer import TrainTask
 from mulcot_bench.labels import LABELS
 from mulcot_tiny.vlm import VLMNet
 
 TASKS: tuple[str, ...] = ("reasoning", "label")
+IGNORE = -100
 
 
 @dataclass(frozen=True)
@@ -35,30 +44,6 @@ class Example:
     def prompt_tags(self) -> tuple[int, ...]:
         """Tags of the prompt tokens (0 where none were given)."""
         return self.tags if len(self.tags) == len(self.prompt) else (0,) * len(self.prompt)
-
-
-# losses ---------------------------------------------------------------------------------------------
-def kd_kl(student_logits: Tensor, teacher_logits: Tensor, temperature: float) -> Tensor:
-    """Mean over positions of KL(softmax(teacher / T) || softmax(student / T))."""
-    log_s = F.log_softmax(student_logits / temperature, dim=-1)
-    log_t = F.log_softmax(teacher_logits / temperature, dim=-1)
-    return (log_t.exp() * (log_t - log_s)).sum(-1).mean()
-
-
-def distill_loss(
-    student_logits: Tensor,
-    gold: Tensor,
-    teacher_logits: Tensor | None = None,
-    lam: float = 0.0,
-    temperature: float = 2.0,
-) -> Tensor:
-    """One task's loss over its target positions: ``(1 - lam) * CE + lam * KL``; plain CE when ``lam`` is 0."""
-    ce = F.cross_entropy(student_logits, gold)
-    if lam == 0.0:
-        return ce
-    if teacher_logits is None:
-        raise ValueError("distill_loss: lam > 0 needs teacher logits")
-    return (1.0 - lam) * ce + lam * kd_kl(student_logits, teacher_logits, temperature)
 
 
 def macro_f1(gold: Sequence[str], pred: Sequence[str | None]) -> float:
@@ -110,6 +95,36 @@ def target_logits(net: VLMNet, visual: Tensor, ids: Tensor, tags: Tensor, tmask:
     return net.logits(hidden[:, visual.shape[1] - 1 : -1][tmask])
 
 
+def kd_rows(
+    net: VLMNet, visual: Tensor, examples: Sequence[Example], pad_id: int, mask: str
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Hidden states ``(N, d)``, logits ``(N, vocab)`` and labels ``(N,)`` at one sequence batch's loss positions.
+
+    ``"targets"``: the positions predicting target tokens (labels = those tokens). ``"reference"``: every
+    position that predicts a real next token (visual prefix and prompt get label -100), row-major.
+    """
+    ids, tags, tmask = example_batch(examples, pad_id)
+    hidden = net.hidden(visual, ids, tags)
+    n_vis = visual.shape[1]
+    if mask == "targets":
+        h = hidden[:, n_vis - 1 : -1][tmask]
+        return h, net.logits(h), ids[tmask]
+    lengths = torch.tensor([n_vis + len(ex.prompt) + len(ex.target) for ex in examples])
+    width = hidden.shape[1]
+    real_next = torch.arange(1, width)[None, :] < lengths[:, None]  # position j predicts a real token j + 1
+    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
+    labels[:, n_vis:][tmask] = ids[tmask]
+    h = hidden[:, :-1][real_next]
+    return h, net.logits(h), labels[:, 1:][real_next]
+
+
+def kd_row_count(example: Example, visual_tokens: int, mask: str) -> int:
+    """How many loss positions one example has under ``mask``."""
+    if mask == "targets":
+        return len(example.target)
+    return visual_tokens + len(example.prompt) + len(example.target) - 1
+
+
 @dataclass
 class ItemTable:
     """The training items: image pixels, per task one example or None, and the words grounding each image."""
@@ -122,58 +137,86 @@ class ItemTable:
     def __len__(self) -> int:
         return self.pixels.shape[0]
 
+    def present(self, task: str, idx: Sequence[int]) -> list[int]:
+        """The items of ``idx`` that have a ``task`` example, in order."""
+        return [i for i in idx if self.examples[task][i] is not None]
 
-class TeacherLogits:
-    """The frozen assistant's logits on the target positions, cached per item within a memory budget."""
+    def batch(self, task: str, idx: Sequence[int]) -> list[Example]:
+        return [ex for ex in (self.examples[task][i] for i in idx) if ex is not None]
 
-    def __init__(self, net: VLMNet, items: ItemTable, pad_id: int, budget_floats: int = 250_000_000) -> None:
+
+class LiveAssistant:
+    """The frozen assistant network, run on every batch (the "live" KD source; not a registered module)."""
+
+    def __init__(self, net: VLMNet, items: ItemTable, pad_id: int, mask: str) -> None:
         self.net = net.eval()
+        for p in self.net.parameters():
+            p.requires_grad_(False)
         self.items = items
         self.pad_id = pad_id
-        self.budget = budget_floats
-        self.used = 0
-        self.cache: dict[tuple[str, int], Tensor] = {}
+        self.mask = mask
 
     @torch.no_grad()
-    def get(self, task: str, rows: Sequence[int]) -> Tensor:
-        """Concatenated teacher logits for the target tokens of ``rows`` (in order)."""
-        missing = [r for r in rows if (task, r) not in self.cache]
-        if missing:
-            exs = [ex for ex in (self.items.examples[task][r] for r in missing) if ex is not None]
-            if len(exs) != len(missing):
-                raise ValueError(f"teacher logits asked for items without a {task} example")
-            ids, tags, tmask = example_batch(exs, self.pad_id)
-            idx = torch.tensor(missing)
-            visual = self.net.image(self.items.pixels[idx], self.items.has_image[idx])
-            parts = target_logits(self.net, visual, ids, tags, tmask).split([len(ex.target) for ex in exs])
-            fresh = dict(zip(missing, parts, strict=True))
-            for r, part in fresh.items():
-                if self.used + part.numel() <= self.budget:
-                    self.cache[(task, r)] = part.clone()
-                    self.used += part.numel()
-        else:
-            fresh = {}
-        return torch.cat([self.cache[(task, r)] if (task, r) in self.cache else fresh[r] for r in rows])
+    def rows(self, task: str, idx: Sequence[int]) -> tuple[Tensor, Tensor]:
+        """Hidden states and logits at the KD positions of items ``idx`` (each must have a ``task`` example)."""
+        ids = torch.tensor(list(idx), dtype=torch.long)
+        visual = self.net.image(self.items.pixels[ids], self.items.has_image[ids])
+        h, z, _ = kd_rows(self.net, visual, self.items.batch(task, idx), self.pad_id, self.mask)
+        return h, z
+
+    def per_item(self, task: str, idx: list[int]) -> list[Tensor]:
+        """Logits per item (an empty tensor for an item without the task), for the cache builder."""
+        have = self.items.present(task, idx)
+        out = {i: torch.zeros(0) for i in idx}
+        if have:
+            _, z = self.rows(task, have)
+            counts = [kd_row_count(ex, self.net.cfg.visual_tokens, self.mask) for ex in self.items.batch(task, have)]
+            out.update(zip(have, z.split(counts), strict=True))
+        return [out[i] for i in idx]
 
 
-# training loop --------------------------------------------------------------------------------------
+def cache_key(assistant_name: str, net: VLMNet, items: ItemTable, k: int, mask: str, temperature: float) -> str:
+    """What cached assistant logits were computed from: the assistant's weights and every KD example."""
+    h = hashlib.sha256()
+    h.update(f"{assistant_name}|{k}|{mask}|{temperature!r}|{len(items)}\n".encode())
+    for name, value in sorted(net.state_dict().items()):
+        h.update(name.encode())
+        h.update(value.detach().float().contiguous().numpy().tobytes())
+    for task in TASKS:
+        for ex in items.examples[task]:
+            h.update(repr(None if ex is None else (ex.prompt, ex.target, ex.tags)).encode())
+    h.update(items.pixels.numpy().tobytes())
+    return h.hexdigest()
+
+
+def cached_assistant(
+    live: LiveAssistant, path: Path, k: int, temperature: float, assistant_name: str, vocab_limit: int
+) -> CachedLogits:
+    """Build (or reuse) the top-k cache file of ``live`` at ``path``."""
+    key = cache_key(assistant_name, live.net, live.items, k, live.mask, temperature)
+    return build_cache(
+        path,
+        TASKS,
+        len(live.items),
+        live.per_item,
+        k=k or None,
+        temperature=temperature,
+        mask=live.mask,
+        key=key,
+        vocab_limit=vocab_limit,
+    )
+
+
+# the task ---------------------------------------------------------------------------------------------
 @dataclass
-class TrainConfig:
-    """Optimisation settings of one fit."""
+class KDOptions:
+    """How the student learns from the assistant (lam 0: plain multi-task CE)."""
 
-    epochs: int = 10
-    lr: float = 2e-3
-    min_lr: float = 1e-6
-    batch_size: int = 16
-    weight_decay: float = 0.01
-    warmup_steps: int = 30
-    grad_clip: float = 1.0
-    patience: int = 2
-    kd_lambda: float = 0.0
-    kd_temperature: float = 2.0
-    seed: int = 42
-    image_words_weight: float = 0.0
-    cosine_decay: bool = False
+    lam: float = 0.0
+    temperature: float = 2.0
+    t2: bool = False
+    mask: str = "targets"
+    hidden_weight: float = 0.0
 
 
 def word_bags(words: Sequence[Sequence[int]], vocab_size: int) -> Tensor:
@@ -191,131 +234,100 @@ def image_words_loss(head: torch.nn.Linear, visual: Tensor, bags: Tensor) -> Ten
     return per_item.sum() / (bags.sum(-1) > 0).sum().clamp(min=1)
 
 
-def _schedule(cfg: TrainConfig, step: int, total: int) -> float:
-    """LR factor at ``step`` (1-based): linear warmup, then 1 or a cosine decay to 10% over the run."""
-    warm = min(1.0, step / cfg.warmup_steps) if cfg.warmup_steps > 0 else 1.0
-    if not cfg.cosine_decay or total <= 0:
-        return warm
-    return warm * (0.1 + 0.45 * (1.0 + math.cos(math.pi * min(step, total) / total)))
+class TinyTask(TrainTask):
+    """The tiny VLM (and its training-only heads) as a :class:`~mulcot_bench.distill.trainer.TrainTask`."""
 
+    def __init__(
+        self,
+        net: VLMNet,
+        items: ItemTable,
+        pad_id: int,
+        kd: KDOptions,
+        source: LiveAssistant | CachedLogits | None,
+        image_words_weight: float,
+        dev_gold: list[str],
+        dev_labels: Callable[[list[int]], list[str | None]],
+    ) -> None:
+        super().__init__()
+        if kd.lam > 0 and source is None:
+            raise ValueError("kd lambda > 0 needs the assistant's logits (live or cached)")
+        if kd.hidden_weight > 0 and not isinstance(source, LiveAssistant):
+            raise ValueError("hidden-state distillation needs the live assistant (kd_source = 'live')")
+        self.net = net
+        self.items = items
+        self.pad_id = pad_id
+        self.kd = kd
+        self._source = (source,)  # a tuple: not a registered submodule, so never trained or checkpointed
+        self.image_words_weight = image_words_weight
+        self.head = None
+        self.bags = None
+        if image_words_weight > 0 and any(items.image_words):
+            self.head = torch.nn.Linear(net.cfg.d_model, net.cfg.vocab_size)
+            self.bags = word_bags(items.image_words, net.cfg.vocab_size)
+        self.proj = None
+        if kd.hidden_weight > 0 and isinstance(source, LiveAssistant):
+            self.proj = HiddenProjection(net.cfg.d_model, source.net.cfg.d_model)
+        self.dev_gold = dev_gold
+        self._dev_labels = dev_labels
 
-def _clone_state(net: VLMNet) -> dict[str, Tensor]:
-    return {k: v.detach().clone() for k, v in net.state_dict().items()}
+    @property
+    def source(self) -> LiveAssistant | CachedLogits | None:
+        return self._source[0]
 
+    def n_items(self) -> int:
+        return len(self.items)
 
-@dataclass
-class _Aux:
-    """The image-words grounding head and its per-item word bags (training only, never saved)."""
+    def dev_labels(self, indices: list[int]) -> list[str | None]:
+        return self._dev_labels(indices)
 
-    head: torch.nn.Linear
-    bags: Tensor
-
-
-def _batch_loss(
-    net: VLMNet,
-    items: ItemTable,
-    idx: list[int],
-    cfg: TrainConfig,
-    pad_id: int,
-    teacher: TeacherLogits | None,
-    aux: _Aux | None,
-    totals: dict[str, float],
-) -> Tensor:
-    """Sum over tasks of the (KD) task losses of items ``idx``, plus the weighted image-words loss."""
-    ids_t = torch.tensor(idx)
-    visual = net.image(items.pixels[ids_t], items.has_image[ids_t])
-    loss = torch.zeros(())
-    if aux is not None:
-        words = image_words_loss(aux.head, visual, aux.bags[ids_t])
-        loss = cfg.image_words_weight * words
-        totals["image_words"] += float(words.detach())
-    for task in TASKS:
-        rows = [k for k, i in enumerate(idx) if items.examples[task][i] is not None]
-        if not rows:
-            continue
-        exs = [ex for ex in (items.examples[task][idx[k]] for k in rows) if ex is not None]
-        ids, tags, tmask = example_batch(exs, pad_id)
-        logits = target_logits(net, visual[torch.tensor(rows)], ids, tags, tmask)
-        teacher_z = teacher.get(task, [idx[k] for k in rows]) if teacher is not None else None
-        if teacher_z is not None and teacher_z.shape != logits.shape:
-            raise ValueError(f"KD: assistant logits {tuple(teacher_z.shape)} != student {tuple(logits.shape)}")
-        task_loss = distill_loss(logits, ids[tmask], teacher_z, cfg.kd_lambda, cfg.kd_temperature)
-        loss = loss + task_loss
-        totals[task] += float(task_loss.detach())
-    return loss
-
-
-def train(
-    net: VLMNet,
-    items: ItemTable,
-    cfg: TrainConfig,
-    pad_id: int,
-    evaluate: Callable[[], tuple[float, float]] | None,
-    teacher: TeacherLogits | None = None,
-    on_epoch: Callable[[dict[str, Any]], None] | None = None,
-) -> dict[str, Any]:
-    """Train ``net`` in place, keep the best dev epoch's weights, and return the per-epoch record.
-
-    ``evaluate()`` returns (dev accuracy, dev macro-F1); the best epoch maximises accuracy, then macro-F1,
-    and the LR halves after ``patience`` epochs without a better dev accuracy.
-    The caller seeds torch (init); shuffling uses its own generator seeded from ``cfg.seed``.
-    """
-    if cfg.kd_lambda > 0 and teacher is None:
-        raise ValueError("kd_lambda > 0 needs a teacher (the fitted assistant)")
-    gen = torch.Generator().manual_seed(cfg.seed)
-    aux = None
-    if cfg.image_words_weight > 0 and any(items.image_words):
-        head = torch.nn.Linear(net.cfg.d_model, net.cfg.vocab_size)
-        aux = _Aux(head, word_bags(items.image_words, net.cfg.vocab_size))
-    params = list(net.parameters()) + (list(aux.head.parameters()) if aux is not None else [])
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
-    base_lr = cfg.lr
-    record: dict[str, Any] = {"losses": [], "task_losses": [], "dev_accuracy": [], "dev_macro_f1": [], "lr": []}
-    best: tuple[float, float] | None = None
-    best_state: dict[str, Tensor] | None = None
-    best_epoch, bad, step = 0, 0, 0
-    start = time.perf_counter()
-    total_steps = cfg.epochs * math.ceil(len(items) / cfg.batch_size)
-    for epoch in range(1, cfg.epochs + 1):
-        net.train()
-        order = torch.randperm(len(items), generator=gen).tolist()
-        totals = {t: 0.0 for t in (*TASKS, "image_words")}
-        total, batches = 0.0, 0
-        for s in range(0, len(order), cfg.batch_size):
-            loss = _batch_loss(net, items, order[s : s + cfg.batch_size], cfg, pad_id, teacher, aux, totals)
-            step += 1
-            for g in opt.param_groups:
-                g["lr"] = base_lr * _schedule(cfg, step, total_steps)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            opt.step()
-            total += float(loss.detach())
-            batches += 1
-        record["losses"].append(round(total / max(batches, 1), 5))
-        record["task_losses"].append({t: round(v / max(batches, 1), 5) for t, v in totals.items()})
-        record["lr"].append(base_lr)
-        if evaluate is not None:
-            net.eval()
-            acc, f1 = evaluate()
-            record["dev_accuracy"].append(round(acc, 5))
-            record["dev_macro_f1"].append(round(f1, 5))
-            if best is None or (acc, f1) > best:
-                improved_acc = best is None or acc > best[0]
-                best, best_state, best_epoch = (acc, f1), _clone_state(net), epoch
-                bad = 0 if improved_acc else bad + 1
-            else:
-                bad += 1
-            if bad > cfg.patience:
-                base_lr, bad = max(cfg.min_lr, base_lr * 0.5), 0
-        if on_epoch is not None:
-            on_epoch({"epoch": epoch, "loss": record["losses"][-1], "seconds": time.perf_counter() - start})
-    if best_state is not None:
-        net.load_state_dict(best_state)
-    else:
-        best_epoch = cfg.epochs
-    net.eval()
-    record["selected_epoch"] = best_epoch
-    record["train_seconds"] = round(time.perf_counter() - start, 3)
-    return record
+    def batch_loss(self, items: list[int]) -> tuple[Tensor, dict[str, float]]:
+        """Sum over tasks of the KD task losses of ``items``, plus the weighted grounding and hidden losses."""
+        ids_t = torch.tensor(items)
+        visual = self.net.image(self.items.pixels[ids_t], self.items.has_image[ids_t])
+        loss = torch.zeros(())
+        parts: dict[str, float] = {}
+        if self.head is not None and self.bags is not None:
+            words = image_words_loss(self.head, visual, self.bags[ids_t])
+            loss = self.image_words_weight * words
+            parts["image_words"] = float(words.detach())
+        use_kd = self.kd.lam > 0 or self.proj is not None
+        for task in TASKS:
+            rows = [k for k, i in enumerate(items) if self.items.examples[task][i] is not None]
+            if not rows:
+                continue
+            have = [items[k] for k in rows]
+            h, logits, labels = kd_rows(
+                self.net, visual[torch.tensor(rows)], self.items.batch(task, have), self.pad_id, self.kd.mask
+            )
+            z_a: Tensor | TopK | None = None
+            h_a = None
+            source = self.source
+            if use_kd and isinstance(source, LiveAssistant):
+                h_a, z_a = source.rows(task, have)
+            elif use_kd and isinstance(source, CachedLogits):
+                z_a = source.get(task, have)
+            if isinstance(z_a, Tensor) and z_a.shape[0] != logits.shape[0]:
+                raise ValueError(
+                    f"KD ({self.kd.mask} mask): the assistant has {z_a.shape[0]} positions, the student "
+                    f"{logits.shape[0]}; the two models' sequences do not line up"
+                )
+            terms = kd_terms(
+                logits,
+                z_a if self.kd.lam > 0 else None,
+                labels,
+                lam=self.kd.lam,
+                temperature=self.kd.temperature,
+                t2=self.kd.t2,
+                mask=self.kd.mask,
+                ignore_index=IGNORE,
+            )
+            task_loss = terms.loss
+            if self.proj is not None and h_a is not None:
+                hidden = F.mse_loss(self.proj(h), h_a)
+                task_loss = task_loss + self.kd.hidden_weight * hidden
+                parts[f"{task}_hidden"] = float(hidden.detach())
+            loss = loss + task_loss
+            parts[task] = float(task_loss.detach())
+            if self.kd.lam > 0:
+                parts[f"{task}_kl"] = float(terms.kl.detach())
+        return loss, parts

@@ -236,9 +236,15 @@ class VLMNet(nn.Module):
         max_new: int,
         eos_id: int,
         temperature: float = 0.0,
-        generator: torch.Generator | None = None,
+        generators: Sequence[torch.Generator] | None = None,
     ) -> list[list[int]]:
-        """Greedy (temperature 0) or sampled continuation of each row, without the final eos."""
+        """Greedy (temperature 0) or sampled continuation of each row, without the final eos.
+
+        Sampling draws each row's Gumbel noise from that row's own generator (``generators[i]``), so a row's
+        chain depends on its seed alone, never on the batch or the process it is sampled in.
+        """
+        if temperature > 0 and (generators is None or len(generators) != ids.shape[0]):
+            raise ValueError("sampling needs one generator per row")
         b = ids.shape[0]
         full = torch.cat([torch.ones(b, visual.shape[1], dtype=torch.bool), mask.bool()], dim=1)
         t = full.shape[1]
@@ -248,9 +254,10 @@ class VLMNet(nn.Module):
         done = torch.zeros(b, dtype=torch.bool)
         for step in range(max_new):
             logits = self.logits(h)
-            if temperature > 0:
-                probs = torch.softmax(logits / temperature, dim=-1)
-                nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            if temperature > 0 and generators is not None:
+                u = torch.stack([torch.rand(logits.shape[-1], generator=g) for g in generators])
+                gumbel = -torch.log(-torch.log(u.clamp(1e-20, 1.0 - 1e-7)))
+                nxt = (logits / temperature + gumbel).argmax(-1)
             else:
                 nxt = logits.argmax(-1)
             nxt = torch.where(done, torch.full_like(nxt, eos_id), nxt)
