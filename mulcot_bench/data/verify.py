@@ -48,7 +48,7 @@ def verify_dataset(manifest: Manifest, folder: Path, decode: bool = True) -> lis
         what = f"rationales {split}: {got_n} matched (expected {want_n})"
         checks.append(Check("ok" if got_n == want_n else "fail", what))
     missing = data.stats["images_missing_files"]
-    found = data.stats["images_found_files"]
+    found = data.stats["images_found_files"] + data.stats.get("images_unreadable_files", 0)  # on disk, whole or not
     if missing:
         what = f"images: {missing} of {missing + found} files missing; {manifest.images.how_to_get}"
         checks.append(Check("warn", what))
@@ -69,7 +69,7 @@ def _file_check(folder: Path, rel: str, sha256: str) -> Check:
 
 def _decode_checks(folder: Path, data: LoadedSplits) -> list[Check]:
     images = ImageFolder(folder)
-    names = sorted({s.meta["image_id"] for sp in SPLITS for s in data.split(sp) if s.image is not None})
+    names = sorted({s.meta["image_id"] for sp in SPLITS for s in data.split(sp) if "image_id" in s.meta})
     paths = [p for n in names if (p := images.path(n, str(folder))) is not None]
     bad = decode_errors(paths)
     checks = [Check("fail", f"corrupt image {path}: {why}") for path, why in bad]
