@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mulcot_bench import __version__
 from mulcot_bench.atomic import write_text
-from mulcot_bench.cache import Cache, default_cache_dir
+from mulcot_bench.cache import CACHE_ENV, Cache, default_cache_dir
 from mulcot_bench.data.images import MissingImagesError
 from mulcot_bench.data.views import apply_views
 from mulcot_bench.errors import ModelUnavailable, UserError
@@ -252,6 +252,8 @@ def _run(registry: Registry, options: RunOptions) -> RunOutcome:
     run_id = options.run_id or started.strftime("%Y%m%d-%H%M%S")
     run_dir = options.runs_dir / safe_name(run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if options.cache_dir is not None:  # plugins' own caches (image features, converted weights) follow --cache-dir
+        os.environ[CACHE_ENV] = str(options.cache_dir)
     cache = Cache(options.cache_dir or default_cache_dir())
     cache.journal = Journal(run_dir / "journal")
     replayed = cache.journal.replay(cache)

@@ -19,6 +19,9 @@ EXPECTED = {
     "tiny-vlm-student-nokd",
     "majority",
     "text-tfidf-lr",
+    "minilm-lr",
+    "effnet-lr",
+    "minilm-effnet-lr",
 }
 
 

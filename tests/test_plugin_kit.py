@@ -211,7 +211,7 @@ def test_doctor_names_plugin_and_check_of_each_failure(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["plugins", "doctor", "--skip-slow", "--plugins-dir", str(tmp_path)])
     out = result.output
     assert result.exit_code == 1, out
-    assert out.splitlines()[0].startswith("mulcot-bench 0.1.0, pluggy ")
+    assert result.stdout.splitlines()[0].startswith("mulcot-bench 0.1.0, pluggy ")  # stderr may log before it
     assert ("plugin 'short_output', model 'short-output': check 'outputs' failed: "
             "predict returned 7 outputs for 8 samples") in out
     assert "plugin 'bad_label', model 'bad-label': check 'labels' failed: predict output 0 has label 'happy'" in out
