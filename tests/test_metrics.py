@@ -89,3 +89,17 @@ def test_bertscore_matches_direct_call_and_is_cached(tmp_path: Path) -> None:
     metric._score = no_model  # type: ignore[method-assign]
     assert metric.compute(gold, preds, cache) == ours
     assert "rescaled=False" in metric.signature() and "layer=6" in metric.signature()
+
+
+def test_bertscore_whitespace_only_hypothesis_scores_zero_without_the_model() -> None:
+    metric = BertScore()
+    calls: list[list[str]] = []
+
+    def fake(_bert_score, hyps, refs):  # noqa: ANN001, ANN202
+        calls.append(list(hyps))
+        return [[0.5, 0.5, 0.5] for _ in hyps]
+
+    metric._score_nonempty = fake  # type: ignore[method-assign]
+    assert metric._score(["  \n", "a chain"], ["ref", "ref"]) == [[0.0, 0.0, 0.0], [0.5, 0.5, 0.5]]
+    assert calls == [["a chain"]]
+    assert metric._score([" "], ["ref"]) == [[0.0, 0.0, 0.0]] and len(calls) == 1

@@ -86,13 +86,13 @@ class BertScore:
         return f"bert-score:{version}|model={self._model_name()}|layer={self.num_layers}|idf=False|rescaled=False"
 
     def _score(self, hyps: list[str], refs: list[str]) -> list[list[float]]:
-        """Per-pair [P, R, F1]. An empty hypothesis scores 0, as bert-score defines it (its own empty-string
-        path fails under transformers 5, so it is never sent there)."""
+        """Per-pair [P, R, F1]. An empty (or whitespace-only: no tokens) hypothesis scores 0, as bert-score defines
+        it (its own empty-string path fails under transformers 5, so it is never sent there)."""
         import bert_score
 
-        if all(not h for h in hyps):
+        keep = [i for i, h in enumerate(hyps) if h.strip()]
+        if not keep:
             return [[0.0, 0.0, 0.0] for _ in hyps]
-        keep = [i for i, h in enumerate(hyps) if h]
         scored = self._score_nonempty(bert_score, [hyps[i] for i in keep], [refs[i] for i in keep])
         out = [[0.0, 0.0, 0.0] for _ in hyps]
         for i, row in zip(keep, scored, strict=True):
