@@ -1,0 +1,222 @@
+"""What the two model families share below the model contract: batches, padding, LoRA, decoding options.
+
+A backend turns (sample, prompt text, target token ids) into model inputs whose ``labels`` mark the target
+tokens, computes logits, and generates. :class:`mulcot_hf.model.ChatVLM` builds prompts and targets, trains
+and parses; it never needs to know whether the image is a projected EfficientNet grid or Qwen's own tower.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from mulcot_bench.types import Sample
+
+IGNORE = -100
+
+
+@dataclass
+class Batch:
+    """Model inputs (``inputs``: forward keyword arguments) and the labels aligned with the input positions.
+
+    ``labels[b, t]`` is the token at position ``t`` when it is a target token, else ``IGNORE``: the logits at
+    ``t - 1`` predict it (Hugging Face convention, shift before the loss). ``lengths[b]`` counts the real
+    (unpadded) positions of row ``b``; padding is on the right.
+    """
+
+    inputs: dict[str, Tensor]
+    labels: Tensor
+    lengths: list[int] = field(default_factory=list)
+
+
+def pad_rows(rows: Sequence[Sequence[int]], pad: int, left: bool) -> tuple[Tensor, Tensor]:
+    """Pad integer rows to one length; returns (ids, attention mask)."""
+    width = max((len(r) for r in rows), default=0)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        if not row:
+            continue
+        span = slice(width - len(row), width) if left else slice(0, len(row))
+        ids[i, span] = torch.tensor(list(row), dtype=torch.long)
+        mask[i, span] = 1
+    return ids, mask
+
+
+def pad_embeddings(rows: Sequence[Tensor], left: bool) -> tuple[Tensor, Tensor]:
+    """Pad ``(L_i, H)`` rows with zeros to ``(B, L, H)``; returns (embeddings, attention mask)."""
+    width = max(int(r.shape[0]) for r in rows)
+    hidden = int(rows[0].shape[1])
+    out = rows[0].new_zeros((len(rows), width, hidden))
+    mask = torch.zeros((len(rows), width), dtype=torch.long, device=rows[0].device)
+    for i, row in enumerate(rows):
+        n = int(row.shape[0])
+        span = slice(width - n, width) if left else slice(0, n)
+        out[i, span] = row
+        mask[i, span] = 1
+    return out, mask
+
+
+def label_rows(prompt_lengths: Sequence[int], targets: Sequence[Sequence[int]], width: int) -> Tensor:
+    """Right-padded labels: IGNORE over each prompt and the padding, the target ids after the prompt."""
+    labels = torch.full((len(targets), width), IGNORE, dtype=torch.long)
+    for i, (start, target) in enumerate(zip(prompt_lengths, targets, strict=True)):
+        if target:
+            labels[i, start : start + len(target)] = torch.tensor(list(target), dtype=torch.long)
+    return labels
+
+
+def cut_at(ids: Sequence[int], stop: int) -> list[int]:
+    """The generated ids up to (not including) the first ``stop`` id."""
+    ids = list(ids)
+    return ids[: ids.index(stop)] if stop in ids else ids
+
+
+def resolve_device(setting: str) -> torch.device:
+    """'auto' is CUDA when available, else CPU."""
+    if setting == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(setting)
+
+
+def generation_kwargs(st: dict[str, Any], max_new: int, temperature: float, eos: int, pad: int) -> dict[str, Any]:
+    """Explicit decoding options (a checkpoint's own generation_config, e.g. Qwen's top_k=1, never leaks in)."""
+    kw: dict[str, Any] = {
+        "max_new_tokens": int(max_new),
+        "eos_token_id": eos,
+        "pad_token_id": pad,
+        "num_beams": 1,
+        "repetition_penalty": float(st["repetition_penalty"]),
+    }
+    if temperature > 0:
+        kw.update(do_sample=True, temperature=float(temperature), top_k=int(st["top_k"]), top_p=float(st["top_p"]))
+    else:
+        kw.update(do_sample=False, temperature=None, top_k=None, top_p=None)
+    return kw
+
+
+# LoRA / full fine-tuning ----------------------------------------------------------------------------------------
+def lora_target(names: Sequence[str], exclude: str | None = None) -> list[str] | str:
+    """peft ``target_modules``: the module names, or a full-match regex over module paths excluding ``exclude``."""
+    if exclude is None:
+        return list(names)
+    alternatives = "|".join(re.escape(n) for n in names)
+    return rf"^(?!.*{re.escape(exclude)}).*\.({alternatives})$"
+
+
+def make_trainable(model: nn.Module, st: dict[str, Any], targets: list[str] | str) -> nn.Module:
+    """LoRA adapters (setting train='lora') or every weight trainable (train='full'); returns the model to train."""
+    mode = st["train"]
+    if mode == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        config = LoraConfig(
+            r=int(st["lora_r"]),
+            lora_alpha=int(st["lora_alpha"]),
+            lora_dropout=float(st["lora_dropout"]),
+            target_modules=targets,
+            bias="none",
+        )
+        return get_peft_model(model, config)
+    if mode == "full":
+        return model.requires_grad_(True)
+    raise ValueError(f"setting train={mode!r} is not one of 'lora', 'full'")
+
+
+def trainable_state(model: nn.Module, st: dict[str, Any], prefix: str) -> dict[str, Tensor]:
+    """The weights that training changes (LoRA adapters, or every trainable weight), detached copies."""
+    if st["train"] == "lora":
+        from peft import get_peft_model_state_dict
+
+        state = get_peft_model_state_dict(model)
+    else:
+        state = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    return {f"{prefix}{k}": v.detach().to("cpu", copy=True).contiguous() for k, v in state.items()}
+
+
+def load_trainable_state(model: nn.Module, st: dict[str, Any], state: dict[str, Tensor], where: str) -> None:
+    """Load what :func:`trainable_state` returned (prefix already removed); unknown keys are an error."""
+    if st["train"] == "lora":
+        from peft import set_peft_model_state_dict
+
+        result = set_peft_model_state_dict(model, state)
+        unexpected = list(getattr(result, "unexpected_keys", []) or [])
+    else:
+        result = model.load_state_dict(state, strict=False)
+        unexpected = list(result.unexpected_keys)
+    if unexpected:
+        raise ValueError(f"{where}: saved weights do not fit the model: unexpected {unexpected[:5]}")
+
+
+def count_params(*modules: nn.Module | None) -> tuple[int, int]:
+    """(all parameters, trainable parameters) of the modules, each tensor counted once."""
+    seen: set[int] = set()
+    total = trainable = 0
+    for module in modules:
+        if module is None:
+            continue
+        for p in module.parameters():
+            if id(p) in seen:
+                continue
+            seen.add(id(p))
+            total += p.numel()
+            trainable += p.numel() if p.requires_grad else 0
+    return total, trainable
+
+
+class Backend:
+    """The interface both families implement (see the module docstring)."""
+
+    eos_id: int
+    pad_id: int
+
+    def setup(self) -> None:
+        """Load the pretrained parts and add the trainable ones (call under a seeded RNG)."""
+        raise NotImplementedError
+
+    def encode_target(self, text: str, eos: bool = True) -> list[int]:
+        """Target token ids (followed by the end-of-turn id when ``eos``)."""
+        raise NotImplementedError
+
+    def decode(self, ids: Sequence[int]) -> str:
+        raise NotImplementedError
+
+    def encode(self, samples: Sequence[Sample], prompts: Sequence[str], targets: Sequence[Sequence[int]]) -> Batch:
+        """Teacher-forcing inputs: each prompt (with its image) followed by its target ids, right-padded."""
+        raise NotImplementedError
+
+    def logits(self, batch: Batch) -> Tensor:
+        """``(B, L, V)`` logits of a batch."""
+        raise NotImplementedError
+
+    def generate(
+        self, samples: Sequence[Sample], prompts: Sequence[str], max_new: int, temperature: float
+    ) -> list[list[int]]:
+        """New token ids per sample (up to, not including, the end-of-turn id); greedy when temperature is 0."""
+        raise NotImplementedError
+
+    def parameters(self) -> list[dict[str, Any]]:
+        """Optimiser parameter groups (each may carry its own 'lr')."""
+        raise NotImplementedError
+
+    def train(self, mode: bool = True) -> None:
+        raise NotImplementedError
+
+    def state(self) -> dict[str, Tensor]:
+        """The trained weights only (never the pretrained base)."""
+        raise NotImplementedError
+
+    def load_state(self, state: dict[str, Tensor]) -> None:
+        raise NotImplementedError
+
+    def param_counts(self) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """What the base is (for the saved config and the stage report)."""
+        raise NotImplementedError

@@ -1,0 +1,335 @@
+"""The mulcot-bench model contract over a pretrained chat VLM: ``SmolVLM`` and ``QwenVL``.
+
+Both share everything above the backend: the prompts (``mulcot_bench.prompts``), the targets (the chain for
+the reasoning prompt, ``"Prediction": "<label>"`` for the label prompt), the training loop
+(:mod:`mulcot_hf.training`), decoding and parsing, and the files (``weights.safetensors`` with the trained
+weights only, never the pretrained base, and ``config.json``).
+
+Evaluation follows the reference: the label comes from the label prompt (greedy, parsed with
+``mulcot_bench.rationale.parse_label``), the rationale from the reasoning prompt (greedy, at most
+``max_new_tokens`` new tokens). Label probabilities are the softmax over the three labels' first tokens
+after ``"Prediction": "``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mulcot_bench.labels import LABELS
+from mulcot_bench.rationale import FIELDS, parse, parse_label, render
+from mulcot_bench.types import FitContext, ModelCard, Prediction, Sample
+from mulcot_hf.backend import Backend
+from mulcot_hf.settings import resolve
+from mulcot_hf.training import KD, Task, macro_f1, subset, train
+
+FORMAT = "mulcot-hf"
+FORMAT_VERSION = 1
+
+
+def label_target(label: str) -> str:
+    """The label prompt's target text (the last field of a chain)."""
+    return f'"Prediction": "{label}"'
+
+
+def level_of(sample: Sample) -> str:
+    """Aspect level when the sample names a target, else post level."""
+    return "aspect" if sample.target else "post"
+
+
+def shorten_chain(chain: str, words: int) -> str:
+    """Each field of a five-field chain cut to its first ``words`` words (Prediction kept whole).
+
+    A chain that does not parse into the five fields is returned unchanged.
+    """
+    parsed = parse(chain)
+    if words <= 0 or not parsed.valid:
+        return chain
+    fields = {
+        name: value if name == "Prediction" else " ".join(value.split()[:words])
+        for name, value in parsed.fields.items()
+    }
+    return render({name: fields[name] for name in FIELDS})
+
+
+def _chunks(items: Sequence[Sample], size: int) -> Iterator[list[Sample]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+class ChatVLM:
+    """A trainable vision-language chat model that writes five-field chains and labels."""
+
+    family = ""
+
+    def __init__(self, card: ModelCard) -> None:
+        self.card = card
+        self.settings = resolve(self.family, card.role, card.settings, card.name)
+        self.backend: Backend | None = None
+        self.report: dict[str, Any] = {}
+
+    # building -------------------------------------------------------------------------------------------------
+    def make_backend(self) -> Backend:
+        raise NotImplementedError
+
+    def _setup(self, seed: int) -> Backend:
+        """Load the base and add fresh trainable parts, seeded (the same seed gives the same initial weights)."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            backend = self.make_backend()
+            backend.setup()
+        self.backend = backend
+        return backend
+
+    def _ready(self) -> Backend:
+        if self.backend is None:
+            raise RuntimeError(f"model {self.card.name!r} is not fitted or loaded")
+        return self.backend
+
+    # prompts and targets ----------------------------------------------------------------------------------------
+    def prompt(self, sample: Sample, task: str) -> str:
+        from mulcot_bench.prompts import render as render_prompt
+
+        return render_prompt(task, sample, level_of(sample), template=self.settings["prompt_templates"].get(task))
+
+    def target_text(self, sample: Sample, task: str) -> str | None:
+        """The target of a task for one item; None when the item has no chain (label-only item)."""
+        if task == "label":
+            return label_target(sample.label)
+        if not sample.rationale:
+            return None
+        return shorten_chain(sample.rationale, int(self.settings["field_words"]))
+
+    def make_task(self, name: str, items: list[Sample]) -> Task | None:
+        backend = self._ready()
+        kept, prompts, targets = [], [], []
+        cut = int(self.settings["max_target_tokens"])
+        for s in items:
+            text = self.target_text(s, name)
+            if text is None:
+                continue
+            ids = backend.encode_target(text)
+            kept.append(s)
+            prompts.append(self.prompt(s, name))
+            targets.append(ids[:cut] if cut > 0 else ids)
+        return Task(name, kept, prompts, targets) if kept else None
+
+    # fit ------------------------------------------------------------------------------------------------------
+    def _assistant(self, ctx: FitContext, lam: float) -> ChatVLM | None:
+        assistant = ctx.assistant
+        if lam <= 0:
+            return None
+        if assistant is None:
+            raise ValueError(f"model {self.card.name!r}: kd_lambda={lam} needs a fitted assistant in ctx.assistant")
+        if not isinstance(assistant, ChatVLM) or assistant.backend is None:
+            raise ValueError(
+                f"model {self.card.name!r} distils from the live logits of a fitted {type(self).__name__}-family "
+                f"assistant with the same tokenizer; got {type(assistant).__name__} "
+                f"({getattr(getattr(assistant, 'card', None), 'name', '?')})"
+            )
+        if assistant.family != self.family:
+            raise ValueError(
+                f"model {self.card.name!r} ({self.family}) cannot distil from {assistant.card.name!r} "
+                f"({assistant.family}): their tokenizers differ"
+            )
+        return assistant
+
+    def fit(self, train_set: list[Sample], dev: list[Sample], ctx: FitContext) -> dict[str, Any]:
+        """Train both tasks (KD from ``ctx.assistant`` when kd_lambda > 0); select the epoch on dev accuracy."""
+        start = time.perf_counter()
+        st = self.settings
+        lam = float(st["kd_lambda"])
+        assistant = self._assistant(ctx, lam)
+        seed = int(ctx.seed) + int(st["seed_offset"])
+        items = subset(train_set, int(st["max_train_items"]), seed)
+        dev_items = subset(dev, int(st["max_dev_items"]), seed + 1)
+        if not items:
+            raise ValueError(f"model {self.card.name!r}: empty training set")
+        backend = self._setup(seed)
+        kd = KD(lam, float(st["kd_temperature"]), bool(st["kd_t2"]), str(st["kd_mask"]))
+        if assistant is not None:
+            kd.assistant_backend = assistant._ready()
+            kd.assistant_backend.train(False)
+            kd.assistant_prompt = assistant.prompt
+        bar = ctx.progress(f"fit {self.card.name}", int(st["epochs"])) if ctx.progress is not None else None
+        on_epoch = (lambda _info: bar.update(1)) if hasattr(bar, "update") else None
+        evaluate = (lambda: self._dev_scores(dev_items)) if dev_items else None
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            record = train(backend, items, self.make_task, st, seed, kd, evaluate, on_epoch)
+        if hasattr(bar, "close"):
+            bar.close()
+        total, trainable = backend.param_counts()
+        self.report = {
+            "model": self.card.name,
+            "n_train_given": len(train_set),
+            "n_train": len(items),
+            "n_with_rationale": sum(1 for s in items if s.rationale),
+            "n_label_only": sum(1 for s in items if not s.rationale),
+            "n_dev_given": len(dev),
+            "n_dev": len(dev_items),
+            "epochs": int(st["epochs"]),
+            "steps": record.steps,
+            "losses": record.losses,
+            "task_losses": record.task_losses,
+            "dev_accuracy": record.dev_accuracy,
+            "dev_macro_f1": record.dev_macro_f1,
+            "lr": record.lr,
+            "selected_epoch": record.selected_epoch,
+            "epoch_seconds": record.epoch_seconds,
+            "wall_seconds": round(time.perf_counter() - start, 3),
+            "params": total,
+            "trainable_params": trainable,
+            "base": backend.describe(),
+            "kd": {
+                "lambda": lam,
+                "temperature": kd.temperature,
+                "t2_factor": kd.t2,
+                "mask": "target tokens only" if kd.mask == "targets" else "reference (labels != 0)",
+                "assistant": assistant.card.name if assistant is not None else None,
+            },
+        }
+        return dict(self.report)
+
+    def _dev_scores(self, dev: list[Sample]) -> tuple[float, float]:
+        pred = [p.label for p in self._labels(dev, with_probs=False)]
+        gold = [s.label for s in dev]
+        acc = sum(1 for g, p in zip(gold, pred, strict=True) if g == p) / len(dev)
+        return acc, macro_f1(gold, pred)
+
+    # inference ------------------------------------------------------------------------------------------------
+    def _label_ids(self) -> tuple[list[int], list[int]]:
+        """The ids the three label targets share at the start, and each label's first own id."""
+        backend = self._ready()
+        rows = [backend.encode_target(label_target(label), eos=False) for label in LABELS]
+        n = 0
+        while all(len(r) > n for r in rows) and len({r[n] for r in rows}) == 1:
+            n += 1
+        firsts = [r[n] for r in rows if len(r) > n]
+        if len(firsts) != len(LABELS) or len(set(firsts)) != len(LABELS):
+            raise ValueError(f"model {self.card.name!r}: the labels do not start with distinct tokens")
+        return rows[0][:n], firsts
+
+    @torch.no_grad()
+    def _label_probs(self, samples: list[Sample]) -> list[dict[str, float]]:
+        backend = self._ready()
+        prefix, firsts = self._label_ids()
+        batch = backend.encode(samples, [self.prompt(s, "label") for s in samples], [prefix] * len(samples))
+        logits = backend.logits(batch)
+        last = torch.stack([logits[i, n - 1] for i, n in enumerate(batch.lengths)])
+        probs = torch.softmax(last[:, firsts].float(), dim=-1).tolist()
+        return [dict(zip(LABELS, row, strict=True)) for row in probs]
+
+    @torch.no_grad()
+    def _labels(self, samples: Sequence[Sample], with_probs: bool) -> list[Prediction]:
+        backend = self._ready()
+        backend.train(False)
+        out: list[Prediction] = []
+        for chunk in _chunks(samples, int(self.settings["eval_batch_size"])):
+            rows = backend.generate(
+                chunk, [self.prompt(s, "label") for s in chunk], int(self.settings["max_label_tokens"]), 0.0
+            )
+            probs: list[dict[str, float] | None] = list(self._label_probs(chunk)) if with_probs else [None] * len(chunk)
+            for row, pr in zip(rows, probs, strict=True):
+                raw = backend.decode(row)
+                out.append(Prediction(label=parse_label(raw), probs=pr, raw=raw))
+        return out
+
+    @torch.no_grad()
+    def _chains(self, samples: Sequence[Sample], temperature: float) -> list[str]:
+        backend = self._ready()
+        backend.train(False)
+        out: list[str] = []
+        for chunk in _chunks(samples, int(self.settings["eval_batch_size"])):
+            rows = backend.generate(
+                chunk, [self.prompt(s, "reasoning") for s in chunk], int(self.settings["max_new_tokens"]), temperature
+            )
+            out.extend(backend.decode(row) for row in rows)
+        return out
+
+    def predict(self, samples: Sequence[Sample]) -> list[Prediction]:
+        """Label (label prompt, greedy) with probabilities, and a greedy chain (reasoning prompt) per sample."""
+        samples = list(samples)
+        labels = self._labels(samples, with_probs=bool(self.settings["label_probs"]))
+        chains = self._chains(samples, 0.0)
+        for pred, chain in zip(labels, chains, strict=True):
+            pred.rationale = chain
+        return labels
+
+    def sample(self, samples: Sequence[Sample], temperature: float, seed: int) -> list[Prediction]:
+        """One chain per sample at ``temperature`` (seeded); its label is the chain's Prediction field."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(seed))
+            chains = self._chains(list(samples), float(temperature))
+        return [Prediction(label=parse(c).prediction, rationale=c, raw=c) for c in chains]
+
+    # files ----------------------------------------------------------------------------------------------------
+    def save(self, folder: Path) -> None:
+        """``weights.safetensors`` (trained weights only) and ``config.json`` (settings, base, report)."""
+        from safetensors.torch import save_file
+
+        backend = self._ready()
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.contiguous() for k, v in backend.state().items()}, str(folder / "weights.safetensors"))
+        config = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "family": self.family,
+            "card": self.card.name,
+            "role": self.card.role,
+            "settings": self.settings,
+            "base": backend.describe(),
+            "report": self.report,
+        }
+        (folder / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")
+
+    def load(self, folder: Path) -> ChatVLM:
+        """Rebuild the base from the saved settings and load the trained weights."""
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        if config.get("format") != FORMAT or config.get("family") != self.family:
+            raise ValueError(f"{folder} does not hold a {FORMAT} {self.family} model")
+        self.settings = {**self.settings, **config["settings"]}
+        self.report = dict(config.get("report") or {})
+        backend = self._setup(0)  # fresh trainable parts are overwritten by the saved ones just below
+        backend.load_state(load_file(str(folder / "weights.safetensors")))
+        backend.train(False)
+        return self
+
+
+class SmolVLM(ChatVLM):
+    """smol-vlm: SmolLM2-135M-Instruct + EfficientNet-Lite0 visual prefix (see :mod:`mulcot_hf.smol`)."""
+
+    family = "smol"
+
+    def make_backend(self) -> Backend:
+        from mulcot_hf.smol import SmolBackend
+
+        return SmolBackend(self.settings, self.card.name)
+
+
+class QwenVL(ChatVLM):
+    """qwen2.5-vl: Qwen2.5-VL-Instruct + LoRA (see :mod:`mulcot_hf.qwen`)."""
+
+    family = "qwen"
+
+    def __init__(self, card: ModelCard) -> None:
+        super().__init__(card)
+        from mulcot_hf.settings import QWEN_ENV
+        from mulcot_hf.weights import qwen_source
+
+        # fail at build time, before any stage, when no weights are configured or the folder is incomplete
+        qwen_source(self.settings.get("model"), card.name, QWEN_ENV.get(card.role, QWEN_ENV["assistant"]))
+
+    def make_backend(self) -> Backend:
+        from mulcot_hf.qwen import QwenBackend
+
+        return QwenBackend(self.settings, self.card.name, self.card.role)

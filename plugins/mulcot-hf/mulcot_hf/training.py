@@ -1,0 +1,201 @@
+"""The multi-task training loop shared by smol-vlm and qwen2.5-vl.
+
+Per step, a batch of items gives two teacher-forced passes: the reasoning prompt -> the whole chain (only the
+items that carry a chain) and the label prompt -> ``"Prediction": "<label>"`` (every item). Each task's loss
+is ``mulcot_bench.distill.losses.kd_loss`` over its target tokens (plain CE when lambda is 0, else
+``(1 - lambda) CE + lambda KL`` against the frozen assistant's live logits), and the step loss is their plain
+sum, as in the reference. After each epoch the dev accuracy of the label prompt decides the learning-rate
+plateau schedule and which epoch's weights are kept (ties: macro-F1, then the lower training loss: on the
+small dev sets of CPU runs, accuracy ties are common and the later, better-fitted epoch should win them).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from mulcot_bench.labels import LABELS
+from mulcot_bench.types import Sample
+from mulcot_hf.backend import IGNORE, Backend, Batch
+
+TASKS: tuple[str, ...] = ("reasoning", "label")
+
+
+@dataclass
+class Task:
+    """One task's teacher-forced pass: which items, their prompts and target ids."""
+
+    name: str
+    items: list[Sample]
+    prompts: list[str]
+    targets: list[list[int]]
+
+
+@dataclass
+class KD:
+    """The frozen assistant and the KD options (``lam`` 0 means plain CE)."""
+
+    lam: float
+    temperature: float
+    t2: bool
+    mask: str
+    assistant_backend: Backend | None = None
+    assistant_prompt: Callable[[Sample, str], str] | None = None
+
+
+@dataclass
+class Record:
+    """What the stage report shows of training."""
+
+    losses: list[float] = field(default_factory=list)
+    task_losses: dict[str, list[float]] = field(default_factory=lambda: {t: [] for t in TASKS})
+    dev_accuracy: list[float | None] = field(default_factory=list)
+    dev_macro_f1: list[float | None] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    selected_epoch: int | None = None
+    steps: int = 0
+    epoch_seconds: list[float] = field(default_factory=list)
+
+
+def subset(items: Sequence[Sample], n: int, seed: int) -> list[Sample]:
+    """A seeded random subset of ``n`` items in their original order (all of them when n <= 0 or n >= len)."""
+    if n <= 0 or n >= len(items):
+        return list(items)
+    keep = sorted(random.Random(seed).sample(range(len(items)), n))
+    return [items[i] for i in keep]
+
+
+def macro_f1(gold: Sequence[str], pred: Sequence[str | None]) -> float:
+    """Macro-F1 over the three labels (an unparsed answer is wrong for every class)."""
+    scores = []
+    for label in LABELS:
+        tp = sum(1 for g, p in zip(gold, pred, strict=True) if g == label and p == label)
+        fp = sum(1 for g, p in zip(gold, pred, strict=True) if g != label and p == label)
+        fn = sum(1 for g, p in zip(gold, pred, strict=True) if g == label and p != label)
+        scores.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
+    return sum(scores) / len(scores)
+
+
+def shifted_targets(logits: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:
+    """The logits that predict target tokens and those tokens, in row-major order: ``(N, V)``, ``(N,)``."""
+    labels = batch.labels[:, 1:]
+    sel = labels != IGNORE
+    return logits[:, :-1][sel], labels[sel]
+
+
+def task_loss(backend: Backend, task: Task, kd: KD) -> tuple[Tensor, int]:
+    """One task's loss over its items (KD against the assistant when lambda > 0) and its target-token count."""
+    from mulcot_bench.distill.losses import kd_loss
+
+    batch = backend.encode(task.items, task.prompts, task.targets)
+    logits = backend.logits(batch)
+    if kd.lam <= 0 or kd.assistant_backend is None:
+        loss = kd_loss(logits, None, batch.labels, lam=0.0, shift=True)
+        return loss, int((batch.labels != IGNORE).sum())
+    assert kd.assistant_prompt is not None
+    with torch.no_grad():
+        a_prompts = [kd.assistant_prompt(s, task.name) for s in task.items]
+        a_batch = kd.assistant_backend.encode(task.items, a_prompts, task.targets)
+        a_logits = kd.assistant_backend.logits(a_batch).to(logits.device)
+    if kd.mask == "reference":  # every position, as the released code does: the two layouts must be the same
+        if a_logits.shape[:-1] != logits.shape[:-1] or not torch.equal(a_batch.labels, batch.labels):
+            raise ValueError(
+                "kd_mask='reference' needs the student and the assistant to lay out the same sequence "
+                "(same prompts, visual tokens and targets); use kd_mask='targets'"
+            )
+        loss = kd_loss(
+            logits, a_logits, batch.labels, lam=kd.lam, temperature=kd.temperature, t2=kd.t2, mask="reference",
+            shift=True,
+        )
+        return loss, int((batch.labels != IGNORE).sum())
+    s_sel, gold = shifted_targets(logits, batch)
+    a_sel, a_gold = shifted_targets(a_logits, a_batch)
+    if not torch.equal(gold, a_gold.to(gold.device)):
+        raise ValueError("the assistant tokenizes the targets differently from the student; KD needs one tokenizer")
+    loss = kd_loss(
+        s_sel[None], a_sel[None], gold[None], lam=kd.lam, temperature=kd.temperature, t2=kd.t2, mask="targets"
+    )
+    return loss, int(gold.numel())
+
+
+def train(
+    backend: Backend,
+    items: list[Sample],
+    make_task: Callable[[str, list[Sample]], Task | None],
+    st: dict[str, Any],
+    seed: int,
+    kd: KD,
+    evaluate: Callable[[], tuple[float, float]] | None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> Record:
+    """Train ``backend`` on ``items`` (see the module docstring); the best epoch's weights are loaded at the end."""
+    groups = backend.parameters()
+    opt = torch.optim.AdamW(groups, weight_decay=float(st["weight_decay"]))
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, mode="max", factor=float(st["plateau_factor"]), patience=int(st["plateau_patience"]),
+        min_lr=float(st["min_lr"]),
+    )
+    order_rng = torch.Generator().manual_seed(seed)
+    record = Record()
+    best: tuple[float, float, float] | None = None
+    best_state: dict[str, Tensor] | None = None
+    batch_size, accum = int(st["batch_size"]), max(1, int(st["grad_accum"]))
+    params = [p for g in groups for p in g["params"]]
+    for epoch in range(int(st["epochs"])):
+        start = time.perf_counter()
+        backend.train(True)
+        order = torch.randperm(len(items), generator=order_rng).tolist()
+        sums = {t: 0.0 for t in TASKS}
+        steps = 0
+        opt.zero_grad(set_to_none=True)
+        chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        for k, chunk in enumerate(chunks):
+            chosen = [items[i] for i in chunk]
+            total: Tensor | None = None
+            for name in TASKS:
+                task = make_task(name, chosen)
+                if task is None:
+                    continue
+                loss, _ = task_loss(backend, task, kd)
+                sums[name] += float(loss.detach())
+                total = loss if total is None else total + loss
+            if total is None:
+                continue
+            if not math.isfinite(float(total.detach())):
+                raise FloatingPointError(f"training loss became {float(total)} at epoch {epoch + 1}, step {k + 1}")
+            (total / accum).backward()
+            if (k + 1) % accum == 0 or k + 1 == len(chunks):
+                if float(st["grad_clip"]) > 0:
+                    torch.nn.utils.clip_grad_norm_(params, float(st["grad_clip"]))
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+                record.steps += 1
+            steps += 1
+        backend.train(False)
+        for name in TASKS:
+            record.task_losses[name].append(round(sums[name] / max(steps, 1), 5))
+        record.losses.append(round(sum(sums.values()) / max(steps, 1), 5))
+        record.lr.append(float(opt.param_groups[-1]["lr"]))
+        acc = f1 = None
+        if evaluate is not None:
+            acc, f1 = evaluate()
+            sched.step(acc)
+        record.dev_accuracy.append(acc)
+        record.dev_macro_f1.append(f1)
+        score = (acc if acc is not None else 0.0, f1 if f1 is not None else 0.0, -record.losses[-1])
+        if evaluate is None or best is None or score > best:  # without dev: the last epoch
+            best, best_state = score, backend.state()
+            record.selected_epoch = epoch + 1
+        record.epoch_seconds.append(round(time.perf_counter() - start, 2))
+        if on_epoch is not None:
+            on_epoch({"epoch": epoch + 1, "loss": record.losses[-1], "dev_accuracy": acc})
+    if best_state is not None:
+        backend.load_state(best_state)
+    return record
