@@ -321,7 +321,10 @@ def _run(registry: Registry, options: RunOptions) -> RunOutcome:
     failpoint("report")
     from mulcot_bench.report import render_report
 
-    report = render_report(run_dir, options.reports_dir / safe_name(run_id))
+    out = options.reports_dir / safe_name(run_id)
+    if out.resolve() == run_dir.resolve():  # --reports-dir equal to --runs-dir: never render over the run folder
+        out = run_dir / "report"
+    report = render_report(run_dir, out)
     return RunOutcome(run_dir, results, report)
 
 
