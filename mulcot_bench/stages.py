@@ -122,8 +122,11 @@ def teacher_rationales(
             chains[i] = p.rationale
         else:
             wrong.append(i)
+    # An item the teacher has nothing for (no label, no chain, no raw reply: a replay miss) is not asked to explain
+    # and stays as a label-only item; an item it answered but could not justify is rejected, as in the reference.
+    unserved = {i for i in wrong if preds[i].label is None and not preds[i].rationale and preds[i].raw is None}
     corrected = 0
-    todo = wrong
+    todo = [i for i in wrong if i not in unserved]
     for attempt in range(attempts):
         if not todo:
             break
@@ -147,9 +150,6 @@ def teacher_rationales(
             else:
                 still.append(i)
         todo = still
-    # An item the teacher has nothing for (a replay miss: no label, no chain) stays as a label-only item;
-    # an item it answered but could not justify is rejected, as in the reference.
-    unserved = {i for i in todo if preds[i].label is None and not preds[i].rationale}
     kept = [
         train[i].with_rationale(chains[i]) if i in chains else train[i].with_rationale(None)
         for i in range(len(train))
@@ -160,7 +160,7 @@ def teacher_rationales(
         "kept_as_predicted": len(train) - len(wrong),
         "corrected": corrected,
         "label_only": len(unserved),
-        "rejected": len(todo) - len(unserved),
+        "rejected": len(todo),
     }
     return kept, counts
 

@@ -157,6 +157,7 @@ class _Gappy:
         return [self._one(s, None) for s in batch]
 
     def explain(self, batch, golds):  # noqa: ANN001, ANN201
+        assert all(_number(s) % 2 == 0 for s in batch), "an unserved item was asked to explain"
         return [self._one(s, g) for s, g in zip(batch, golds, strict=True)]
 
 
