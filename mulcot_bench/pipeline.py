@@ -16,7 +16,7 @@ from typing import Any
 from mulcot_bench.cache import Cache, key
 from mulcot_bench.errors import ModelUnavailable, UserError
 from mulcot_bench.registry import Registry
-from mulcot_bench.specs import ModelSpec
+from mulcot_bench.specs import ModelSpec, resolve
 from mulcot_bench.stages import augment, cached_calls, teacher_rationales
 from mulcot_bench.types import FitContext, Prediction, Sample, Splits
 
@@ -197,12 +197,17 @@ class DatasetPipeline:
             self._augmented[assistant] = base + extra
         return self._augmented[assistant]
 
+    def trainable(self, name: str) -> bool:
+        """Whether a model has ``fit``, read from its class where the factory is one (nothing built or loaded)."""
+        factory = resolve(self.registry.model(name).factory)
+        return hasattr(factory if isinstance(factory, type) else self.build(name), "fit")
+
     def artifact(self, name: str) -> str:
         """The cache key of a trained model: identity, seed, training data and (for students) the assistant."""
         if name in self._artifact:
             return self._artifact[name]
         spec = self.registry.model(name)
-        if spec.card.role == "teacher" or not hasattr(self.build(name), "fit"):  # nothing trained: no data in key
+        if spec.card.role == "teacher" or not self.trainable(name):  # nothing trained: no data in key
             art = self.identity(name)
         else:
             upstream = None
