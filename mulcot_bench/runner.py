@@ -184,7 +184,7 @@ class Scorer:
 
     def per_sample(
         self, records: list[dict[str, object]], rationale: bool = True
-    ) -> tuple[dict[str, list[float]], list[str]]:
+    ) -> dict[str, list[float]]:
         """Bootstrap 95% intervals of every per-sample-decomposable score, and add each record's own scores.
 
         Intervals are percentile intervals over :attr:`resamples` resamples (seed :data:`BOOTSTRAP_SEED`);
@@ -198,9 +198,9 @@ class Scorer:
         for i, record in enumerate(records):
             record["scores"] = found.row(i)
         if not self.resamples:
-            return {}, found.notes
+            return {}
         intervals = found.intervals(self.resamples, BOOTSTRAP_SEED)
-        return {name: [iv.low, iv.high] for name, iv in intervals.items()}, found.notes
+        return {name: [iv.low, iv.high] for name, iv in intervals.items()}
 
     def bootstrap(self) -> dict[str, object]:
         """How the intervals of this run were computed."""
@@ -388,7 +388,7 @@ def _run_dataset(
         pipeline.stage_report(r)
         scores = scorer.score(pipeline.data, r)
         records = prediction_records(pipeline.data, r)
-        intervals, _notes = scorer.per_sample(records, r.spec.card.rationale)
+        intervals = scorer.per_sample(records, r.spec.card.rationale)
         entries.append(
             Entry(
                 model=r.spec.name,
