@@ -214,6 +214,10 @@ class Backend:
     def load_state(self, state: dict[str, Tensor]) -> None:
         raise NotImplementedError
 
+    def start_from(self, other: Backend) -> None:
+        """Set the trained parts to those of another fitted backend of the family (setting init='assistant')."""
+        raise NotImplementedError
+
     def param_counts(self) -> tuple[int, int]:
         raise NotImplementedError
 

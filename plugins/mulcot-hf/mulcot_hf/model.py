@@ -26,7 +26,7 @@ from mulcot_bench.rationale import FIELDS, parse, parse_label, render
 from mulcot_bench.types import FitContext, ModelCard, Prediction, Sample
 from mulcot_hf.backend import Backend
 from mulcot_hf.settings import resolve
-from mulcot_hf.training import KD, Task, macro_f1, subset, train
+from mulcot_hf.training import KD, DevScores, Task, macro_f1, subset, train
 
 FORMAT = "mulcot-hf"
 FORMAT_VERSION = 1
@@ -121,11 +121,13 @@ class ChatVLM:
 
     # fit ------------------------------------------------------------------------------------------------------
     def _assistant(self, ctx: FitContext, lam: float) -> ChatVLM | None:
+        """The fitted assistant when KD (kd_lambda > 0) or ``init="assistant"`` needs one, checked."""
         assistant = ctx.assistant
-        if lam <= 0:
+        why = f"kd_lambda={lam}" if lam > 0 else "init='assistant'" if self.settings.get("init") == "assistant" else ""
+        if not why:
             return None
         if assistant is None:
-            raise ValueError(f"model {self.card.name!r}: kd_lambda={lam} needs a fitted assistant in ctx.assistant")
+            raise ValueError(f"model {self.card.name!r}: {why} needs a fitted assistant in ctx.assistant")
         if not isinstance(assistant, ChatVLM) or assistant.backend is None:
             raise ValueError(
                 f"model {self.card.name!r} distils from the live logits of a fitted {type(self).__name__}-family "
@@ -140,7 +142,7 @@ class ChatVLM:
         return assistant
 
     def fit(self, train_set: list[Sample], dev: list[Sample], ctx: FitContext) -> dict[str, Any]:
-        """Train both tasks (KD from ``ctx.assistant`` when kd_lambda > 0); select the epoch on dev accuracy."""
+        """Train both tasks (KD from ``ctx.assistant`` when kd_lambda > 0); select the epoch on dev (``select_on``)."""
         start = time.perf_counter()
         st = self.settings
         lam = float(st["kd_lambda"])
@@ -151,8 +153,10 @@ class ChatVLM:
         if not items:
             raise ValueError(f"model {self.card.name!r}: empty training set")
         backend = self._setup(seed)
+        if st.get("init") == "assistant" and assistant is not None:
+            backend.start_from(assistant._ready())
         kd = KD(lam, float(st["kd_temperature"]), bool(st["kd_t2"]), str(st["kd_mask"]))
-        if assistant is not None:
+        if lam > 0 and assistant is not None:
             kd.assistant_backend = assistant._ready()
             kd.assistant_backend.train(False)
             kd.assistant_prompt = assistant.prompt
@@ -179,6 +183,9 @@ class ChatVLM:
             "task_losses": record.task_losses,
             "dev_accuracy": record.dev_accuracy,
             "dev_macro_f1": record.dev_macro_f1,
+            "dev_format": record.dev_format,
+            "dev_score": record.dev_score,
+            "select_on": st["select_on"],
             "lr": record.lr,
             "selected_epoch": record.selected_epoch,
             "epoch_seconds": record.epoch_seconds,
@@ -186,21 +193,28 @@ class ChatVLM:
             "params": total,
             "trainable_params": trainable,
             "base": backend.describe(),
+            "init": f"trained parts from {assistant.card.name}" if st.get("init") == "assistant" and assistant
+            else "fresh (seeded)",
             "kd": {
                 "lambda": lam,
                 "temperature": kd.temperature,
                 "t2_factor": kd.t2,
                 "mask": "target tokens only" if kd.mask == "targets" else "reference (labels != 0)",
-                "assistant": assistant.card.name if assistant is not None else None,
+                "assistant": assistant.card.name if lam > 0 and assistant is not None else None,
             },
         }
         return dict(self.report)
 
-    def _dev_scores(self, dev: list[Sample]) -> tuple[float, float]:
+    def _dev_scores(self, dev: list[Sample]) -> DevScores:
         pred = [p.label for p in self._labels(dev, with_probs=False)]
         gold = [s.label for s in dev]
         acc = sum(1 for g, p in zip(gold, pred, strict=True) if g == p) / len(dev)
-        return acc, macro_f1(gold, pred)
+        fmt = None
+        if self.settings["select_on"] == "joint":
+            n = int(self.settings["select_chains"])
+            some = dev[:n] if n > 0 else dev  # generating chains costs far more than the labels' few tokens
+            fmt = sum(1 for chain in self._chains(some, 0.0) if parse(chain).valid) / len(some)
+        return DevScores(acc, macro_f1(gold, pred), fmt)
 
     # inference ------------------------------------------------------------------------------------------------
     def _label_ids(self) -> tuple[list[int], list[int]]:

@@ -15,6 +15,9 @@ from mulcot_bench.types import ModelCard, Role
 #: The linear layers LoRA adapts, as in the reference (q, k, v, o, gate, up, down).
 LORA_TARGETS: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
+#: Epoch selection criteria (see ``mulcot_hf.training``).
+SELECT_ON: tuple[str, ...] = ("accuracy", "joint")
+
 #: Shared by both families: the training recipe, KD, decoding and subset options.
 TRAINING: dict[str, Any] = {
     "train": "lora",  # "lora": LoRA adapters on the language model; "full": every language-model weight
@@ -31,6 +34,8 @@ TRAINING: dict[str, Any] = {
     "plateau_patience": 2,  # halve the LR when dev accuracy has not improved for this many epochs
     "plateau_factor": 0.5,
     "min_lr": 1e-6,
+    "select_on": "accuracy",  # epoch selection: "accuracy" (dev label accuracy, the reference) or "joint"
+    "select_chains": 16,  # "joint": the five-field rate is measured on the first N dev items (0: all)
     "kd_lambda": 0.0,
     "kd_temperature": 2.0,
     "kd_t2": False,
@@ -60,13 +65,16 @@ SMOL: dict[str, Any] = {
     "projector_hidden": 1024,
     "projector_lr": 1e-3,
     "layers": [],  # [] keeps every decoder layer; else the indices of the base layers to keep, in order
+    "init": "pretrained",  # "assistant": the trained parts (projector, LoRA) start from the fitted assistant's
     "system_prompt": None,  # None: the chat template's own system message
     "max_new_tokens": 400,
+    # mean of dev accuracy and the dev five-field chain rate: small CPU runs otherwise keep format-less epochs
+    "select_on": "joint",
 }
 SMOL_ROLES: dict[str, dict[str, Any]] = {
     "assistant": {},
     # 20 of 30 layers: the first 12 and the last 8 (see the plugin docs for why these)
-    "student": {"layers": [*range(12), *range(22, 30)], "lora_dropout": 0.05, "kd_lambda": 0.3},
+    "student": {"layers": [*range(12), *range(22, 30)], "lora_dropout": 0.05, "kd_lambda": 0.3, "init": "assistant"},
 }
 
 #: qwen2.5-vl: Qwen2.5-VL-7B/3B-Instruct with LoRA, as the reference runs it.
@@ -108,6 +116,10 @@ def resolve(family: str, role: str, settings: dict[str, Any], where: str) -> dic
     if unknown:
         raise ValueError(f"model {where!r}: unknown {family} settings {unknown}; known: {sorted(known)}")
     out.update(settings)
+    if out.get("init", "pretrained") not in ("pretrained", "assistant"):
+        raise ValueError(f"model {where!r}: init={out['init']!r}; use 'pretrained' or 'assistant'")
+    if out["select_on"] not in SELECT_ON:
+        raise ValueError(f"model {where!r}: select_on={out['select_on']!r}; use one of {list(SELECT_ON)}")
     return out
 
 

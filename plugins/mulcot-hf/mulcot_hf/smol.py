@@ -9,6 +9,7 @@ features are cached on disk by image content (``mulcot_features.encoders.ImageEn
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,6 +36,7 @@ from mulcot_hf.weights import hub_unavailable, smol_source
 
 FEATURE_DIM = 1280
 FEATURE_GRID = 7
+LAYER_KEY = re.compile(r"\.layers\.(\d+)\.")  # a decoder layer's index in a weight name
 IMAGE_SLOT = "\x00image\x00"  # marks where the visual tokens go in the chat text; never tokenized
 
 
@@ -222,6 +224,39 @@ class SmolBackend(Backend):
             raise ValueError(f"model {self.name!r}: saved weights hold unknown tensors {other[:5]}")
         projector.load_state_dict(proj)
         load_trainable_state(lm, self.st, {k: v.to(self.device) for k, v in rest.items()}, f"model {self.name!r}")
+
+    def start_from(self, other: Backend) -> None:
+        """Set the trained parts (projector, LoRA or full weights) to ``other``'s, layer by kept layer.
+
+        ``other`` is a fitted smol-vlm with the same trainable shapes; decoder layer ``j`` of this model takes
+        the weights of the base layer it keeps (``layers[j]``) from wherever ``other`` holds that base layer.
+        """
+        if not isinstance(other, SmolBackend):
+            raise ValueError(f"model {self.name!r} can start only from a smol-vlm, not {type(other).__name__}")
+        mine = list(self.st["layers"]) or list(range(int(self._ready()[1].config.num_hidden_layers)))
+        theirs = list(other.st["layers"]) or list(range(int(other._ready()[1].config.num_hidden_layers)))
+        missing = [i for i in mine if i not in theirs]
+        if missing:
+            raise ValueError(
+                f"model {self.name!r} cannot start from {other.name!r}: it keeps base layers {missing} that "
+                f"{other.name!r} does not have"
+            )
+        position = {base: j for j, base in enumerate(theirs)}
+        wanted = {position[base]: j for j, base in enumerate(mine)}
+        state = {}
+        for key, value in other.state().items():
+            hit = LAYER_KEY.search(key)
+            if hit is None:
+                state[key] = value
+            elif int(hit.group(1)) in wanted:
+                state[key[: hit.start(1)] + str(wanted[int(hit.group(1))]) + key[hit.end(1) :]] = value
+        try:
+            self.load_state(state)
+        except RuntimeError as exc:  # size mismatch: other projector width, LoRA rank or visual grid
+            raise ValueError(
+                f"model {self.name!r} cannot start from {other.name!r}: their trained weights differ in shape "
+                f"(projector_hidden, lora_r, lora_targets and train must match): {str(exc).splitlines()[0]}"
+            ) from exc
 
     def param_counts(self) -> tuple[int, int]:
         _, lm, projector = self._ready()

@@ -4,9 +4,12 @@ Per step, a batch of items gives two teacher-forced passes: the reasoning prompt
 items that carry a chain) and the label prompt -> ``"Prediction": "<label>"`` (every item). Each task's loss
 is ``mulcot_bench.distill.losses.kd_loss`` over its target tokens (plain CE when lambda is 0, else
 ``(1 - lambda) CE + lambda KL`` against the frozen assistant's live logits), and the step loss is their plain
-sum, as in the reference. After each epoch the dev accuracy of the label prompt decides the learning-rate
-plateau schedule and which epoch's weights are kept (ties: macro-F1, then the lower training loss: on the
-small dev sets of CPU runs, accuracy ties are common and the later, better-fitted epoch should win them).
+sum, as in the reference. After each epoch a dev score decides the learning-rate plateau schedule and which
+epoch's weights are kept (ties: macro-F1, then the lower training loss: on the small dev sets of CPU runs,
+ties are common and the later, better-fitted epoch should win them). The dev score is the label prompt's
+accuracy (``select_on="accuracy"``, the reference) or, with ``select_on="joint"``, the mean of that accuracy
+and the share of dev chains (greedy, reasoning prompt) that parse into the five fields: JMSRC asks for both,
+and on small dev sets accuracy alone can keep an epoch that has not yet learnt to write a chain.
 """
 
 from __future__ import annotations
@@ -58,10 +61,27 @@ class Record:
     task_losses: dict[str, list[float]] = field(default_factory=lambda: {t: [] for t in TASKS})
     dev_accuracy: list[float | None] = field(default_factory=list)
     dev_macro_f1: list[float | None] = field(default_factory=list)
+    dev_format: list[float | None] = field(default_factory=list)  # share of five-field dev chains ("joint")
+    dev_score: list[float | None] = field(default_factory=list)  # what selection and the LR schedule used
     lr: list[float] = field(default_factory=list)
     selected_epoch: int | None = None
     steps: int = 0
     epoch_seconds: list[float] = field(default_factory=list)
+
+
+@dataclass
+class DevScores:
+    """One epoch's dev figures; ``score`` is what selection and the plateau schedule use."""
+
+    accuracy: float | None = None
+    macro_f1: float | None = None
+    format: float | None = None  # share of dev chains with the five fields (measured for "joint" only)
+
+    @property
+    def score(self) -> float | None:
+        if self.accuracy is None:
+            return None
+        return self.accuracy if self.format is None else (self.accuracy + self.format) / 2
 
 
 def subset(items: Sequence[Sample], n: int, seed: int) -> list[Sample]:
@@ -132,7 +152,7 @@ def train(
     st: dict[str, Any],
     seed: int,
     kd: KD,
-    evaluate: Callable[[], tuple[float, float]] | None,
+    evaluate: Callable[[], DevScores] | None,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> Record:
     """Train ``backend`` on ``items`` (see the module docstring); the best epoch's weights are loaded at the end."""
@@ -183,19 +203,20 @@ def train(
             record.task_losses[name].append(round(sums[name] / max(steps, 1), 5))
         record.losses.append(round(sum(sums.values()) / max(steps, 1), 5))
         record.lr.append(float(opt.param_groups[-1]["lr"]))
-        acc = f1 = None
-        if evaluate is not None:
-            acc, f1 = evaluate()
-            sched.step(acc)
-        record.dev_accuracy.append(acc)
-        record.dev_macro_f1.append(f1)
-        score = (acc if acc is not None else 0.0, f1 if f1 is not None else 0.0, -record.losses[-1])
+        dev = evaluate() if evaluate is not None else DevScores()
+        if dev.score is not None:
+            sched.step(dev.score)
+        record.dev_accuracy.append(dev.accuracy)
+        record.dev_macro_f1.append(dev.macro_f1)
+        record.dev_format.append(dev.format)
+        record.dev_score.append(dev.score)
+        score = (dev.score or 0.0, dev.macro_f1 or 0.0, -record.losses[-1])
         if evaluate is None or best is None or score > best:  # without dev: the last epoch
             best, best_state = score, backend.state()
             record.selected_epoch = epoch + 1
         record.epoch_seconds.append(round(time.perf_counter() - start, 2))
         if on_epoch is not None:
-            on_epoch({"epoch": epoch + 1, "loss": record.losses[-1], "dev_accuracy": acc})
+            on_epoch({"epoch": epoch + 1, "loss": record.losses[-1], "dev_accuracy": dev.accuracy})
     if best_state is not None:
         backend.load_state(best_state)
     return record

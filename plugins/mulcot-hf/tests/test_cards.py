@@ -42,6 +42,7 @@ def test_student_is_smaller_and_distils() -> None:
     assert assistant["layers"] == [] and len(student["layers"]) == 20
     assert student["kd_lambda"] == 0.3 and assistant["kd_lambda"] == 0.0
     assert (student["lora_dropout"], assistant["lora_dropout"]) == (0.05, 0.2)
+    assert (student["init"], assistant["init"]) == ("assistant", "pretrained")
     qwen = card_settings("qwen", "assistant")
     assert (qwen["lora_r"], qwen["lora_alpha"], qwen["image_resize"]) == (16, 32, 280)
     assert qwen["lora_targets"] == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]

@@ -74,6 +74,10 @@ def test_reduced_released_run(twitter2015, hf_cache: Path, short_templates: dict
         assert report["n_with_rationale"] == 4 and report["steps"] == 2
         assert all(math.isfinite(x) and x > 0 for x in report["losses"])
         assert entry["scores"]["n"] == 2
+        # joint selection (the smol default): each epoch's dev score is the mean of accuracy and format rate
+        assert report["select_on"] == "joint" and len(report["dev_format"]) == 1
+        acc, fmt = report["dev_accuracy"][0], report["dev_format"][0]
+        assert fmt in (0.0, 0.5, 1.0) and report["dev_score"] == [(acc + fmt) / 2]
     assert assistant["scores"]["invalid_labels"] == 0  # the label prompt's answer parses
     assert student["report"]["kd"]["assistant"] == "smol-vlm-assistant"
     assert student["report"]["base"]["layers"] == 20 and assistant["report"]["base"]["layers"] == 30
@@ -129,3 +133,35 @@ def test_encoding_an_uncached_image_leaves_the_training_rng_alone(tmp_path: Path
     tokens = backend.visual([Sample(id="a", text="t", label="neutral", image=buf.getvalue())])
     assert tokens.shape == (1, 4, 8) and backend.encoder.stats["encoded"] == 1
     assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_student_starts_from_the_assistants_trained_parts(hf_cache: Path) -> None:
+    """init='assistant': projector and LoRA copied, decoder layer j from the base layer it keeps."""
+    from mulcot_hf.smol import SmolBackend
+
+    def backend(name: str, **settings: object) -> SmolBackend:
+        b = SmolBackend(smol_card(name, "assistant", visual_grid=2, **settings).settings, name)
+        b.setup()
+        return b
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        assistant = backend("a")
+        for p in assistant.parameters()[-1]["params"]:  # LoRA B starts at zero: give every adapter its own values
+            p.data.normal_()
+        student = backend("s", layers=[0, 1, 29])
+    a_state, before = assistant.state(), student.state()
+    student.start_from(assistant)
+    s_state = student.state()
+    assert set(s_state) == set(before)
+    key = "lm.base_model.model.model.layers.{}.self_attn.q_proj.lora_B.weight"
+    assert torch.equal(s_state[key.format(2)], a_state[key.format(29)])
+    assert torch.equal(s_state[key.format(1)], a_state[key.format(1)])
+    assert not torch.equal(s_state[key.format(2)], before[key.format(2)])
+    assert all(torch.equal(s_state[k], a_state[k]) for k in s_state if k.startswith("projector."))
+
+    other = backend("o", layers=[0, 1], projector_hidden=64)
+    with pytest.raises(ValueError, match="differ in shape"):
+        other.start_from(assistant)
+    with pytest.raises(ValueError, match=r"keeps base layers \[29\] that 'o' does not have"):
+        student.start_from(other)

@@ -1,0 +1,80 @@
+"""Epoch selection of the shared training loop: dev accuracy (the reference) or the joint JMSRC score."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+import torch
+from mulcot_hf.backend import IGNORE, Backend, Batch
+from mulcot_hf.settings import card_settings, resolve
+from mulcot_hf.training import KD, DevScores, Task, train
+
+from mulcot_bench.types import Sample
+
+
+class OneWeight(Backend):
+    """A backend whose logits are one trainable vector: enough for the loop to step, save and restore."""
+
+    def __init__(self) -> None:
+        self.w = torch.nn.Parameter(torch.zeros(5))
+
+    def encode(self, samples: Sequence[Sample], prompts: Sequence[str], targets: Sequence[Sequence[int]]) -> Batch:
+        labels = torch.full((len(samples), 3), IGNORE, dtype=torch.long)
+        for i, target in enumerate(targets):
+            labels[i, 1 : 1 + len(target)] = torch.tensor(list(target)[:2])
+        return Batch({}, labels, [3] * len(samples))
+
+    def logits(self, batch: Batch) -> torch.Tensor:
+        return self.w.expand(batch.labels.shape[0], 3, 5)
+
+    def parameters(self) -> list[dict]:
+        return [{"params": [self.w], "lr": 0.1}]
+
+    def train(self, mode: bool = True) -> None:
+        pass
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {"w": self.w.detach().clone()}
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> None:
+        with torch.no_grad():
+            self.w.copy_(state["w"])
+
+
+def _run(scripted: list[DevScores]) -> tuple[list, OneWeight, list[torch.Tensor]]:
+    backend = OneWeight()
+    items = [Sample(id=str(i), text="t", label="positive") for i in range(2)]
+    weights: list[torch.Tensor] = []
+    dev = iter(scripted)
+
+    def evaluate() -> DevScores:
+        weights.append(backend.w.detach().clone())
+        return next(dev)
+
+    st = {**card_settings("smol", "assistant"), "epochs": len(scripted), "batch_size": 2}
+    record = train(backend, items, lambda name, chosen: Task(name, chosen, ["p"] * 2, [[1, 2]] * 2), st, 0,
+                   KD(0.0, 2.0, False, "targets"), evaluate)
+    return record, backend, weights
+
+
+def test_joint_selection_keeps_the_epoch_that_writes_chains() -> None:
+    # epoch 1: right labels but no five-field chain; epoch 2: chains, fewer right labels
+    record, backend, weights = _run([DevScores(0.5, 0.5, 0.0), DevScores(0.25, 0.2, 1.0)])
+    assert record.dev_score == [0.25, 0.625] and record.dev_format == [0.0, 1.0]
+    assert record.selected_epoch == 2 and torch.equal(backend.w, weights[1])
+
+
+def test_accuracy_selection_is_the_reference_rule() -> None:
+    record, backend, weights = _run([DevScores(0.5, 0.5), DevScores(0.25, 0.2), DevScores(0.5, 0.5)])
+    assert record.dev_score == [0.5, 0.25, 0.5] and record.dev_format == [None, None, None]
+    # a tie on accuracy and macro-F1 goes to the lower training loss: the later epoch here
+    assert record.losses[2] < record.losses[0] and record.selected_epoch == 3
+    assert torch.equal(backend.w, weights[2])
+
+
+def test_select_on_defaults_and_bad_values() -> None:
+    assert card_settings("smol", "student")["select_on"] == "joint"
+    assert card_settings("qwen", "student")["select_on"] == "accuracy"
+    with pytest.raises(ValueError, match="select_on='format'; use one of \\['accuracy', 'joint'\\]"):
+        resolve("smol", "assistant", {"select_on": "format"}, "x")
