@@ -69,7 +69,7 @@ def cli() -> None:
     default="reference",
     show_default=True,
     help="released-rationales: train reasoning on the dev items that carry released chains (Twitter-2015), "
-    "validate on a held-out 20%% of dev, train the label task on train + dev.",
+    "validate on a held-out 20% of dev, train the label task on train + dev.",
 )
 @click.option("--limit", help="At most TRAIN,DEV,TEST samples of every dataset (a seeded subset), for quick runs.")
 @click.option(
@@ -86,7 +86,7 @@ def cli() -> None:
     type=click.IntRange(min=0),
     default=1000,
     show_default=True,
-    help="Bootstrap resamples for the 95%% intervals stored with every score (0: none).",
+    help="Bootstrap resamples for the 95% intervals stored with every score (0: none).",
 )
 @click.option(
     "--model-timeout",

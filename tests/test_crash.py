@@ -31,6 +31,7 @@ POINTS = {
     "fake-predict:5": "predicting (the student's second test batch)",
     "score:2": "scoring (the second model)",
     "report": "writing the report (results.json written, leaderboard not yet)",
+    "render": "rendering the leaderboard (every page written into the staging folder, not yet published)",
 }
 
 
@@ -68,6 +69,11 @@ def _killed_at(tmp: Path, point: str, cache: Path) -> str:
     return err
 
 
+def _staging(tmp: Path) -> list[Path]:
+    """Staging folders of the leaderboard left beside it."""
+    return sorted((tmp / "reports").glob(".crash.*"))
+
+
 def _no_repeats(tmp: Path) -> None:
     twice = {k: n for k, n in calls(tmp).items() if n > 1}
     assert not twice, f"asked more than once: {list(twice.items())[:5]}"
@@ -78,17 +84,21 @@ def _no_repeats(tmp: Path) -> None:
 def test_killed_run_resumes_to_the_same_results(tmp_path: Path, point: str, reference) -> None:  # noqa: ANN001
     expected, expected_calls = reference
     _killed_at(tmp_path, point, tmp_path / "cache")
-    if point == "report":
+    if point in ("report", "render"):
         assert (tmp_path / "runs" / "crash" / "results.json").exists()
         assert not (tmp_path / "reports" / "crash" / "index.html").exists()
+    if point == "render":
+        assert [f.suffix for f in _staging(tmp_path)] == [".tmp"]  # the killed render's staging folder is left behind
     before = calls(tmp_path)
     again = run(tmp_path, "crash", tmp_path / "cache")
     assert again.returncode == 0, again.stderr[-3000:]
     assert comparable(tmp_path, "crash") == expected
-    assert (tmp_path / "reports" / "crash" / "index.html").exists()
+    assert (tmp_path / "reports" / "crash" / "index.html").exists() and _staging(tmp_path) == []
+    if point == "render":
+        assert "removed 1 staging folder(s) of killed renders" in again.stderr
     _no_repeats(tmp_path)
     assert set(calls(tmp_path)) == set(expected_calls)
-    if point.startswith(("score", "report")):
+    if point.startswith(("score", "report", "render")):
         assert calls(tmp_path) == before  # everything was predicted before the kill: nothing asked again
     else:
         assert before and len(calls(tmp_path)) > len(before)  # work was done both before and after the kill

@@ -261,3 +261,24 @@ def test_chain_label_uses_the_prediction_field() -> None:
     assert f.wrong and f.inconsistent and not f.invalid
     assert flags({"gold": "neutral", "label": None, "rationale": None}).invalid
     assert not flags({"gold": "neutral", "label": "neutral", "rationale": None}).inconsistent
+
+
+def test_sweep_removes_only_abandoned_staging_folders(tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from mulcot_bench.report.site import OWNER, sweep
+
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(done.stdout)  # a pid that has exited (its number is not reused this quickly)
+    host = socket.gethostname()
+    owners = {".site.a.tmp": f"{host} {dead}", ".site.b.old": f"{host} {dead}", ".site.c.tmp": f"{host} {os.getpid()}",
+              ".site.d.tmp": f"elsewhere {dead}", ".other.e.tmp": f"{host} {dead}"}
+    for name, owner in owners.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / OWNER).write_text(owner)
+    (tmp_path / ".site.f.tmp").mkdir()  # no owner file yet: a render that has only just started
+    assert sweep(tmp_path / "site") == [".site.a.tmp", ".site.b.old"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.e.tmp", ".site.c.tmp", ".site.d.tmp", ".site.f.tmp"]

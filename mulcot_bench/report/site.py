@@ -11,6 +11,8 @@ import base64
 import hashlib
 import os
 import shutil
+import socket
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from mulcot_bench.errors import UserError
+from mulcot_bench.faults import failpoint
 from mulcot_bench.report.board import Board, slug
 from mulcot_bench.report.charts import Chart, charts
 from mulcot_bench.report.format import DASH
@@ -44,6 +47,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 SCRIPT = (TEMPLATES / "board.js").read_text(encoding="utf-8")
 SAMPLES_DEPTH = "../../../"
 MARKER = ".mulcot-report"
+OWNER = ".mulcot-render-owner"  # "<host> <pid>" in a staging folder while a render uses it
 SPLIT = "<!--sample-->"
 _ENV: list[Environment] = []
 
@@ -312,6 +316,35 @@ def _is_report(folder: Path) -> bool:
     return False
 
 
+def _claim(folder: Path) -> None:
+    """Mark a staging folder as this process's, so a later render can tell an abandoned one."""
+    (folder / OWNER).write_text(f"{socket.gethostname()} {os.getpid()}\n", encoding="utf-8")
+
+
+def _abandoned(folder: Path) -> bool:
+    """True for a staging folder whose owner process (on this host) is gone."""
+    try:
+        host, pid = (folder / OWNER).read_text(encoding="utf-8").split()
+        if host != socket.gethostname():
+            return False
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, ValueError):  # no owner file yet, unreadable, or a process of another user
+        return False
+    return False
+
+
+def sweep(out_dir: Path) -> list[str]:
+    """Remove the staging folders that killed renders of ``out_dir`` left beside it; returns their names."""
+    removed = []
+    for folder in out_dir.parent.glob(f".{out_dir.name}.*"):
+        if folder.is_dir() and folder.suffix in (".tmp", ".old") and _abandoned(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    return sorted(removed)
+
+
 def render_site(board: Board, out_dir: Path, reference: str | None = None) -> Path:
     """Write the whole site for ``board`` as ``out_dir``; returns the overview page's path.
 
@@ -326,9 +359,16 @@ def render_site(board: Board, out_dir: Path, reference: str | None = None) -> Pa
             f"{out_dir} exists and is not a mulcot-bench report folder; pass a new or empty folder to --out"
         )
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    left = sweep(out_dir)
+    if left:
+        print(f"removed {len(left)} staging folder(s) of killed renders beside {out_dir}: {', '.join(left)}",
+              file=sys.stderr)
     stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     try:
+        _claim(stage)
         Renderer(board, stage, reference, out_dir if out_dir.is_dir() else None).render()
+        failpoint("render")
+        (stage / OWNER).unlink()
         (stage / MARKER).write_text("written by mulcot-bench report; this folder is replaced on each render\n")
         os.chmod(stage, 0o755)
         old = None
@@ -336,6 +376,7 @@ def render_site(board: Board, out_dir: Path, reference: str | None = None) -> Pa
             old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".old", dir=out_dir.parent))
             os.rmdir(old)
             os.rename(out_dir, old)
+            _claim(old)
         os.rename(stage, out_dir)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
