@@ -82,7 +82,7 @@ def align(a: list[dict[str, Any]], b: list[dict[str, Any]], where: str) -> list[
 
 # The order of the rows, by output id; percent: values already 0-100 (BLEU).
 ROWS = (
-    "accuracy", "macro_f1", "weighted_f1", "bleu4", "bleu4_sentence", "rouge_l",
+    "accuracy", "macro_f1", "weighted_f1", "bleu4", "bleu4_sentence", "rouge_l", "meteor",
     "bertscore_f1", "minilm_cosine", "format_valid", "chain_consistency", "chain_gold",
 )  # fmt: skip
 PERCENT = {"bleu4", "bleu4_sentence"}

@@ -88,6 +88,7 @@ def _reference_metrics(
 ) -> None:
     """Metrics against the reference chain, over the samples that have one (a missing rationale scores as empty)."""
     from mulcot_bench.metrics.bleu import sentence_scores
+    from mulcot_bench.metrics.meteor import cached_meteor
     from mulcot_bench.metrics.overlap import rouge_l_f
 
     keep = [i for i, r in enumerate(records) if r.get("reference")]
@@ -100,6 +101,7 @@ def _reference_metrics(
     out.stats["bleu4"] = (corpus_bleu_stat(bleu_stats), len(keep))
     out.add_mean("bleu4_sentence", bleu, keep)
     out.add_mean("rouge_l", [rouge_l_f(h, r) for h, r in zip(hyps, refs, strict=True)], keep)
+    out.add_mean("meteor", cached_meteor(hyps, refs, cache), keep)
     if not model_metrics:
         out.notes.append("BERTScore and MiniLM cosine skipped (no model metrics)")
         return

@@ -13,6 +13,7 @@ from mulcot_bench.labels import LABELS
 from mulcot_bench.metrics.bleu import SentenceBleu, sentence_scores
 from mulcot_bench.metrics.chains import ChainConsistency, ChainGold, chain_label
 from mulcot_bench.metrics.embedding import MiniLMCosine
+from mulcot_bench.metrics.meteor import Meteor
 from mulcot_bench.metrics.overlap import Distinct, RougeL, lcs_length, rouge_l_f, tokens
 from mulcot_bench.metrics.perclass import PerClass, confusion
 from mulcot_bench.metrics.reasoning import BertScore, CorpusBleu
@@ -209,6 +210,22 @@ def test_entry_confusion_is_optional() -> None:
     assert new.confusion == table
 
 
+def test_meteor_exact_and_stem_stages() -> None:
+    from mulcot_bench.metrics.meteor import meteor_scores
+
+    # 4 exact matches of 4 hypothesis and 5 reference tokens, in 2 chunks: P 1, R 0.8,
+    # Fmean = PR / (0.9 P + 0.1 R), penalty = 0.5 (chunks / matches)^3
+    fmean = 0.8 / (0.9 + 0.1 * 0.8)
+    exact = fmean * (1 - 0.5 * 0.5**3)
+    # Porter stems align "cats"/"cat" and "running"/"runs"; lowercase aligns "The"/"the": 3 matches, 1 chunk
+    stem = 1 - 0.5 * (1 / 3) ** 3
+    hyps, refs = ["a b c d", "The cats running", "", "wholly different"], ["a b x c d", "the cat runs", "x", "words"]
+    assert meteor_scores(hyps, refs) == pytest.approx([exact, stem, 0.0, 0.0], abs=1e-9)
+    preds = [Prediction(label="neutral", rationale=h) for h in hyps]
+    assert Meteor().compute(_samples(refs), preds, None)["meteor"] == pytest.approx((exact + stem) / 4, abs=1e-9)
+    assert "synonyms:none" in Meteor().signature() and "stem:porter" in Meteor().signature()
+
+
 def test_builtin_metrics_registered_with_names() -> None:
     from mulcot_bench.builtin.metrics import register_metrics
 
@@ -217,6 +234,7 @@ def test_builtin_metrics_registered_with_names() -> None:
     outputs = {k: v for s in specs for k, v in s.outputs.items()}
     assert outputs["bleu4_sentence"] == "BLEU-4 (sentence avg, reference variant)"
     assert outputs["minilm_cosine"] == "MiniLM cosine similarity (reference's semantic similarity)"
+    assert outputs["meteor"] == "METEOR (exact+stem, nltk)"
     for key in ("rouge_l", "distinct_1", "distinct_2", "chain_consistency", "chain_gold", "f1_negative"):
         assert key in outputs
     for spec in specs:
@@ -241,14 +259,15 @@ def test_references_against_themselves_and_shuffled(released: list[dict]) -> Non
     # a model whose chain is the reference and whose answer is the label that chain states
     own = [Prediction(label=chain_label(r), rationale=r) for r in refs]
     other = [Prediction(label=chain_label(r), rationale=s) for r, s in zip(refs, shuffled, strict=True)]
-    metrics = (SentenceBleu(), CorpusBleu(), RougeL(), ChainConsistency(), ChainGold())
+    metrics = (SentenceBleu(), CorpusBleu(), RougeL(), Meteor(), ChainConsistency(), ChainGold())
     same = {k: v for m in metrics for k, v in m.compute(gold, own, None).items()}
     shuf = {k: v for m in metrics for k, v in m.compute(gold, other, None).items()}
     assert same["bleu4_sentence"] == pytest.approx(100.0) and same["bleu4"] == pytest.approx(100.0)
     assert same["rouge_l"] == pytest.approx(1.0) and same["chain_consistency"] == 1.0
+    assert same["meteor"] == pytest.approx(1.0, abs=1e-4)  # one chunk: the penalty is 0.5 / matches^3
     # 21 of the 1,037 released test chains name a label other than gold (the teacher set is not fully corrected)
     assert same["chain_gold"] == pytest.approx(1016 / 1037)
-    assert shuf["bleu4_sentence"] < 40 and shuf["bleu4"] < 40 and shuf["rouge_l"] < 0.6
+    assert shuf["bleu4_sentence"] < 40 and shuf["bleu4"] < 40 and shuf["rouge_l"] < 0.6 and shuf["meteor"] < 0.6
     assert shuf["chain_consistency"] < 0.7
 
 

@@ -69,6 +69,17 @@ def _register_depth(register) -> None:  # noqa: ANN001
     )
     register(
         MetricSpec(
+            "meteor",
+            "rationale",
+            {"meteor": "METEOR (exact+stem, nltk)"},
+            f"{_M}.meteor:Meteor",
+            description="NLTK METEOR per sample with exact and Porter-stem matching (no WordNet synonyms: no "
+            "registry ships the corpus), 13a tokens lowercased, averaged",
+            summary=(),
+        )
+    )
+    register(
+        MetricSpec(
             "distinct",
             "rationale",
             {"distinct_1": "Distinct-1 (generated)", "distinct_2": "Distinct-2 (generated)"},
