@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from mulcot_bench.cache import Cache
-from mulcot_bench.metrics.pairs import scored_pairs
+from mulcot_bench.metrics.pairs import mean_over_pairs
 from mulcot_bench.types import Prediction, Sample
 
 
@@ -67,8 +67,4 @@ class SentenceBleu:
     def compute(
         self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None
     ) -> dict[str, float | None]:
-        pairs = scored_pairs(gold, preds)
-        if pairs is None:
-            return {"bleu4_sentence": None}
-        scores, _ = sentence_scores(*pairs)
-        return {"bleu4_sentence": sum(scores) / len(scores)}
+        return mean_over_pairs(gold, preds, "bleu4_sentence", lambda hyps, refs: sentence_scores(hyps, refs)[0])

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mulcot_bench.cache import Cache
-from mulcot_bench.metrics.pairs import cached_pair_values, scored_pairs
+from mulcot_bench.metrics.pairs import cached_pair_values, mean_over_pairs
 from mulcot_bench.metrics.reasoning import minilm_path
 from mulcot_bench.types import Prediction, Sample
 
@@ -86,8 +86,4 @@ class MiniLMCosine:
     def compute(
         self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None
     ) -> dict[str, float | None]:
-        pairs = scored_pairs(gold, preds)
-        if pairs is None:
-            return {"minilm_cosine": None}
-        values = self.pair_scores(*pairs, cache)
-        return {"minilm_cosine": sum(values) / len(values)}
+        return mean_over_pairs(gold, preds, "minilm_cosine", lambda hyps, refs: self.pair_scores(hyps, refs, cache))

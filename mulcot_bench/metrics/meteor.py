@@ -14,7 +14,7 @@ from typing import Any
 
 from mulcot_bench.cache import Cache
 from mulcot_bench.metrics.overlap import tokens
-from mulcot_bench.metrics.pairs import cached_pair_values, scored_pairs
+from mulcot_bench.metrics.pairs import cached_pair_values, mean_over_pairs
 from mulcot_bench.types import Prediction, Sample
 
 PARAMS = {"alpha": 0.9, "beta": 3.0, "gamma": 0.5}
@@ -68,8 +68,4 @@ class Meteor:
     def compute(
         self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None
     ) -> dict[str, float | None]:
-        pairs = scored_pairs(gold, preds)
-        if pairs is None:
-            return {"meteor": None}
-        values = cached_meteor(*pairs, cache)
-        return {"meteor": sum(values) / len(values)}
+        return mean_over_pairs(gold, preds, "meteor", lambda hyps, refs: cached_meteor(hyps, refs, cache))

@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from mulcot_bench.cache import Cache
-from mulcot_bench.metrics.pairs import scored_pairs
+from mulcot_bench.metrics.pairs import mean_over_pairs
 from mulcot_bench.types import Prediction, Sample
 
 
@@ -62,11 +62,9 @@ class RougeL:
     def compute(
         self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None
     ) -> dict[str, float | None]:
-        pairs = scored_pairs(gold, preds)
-        if pairs is None:
-            return {"rouge_l": None}
-        values = [rouge_l_f(h, r) for h, r in zip(*pairs, strict=True)]
-        return {"rouge_l": sum(values) / len(values)}
+        return mean_over_pairs(
+            gold, preds, "rouge_l", lambda hyps, refs: [rouge_l_f(h, r) for h, r in zip(hyps, refs, strict=True)]
+        )
 
 
 def distinct(texts: Sequence[str], n: int) -> float | None:

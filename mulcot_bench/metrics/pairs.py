@@ -22,6 +22,20 @@ def scored_pairs(gold: Sequence[Sample], preds: Sequence[Prediction]) -> tuple[l
     return [h for h, _ in pairs], [r for _, r in pairs]
 
 
+def mean_over_pairs(
+    gold: Sequence[Sample],
+    preds: Sequence[Prediction],
+    output: str,
+    score: Callable[[list[str], list[str]], list[float]],
+) -> dict[str, float | None]:
+    """``{output: mean of score(hypotheses, references)}`` over :func:`scored_pairs`; None when there are none."""
+    pairs = scored_pairs(gold, preds)
+    if pairs is None:
+        return {output: None}
+    values = score(*pairs)
+    return {output: sum(values) / len(values)}
+
+
 def cached_pair_values(
     namespace: str,
     signature: str,
