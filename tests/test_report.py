@@ -96,7 +96,7 @@ def _results() -> RunResults:
             DatasetRecord(
                 name="toy",
                 title="Toy sentiment",
-                level="coarse",
+                level="post",
                 status="embedded",
                 fingerprint=FINGERPRINT,
                 counts={"train": 100, "test": 50},
@@ -105,7 +105,7 @@ def _results() -> RunResults:
             DatasetRecord(
                 name="mvsa",
                 title="MVSA-Single",
-                level="coarse",
+                level="post",
                 status="present",
                 fingerprint="sha256:fedcba9876543210fedcba",
                 counts={"test": 40},

@@ -32,9 +32,9 @@ from mulcot_bench.results import (
 XSS_TEXT = "<script>alert(1)</script> and <img src=x onerror=alert(2)>"
 DATASETS = (
     ("twitter2015", "Twitter-2015", "aspect", ["accuracy", "macro_f1"]),
-    ("mvsa_single", "MVSA-Single", "coarse", ["accuracy", "weighted_f1"]),
+    ("mvsa_single", "MVSA-Single", "post", ["accuracy", "weighted_f1"]),
     ("twitter2017", "Twitter-2017", "aspect", ["accuracy", "macro_f1"]),
-    ("mvsa_multiple", "MVSA-Multiple", "coarse", ["accuracy", "weighted_f1"]),
+    ("mvsa_multiple", "MVSA-Multiple", "post", ["accuracy", "weighted_f1"]),
     ("synthetic", "Synthetic (embedded)", "aspect", ["accuracy", "macro_f1"]),
 )
 METRICS = [
@@ -173,7 +173,7 @@ def demo_run(
     run_dir = Path(root) / run_id
     data_root = Path(root) / "data"
     specs = [
-        DATASETS[i] if i < len(DATASETS) else (f"demo{i}", f"Demo {i}", "coarse", ["accuracy", "macro_f1"])
+        DATASETS[i] if i < len(DATASETS) else (f"demo{i}", f"Demo {i}", "post", ["accuracy", "macro_f1"])
         for i in range(datasets)
     ]
     roster = _models(models)
@@ -277,7 +277,7 @@ def demo_run(
                         intervals=intervals,
                     )
                 )
-        if level == "coarse":
+        if level == "post":
             reported.append(
                 ReportedEntry(
                     model="MultiSentiNet",
@@ -301,7 +301,7 @@ def demo_run(
         DatasetRecord(
             name="demo_missing",
             title="Missing demo set",
-            level="coarse",
+            level="post",
             status="missing",
             how_to_get="Put the demo set under <data root>/demo_missing (it never exists: this shows a missing set).",
         )
