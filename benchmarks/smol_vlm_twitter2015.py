@@ -2,7 +2,8 @@
 
 Usage:
     python benchmarks/smol_vlm_twitter2015.py [--data-root DIR] [--out DIR] [--train N] [--dev N] [--test N]
-        [--epochs N] [--student-epochs N] [--field-words N] [--visual-grid G] [--max-new-tokens N] [--lr X] [--seed N]
+        [--epochs N] [--student-epochs N] [--student-init assistant|pretrained] [--select-on joint|accuracy]
+        [--field-words N] [--visual-grid G] [--max-new-tokens N] [--lr X] [--seed N]
 
 The data root defaults to ../shared/data (else $MULCOT_BENCH_DATA_ROOT). Trains on dev items that carry the
 released chains, selects the epoch on a held-out slice of dev, evaluates a test subset, and writes
@@ -34,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--test", type=int, default=4, help="test items to evaluate")
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--student-epochs", type=int, default=4, help="the 20-layer student starts further away")
+    ap.add_argument("--student-init", choices=["assistant", "pretrained"], default="assistant",
+                    help="the student's projector and LoRA start from the assistant's, or fresh")
+    ap.add_argument("--select-on", choices=["joint", "accuracy"], default="joint",
+                    help="epoch selection: dev accuracy and five-field rate, or dev accuracy alone")
     ap.add_argument("--field-words", type=int, default=10, help="words kept per chain field in training (0: all)")
     ap.add_argument("--visual-grid", type=int, default=4, help="visual tokens = grid x grid")
     ap.add_argument("--max-new-tokens", type=int, default=160)
@@ -54,8 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         "max_new_tokens": args.max_new_tokens,
         "lr": args.lr,
         "projector_lr": 2 * args.lr,
+        "select_on": args.select_on,
     }
-    sizes = Sizes(args.train, args.dev, args.test, overrides, {"epochs": args.student_epochs})
+    student = {"epochs": args.student_epochs, "init": args.student_init}
+    sizes = Sizes(args.train, args.dev, args.test, overrides, student)
     summary = run(load_twitter(folder, "twitter2015"), sizes, args.seed, Path(args.out))
     print(f"wrote {args.out}/summary.json and predictions/ in {summary['wall_seconds']} s")
     return 0
