@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from mulcot_bench import __version__
-from mulcot_bench.cli_common import load_registry, plugins_dir_option, strict_option
+from mulcot_bench.cli_common import limit_option, load_registry, plugins_dir_option, protocol_option, strict_option
 from mulcot_bench.cli_compare import compare_cmd
 from mulcot_bench.cli_datasets import datasets_group
 from mulcot_bench.cli_distill import distill_cmd
@@ -63,15 +63,8 @@ def cli() -> None:
     is_flag=True,
     help="Run real datasets whose images are missing text-only (the count is recorded) instead of skipping them.",
 )
-@click.option(
-    "--protocol",
-    type=click.Choice(["reference", "released-rationales"]),
-    default="reference",
-    show_default=True,
-    help="released-rationales: train reasoning on the dev items that carry released chains (Twitter-2015), "
-    "validate on a held-out 20% of dev, train the label task on train + dev.",
-)
-@click.option("--limit", help="At most TRAIN,DEV,TEST samples of every dataset (a seeded subset), for quick runs.")
+@protocol_option
+@limit_option
 @click.option(
     "--ablation",
     "ablations",

@@ -18,6 +18,17 @@ plugins_dir_option = click.option(
     help="Folder of local plugin files (*.py); also MULCOT_BENCH_PLUGINS_DIR.",
 )
 strict_option = click.option("--strict", is_flag=True, help="A plugin that fails to load is fatal.")
+protocol_option = click.option(
+    "--protocol",
+    type=click.Choice(["reference", "released-rationales"]),
+    default="reference",
+    show_default=True,
+    help="released-rationales: train reasoning on the dev items that carry released chains (Twitter-2015), "
+    "validate on a held-out 20% of dev, train the label task on train + dev.",
+)
+limit_option = click.option(
+    "--limit", help="At most TRAIN,DEV,TEST samples of every dataset (a seeded subset), for quick runs."
+)
 
 
 def load_registry(plugins_dirs: tuple[Path, ...], strict: bool) -> Registry:

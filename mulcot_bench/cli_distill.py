@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from mulcot_bench.cli_common import load_registry, plugins_dir_option, strict_option
+from mulcot_bench.cli_common import limit_option, load_registry, plugins_dir_option, protocol_option, strict_option
 from mulcot_bench.errors import UserError
 
 
@@ -30,6 +30,8 @@ from mulcot_bench.errors import UserError
 @click.option("--seed", type=int, help="Overrides the config's seed.")
 @click.option("--synthetic-size", help="TRAIN,DEV,TEST sample counts of the synthetic set (default 600,200,200).")
 @click.option("--synthetic-seed", type=int, default=13, show_default=True)
+@protocol_option
+@limit_option
 @plugins_dir_option
 @strict_option
 def distill_cmd(
@@ -45,6 +47,8 @@ def distill_cmd(
     seed: int | None,
     synthetic_size: str | None,
     synthetic_seed: int,
+    protocol: str,
+    limit: str | None,
     plugins_dirs: tuple[Path, ...],
     strict: bool,
 ) -> None:
@@ -81,6 +85,8 @@ def distill_cmd(
         run_id=run_id,
         seed=seed,
         dataset_options={"synthetic": synthetic},
+        protocol=protocol,
+        limits=_sizes(limit, "--limit"),
         command=" ".join(["mulcot-bench", *sys.argv[1:]]),
     )
     if os.environ.get("RANK", "0") == "0":  # under torchrun, only rank 0 reports

@@ -130,7 +130,8 @@ def test_distill_runs_the_pipeline_and_writes_a_summary(tmp_path: Path) -> None:
         "[assistant.training]\nepochs = 2\n[assistant.settings]\n" + small + "[student.training]\nepochs = 2\n"
         "[student.kd]\ntop_k = 32\n[student.settings]\n" + small
     )
-    args = ["distill", "--config", str(path), "-d", "synthetic", "--synthetic-size", "40,20,20", "--run-id", "t"]
+    args = ["distill", "--config", str(path), "-d", "synthetic", "--synthetic-size", "50,20,20", "--run-id", "t"]
+    args += ["--limit", "40,20,20", "--protocol", "reference"]  # the run's dataset views, as in `run`
     args += [
         "--runs-dir",
         str(tmp_path / "runs"),
@@ -144,6 +145,8 @@ def test_distill_runs_the_pipeline_and_writes_a_summary(tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "runs" / "t" / "distill.json").read_text())
     results = json.loads((tmp_path / "runs" / "t" / "results.json").read_text())
     assert {e["model"] for e in results["entries"]} == {"synthetic-teacher", "tiny-vlm-assistant", "tiny-vlm-student"}
+    record = next(d for d in results["datasets"] if d["name"] == "synthetic")
+    assert record["protocol"] == "reference" and any("subset (seed 42): train 40/50" in n for n in record["notes"])
     student = summary["stages"]["tiny-vlm-student"]
     assert student["kd"]["top_k"] == 32 and student["kd"]["source"] == "cached"
     assert len(student["losses"]) == 2 and 1 <= student["selected_epoch"] <= 2
