@@ -164,6 +164,12 @@ def f1_stat(gold: np.ndarray, pred: np.ndarray, average: str) -> Statistic:
     return stat
 
 
+def macro_f1(gold: Sequence[str], pred: Sequence[str | None]) -> float:
+    """Macro-F1 over the three labels of one set of answers (an unparsed answer is wrong for every class)."""
+    g, p = label_codes(gold, pred)
+    return float(f1_stat(g, p, "macro")(np.arange(len(g))[None])[0])
+
+
 def corpus_bleu_stat(sentence_stats: Sequence[Sequence[int]]) -> Statistic:
     """Corpus BLEU (sacrebleu defaults) recomputed per resample from per-sentence statistics."""
     from mulcot_bench.metrics.bleu import corpus_bleu_from_stats

@@ -23,10 +23,11 @@ import torch
 
 from mulcot_bench.labels import LABELS
 from mulcot_bench.rationale import FIELDS, parse, parse_label, render
+from mulcot_bench.stats import macro_f1
 from mulcot_bench.types import FitContext, ModelCard, Prediction, Sample
 from mulcot_hf.backend import Backend
 from mulcot_hf.settings import resolve
-from mulcot_hf.training import KD, DevScores, Task, macro_f1, subset, train
+from mulcot_hf.training import KD, DevScores, Task, subset, train
 
 FORMAT = "mulcot-hf"
 FORMAT_VERSION = 1

@@ -24,7 +24,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from mulcot_bench.labels import LABELS
 from mulcot_bench.types import Sample
 from mulcot_hf.backend import IGNORE, Backend, Batch
 
@@ -91,16 +90,6 @@ def subset(items: Sequence[Sample], n: int, seed: int) -> list[Sample]:
     keep = sorted(random.Random(seed).sample(range(len(items)), n))
     return [items[i] for i in keep]
 
-
-def macro_f1(gold: Sequence[str], pred: Sequence[str | None]) -> float:
-    """Macro-F1 over the three labels (an unparsed answer is wrong for every class)."""
-    scores = []
-    for label in LABELS:
-        tp = sum(1 for g, p in zip(gold, pred, strict=True) if g == label and p == label)
-        fp = sum(1 for g, p in zip(gold, pred, strict=True) if g != label and p == label)
-        fn = sum(1 for g, p in zip(gold, pred, strict=True) if g == label and p != label)
-        scores.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
-    return sum(scores) / len(scores)
 
 
 def shifted_targets(logits: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:

@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 from mulcot_hf.model import QwenVL, level_of, shorten_chain
 from mulcot_hf.settings import card_settings, qwen_card, resolve, smol_card
-from mulcot_hf.training import macro_f1, subset
+from mulcot_hf.training import subset
 from mulcot_hf.weights import QWEN_FILES, local_or_hub, missing_files, qwen_source
 
 from mulcot_bench.errors import ModelUnavailable
 from mulcot_bench.rationale import parse, render
+from mulcot_bench.stats import macro_f1
 from mulcot_bench.types import Sample
 
 CHAIN = render(

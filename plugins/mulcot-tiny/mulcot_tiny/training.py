@@ -26,7 +26,6 @@ from torch import Tensor
 from mulcot_bench.distill.cached import CachedLogits, build_cache
 from mulcot_bench.distill.losses import HiddenProjection, TopK, kd_terms
 from mulcot_bench.distill.trainer import TrainTask
-from mulcot_bench.labels import LABELS
 from mulcot_tiny.vlm import VLMNet
 
 TASKS: tuple[str, ...] = ("reasoning", "label")
@@ -45,16 +44,6 @@ class Example:
         """Tags of the prompt tokens (0 where none were given)."""
         return self.tags if len(self.tags) == len(self.prompt) else (0,) * len(self.prompt)
 
-
-def macro_f1(gold: Sequence[str], pred: Sequence[str | None]) -> float:
-    """Macro-F1 over the three labels; an unparsed prediction (None) counts as wrong."""
-    scores = []
-    for label in LABELS:
-        tp = sum(1 for g, p in zip(gold, pred, strict=True) if g == label and p == label)
-        fp = sum(1 for g, p in zip(gold, pred, strict=True) if g != label and p == label)
-        fn = sum(1 for g, p in zip(gold, pred, strict=True) if g == label and p != label)
-        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-    return sum(scores) / len(scores)
 
 
 # batching -------------------------------------------------------------------------------------------
