@@ -241,31 +241,26 @@ class ChatVLM:
         return [dict(zip(LABELS, row, strict=True)) for row in probs]
 
     @torch.no_grad()
-    def _labels(self, samples: Sequence[Sample], with_probs: bool) -> list[Prediction]:
-        backend = self._ready()
-        backend.train(False)
-        out: list[Prediction] = []
-        for chunk in _chunks(samples, int(self.settings["eval_batch_size"])):
-            rows = backend.generate(
-                chunk, [self.prompt(s, "label") for s in chunk], int(self.settings["max_label_tokens"]), 0.0
-            )
-            probs: list[dict[str, float] | None] = list(self._label_probs(chunk)) if with_probs else [None] * len(chunk)
-            for row, pr in zip(rows, probs, strict=True):
-                raw = backend.decode(row)
-                out.append(Prediction(label=parse_label(raw), probs=pr, raw=raw))
-        return out
-
-    @torch.no_grad()
-    def _chains(self, samples: Sequence[Sample], temperature: float) -> list[str]:
+    def _replies(self, samples: Sequence[Sample], task: str, max_new: int, temperature: float) -> list[str]:
+        """Decoded replies to one task's prompt, in batches of ``eval_batch_size``."""
         backend = self._ready()
         backend.train(False)
         out: list[str] = []
         for chunk in _chunks(samples, int(self.settings["eval_batch_size"])):
-            rows = backend.generate(
-                chunk, [self.prompt(s, "reasoning") for s in chunk], int(self.settings["max_new_tokens"]), temperature
-            )
+            rows = backend.generate(chunk, [self.prompt(s, task) for s in chunk], max_new, temperature)
             out.extend(backend.decode(row) for row in rows)
         return out
+
+    def _labels(self, samples: Sequence[Sample], with_probs: bool) -> list[Prediction]:
+        raws = self._replies(samples, "label", int(self.settings["max_label_tokens"]), 0.0)
+        probs: list[dict[str, float] | None] = [None] * len(raws)
+        if with_probs:
+            size = int(self.settings["eval_batch_size"])
+            probs = [p for chunk in _chunks(samples, size) for p in self._label_probs(chunk)]
+        return [Prediction(label=parse_label(raw), probs=pr, raw=raw) for raw, pr in zip(raws, probs, strict=True)]
+
+    def _chains(self, samples: Sequence[Sample], temperature: float) -> list[str]:
+        return self._replies(samples, "reasoning", int(self.settings["max_new_tokens"]), temperature)
 
     def predict(self, samples: Sequence[Sample]) -> list[Prediction]:
         """Label (label prompt, greedy) with probabilities, and a greedy chain (reasoning prompt) per sample."""
