@@ -40,7 +40,7 @@ from mulcot_tiny.settings import vlm_settings
 from mulcot_tiny.training import TASKS, ItemTable, KDOptions, LiveAssistant, TinyTask, cached_assistant
 from mulcot_tiny.vlm import VLMNet, stack_pixels
 
-from mulcot_bench.builtin.synthetic import generate
+from mulcot_bench.data.synthetic import generate
 from mulcot_bench.types import FitContext, ModelCard
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from mulcot_bench.builtin.loaders import load_twitter
+from mulcot_bench.data.loaders import load_twitter
 
 
 def main() -> None:

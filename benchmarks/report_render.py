@@ -1,7 +1,7 @@
 """Time the leaderboard render of a demo run (10 models x 5 datasets by default) and size its pages.
 
 Usage: python benchmarks/report_render.py [--models 10] [--datasets 5] [--n 200] [--images] [--repeat 3]
-The demo run (mulcot_bench.report.demo) has a teacher, an assistant, students (one with text-only and
+The demo run (tests/demo_runs.py) has a teacher, an assistant, students (one with text-only and
 image-only ablation rows), baselines, reported rows, a failure and a missing dataset; every row has a
 predictions file with --n test samples. Timed: ``render_report`` (HTML site: overview, dataset pages and
 every drill-down page) into a new folder, --repeat times (the first also compiles the templates), then
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,8 +33,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    from mulcot_bench.report import render, render_report
-    from mulcot_bench.report.demo import demo_run
+    from mulcot_bench.report import render_report, render_runs
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from demo_runs import demo_run
+
     from mulcot_bench.results import RunResults
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -59,7 +62,7 @@ def main() -> None:
             f"{time.process_time() - cpu:.2f} s CPU"
         )
         wall = time.perf_counter()
-        render([run_dir], root / "exports", ("md", "csv", "tex", "json"))
+        render_runs([run_dir], root / "exports", ("md", "csv", "tex", "json"))
         exports = time.perf_counter() - wall
         site = index.parent
         files = [p for p in site.rglob("*") if p.is_file()]

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from mulcot_hf.released import Sizes, run
 
-from mulcot_bench.builtin.loaders import load_twitter
+from mulcot_bench.data.loaders import load_twitter
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,21 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mulcot_bench.atomic import fsync_dir
+from mulcot_bench.paths import CACHE_ENV, default_cache_dir  # noqa: F401 - where plugins found them before
 
 if TYPE_CHECKING:
     from mulcot_bench.journal import Journal
 
-CACHE_ENV = "MULCOT_BENCH_CACHE"
 BUSY_TIMEOUT_S = 600  # a writer waits this long for another process's transaction before failing
 STALE_TMP_S = 24 * 3600  # temporary artifact folders older than this are left by killed runs: removed
-
-
-def default_cache_dir() -> Path:
-    """``$MULCOT_BENCH_CACHE``, else ``$XDG_CACHE_HOME/mulcot-bench``, else ``~/.cache/mulcot-bench``."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "mulcot-bench"
 
 
 def key(*parts: Any) -> str:

@@ -27,3 +27,9 @@ def unknown(kind: str, name: str, known: Iterable[str], hint: str) -> UserError:
     close = difflib.get_close_matches(name, known, n=1)
     maybe = f" Did you mean {close[0]!r}?" if close else ""
     return UserError(f"unknown {kind} {name!r}.{maybe} Known: {', '.join(known) or 'none'}. {hint}")
+
+
+def describe(exc: BaseException, limit: int | None = None) -> str:
+    """``"TypeName: message"``; with ``limit``, only its first line, cut to ``limit`` characters."""
+    text = f"{type(exc).__name__}: {exc}"
+    return text.splitlines()[0][:limit] if limit is not None else text

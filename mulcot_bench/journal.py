@@ -19,11 +19,20 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+from mulcot_bench.paths import safe_name
 
 if TYPE_CHECKING:
-    from mulcot_bench.cache import Cache
     from mulcot_bench.types import Sample
+
+
+class Store(Protocol):
+    """What replay needs of the cache (:class:`mulcot_bench.cache.Cache`): read and write many keys."""
+
+    def get_many(self, ns: str, keys: list[str]) -> dict[str, Any]: ...
+
+    def put_many(self, ns: str, items: dict[str, Any]) -> None: ...
 
 
 @dataclass
@@ -43,8 +52,6 @@ class Journal:
         self.folder = folder
 
     def path(self, model: str) -> Path:
-        from mulcot_bench.runner import safe_name  # the run folder's one file-name rule
-
         return self.folder / f"{safe_name(model)}.jsonl"
 
     def append(
@@ -98,7 +105,7 @@ class Journal:
                 out.append(rec)
         return out, counts
 
-    def replay(self, cache: Cache) -> ReplayCounts:
+    def replay(self, cache: Store) -> ReplayCounts:
         """Put every journalled output the cache lacks back into it; returns the counts."""
         recs, counts = self.records()
         by_ns: dict[str, dict[str, Any]] = {}

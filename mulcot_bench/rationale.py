@@ -42,7 +42,7 @@ class Chain:
         return found.group(1).lower() if found else None
 
 
-def render(fields: dict[str, str]) -> str:
+def render_chain(fields: dict[str, str]) -> str:
     """Write a chain with every field of :data:`FIELDS`, as ``"Field": "value"`` blocks."""
     missing = [name for name in FIELDS if name not in fields]
     if missing:
@@ -75,3 +75,6 @@ def parse_label(text: str | None) -> str | None:
             return found.group(1).lower()
     found_all = _LABEL_RE.findall(text)
     return found_all[-1].lower() if found_all else None
+
+
+render = render_chain  # the name before 0.2; plugins written against it keep working

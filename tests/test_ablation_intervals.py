@@ -7,23 +7,25 @@ from pathlib import Path
 
 import pytest
 
-from mulcot_bench.builtin.synthetic import generate
 from mulcot_bench.cache import Cache
-from mulcot_bench.pipeline import DatasetPipeline, blank
-from mulcot_bench.registry import build_registry
-from mulcot_bench.runner import Scorer, _run_dataset, reported_entries
+from mulcot_bench.data.synthetic import generate
+from mulcot_bench.plugin.registry import build_registry
+from mulcot_bench.reported import reported_entries
+from mulcot_bench.runner.orchestrate import run_dataset
+from mulcot_bench.runner.pipeline import DatasetPipeline, blank
+from mulcot_bench.scoring.scorer import Scorer
 
 SENSES = '''
-from mulcot_bench.hookspecs import hookimpl
-from mulcot_bench.rationale import FIELDS, render
-from mulcot_bench.specs import ModelSpec
+from mulcot_bench.plugin.hookspecs import hookimpl
+from mulcot_bench.rationale import FIELDS, render_chain
+from mulcot_bench.plugin.specs import ModelSpec
 from mulcot_bench.types import ModelCard, Prediction
 
 LABELS = ("positive", "neutral", "negative")
 
 
 def chain(label):
-    return render({f: "x" for f in FIELDS[:-1]} | {"Prediction": label})
+    return render_chain({f: "x" for f in FIELDS[:-1]} | {"Prediction": label})
 
 
 class Reader:
@@ -60,7 +62,7 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
     pipe = DatasetPipeline(registry, data, cache, 42, ["reads-text", "reads-image"])
     run_dir = tmp_path / "run"
     failures: list = []
-    entries = _run_dataset(pipe, Scorer(registry, cache, resamples=200), run_dir, failures, ["text-only", "image-only"])
+    entries = run_dataset(pipe, Scorer(registry, cache, resamples=200), run_dir, failures, ["text-only", "image-only"])
     assert failures == []
     return {(e.model, e.variant): e for e in entries}, run_dir, data
 

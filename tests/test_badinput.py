@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mulcot_bench.builtin.loaders import load_mvsa, load_twitter
+from mulcot_bench.data.loaders import load_mvsa, load_twitter
 from mulcot_bench.errors import UserError
 
 CORPUS = Path(__file__).parent / "badinput"

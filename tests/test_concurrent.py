@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from fakerun import FAKE, calls, command, comparable, env
 
-from mulcot_bench.builtin.synthetic import generate
 from mulcot_bench.cache import Cache
-from mulcot_bench.pipeline import DatasetPipeline
-from mulcot_bench.registry import build_registry
+from mulcot_bench.data.synthetic import generate
+from mulcot_bench.plugin.registry import build_registry
+from mulcot_bench.runner.pipeline import DatasetPipeline
 
 WRITER = textwrap.dedent(
     """
@@ -112,7 +112,7 @@ def test_identity_covers_version_and_every_setting(
     """Plugin version and any card setting (a prompt template's hash included) change the cache identity."""
     from dataclasses import replace
 
-    from mulcot_bench.specs import ModelSpec
+    from mulcot_bench.plugin.specs import ModelSpec
 
     pipe = DatasetPipeline(registry, generate(seed=5, train=10, dev=5, test=5), Cache(tmp_path / "c"), 42, [])
     spec = registry.models["count-rule"]

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from fakerun import MODELS, SIZES, calls, command, comparable, env, run
 
-from mulcot_bench.builtin.synthetic import generate
 from mulcot_bench.cache import Cache
+from mulcot_bench.data.synthetic import generate
 from mulcot_bench.journal import Journal
-from mulcot_bench.stages import cached_calls
+from mulcot_bench.runner.stages import cached_calls
 from mulcot_bench.types import Prediction
 
 # (failpoint, what the run is doing there); predict calls 1-3 are the assistant's three test batches, 4-6 the
@@ -123,7 +123,7 @@ def test_journal_restores_progress_when_the_cache_is_lost(tmp_path: Path, refere
 
 def test_resume_by_sample_content_whatever_the_batch_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Interrupted with batches of 8, resumed with batches of 5: each sample is asked once, answers as whole."""
-    import mulcot_bench.stages as stages
+    import mulcot_bench.runner.stages as stages
 
     samples = generate(seed=2, train=40, dev=1, test=1).train
     asked: list[str] = []

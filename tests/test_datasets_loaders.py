@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mulcot_bench.builtin.loaders import load_mvsa, load_twitter
 from mulcot_bench.data.images import MissingImagesError
+from mulcot_bench.data.loaders import load_mvsa, load_twitter
 from mulcot_bench.errors import UserError
 
 HEADER = "index\t#1 Label\t#2 ImageID\t#3 String\t#3 String\n"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mulcot_bench.builtin.loaders import load_mvsa, load_twitter
 from mulcot_bench.data.images import MissingImagesError
+from mulcot_bench.data.loaders import load_mvsa, load_twitter
 from mulcot_bench.data.manifest import load_manifest, manifest_names
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,7 +69,7 @@ def test_missing_images_is_an_error_unless_allowed(data_root: Path, name: str) -
 
 
 def test_run_records_missing_images(data_root: Path, tmp_path: Path) -> None:
-    from mulcot_bench.registry import build_registry
+    from mulcot_bench.plugin.registry import build_registry
     from mulcot_bench.runner import RunOptions, run
 
     options = RunOptions(
@@ -88,8 +88,8 @@ def test_run_records_missing_images(data_root: Path, tmp_path: Path) -> None:
 
 
 def test_load_dataset_allow_missing_images_notes(data_root: Path) -> None:
-    from mulcot_bench.registry import build_registry
-    from mulcot_bench.runner import load_dataset
+    from mulcot_bench.plugin.registry import build_registry
+    from mulcot_bench.runner.selection import load_dataset
 
     spec = build_registry([], strict=False).dataset("mvsa_single")
     data, folder = load_dataset(spec, data_root, {"allow_missing_images": True})
@@ -101,7 +101,7 @@ def test_manifest_package_copies_match_source() -> None:
     names = manifest_names()
     assert names == ["mvsa_multiple", "mvsa_single", "twitter2015", "twitter2017"]
     for name in names:
-        packaged = (REPO / "mulcot_bench" / "manifests" / f"{name}.json").read_bytes()
+        packaged = (REPO / "mulcot_bench" / "data" / "manifests" / f"{name}.json").read_bytes()
         assert (REPO / "datasets" / f"{name}.json").read_bytes() == packaged, (
-            f"datasets/{name}.json is the source of truth: copy it to mulcot_bench/manifests/"
+            f"datasets/{name}.json is the source of truth: copy it to mulcot_bench/data/manifests/"
         )

@@ -13,7 +13,7 @@ from mulcot_tiny.model import TinyVLM, _net_config  # noqa: E402
 from mulcot_tiny.training import TASKS, ItemTable, KDOptions, LiveAssistant, TinyTask, cached_assistant  # noqa: E402
 from mulcot_tiny.vlm import VLMNet, stack_pixels  # noqa: E402
 
-from mulcot_bench.builtin.synthetic import generate  # noqa: E402
+from mulcot_bench.data.synthetic import generate  # noqa: E402
 from mulcot_bench.distill.cached import CachedLogits, TopKWriter, build_cache  # noqa: E402
 from mulcot_bench.types import FitContext, ModelCard  # noqa: E402
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mulcot_bench.distill.config import apply, load_config, profile_names, render, stage_overrides
+from mulcot_bench.distill.config import apply, config_text, load_config, profile_names, stage_overrides
 from mulcot_bench.errors import UserError
-from mulcot_bench.registry import build_registry
+from mulcot_bench.plugin.registry import build_registry
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -113,7 +113,7 @@ def test_cpu_tiny_changes_no_card_and_a_user_file_overrides(tmp_path: Path) -> N
     assert (
         card.settings["kd_lambda"] == 0.5 and card.settings["d_model"] == 32 and card.assistant == "tiny-vlm-assistant"
     )
-    text = render(loaded, registry)
+    text = config_text(loaded, registry)
     assert "student.kd.lambda" in text and "config -> setting kd_lambda" in text and "seed" in text
     path.write_text('extends = "cpu-tiny"\n[student.lora]\nr = 8\n')
     with pytest.raises(UserError, match=r"student.lora.r: model 'tiny-vlm-student' has no setting 'lora_r'"):

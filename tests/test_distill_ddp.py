@@ -76,7 +76,7 @@ def _toy_worker(workdir: str, out: str, stop: str) -> None:
 
 
 def _data():  # noqa: ANN202
-    from mulcot_bench.builtin.synthetic import generate
+    from mulcot_bench.data.synthetic import generate
 
     return generate(seed=13, train=48, dev=24, test=24)
 

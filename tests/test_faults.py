@@ -10,17 +10,17 @@ from pathlib import Path
 import pytest
 from fakerun import command, env, plugins_dir, results
 
-from mulcot_bench.builtin.synthetic import generate
 from mulcot_bench.cache import Cache
+from mulcot_bench.data.synthetic import generate
 from mulcot_bench.errors import UserError
 from mulcot_bench.faults import ModelFault, ModelTimeout, call_timeout, guarded, parse_timeout
-from mulcot_bench.stages import cached_calls
+from mulcot_bench.runner.stages import cached_calls
 from mulcot_bench.types import Prediction
 
 BROKEN = {
     "broken_import.py": "import no_such_package_for_mulcot_bench\n",
     "broken_register.py": (
-        "from mulcot_bench.hookspecs import hookimpl\n\n\n"
+        "from mulcot_bench.plugin.hookspecs import hookimpl\n\n\n"
         "@hookimpl\ndef register_models(register):\n    raise RuntimeError('registration broke on purpose')\n"
     ),
 }
@@ -135,7 +135,7 @@ def test_timeout_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_fault_keeps_the_batches_done_before_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Batches answered before a model raises stay cached: a re-run asks only for the rest."""
-    import mulcot_bench.stages as stages
+    import mulcot_bench.runner.stages as stages
 
     monkeypatch.setattr(stages, "BATCH", 4)
     samples = _samples(10)

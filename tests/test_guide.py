@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from mulcot_bench.contract import check_model
-from mulcot_bench.registry import build_registry
+from mulcot_bench.plugin.contract import check_model
+from mulcot_bench.plugin.registry import build_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs" / "plugins.md"

@@ -9,12 +9,12 @@ import pytest
 from mulcot_bench.cache import Cache
 from mulcot_bench.metrics.classification import F1, Accuracy, invalid_count
 from mulcot_bench.metrics.reasoning import BertScore, CorpusBleu, FormatRate
-from mulcot_bench.rationale import FIELDS, render
+from mulcot_bench.rationale import FIELDS, render_chain
 from mulcot_bench.types import Prediction, Sample
 
 GOLD = ["positive", "neutral", "negative", "negative", "positive", "neutral"]
 PRED = ["positive", "negative", None, "negative", "neutral", "neutral"]
-REFS = [render({f: f"reference {f} {i}" for f in FIELDS[:-1]} | {"Prediction": g}) for i, g in enumerate(GOLD)]
+REFS = [render_chain({f: f"reference {f} {i}" for f in FIELDS[:-1]} | {"Prediction": g}) for i, g in enumerate(GOLD)]
 HYPS = ["the text is happy and so is the image", REFS[1], "", "a gloomy picture of rain", REFS[4][:40], "nothing"]
 
 

@@ -17,7 +17,7 @@ from mulcot_bench.metrics.meteor import Meteor
 from mulcot_bench.metrics.overlap import Distinct, RougeL, lcs_length, rouge_l_f, tokens
 from mulcot_bench.metrics.perclass import PerClass, confusion
 from mulcot_bench.metrics.reasoning import BertScore, CorpusBleu
-from mulcot_bench.rationale import FIELDS, render
+from mulcot_bench.rationale import FIELDS, render_chain
 from mulcot_bench.results import Entry
 from mulcot_bench.types import Prediction, Sample
 
@@ -44,7 +44,7 @@ def _samples(refs: list[str], labels: list[str] | None = None) -> list[Sample]:
 
 
 def _chain(label: str, i: int = 0) -> str:
-    return render({f: f"analysis {f} number {i}" for f in FIELDS[:-1]} | {"Prediction": label})
+    return render_chain({f: f"analysis {f} number {i}" for f in FIELDS[:-1]} | {"Prediction": label})
 
 
 # --- sentence BLEU (reference variant) ------------------------------------------------------------------

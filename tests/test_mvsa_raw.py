@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mulcot_bench.builtin.loaders import load_mvsa
 from mulcot_bench.data.images import MissingImagesError
+from mulcot_bench.data.loaders import load_mvsa
 from mulcot_bench.data.mvsa_raw import load_mvsa_raw, majority, merge
 from mulcot_bench.errors import UserError
 
@@ -231,7 +231,7 @@ def test_load_mvsa_uses_raw_only_without_train_json(tmp_path: Path) -> None:
 
 
 def test_raw_only_folder_counts_as_present(tmp_path: Path) -> None:
-    from mulcot_bench.registry import build_registry
+    from mulcot_bench.plugin.registry import build_registry
 
     folder = tmp_path / "mvsa_single"
     folder.mkdir()

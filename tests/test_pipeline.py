@@ -6,24 +6,25 @@ from pathlib import Path
 
 import pytest
 
-from mulcot_bench.builtin.synthetic import generate
 from mulcot_bench.cache import Cache
-from mulcot_bench.pipeline import DatasetPipeline
-from mulcot_bench.registry import build_registry
+from mulcot_bench.data.synthetic import generate
+from mulcot_bench.plugin.registry import build_registry
 from mulcot_bench.results import Failure
-from mulcot_bench.runner import Scorer, _run_dataset
+from mulcot_bench.runner.orchestrate import run_dataset
+from mulcot_bench.runner.pipeline import DatasetPipeline
+from mulcot_bench.scoring.scorer import Scorer
 
 FAKES = '''
-from mulcot_bench.hookspecs import hookimpl
-from mulcot_bench.rationale import FIELDS, render
-from mulcot_bench.specs import ModelSpec
+from mulcot_bench.plugin.hookspecs import hookimpl
+from mulcot_bench.rationale import FIELDS, render_chain
+from mulcot_bench.plugin.specs import ModelSpec
 from mulcot_bench.types import ModelCard, Prediction
 
 CALLS = {"predict": 0, "fit": 0}
 
 
 def chain(label):
-    return render({f: "x" for f in FIELDS[:-1]} | {"Prediction": label})
+    return render_chain({f: "x" for f in FIELDS[:-1]} | {"Prediction": label})
 
 
 class Wrongish:
@@ -108,7 +109,7 @@ def test_identity_separates_models_and_settings(setup) -> None:  # noqa: ANN001
 def test_failure_is_isolated_and_cache_reused(setup) -> None:  # noqa: ANN001
     registry, data, cache, names = setup
     failures: list[Failure] = []
-    entries = _run_dataset(
+    entries = run_dataset(
         DatasetPipeline(registry, data, cache, 42, names),
         Scorer(registry, cache),
         cache.folder.parent / "run",
@@ -119,7 +120,7 @@ def test_failure_is_isolated_and_cache_reused(setup) -> None:  # noqa: ANN001
     student = next(e for e in entries if e.model == "fake-student")
     assert student.assistant == "fake-assistant" and student.params == 7
     before = dict(_calls())
-    again = _run_dataset(
+    again = run_dataset(
         DatasetPipeline(registry, data, cache, 42, names), Scorer(registry, cache), cache.folder.parent / "run2", []
     )
     after = _calls()
@@ -141,13 +142,13 @@ class _Gappy:
         self.wrong = wrong
 
     def _one(self, s, label):  # noqa: ANN001, ANN202
-        from mulcot_bench.rationale import render
+        from mulcot_bench.rationale import render_chain
         from mulcot_bench.types import Prediction
 
         if _number(s) % 2:
             return Prediction(label=None)
         lab = "negative" if s.id in self.wrong and label is None else (label or s.label)
-        chain = render({"Text_analysis": "t", "Image_analysis": "i", "Conflict_resolution": "c",
+        chain = render_chain({"Text_analysis": "t", "Image_analysis": "i", "Conflict_resolution": "c",
                         "Final_conclusion": "f", "Prediction": lab})
         if s.id in self.wrong and label is not None:
             chain = "not a chain"
@@ -162,7 +163,7 @@ class _Gappy:
 
 
 def test_unserved_items_stay_label_only_and_unjustified_ones_are_rejected(tmp_path: Path) -> None:
-    from mulcot_bench.stages import teacher_rationales
+    from mulcot_bench.runner.stages import teacher_rationales
 
     data = generate(seed=3, train=40, dev=5, test=5)
     even = [s for s in data.train if _number(s) % 2 == 0]

@@ -13,21 +13,21 @@ import pytest
 from click.testing import CliRunner
 
 from mulcot_bench.cli import cli
-from mulcot_bench.contract import ContractError, check_model
 from mulcot_bench.errors import UserError
-from mulcot_bench.isolation import plugin_registry
 from mulcot_bench.labels import LABELS
-from mulcot_bench.rationale import render
-from mulcot_bench.scaffold import scaffold
-from mulcot_bench.specs import ModelSpec
+from mulcot_bench.plugin.contract import ContractError, check_model
+from mulcot_bench.plugin.registry import plugin_registry
+from mulcot_bench.plugin.scaffold import scaffold
+from mulcot_bench.plugin.specs import ModelSpec
+from mulcot_bench.rationale import render_chain
 from mulcot_bench.types import ModelCard, Prediction
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 PLUGIN = '''
-from mulcot_bench.hookspecs import hookimpl
-from mulcot_bench.specs import ModelSpec
+from mulcot_bench.plugin.hookspecs import hookimpl
+from mulcot_bench.plugin.specs import ModelSpec
 from mulcot_bench.types import ModelCard, Prediction
 
 
@@ -57,20 +57,21 @@ def _spec(cls: type, **card: object) -> ModelSpec:
 
 
 def _chain(label: str) -> str:
-    return render({"Text_analysis": "t", "Image_analysis": "i", "Conflict_resolution": "c",
+    return render_chain({"Text_analysis": "t", "Image_analysis": "i", "Conflict_resolution": "c",
                    "Final_conclusion": "f", "Prediction": label})
 
 
 # packaging and listing ---------------------------------------------------------------------------------------
 def test_pyproject_ships_templates_and_the_pytest_plugin() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert project["project"]["entry-points"]["pytest11"] == {"mulcot_bench.testing": "mulcot_bench.testing"}
-    assert "scaffold_templates/*.j2" in project["tool"]["setuptools"]["package-data"]["mulcot_bench"]
+    assert project["project"]["entry-points"]["pytest11"] == {"mulcot_bench.testing": "mulcot_bench.plugin.testing"}
+    assert "plugin/templates/*.j2" in project["tool"]["setuptools"]["package-data"]["mulcot_bench"]
 
 
 def test_kit_and_doctor_import_without_torch() -> None:
-    code = ("import sys, mulcot_bench.testing, mulcot_bench.doctor, mulcot_bench.cli_plugins, mulcot_bench.scaffold;"
-            "assert 'torch' not in sys.modules and 'sklearn' not in sys.modules, 'heavy import'")
+    code = ("import sys, mulcot_bench.plugin.testing, mulcot_bench.plugin.doctor, mulcot_bench.cli.plugins, "
+            "mulcot_bench.plugin.scaffold; assert 'torch' not in sys.modules and 'sklearn' not in sys.modules, "
+            "'heavy import'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 

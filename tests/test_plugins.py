@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from mulcot_bench.errors import PluginError, UserError
-from mulcot_bench.registry import build_registry
+from mulcot_bench.plugin.registry import build_registry
 
 GOOD = '''
-from mulcot_bench.hookspecs import hookimpl
-from mulcot_bench.specs import ModelSpec
+from mulcot_bench.plugin.hookspecs import hookimpl
+from mulcot_bench.plugin.specs import ModelSpec
 from mulcot_bench.types import ModelCard, Prediction
 
 
@@ -71,7 +71,7 @@ def test_broken_plugin_is_isolated_and_reported(tmp_path: Path) -> None:
 
 
 def test_plugin_raising_in_registration_is_isolated(tmp_path: Path) -> None:
-    _write(tmp_path, "raiser", "from mulcot_bench.hookspecs import hookimpl\n\n@hookimpl\n"
+    _write(tmp_path, "raiser", "from mulcot_bench.plugin.hookspecs import hookimpl\n\n@hookimpl\n"
            "def register_models(register):\n    raise RuntimeError('boom')\n")
     reg = build_registry([tmp_path])
     assert "boom" in (reg.loaded.info("raiser").error or "")

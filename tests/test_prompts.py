@@ -10,7 +10,7 @@ import pytest
 
 from mulcot_bench.errors import UserError
 from mulcot_bench.labels import LABELS
-from mulcot_bench.prompts import KINDS, LEVELS, render, template_hash, template_text
+from mulcot_bench.prompts import KINDS, LEVELS, render_prompt, template_hash, template_text
 from mulcot_bench.rationale import FIELDS
 from mulcot_bench.types import Sample
 
@@ -19,7 +19,7 @@ POST = Sample("p1", "Sunset at the pier tonight", "positive", image=b"\xff\xd8")
 
 
 def _render(kind: str, sample: Sample, level: str, **kw: object) -> str:
-    return render(kind, sample, level, gold="neutral" if kind == "teacher_explain" else None, **kw)
+    return render_prompt(kind, sample, level, gold="neutral" if kind == "teacher_explain" else None, **kw)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -39,41 +39,41 @@ def test_every_kind_has_task_labels_post_and_reply_format(kind: str) -> None:
 
 
 def test_aspect_prompts_name_the_target_and_post_prompts_do_not() -> None:
-    aspect = render("reasoning", ASPECT, "aspect")
-    post = render("reasoning", POST, "post")
+    aspect = render_prompt("reasoning", ASPECT, "aspect")
+    post = render_prompt("reasoning", POST, "post")
     assert 'toward one target: "Pixel"' in aspect and "Target: Pixel" in aspect
     assert "Target:" not in post and "as a whole" in post
     # the same sample read at post level has no target line either
-    assert "Target:" not in render("label", ASPECT, "post")
+    assert "Target:" not in render_prompt("label", ASPECT, "post")
 
 
 def test_explain_names_the_gold_label_in_the_prediction_field() -> None:
     for gold in LABELS:
-        text = render("teacher_explain", ASPECT, "aspect", gold=gold)
+        text = render_prompt("teacher_explain", ASPECT, "aspect", gold=gold)
         assert f"annotated as {gold}" in text
         assert text.rstrip().endswith(f'"Prediction": {gold}')
 
 
 def test_image_presence_is_said_but_no_image_content_is_in_the_text() -> None:
-    assert "attached image" in render("teacher_predict", ASPECT, "aspect")
+    assert "attached image" in render_prompt("teacher_predict", ASPECT, "aspect")
     no_image = Sample("n", "text only", "neutral")
-    text = render("teacher_predict", no_image, "post")
+    text = render_prompt("teacher_predict", no_image, "post")
     assert "attached image" not in text and "no image" in text
 
 
 def test_bad_arguments_are_clear_errors() -> None:
     with pytest.raises(ValueError, match="gold"):
-        render("teacher_explain", ASPECT, "aspect")
+        render_prompt("teacher_explain", ASPECT, "aspect")
     with pytest.raises(ValueError, match="gold"):
-        render("teacher_explain", ASPECT, "aspect", gold="happy")
+        render_prompt("teacher_explain", ASPECT, "aspect", gold="happy")
     with pytest.raises(ValueError, match="only used by"):
-        render("reasoning", ASPECT, "aspect", gold="positive")
+        render_prompt("reasoning", ASPECT, "aspect", gold="positive")
     with pytest.raises(UserError, match="unknown prompt kind 'reason'"):
-        render("reason", ASPECT, "aspect")
+        render_prompt("reason", ASPECT, "aspect")
     with pytest.raises(UserError, match="unknown prompt level"):
-        render("label", ASPECT, "sentence")
+        render_prompt("label", ASPECT, "sentence")
     with pytest.raises(UserError, match="sample 'p1' has no target"):
-        render("label", POST, "aspect")
+        render_prompt("label", POST, "aspect")
 
 
 def test_hash_is_the_sha256_of_the_shipped_text_and_differs_between_kinds() -> None:
@@ -91,7 +91,7 @@ def test_override_file_is_rendered_and_hashed(tmp_path: Path) -> None:
     custom.write_text(
         "Sentiment of {{ target }} in: {{ text }} ({{ labels | join('/') }}){% if gold %} -> {{ gold }}{% endif %}"
     )
-    out = render("teacher_explain", ASPECT, "aspect", gold="negative", template=custom)
+    out = render_prompt("teacher_explain", ASPECT, "aspect", gold="negative", template=custom)
     assert out == f"Sentiment of Pixel in: {ASPECT.text} (positive/neutral/negative) -> negative\n"
     assert template_hash("teacher_explain", "aspect", custom) != template_hash("teacher_explain", "aspect")
     before = template_hash("label", "post", custom)
@@ -102,28 +102,28 @@ def test_override_file_is_rendered_and_hashed(tmp_path: Path) -> None:
 def test_override_errors_name_the_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.j2"
     with pytest.raises(UserError, match=r"nope\.j2 .*does not exist"):
-        render("label", POST, "post", template=missing)
+        render_prompt("label", POST, "post", template=missing)
     with pytest.raises(UserError, match="does not exist"):
         template_hash("label", "post", missing)
     bad = tmp_path / "bad.j2"
     bad.write_text("line one\n{% if text %}never closed")
     with pytest.raises(UserError, match=r"bad\.j2 line \d+: .*Jinja2 syntax"):
-        render("label", POST, "post", template=bad)
+        render_prompt("label", POST, "post", template=bad)
     binary = tmp_path / "binary.j2"
     binary.write_bytes(b"\xff\xfe\x00bad")
     with pytest.raises(UserError, match=r"binary\.j2 .*cannot be read"):
-        render("label", POST, "post", template=binary)
+        render_prompt("label", POST, "post", template=binary)
     undefined = tmp_path / "undefined.j2"
     undefined.write_text("{{ text }} {{ author }}")
     with pytest.raises(UserError, match=r"undefined\.j2 failed to render: 'author' is undefined"):
-        render("label", POST, "post", template=undefined)
+        render_prompt("label", POST, "post", template=undefined)
 
 
 def test_templates_are_sandboxed(tmp_path: Path) -> None:
     evil = tmp_path / "evil.j2"
     evil.write_text("{{ text.__class__.__mro__[1].__subclasses__() }}")
     with pytest.raises(UserError, match="failed to render"):
-        render("label", POST, "post", template=evil)
+        render_prompt("label", POST, "post", template=evil)
 
 
 def test_shipped_templates_are_package_data() -> None:

@@ -1,8 +1,8 @@
-from mulcot_bench.rationale import FIELDS, parse, parse_label, render
+from mulcot_bench.rationale import FIELDS, parse, parse_label, render_chain
 
 
 def _chain(label: str = "negative") -> str:
-    return render({f: f"about {f.lower()}" for f in FIELDS[:-1]} | {"Prediction": label})
+    return render_chain({f: f"about {f.lower()}" for f in FIELDS[:-1]} | {"Prediction": label})
 
 
 def test_render_then_parse_is_valid_and_keeps_label() -> None:
@@ -30,7 +30,7 @@ def test_render_refuses_missing_field() -> None:
     import pytest
 
     with pytest.raises(ValueError, match="Prediction"):
-        render({f: "x" for f in FIELDS[:-1]})
+        render_chain({f: "x" for f in FIELDS[:-1]})
 
 
 def test_parse_label_rules() -> None:

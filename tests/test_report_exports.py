@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from demo_runs import demo_run
 
 from mulcot_bench.cli import cli
 from mulcot_bench.errors import UserError
-from mulcot_bench.report import parse_formats, render
-from mulcot_bench.report.demo import demo_run
+from mulcot_bench.report import parse_formats, render_runs
 from mulcot_bench.report.exports import _csv_text, tex_escape
 from mulcot_bench.results import RunResults
 
@@ -36,7 +36,7 @@ def test_formats_parsed_and_checked() -> None:
 
 def test_every_format_of_one_run(tmp_path: Path) -> None:
     run_dir = demo_run(tmp_path, models=5, datasets=2, n=20)
-    written = render([run_dir], tmp_path / "out", ALL)
+    written = render_runs([run_dir], tmp_path / "out", ALL)
     assert set(written) == set(ALL) and all(p.is_file() for p in written.values())
     results = RunResults.read(run_dir)
     measured = [e for e in results.entries if e.split == "test"]
@@ -85,7 +85,7 @@ def test_tex_escape() -> None:
 def test_merge_newest_wins_and_superseded_listed(two_runs: tuple[Path, Path], tmp_path: Path) -> None:
     old, new = two_runs
     # name the newer run first: the start time decides, not the order
-    written = render([new, old], tmp_path / "merged", ("html", "json"))
+    written = render_runs([new, old], tmp_path / "merged", ("html", "json"))
     doc = json.loads(written["json"].read_text())
     t15 = next(d for d in doc["datasets"] if d["name"] == "twitter2015")
     runs = {(r["model"], r["variant"]): r["run"] for r in t15["rows"]}
@@ -116,7 +116,7 @@ def test_merge_newest_wins_and_superseded_listed(two_runs: tuple[Path, Path], tm
 def test_merge_rejects_the_same_run_twice(two_runs: tuple[Path, Path], tmp_path: Path) -> None:
     old, _ = two_runs
     with pytest.raises(UserError, match="run id 'old' is given twice"):
-        render([old, old], tmp_path / "x")
+        render_runs([old, old], tmp_path / "x")
 
 
 def test_report_command(two_runs: tuple[Path, Path], tmp_path: Path) -> None:
@@ -153,7 +153,7 @@ def test_nothing_ran_still_reports_failures_and_missing(tmp_path: Path) -> None:
     results.entries, results.reported = [], []
     results.datasets = [d for d in results.datasets if d.status == "missing"]
     results.write(run_dir)
-    written = render([run_dir], tmp_path / "out", ALL)
+    written = render_runs([run_dir], tmp_path / "out", ALL)
     html = written["html"].read_text(encoding="utf-8")
     assert "No dataset ran." in html and "Failures (1)" in html and "demo_missing" in html
     md = written["md"].read_text()

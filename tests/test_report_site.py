@@ -9,15 +9,15 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from demo_runs import XSS_TEXT, demo_run
 
 from mulcot_bench.errors import UserError
 from mulcot_bench.labels import LABELS
-from mulcot_bench.report import render, render_report
-from mulcot_bench.report.demo import XSS_TEXT, demo_run
+from mulcot_bench.report import render_report, render_runs
 from mulcot_bench.report.predictions import chain_label, flags
 from mulcot_bench.report.samples import PAGE_SIZE
 from mulcot_bench.results import RunResults
-from mulcot_bench.stats import mcnemar
+from mulcot_bench.scoring.stats import mcnemar
 
 
 class Elements(HTMLParser):
@@ -245,7 +245,7 @@ def test_output_folder_replaced_or_refused(tmp_path: Path) -> None:
 def test_missing_predictions_file_is_shown(tmp_path: Path) -> None:
     run_dir = demo_run(tmp_path, models=3, datasets=1, n=4)
     (run_dir / _entry(run_dir, "twitter2015", "demo-assistant").predictions_file).unlink()
-    out = render([run_dir], tmp_path / "report")["html"].parent
+    out = render_runs([run_dir], tmp_path / "report")["html"].parent
     html = (out / "dataset-twitter2015.html").read_text(encoding="utf-8")
     assert "predictions file predictions/twitter2015/demo-assistant.jsonl is missing from run folder" in html
     assert "no per-sample predictions to test" in html

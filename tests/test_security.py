@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from fakerun import command, env
 
+from mulcot_bench.paths import safe_name
 from mulcot_bench.redact import redact, redact_obj
-from mulcot_bench.runner import safe_name
 
 ROOT = Path(__file__).resolve().parent.parent
 FORBIDDING = ("never", "no ", "not ", "without", "forbid", "instead of")
@@ -144,9 +144,9 @@ def test_safe_name(name: str, safe: str) -> None:
 ESCAPE = """
 from dataclasses import replace
 
-from mulcot_bench.builtin.synthetic import generate
-from mulcot_bench.hookspecs import hookimpl
-from mulcot_bench.specs import DatasetSpec, ModelSpec
+from mulcot_bench.data.synthetic import generate
+from mulcot_bench.plugin.hookspecs import hookimpl
+from mulcot_bench.plugin.specs import DatasetSpec, ModelSpec
 from mulcot_bench.types import ModelCard, Prediction
 
 

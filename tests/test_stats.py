@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from mulcot_bench.labels import LABELS
-from mulcot_bench.rationale import FIELDS, render
+from mulcot_bench.metrics.bleu import corpus_bleu_stat
+from mulcot_bench.rationale import FIELDS, render_chain
 from mulcot_bench.results import DatasetRecord, Entry, Provenance, RunResults
-from mulcot_bench.stats import (
+from mulcot_bench.scoring.stats import (
     EXACT_BELOW,
     accuracy_stat,
     bootstrap_ci,
-    corpus_bleu_stat,
     f1_stat,
     label_codes,
     mcnemar,
@@ -103,7 +103,7 @@ def test_paired_bootstrap_identical_models() -> None:
 
 
 def _chain(label: str, i: int) -> str:
-    return render({f: f"the {f} of post {i} reads {label} words" for f in FIELDS[:-1]} | {"Prediction": label})
+    return render_chain({f: f"the {f} of post {i} reads {label} words" for f in FIELDS[:-1]} | {"Prediction": label})
 
 
 def _write_run(run_dir: Path, n: int = 300) -> None:
@@ -167,12 +167,15 @@ def _main(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
 
 
 def test_compare_detects_planted_difference(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # noqa: ANN001
-    from mulcot_bench.compare import compare, read_lines
+    from mulcot_bench.plugin.registry import build_registry
+    from mulcot_bench.scoring.compare import compare, read_lines
+    from mulcot_bench.scoring.scorer import Scorer
 
+    scorer = Scorer(build_registry(), None)
     _write_run(tmp_path)
     a = read_lines(tmp_path / "predictions/toy/good.jsonl")
     b = read_lines(tmp_path / "predictions/toy/bad.jsonl")
-    result = compare(a, b, ("toy", "good", "bad"), resamples=300, seed=1, cache=None, model_metrics=False)
+    result = compare(a, b, ("toy", "good", "bad"), resamples=300, seed=1, scorer=scorer, model_metrics=False)
     assert result.mcnemar.p < 0.01 and result.mcnemar.method.startswith("chi-square")
     rows = {r.name: r.result for r in result.rows}
     assert rows["accuracy"].diff.value == pytest.approx(0.3) and rows["accuracy"].diff.low > 0.2
@@ -186,7 +189,7 @@ def test_compare_detects_planted_difference(tmp_path: Path, monkeypatch: pytest.
         ("toy", "good", "good-copy"),
         300,
         1,
-        None,
+        scorer,
         model_metrics=False,
     )
     assert same.mcnemar.p == 1.0 and all(r.result.p == 1.0 for r in same.rows)

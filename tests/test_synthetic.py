@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 import pytest
 from PIL import Image
 
-from mulcot_bench.builtin.synthetic import (
+from mulcot_bench.data.synthetic import (
     FACES,
     OPINIONS,
     PALETTES,
@@ -83,7 +83,7 @@ def test_splits_do_not_depend_on_other_split_sizes(splits: Splits) -> None:
 
 
 def test_fingerprint_stable_across_processes() -> None:
-    code = "from mulcot_bench.builtin.synthetic import generate; print(generate(5, 6, 3, 3).fingerprint)"
+    code = "from mulcot_bench.data.synthetic import generate; print(generate(5, 6, 3, 3).fingerprint)"
     prints = set()
     for hash_seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}

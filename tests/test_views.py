@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mulcot_bench.builtin.synthetic import generate
+from mulcot_bench.data.synthetic import generate
 from mulcot_bench.data.views import apply_views, released_rationales, subset
 from mulcot_bench.errors import UserError
 

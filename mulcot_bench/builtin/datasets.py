@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from mulcot_bench.hookspecs import hookimpl
-from mulcot_bench.specs import DatasetSpec
+from mulcot_bench.plugin.hookspecs import hookimpl
+from mulcot_bench.plugin.specs import DatasetSpec
 
-_L = "mulcot_bench.builtin.loaders"
+_L = "mulcot_bench.data.loaders"
 _TWITTER = ("train.tsv", "dev.tsv", "test.tsv")
 _MVSA = ("train.json", "dev.json", "test.json")
 _TOMBERT = "the TomBERT release (github.com/jefferyYu/TomBERT, absa_data/)"
@@ -51,7 +51,7 @@ def register_datasets(register) -> None:  # noqa: ANN001
 
 
 def load_synthetic(root: object, name: str, seed: int = 13, train: int = 600, dev: int = 200, test: int = 200):  # noqa: ANN201
-    """Loader of the embedded set: generated from its seed (see :mod:`mulcot_bench.builtin.synthetic`)."""
-    from mulcot_bench.builtin.synthetic import generate
+    """Loader of the embedded set: generated from its seed (see :mod:`mulcot_bench.data.synthetic`)."""
+    from mulcot_bench.data.synthetic import generate
 
     return generate(seed=seed, train=train, dev=dev, test=test)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mulcot_bench.hookspecs import hookimpl
-from mulcot_bench.specs import MetricSpec
+from mulcot_bench.plugin.hookspecs import hookimpl
+from mulcot_bench.plugin.specs import MetricSpec
 
 _M = "mulcot_bench.metrics"
 
@@ -25,7 +25,16 @@ def register_metrics(register) -> None:  # noqa: ANN001
             options={"average": "weighted"},
         )
     )
-    register(MetricSpec("bleu4", "rationale", {"bleu4": "BLEU-4 (corpus, sacrebleu)"}, f"{_M}.reasoning:CorpusBleu"))
+    register(
+        MetricSpec(
+            "bleu4",
+            "rationale",
+            {"bleu4": "BLEU-4 (corpus, sacrebleu)"},
+            f"{_M}.reasoning:CorpusBleu",
+            uses_reference=True,
+            percent=True,
+        )
+    )
     register(
         MetricSpec(
             "bertscore",
@@ -34,6 +43,8 @@ def register_metrics(register) -> None:  # noqa: ANN001
             f"{_M}.reasoning:BertScore",
             description="BERTScore with all-MiniLM-L6-v2 layer 6, no idf, not baseline-rescaled",
             summary=("bertscore_f1",),
+            uses_reference=True,
+            loads_model=True,
         )
     )
     register(
@@ -55,6 +66,8 @@ def _register_depth(register) -> None:  # noqa: ANN001
             {"bleu4_sentence": "BLEU-4 (sentence avg, reference variant)"},
             f"{_M}.bleu:SentenceBleu",
             description="sacrebleu sentence BLEU-4 per sample (13a, no smoothing, effective order), averaged, x100",
+            uses_reference=True,
+            percent=True,
         )
     )
     register(
@@ -65,6 +78,7 @@ def _register_depth(register) -> None:  # noqa: ANN001
             f"{_M}.overlap:RougeL",
             description="per-sample ROUGE-L F1 from the LCS of 13a tokens (case kept, no stemming), averaged",
             summary=(),
+            uses_reference=True,
         )
     )
     register(
@@ -76,6 +90,7 @@ def _register_depth(register) -> None:  # noqa: ANN001
             description="NLTK METEOR per sample with exact and Porter-stem matching (no WordNet synonyms: no "
             "registry ships the corpus), 13a tokens lowercased, averaged",
             summary=(),
+            uses_reference=True,
         )
     )
     register(
@@ -96,6 +111,8 @@ def _register_depth(register) -> None:  # noqa: ANN001
             {"minilm_cosine": "MiniLM cosine similarity (reference's semantic similarity)"},
             f"{_M}.embedding:MiniLMCosine",
             description="mean cosine of mean-pooled, L2-normalised all-MiniLM-L6-v2 embeddings; not BERTScore",
+            uses_reference=True,
+            loads_model=True,
         )
     )
     register(

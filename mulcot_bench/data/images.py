@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from mulcot_bench.errors import UserError
+from mulcot_bench.errors import UserError, describe
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
 
@@ -175,5 +175,5 @@ def decode_errors(paths: list[Path]) -> list[tuple[Path, str]]:
             with Image.open(path) as im:
                 im.load()
         except Exception as exc:  # Pillow raises many types for corrupt files
-            bad.append((path, f"{type(exc).__name__}: {exc}"))
+            bad.append((path, describe(exc)))
     return bad

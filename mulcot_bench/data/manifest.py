@@ -1,6 +1,6 @@
 """Dataset manifests: where each real dataset comes from and what its files must hold.
 
-The source of truth is ``datasets/<name>.json`` in the repository; ``mulcot_bench/manifests/`` holds a
+The source of truth is ``datasets/<name>.json`` in the repository; ``mulcot_bench/data/manifests/`` holds a
 byte-identical copy shipped as package data (a test keeps the two equal), read here via importlib.resources.
 """
 
@@ -64,13 +64,13 @@ class Manifest(_Strict):
 
 def manifest_names() -> list[str]:
     """Names of the datasets that have a packaged manifest."""
-    folder = resources.files("mulcot_bench") / "manifests"
+    folder = resources.files("mulcot_bench.data") / "manifests"
     return sorted(p.name[: -len(".json")] for p in folder.iterdir() if p.name.endswith(".json"))
 
 
 def load_manifest(name: str) -> Manifest:
     """The packaged manifest of dataset ``name``; unknown names raise a :class:`UserError`."""
-    res = resources.files("mulcot_bench") / "manifests" / f"{name}.json"
+    res = resources.files("mulcot_bench.data") / "manifests" / f"{name}.json"
     if not res.is_file():
         raise UserError(f"no manifest for dataset {name!r}; known: {', '.join(manifest_names())}")
     return parse_manifest(res.read_text(encoding="utf-8"), f"manifest {name}.json")

@@ -24,7 +24,7 @@ class Check:
 
 def load_with(manifest: Manifest, folder: Path) -> LoadedSplits:
     """Load a dataset folder with the loader of the manifest's format, images optional."""
-    from mulcot_bench.builtin.loaders import load_mvsa, load_twitter
+    from mulcot_bench.data.loaders import load_mvsa, load_twitter
 
     loader = load_twitter if manifest.format == "tomb-tsv" else load_mvsa
     return loader(folder, manifest.name, allow_missing_images=True)

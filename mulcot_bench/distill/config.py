@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from mulcot_bench.errors import UserError
 
 PROFILES_PACKAGE = "mulcot_bench.distill"
-AUGMENT_TEMPERATURE = 0.7  # what mulcot_bench.pipeline samples at (checked against it when a config is applied)
+AUGMENT_TEMPERATURE = 0.7  # what mulcot_bench.runner.pipeline samples at (checked against it when a config is applied)
 
 #: typed field (section.field) -> the model setting it sets
 SETTING_KEYS: dict[str, str] = {
@@ -257,7 +257,7 @@ def apply(config: DistillConfig, registry: Any, where: str) -> Any:
     Every set key must be a setting the model's card declares (a card holds every option that changes its
     output); the student is pointed at the config's assistant. Returns the registry.
     """
-    from mulcot_bench.specs import ModelSpec
+    from mulcot_bench.plugin.specs import ModelSpec
 
     for role in ("assistant", "student"):
         stage: Stage = getattr(config, role)
@@ -324,7 +324,7 @@ def resolved_rows(config: DistillConfig, raw: dict[str, Any], registry: Any | No
     return rows
 
 
-def render(loaded: Loaded, registry: Any | None) -> str:
+def config_text(loaded: Loaded, registry: Any | None) -> str:
     """The resolved config, one ``field = value`` line each, with where each value comes from."""
     config = loaded.config
     lines = [f"# distillation config from {' + '.join(loaded.sources)}"]

@@ -11,8 +11,12 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+
 from mulcot_bench.cache import Cache
-from mulcot_bench.metrics.pairs import mean_over_pairs
+from mulcot_bench.metrics.pairs import cached_pair_values, mean_over_pairs
+from mulcot_bench.scoring.metric import SampleScores, with_reference
+from mulcot_bench.scoring.stats import Statistic
 from mulcot_bench.types import Prediction, Sample
 
 
@@ -37,6 +41,31 @@ def sentence_scores(hyps: Sequence[str], refs: Sequence[str]) -> tuple[list[floa
         scores.append(float(s.score))
         stats.append([s.sys_len, s.ref_len, *s.counts, *s.totals])
     return scores, stats
+
+
+def cached_sentence_scores(
+    hyps: Sequence[str], refs: Sequence[str], cache: Cache | None
+) -> tuple[list[float], list[list[int]]]:
+    """:func:`sentence_scores` through the per-pair cache, so corpus and sentence BLEU tokenise a pair once."""
+
+    def score(h: list[str], r: list[str]) -> list[list[Any]]:
+        values, stats = sentence_scores(h, r)
+        return [[v, s] for v, s in zip(values, stats, strict=True)]
+
+    rows = cached_pair_values("sentence_bleu", signature(), list(hyps), list(refs), cache, score)
+    return [row[0] for row in rows], [row[1] for row in rows]
+
+
+def reference_pairs(gold: Sequence[Sample], preds: Sequence[Prediction]) -> tuple[list[int], list[str], list[str]]:
+    """The samples with a reference: their indices, hypotheses (a missing rationale is empty) and references."""
+    keep = with_reference(gold, preds)
+    return keep, [preds[i].rationale or "" for i in keep], [gold[i].rationale or "" for i in keep]
+
+
+def corpus_bleu_stat(sentence_stats: Sequence[Sequence[int]]) -> Statistic:
+    """Corpus BLEU (sacrebleu defaults) recomputed per resample from per-sentence statistics."""
+    arr = np.asarray(sentence_stats, dtype=np.int64)
+    return lambda idx: np.asarray([corpus_bleu_from_stats(arr[row].sum(axis=0)) for row in idx])
 
 
 def corpus_bleu_from_stats(stats: Any) -> float:
@@ -67,4 +96,12 @@ class SentenceBleu:
     def compute(
         self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None
     ) -> dict[str, float | None]:
-        return mean_over_pairs(gold, preds, "bleu4_sentence", lambda hyps, refs: sentence_scores(hyps, refs)[0])
+        return mean_over_pairs(
+            gold, preds, "bleu4_sentence", lambda hyps, refs: cached_sentence_scores(hyps, refs, cache)[0]
+        )
+
+    def per_sample(self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None) -> SampleScores:
+        out = SampleScores(len(gold))
+        keep, hyps, refs = reference_pairs(gold, preds)
+        out.add_mean("bleu4_sentence", cached_sentence_scores(hyps, refs, cache)[0], keep)
+        return out

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from mulcot_bench.cache import Cache
 from mulcot_bench.rationale import parse_label
+from mulcot_bench.scoring.metric import SampleScores
 from mulcot_bench.types import Prediction, Sample
 
 _PARSER = "mulcot_bench.rationale.parse_label (first label after 'Prediction', else last label)"
@@ -44,6 +45,11 @@ class ChainConsistency:
             return {"chain_consistency": None}
         return {"chain_consistency": sum(consistent(p) for p in preds) / len(preds)}
 
+    def per_sample(self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None) -> SampleScores:
+        out = SampleScores(len(gold))
+        out.add_mean("chain_consistency", [float(consistent(p)) for p in preds])
+        return out
+
 
 class ChainGold:
     """Share of samples whose chain Prediction equals the gold label (accuracy of the chain's own answer)."""
@@ -57,3 +63,8 @@ class ChainGold:
         if not preds or all(p.rationale is None for p in preds):
             return {"chain_gold": None}
         return {"chain_gold": sum(agrees_with_gold(s, p) for s, p in zip(gold, preds, strict=True)) / len(preds)}
+
+    def per_sample(self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None) -> SampleScores:
+        out = SampleScores(len(gold))
+        out.add_mean("chain_gold", [float(agrees_with_gold(s, p)) for s, p in zip(gold, preds, strict=True)])
+        return out

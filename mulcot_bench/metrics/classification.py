@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 from mulcot_bench.cache import Cache
 from mulcot_bench.labels import LABELS
+from mulcot_bench.scoring.metric import SampleScores
+from mulcot_bench.scoring.stats import accuracy_stat, f1_stat, label_codes
 from mulcot_bench.types import Prediction, Sample
 
 INVALID = "invalid"
@@ -32,6 +34,14 @@ class Accuracy:
 
         y, p = _pairs(gold, preds)
         return {"accuracy": float(accuracy_score(y, p))}
+
+    def per_sample(self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None) -> SampleScores:
+        """Per sample 1 (right) or 0 (wrong, an unparseable answer included), and the accuracy statistic."""
+        g, p = label_codes([s.label for s in gold], [x.label for x in preds])
+        out = SampleScores(len(gold))
+        out.values["accuracy"] = list((g == p).astype(float))
+        out.add_stat("accuracy", accuracy_stat(g, p), len(gold))
+        return out
 
 
 class F1:
@@ -56,6 +66,13 @@ class F1:
         y, p = _pairs(gold, preds)
         value = f1_score(y, p, labels=list(LABELS), average=self.average, zero_division=0)
         return {f"{self.average}_f1": float(value)}
+
+    def per_sample(self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None) -> SampleScores:
+        """No per-sample value (F1 is not a mean), only the F1 statistic over resampled samples."""
+        g, p = label_codes([s.label for s in gold], [x.label for x in preds])
+        out = SampleScores(len(gold))
+        out.add_stat(f"{self.average}_f1", f1_stat(g, p, self.average), len(gold))
+        return out
 
 
 def invalid_count(preds: Sequence[Prediction]) -> int:

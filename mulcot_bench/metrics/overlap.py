@@ -10,7 +10,8 @@ from functools import lru_cache
 from typing import Any
 
 from mulcot_bench.cache import Cache
-from mulcot_bench.metrics.pairs import mean_over_pairs
+from mulcot_bench.metrics.pairs import cached_pair_values, mean_over_pairs
+from mulcot_bench.scoring.metric import SampleScores
 from mulcot_bench.types import Prediction, Sample
 
 
@@ -62,9 +63,23 @@ class RougeL:
     def compute(
         self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None
     ) -> dict[str, float | None]:
-        return mean_over_pairs(
-            gold, preds, "rouge_l", lambda hyps, refs: [rouge_l_f(h, r) for h, r in zip(hyps, refs, strict=True)]
-        )
+        return mean_over_pairs(gold, preds, "rouge_l", lambda hyps, refs: self.pair_scores(hyps, refs, cache))
+
+    def pair_scores(self, hyps: Sequence[str], refs: Sequence[str], cache: Cache | None) -> list[float]:
+        """One ROUGE-L F per pair, through the per-pair cache (the score and its per-sample values share it)."""
+
+        def score(h: list[str], r: list[str]) -> list[float]:
+            return [rouge_l_f(a, b) for a, b in zip(h, r, strict=True)]
+
+        return cached_pair_values("rouge_l", self.signature(), list(hyps), list(refs), cache, score)
+
+    def per_sample(self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None) -> SampleScores:
+        from mulcot_bench.metrics.bleu import reference_pairs
+
+        out = SampleScores(len(gold))
+        keep, hyps, refs = reference_pairs(gold, preds)
+        out.add_mean("rouge_l", self.pair_scores(hyps, refs, cache), keep)
+        return out
 
 
 def distinct(texts: Sequence[str], n: int) -> float | None:

@@ -12,6 +12,7 @@ from mulcot_bench.cache import Cache
 from mulcot_bench.errors import UserError
 from mulcot_bench.metrics.pairs import cached_pair_values, scored_pairs
 from mulcot_bench.rationale import FIELDS, parse
+from mulcot_bench.scoring.metric import SampleScores
 from mulcot_bench.types import Prediction, Sample
 
 
@@ -37,6 +38,15 @@ class CorpusBleu:
         hyps, refs = pairs
         return {"bleu4": float(self._bleu().corpus_score(hyps, [refs]).score)}
 
+    def per_sample(self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None) -> SampleScores:
+        """No per-sample value (corpus BLEU is not a mean), but a statistic rebuilt from sentence statistics."""
+        from mulcot_bench.metrics.bleu import cached_sentence_scores, corpus_bleu_stat, reference_pairs
+
+        out = SampleScores(len(gold))
+        keep, hyps, refs = reference_pairs(gold, preds)
+        out.add_stat("bleu4", corpus_bleu_stat(cached_sentence_scores(hyps, refs, cache)[1]), len(keep))
+        return out
+
 
 class FormatRate:
     """Share of generated rationales with all five fields, once each, in order."""
@@ -50,6 +60,11 @@ class FormatRate:
         if all(p.rationale is None for p in preds):
             return {"format_valid": None}
         return {"format_valid": sum(parse(p.rationale or "").valid for p in preds) / len(preds)}
+
+    def per_sample(self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None) -> SampleScores:
+        out = SampleScores(len(gold))
+        out.add_mean("format_valid", [float(parse(p.rationale or "").valid) for p in preds])
+        return out
 
 
 def minilm_path() -> str:
@@ -117,3 +132,13 @@ class BertScore:
         hyps, refs = pairs
         rows = cached_pair_values("bertscore", self.signature(), hyps, refs, cache, self._score)
         return {name: sum(r[j] for r in rows) / len(rows) for j, name in enumerate(names)}
+
+    def per_sample(self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None) -> SampleScores:
+        """Per-sample BERTScore-F1 (the leaderboard's BERTScore figure), from the same per-pair cache."""
+        from mulcot_bench.metrics.bleu import reference_pairs
+
+        out = SampleScores(len(gold))
+        keep, hyps, refs = reference_pairs(gold, preds)
+        triples = cached_pair_values("bertscore", self.signature(), hyps, refs, cache, self._score)
+        out.add_mean("bertscore_f1", [t[2] for t in triples], keep)
+        return out

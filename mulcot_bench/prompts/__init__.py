@@ -77,7 +77,7 @@ def _compile(source: str, name: str) -> Any:
         raise UserError(f"prompt template {name} line {exc.lineno}: {exc.message}; fix its Jinja2 syntax") from exc
 
 
-def render(
+def render_prompt(
     kind: str, sample: Sample, level: str, *, gold: str | None = None, template: str | Path | None = None
 ) -> str:
     """The prompt of ``kind`` for one sample (text only: a model attaches the image itself).
@@ -112,3 +112,6 @@ def render(
     except TemplateError as exc:
         raise UserError(f"prompt template {name} failed to render: {exc}; it may use: {', '.join(variables)}") from exc
     return out.strip() + "\n"
+
+
+render = render_prompt  # the name before 0.2; plugins written against it keep working

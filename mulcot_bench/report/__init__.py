@@ -30,7 +30,7 @@ def parse_formats(value: str | Iterable[str]) -> list[str]:
     return list(dict.fromkeys(formats))
 
 
-def render(
+def render_runs(
     run_dirs: Iterable[Path], out_dir: Path, formats: Iterable[str] = ("html",), reference: str | None = None
 ) -> dict[str, Path]:
     """Merge the runs and write each format into ``out_dir``; returns format -> written file (for html:
@@ -57,4 +57,4 @@ def render(
 
 def render_report(run_dir: Path, out_dir: Path) -> Path:
     """Render ``run_dir`` as a self-contained site in ``out_dir``; returns ``out_dir/index.html``."""
-    return render([Path(run_dir)], Path(out_dir), ("html",))["html"]
+    return render_runs([Path(run_dir)], Path(out_dir), ("html",))["html"]

@@ -3,16 +3,14 @@ provenance footer's dataset fingerprints."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from mulcot_bench.report.board import Board
 from mulcot_bench.report.format import short_hash
 from mulcot_bench.report.tables import ROLE_ORDER, LeaderTable, Value
 from mulcot_bench.results import DatasetRecord
-
-if TYPE_CHECKING:
-    from mulcot_bench.report.site import Site
 
 
 @dataclass
@@ -52,21 +50,28 @@ def summary(board: Board, tables: list[LeaderTable], missing: list[DatasetRecord
     return text
 
 
-def overview_matrix(site: Site) -> list[MatrixRow]:
+class TablePage(Protocol):
+    """What the overview reads of a dataset page: its table and its file name."""
+
+    table: LeaderTable
+    file: str
+
+
+def overview_matrix(board: Board, pages: Sequence[TablePage]) -> list[MatrixRow]:
     """Models x datasets with each dataset's headline metrics; failures shown in their cells."""
     role_of: dict[str, str] = {}
-    for page in site.pages:
+    for page in pages:
         for r in page.table.rows:
             if r.variant is None:
                 role_of.setdefault(r.model, r.role)
-    fails = {(f.dataset, f.model): f for f, _ in site.board.failures if f.model}
+    fails = {(f.dataset, f.model): f for f, _ in board.failures if f.model}
     for _, model in fails:
         role_of.setdefault(model, "?")
     order = sorted(role_of, key=lambda m: (ROLE_ORDER.index(role_of[m]) if role_of[m] in ROLE_ORDER else 9, m))
     rows = []
     for model in order:
         cells: list[MatrixCell] = []
-        for page in site.pages:
+        for page in pages:
             found = next((r for r in page.table.rows if r.model == model and r.variant is None), None)
             for col in page.table.headline_columns:
                 if found is not None:
@@ -80,11 +85,11 @@ def overview_matrix(site: Site) -> list[MatrixRow]:
                     cells.append(MatrixCell(status="not run"))
         rows.append(MatrixRow(model, role_of[model], "measured", cells))
     offsets, width = {}, 0
-    for page in site.pages:
+    for page in pages:
         offsets[page.file] = width
         width += len(page.table.headline_columns)
     reported: dict[str, list[MatrixCell]] = {}
-    for page in site.pages:  # one row per published model, its figures under each dataset it reports
+    for page in pages:  # one row per published model, its figures under each dataset it reports
         for rep in page.table.reported:
             cells = reported.setdefault(rep.model, [MatrixCell() for _ in range(width)])
             for j, col in enumerate(page.table.headline_columns):

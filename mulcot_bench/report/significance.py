@@ -1,6 +1,6 @@
 """Significance marks for the per-dataset table: McNemar's test on accuracy against a reference row.
 
-Computed once per pair of rows from the predictions files (:func:`mulcot_bench.stats.mcnemar`), so the
+Computed once per pair of rows from the predictions files (:func:`mulcot_bench.scoring.stats.mcnemar`), so the
 page can switch its reference row without a server. Two rows are tested only when they hold the same
 sample ids; otherwise the mark says why not.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mulcot_bench.stats import mcnemar
+from mulcot_bench.scoring.stats import mcnemar
 
 ALPHA = 0.05
 UP, DOWN = "\u25b2", "\u25bc"

@@ -197,7 +197,7 @@ class Renderer:
             html = dataset_template.render(**common, page=page, csp=csp(SCRIPT), script=Markup(SCRIPT), here=page.file)
             self._write(page.file, html)
         index = self.env.get_template("index.html.j2").render(
-            **common, matrix=overview_matrix(site), csp=csp(None), script=None, here="index.html"
+            **common, matrix=overview_matrix(site.board, site.pages), csp=csp(None), script=None, here="index.html"
         )
         self._write("index.html", index)
         return self.out_dir / "index.html"

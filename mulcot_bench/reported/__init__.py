@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 
+from mulcot_bench.results import ReportedEntry
+
 
 @dataclass(frozen=True)
 class Citation:
@@ -38,4 +40,19 @@ def load_reported() -> list[ReportedRow]:
             note=doc["note"],
         )
         for row in doc["rows"]
+    ]
+
+
+def reported_entries(datasets: list[str]) -> list[ReportedEntry]:
+    """The published rows of ``datasets`` (percent, with citations), kept apart from measured entries."""
+    return [
+        ReportedEntry(
+            model=row.model,
+            dataset=row.dataset,
+            scores=row.scores,
+            citation=f"{row.citation.paper} ({row.citation.venue} {row.citation.year})",
+            note=row.note,
+        )
+        for row in load_reported()
+        if row.dataset in datasets
     ]

@@ -12,9 +12,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from demo_runs import XSS_TEXT, demo_run
 
 from mulcot_bench.report import render_report
-from mulcot_bench.report.demo import XSS_TEXT, demo_run
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 

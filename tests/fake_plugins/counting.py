@@ -18,9 +18,9 @@ import os
 import time
 
 from mulcot_bench.faults import failpoint
-from mulcot_bench.hookspecs import hookimpl
-from mulcot_bench.rationale import FIELDS, render
-from mulcot_bench.specs import ModelSpec
+from mulcot_bench.plugin.hookspecs import hookimpl
+from mulcot_bench.plugin.specs import ModelSpec
+from mulcot_bench.rationale import FIELDS, render_chain
 from mulcot_bench.types import ModelCard, Prediction
 
 LABELS = ("positive", "neutral", "negative")
@@ -41,7 +41,7 @@ def _h(sample, salt=""):
 
 
 def chain(label):
-    return render({f: f"{f.lower()} words" for f in FIELDS[:-1]} | {"Prediction": label})
+    return render_chain({f: f"{f.lower()} words" for f in FIELDS[:-1]} | {"Prediction": label})
 
 
 class Teacher:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mulcot_bench.hookspecs import hookimpl
-from mulcot_bench.specs import ModelSpec
+from mulcot_bench.plugin.hookspecs import hookimpl
+from mulcot_bench.plugin.specs import ModelSpec
 from mulcot_bench.types import ModelCard
 
 

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from mulcot_bench.atomic import write_text
-from mulcot_bench.cache import default_cache_dir
 from mulcot_bench.labels import LABELS
+from mulcot_bench.paths import default_cache_dir
 from mulcot_bench.types import FitContext, ModelCard, Prediction, Sample
 
 WEIGHTS_FILE = "weights.safetensors"

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from mulcot_features.models import FeatureLogReg
 
-from mulcot_bench.builtin.synthetic import generate
+from mulcot_bench.data.synthetic import generate
 from mulcot_bench.labels import LABELS
-from mulcot_bench.registry import Registry
-from mulcot_bench.testing import check_model, tiny_data
+from mulcot_bench.plugin.registry import Registry
+from mulcot_bench.plugin.testing import check_model, tiny_data
 from mulcot_bench.types import FitContext, Sample
 
 NAMES = ("minilm-lr", "effnet-lr", "minilm-effnet-lr")

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 from mulcot_features.models import FeatureLogReg
 
-from mulcot_bench.builtin.loaders import load_twitter
+from mulcot_bench.data.loaders import load_twitter
 from mulcot_bench.labels import LABELS
-from mulcot_bench.registry import Registry, build_registry
+from mulcot_bench.plugin.registry import Registry, build_registry
 from mulcot_bench.runner import RunOptions, run
 from mulcot_bench.types import FitContext
 

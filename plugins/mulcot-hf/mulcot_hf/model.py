@@ -22,8 +22,8 @@ from typing import Any
 import torch
 
 from mulcot_bench.labels import LABELS
-from mulcot_bench.rationale import FIELDS, parse, parse_label, render
-from mulcot_bench.stats import macro_f1
+from mulcot_bench.rationale import FIELDS, parse, parse_label, render_chain
+from mulcot_bench.scoring.stats import macro_f1
 from mulcot_bench.types import FitContext, ModelCard, Prediction, Sample
 from mulcot_hf.backend import Backend
 from mulcot_hf.settings import resolve
@@ -55,7 +55,7 @@ def shorten_chain(chain: str, words: int) -> str:
         name: value if name == "Prediction" else " ".join(value.split()[:words])
         for name, value in parsed.fields.items()
     }
-    return render({name: fields[name] for name in FIELDS})
+    return render_chain({name: fields[name] for name in FIELDS})
 
 
 def _chunks(items: Sequence[Sample], size: int) -> Iterator[list[Sample]]:
@@ -94,7 +94,7 @@ class ChatVLM:
 
     # prompts and targets ----------------------------------------------------------------------------------------
     def prompt(self, sample: Sample, task: str) -> str:
-        from mulcot_bench.prompts import render as render_prompt
+        from mulcot_bench.prompts import render_prompt
 
         return render_prompt(task, sample, level_of(sample), template=self.settings["prompt_templates"].get(task))
 

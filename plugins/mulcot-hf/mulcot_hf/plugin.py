@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mulcot_bench.hookspecs import hookimpl
-from mulcot_bench.specs import ModelSpec
+from mulcot_bench.plugin.hookspecs import hookimpl
+from mulcot_bench.plugin.specs import ModelSpec
 from mulcot_hf.settings import qwen_card, smol_card
 
 SMOL = "mulcot_hf.model:SmolVLM"

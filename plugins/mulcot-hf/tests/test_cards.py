@@ -11,11 +11,11 @@ from mulcot_hf.training import subset
 from mulcot_hf.weights import QWEN_FILES, local_or_hub, missing_files, qwen_source
 
 from mulcot_bench.errors import ModelUnavailable
-from mulcot_bench.rationale import parse, render
-from mulcot_bench.stats import macro_f1
+from mulcot_bench.rationale import parse, render_chain
+from mulcot_bench.scoring.stats import macro_f1
 from mulcot_bench.types import Sample
 
-CHAIN = render(
+CHAIN = render_chain(
     {
         "Text_analysis": "The words praise the new phone and its bright screen at length.",
         "Image_analysis": "A smiling person holds the phone up to the camera.",

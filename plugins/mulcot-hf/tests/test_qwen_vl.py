@@ -19,7 +19,7 @@ from PIL import Image
 from tiny_qwen import write_tiny_qwen
 
 from mulcot_bench.labels import LABELS
-from mulcot_bench.rationale import render
+from mulcot_bench.rationale import render_chain
 from mulcot_bench.types import FitContext, Prediction, Sample
 
 FAST = {"image_resize": 56, "epochs": 1, "batch_size": 4, "max_new_tokens": 12, "lr": 1e-2, "eval_batch_size": 3}
@@ -35,7 +35,7 @@ def _samples(n: int) -> list[Sample]:
     out = []
     for i in range(n):
         label = LABELS[i % 3]
-        chain = render(
+        chain = render_chain(
             {
                 "Text_analysis": f"The text is {label} about the park.",
                 "Image_analysis": "The image shows a park.",
@@ -156,8 +156,8 @@ def test_student_distils_from_the_live_assistant(checkpoint: Path, fitted: tuple
 
 
 def test_the_mulcot_contract_check_passes(checkpoint: Path) -> None:
-    from mulcot_bench.specs import ModelSpec
-    from mulcot_bench.testing import check_model
+    from mulcot_bench.plugin.specs import ModelSpec
+    from mulcot_bench.plugin.testing import check_model
 
     spec = ModelSpec(qwen_card("qwen-tiny", "assistant", model=str(checkpoint), **FAST), "mulcot_hf.model:QwenVL")
     report = check_model(spec, seed=1)

@@ -30,7 +30,7 @@ def twitter2015():  # noqa: ANN201
     folder = DATA / "twitter2015"
     if not (folder / "teacher_cot" / "dev.json").is_file():
         pytest.skip(f"Twitter-2015 with released chains not found at {folder} (the shared read-only data folder)")
-    from mulcot_bench.builtin.loaders import load_twitter
+    from mulcot_bench.data.loaders import load_twitter
 
     return load_twitter(folder, "twitter2015")
 

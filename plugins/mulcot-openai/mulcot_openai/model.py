@@ -16,9 +16,8 @@ from typing import Any
 
 from mulcot_bench.errors import ModelUnavailable, UserError
 from mulcot_bench.labels import LABELS
-from mulcot_bench.prompts import render, template_hash
-from mulcot_bench.rationale import FIELDS, parse, parse_label
-from mulcot_bench.rationale import render as render_chain
+from mulcot_bench.prompts import render_prompt, template_hash
+from mulcot_bench.rationale import FIELDS, parse, parse_label, render_chain
 from mulcot_bench.types import ModelCard, Prediction, Sample
 from mulcot_openai.client import ChatClient, Reply, log
 from mulcot_openai.settings import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, Transport, normalise_base_url
@@ -98,7 +97,7 @@ class EndpointModel:
         return dict(self.client.stats)
 
     def prompt(self, kind: str, sample: Sample, gold: str | None = None) -> str:
-        return render(kind, sample, level_of(sample), gold=gold, template=self.prompt_files.get(kind))
+        return render_prompt(kind, sample, level_of(sample), gold=gold, template=self.prompt_files.get(kind))
 
     def payload(self, prompt: str, sample: Sample) -> dict[str, Any]:
         content: list[dict[str, Any]] = []

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mulcot_bench.hookspecs import hookimpl
-from mulcot_bench.specs import ModelSpec
+from mulcot_bench.plugin.hookspecs import hookimpl
+from mulcot_bench.plugin.specs import ModelSpec
 from mulcot_bench.types import ModelCard
 from mulcot_openai.settings import TEACHER_KINDS, ZERO_SHOT_KINDS, card_settings
 

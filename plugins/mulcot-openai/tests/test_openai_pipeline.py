@@ -11,10 +11,10 @@ from mulcot_openai.model import OpenAITeacher
 from mulcot_openai.settings import Transport
 
 from mulcot_bench.cache import Cache
-from mulcot_bench.isolation import plugin_registry
-from mulcot_bench.pipeline import DatasetPipeline
+from mulcot_bench.plugin.registry import plugin_registry
 from mulcot_bench.rationale import parse
-from mulcot_bench.stages import cached_calls, teacher_rationales
+from mulcot_bench.runner.pipeline import DatasetPipeline
+from mulcot_bench.runner.stages import cached_calls, teacher_rationales
 from mulcot_bench.types import Sample, Splits
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x01" * 16
@@ -151,7 +151,7 @@ def test_only_the_configured_endpoint_is_contacted(endpoint: FakeOpenAI, monkeyp
 
 
 def test_contract_check_against_the_fake_endpoint(endpoint: FakeOpenAI) -> None:
-    from mulcot_bench.testing import check_model
+    from mulcot_bench.plugin.testing import check_model
 
     registry = _registry()
     check_model("openai", registry=registry)

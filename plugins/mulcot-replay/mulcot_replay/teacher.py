@@ -32,7 +32,7 @@ def _log(message: str) -> None:
 
 def data_root() -> Path:
     """The data root a run uses without ``--data-root``: ``$MULCOT_BENCH_DATA_ROOT`` or the default folder."""
-    from mulcot_bench.runner import default_data_root
+    from mulcot_bench.paths import default_data_root
 
     return default_data_root()
 
@@ -76,7 +76,7 @@ class ReplayTeacher:
     def fallback(self) -> Any:
         """The fallback teacher, built from the installed plugins on first use."""
         if self._fallback is None:
-            from mulcot_bench.registry import build_registry
+            from mulcot_bench.plugin.registry import build_registry
 
             spec = build_registry().model(str(self.fallback_name))
             if spec.card.role != "teacher":

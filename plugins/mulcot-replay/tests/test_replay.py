@@ -13,9 +13,9 @@ from mulcot_replay.teacher import ReplayTeacher
 
 from mulcot_bench.cache import Cache
 from mulcot_bench.errors import UserError
-from mulcot_bench.isolation import plugin_registry
-from mulcot_bench.rationale import FIELDS, parse, parse_label, render
-from mulcot_bench.stages import teacher_rationales
+from mulcot_bench.plugin.registry import plugin_registry
+from mulcot_bench.rationale import FIELDS, parse, parse_label, render_chain
+from mulcot_bench.runner.stages import teacher_rationales
 from mulcot_bench.types import ModelCard, Sample
 
 DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
@@ -41,7 +41,7 @@ def teacher(**settings: object) -> ReplayTeacher:
 
 
 def chain(label: str, words: str = "it") -> str:
-    return render({**{f: f"{words} {f.lower()}" for f in FIELDS[:-1]}, "Prediction": label})
+    return render_chain({**{f: f"{words} {f.lower()}" for f in FIELDS[:-1]}, "Prediction": label})
 
 
 IMG_A, IMG_B = b"\xff\xd8\xff image A", b"\xff\xd8\xff image B"
@@ -56,7 +56,7 @@ def jsonl(path: Path, rows: list[dict]) -> Path:
 def twitter():
     if not (T15 / "teacher_cot" / "test.json").is_file():
         pytest.skip(f"no Twitter-2015 at {T15}")
-    from mulcot_bench.builtin.loaders import load_twitter
+    from mulcot_bench.data.loaders import load_twitter
 
     return load_twitter(T15, "twitter2015")
 
@@ -145,7 +145,7 @@ def test_explain_serves_only_a_chain_that_reaches_the_gold_label(tmp_path: Path)
 
 
 def test_misses_become_label_only_items_in_the_pipeline_stage(tmp_path: Path) -> None:
-    from mulcot_bench.builtin.synthetic import generate
+    from mulcot_bench.data.synthetic import generate
 
     train = generate(train=12, dev=0, test=0).train
     stripped = [s.with_rationale(None) if i % 3 == 0 else s for i, s in enumerate(train)]
@@ -159,12 +159,12 @@ def test_fallback_teacher_serves_the_misses(tmp_path: Path, monkeypatch: pytest.
     folder = tmp_path / "plugins"
     folder.mkdir()
     (folder / "echo_teacher.py").write_text(
-        "from mulcot_bench.hookspecs import hookimpl\n"
-        "from mulcot_bench.specs import ModelSpec\n"
+        "from mulcot_bench.plugin.hookspecs import hookimpl\n"
+        "from mulcot_bench.plugin.specs import ModelSpec\n"
         "from mulcot_bench.types import ModelCard, Prediction\n"
-        "from mulcot_bench.rationale import render, FIELDS\n"
+        "from mulcot_bench.rationale import render_chain, FIELDS\n"
         "def _chain(label):\n"
-        "    return render({**{f: 'fallback' for f in FIELDS[:-1]}, 'Prediction': label})\n"
+        "    return render_chain({**{f: 'fallback' for f in FIELDS[:-1]}, 'Prediction': label})\n"
         "class Echo:\n"
         "    def __init__(self, card):\n"
         "        self.card = card\n"
@@ -241,6 +241,6 @@ def test_bad_jsonl_lines_name_the_line(tmp_path: Path, line: str, message: str) 
 
 
 def test_contract_on_the_tiny_synthetic_set() -> None:
-    from mulcot_bench.testing import check_model
+    from mulcot_bench.plugin.testing import check_model
 
     check_model("replay", registry=plugin_registry("mulcot_replay.plugin"))

@@ -6,8 +6,8 @@ model changes whenever anything that shapes its output does. Nothing heavy is im
 
 from __future__ import annotations
 
-from mulcot_bench.hookspecs import hookimpl
-from mulcot_bench.specs import ModelSpec
+from mulcot_bench.plugin.hookspecs import hookimpl
+from mulcot_bench.plugin.specs import ModelSpec
 from mulcot_bench.types import ModelCard
 from mulcot_tiny.settings import TEACHER_DEFAULTS, vlm_settings
 

@@ -11,7 +11,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import replace
 
-from mulcot_bench.builtin.synthetic import (
+from mulcot_bench.data.synthetic import (
     FACES,
     LOOKS,
     NAME,
@@ -21,7 +21,7 @@ from mulcot_bench.builtin.synthetic import (
     resolution,
 )
 from mulcot_bench.labels import LABELS, check_label
-from mulcot_bench.rationale import render
+from mulcot_bench.rationale import render_chain
 from mulcot_bench.types import ModelCard, Prediction, Sample
 
 DEFAULTS: dict[str, float | int] = {"image_noise": 0.12, "text_noise": 0.05, "seed": 0}
@@ -122,7 +122,7 @@ def reconcile(truth: Attributes, gold: str) -> Attributes:
 
 def write_chain(rng: random.Random, target: str, seen: Attributes, label: str) -> str:
     """A five-field chain in the teacher's words, one variant per field chosen by ``rng``."""
-    return render(
+    return render_chain(
         {
             "Text_analysis": _text_analysis(rng, target, seen),
             "Image_analysis": rng.choice(_IMAGE).format(

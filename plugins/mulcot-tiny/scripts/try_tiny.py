@@ -20,10 +20,10 @@ from typing import Any
 
 from mulcot_tiny.model import TinyVLM
 
-from mulcot_bench.builtin.synthetic import generate
+from mulcot_bench.data.synthetic import generate
 from mulcot_bench.labels import LABELS
 from mulcot_bench.rationale import parse
-from mulcot_bench.stats import macro_f1
+from mulcot_bench.scoring.stats import macro_f1
 from mulcot_bench.types import FitContext, ModelCard, Prediction, Sample
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from mulcot_tiny.teacher import SyntheticTeacher
 
-from mulcot_bench.builtin.synthetic import generate
+from mulcot_bench.data.synthetic import generate
 from mulcot_bench.labels import LABELS
 from mulcot_bench.rationale import FIELDS, parse
 from mulcot_bench.types import ModelCard, Prediction, Sample

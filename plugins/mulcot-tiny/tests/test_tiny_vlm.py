@@ -14,7 +14,7 @@ from mulcot_tiny.vlm import VLMConfig, VLMNet
 from PIL import Image
 
 from mulcot_bench.labels import LABELS
-from mulcot_bench.rationale import render
+from mulcot_bench.rationale import render_chain
 from mulcot_bench.types import FitContext, ModelCard, Prediction, Sample
 
 TINY = {
@@ -43,7 +43,7 @@ def _samples(n: int, prefix: str = "s") -> list[Sample]:
     out = []
     for i in range(n):
         label = LABELS[i % 3]
-        chain = render(
+        chain = render_chain(
             {
                 "Text_analysis": f"The text about @brand{i % 4} is {label}.",
                 "Image_analysis": "The image looks plain.",

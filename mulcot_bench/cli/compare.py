@@ -1,0 +1,61 @@
+"""``mulcot-bench compare RUN_DIR MODEL_A MODEL_B``: paired differences with bootstrap CIs and p-values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mulcot_bench.cli.options import load_registry, plugins_dir_option
+from mulcot_bench.errors import UserError
+
+
+@click.command("compare")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("model_a")
+@click.argument("model_b")
+@click.option("--dataset", "-d", default=None, help="Only this dataset (default: every dataset both models ran on).")
+@click.option("--resamples", default=1000, show_default=True, type=click.IntRange(min=1), help="Bootstrap resamples.")
+@click.option("--seed", default=42, show_default=True, type=int, help="Seed of the bootstrap resamples.")
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=None, help="Cache with BERTScore/MiniLM values.")
+@click.option(
+    "--model-metrics/--no-model-metrics",
+    default=True,
+    show_default=True,
+    help="Include BERTScore and MiniLM cosine (read from the cache; scored with the model when not cached).",
+)
+@plugins_dir_option
+def compare_cmd(
+    run_dir: Path,
+    model_a: str,
+    model_b: str,
+    dataset: str | None,
+    resamples: int,
+    seed: int,
+    cache_dir: Path | None,
+    model_metrics: bool,
+    plugins_dirs: tuple[Path, ...],
+) -> None:
+    """Compare two models of one run: A - B with 95% paired bootstrap CIs, p-values and McNemar's test."""
+    from mulcot_bench.cache import Cache
+    from mulcot_bench.paths import default_cache_dir
+    from mulcot_bench.scoring.compare import compare, entries_for, read_lines
+    from mulcot_bench.scoring.compare_text import format_comparison
+    from mulcot_bench.scoring.scorer import Scorer
+
+    if not run_dir.is_dir():
+        raise UserError(f"run folder {run_dir} does not exist; pass a folder written by 'mulcot-bench run'")
+    pairs = entries_for(run_dir, model_a, model_b, dataset)
+    cache = Cache(cache_dir or default_cache_dir()) if model_metrics else None
+    scorer = Scorer(load_registry(plugins_dirs, strict=False), cache, resamples)
+    for entry_a, entry_b in pairs:
+        result = compare(
+            read_lines(run_dir / entry_a.predictions_file),
+            read_lines(run_dir / entry_b.predictions_file),
+            (entry_a.dataset, model_a, model_b),
+            resamples,
+            seed,
+            scorer,
+            model_metrics,
+        )
+        click.echo(format_comparison(result, resamples, seed))

@@ -1,0 +1,102 @@
+"""``mulcot-bench distill``: one distillation from a config profile (the work lives in mulcot_bench.distill)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from mulcot_bench.cli.options import (
+    limit_option,
+    load_registry,
+    parse_sizes,
+    plugins_dir_option,
+    protocol_option,
+    strict_option,
+)
+from mulcot_bench.errors import UserError
+
+
+@click.command("distill")
+@click.option("--profile", help="A shipped profile: cpu-tiny, cpu-smol or paper.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    help='A TOML config file (may start from a profile with extends = "NAME"); overrides --profile.',
+)
+@click.option("-d", "--dataset", help="The dataset to distil on (e.g. synthetic, twitter2015).")
+@click.option("--print-config", is_flag=True, help="Print the resolved settings field by field and exit.")
+@click.option("--data-root", type=click.Path(path_type=Path), help="Folder holding the real datasets.")
+@click.option("--cache-dir", type=click.Path(path_type=Path), help="Cache folder (default ~/.cache/mulcot-bench).")
+@click.option("--runs-dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True)
+@click.option("--reports-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
+@click.option("--run-id", help="Name of the run folder (default: distill-<UTC timestamp>).")
+@click.option("--seed", type=int, help="Overrides the config's seed.")
+@click.option("--synthetic-size", help="TRAIN,DEV,TEST sample counts of the synthetic set (default 600,200,200).")
+@click.option("--synthetic-seed", type=int, default=13, show_default=True)
+@protocol_option
+@limit_option
+@plugins_dir_option
+@strict_option
+def distill_cmd(
+    profile: str | None,
+    config_file: Path | None,
+    dataset: str | None,
+    print_config: bool,
+    data_root: Path | None,
+    cache_dir: Path | None,
+    runs_dir: Path,
+    reports_dir: Path,
+    run_id: str | None,
+    seed: int | None,
+    synthetic_size: str | None,
+    synthetic_seed: int,
+    protocol: str,
+    limit: str | None,
+    plugins_dirs: tuple[Path, ...],
+    strict: bool,
+) -> None:
+    """Run teacher -> assistant -> augmentation -> student on one dataset, from a distillation config.
+
+    Under torchrun or accelerate launch, every process runs this same command and the training and
+    prediction are split across them.
+    """
+    from mulcot_bench.distill.config import config_text, load_config
+
+    loaded = load_config(profile, config_file)
+    registry = load_registry(plugins_dirs, strict)
+    if print_config:
+        click.echo(config_text(loaded, registry))
+        return
+    if not dataset:
+        raise UserError("say which dataset to distil on: --dataset NAME (e.g. synthetic)")
+    from mulcot_bench.distill.run import distill
+    from mulcot_bench.runner.summary import exit_summary
+
+    synthetic: dict[str, object] = {"seed": synthetic_seed}
+    sizes = parse_sizes(synthetic_size)
+    if sizes:
+        synthetic.update(train=sizes[0], dev=sizes[1], test=sizes[2])
+    outcome = distill(
+        registry,
+        loaded,
+        dataset,
+        data_root=data_root,
+        cache_dir=cache_dir,
+        runs_dir=runs_dir,
+        reports_dir=reports_dir,
+        run_id=run_id,
+        seed=seed,
+        dataset_options={"synthetic": synthetic},
+        protocol=protocol,
+        limits=parse_sizes(limit, "--limit"),
+        command=" ".join(["mulcot-bench", *sys.argv[1:]]),
+    )
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, only rank 0 reports
+        click.echo(exit_summary(outcome))
+        click.echo(f"distillation summary: {outcome.run_dir / 'distill.json'}")
+    if outcome.results.failures:
+        sys.exit(1)

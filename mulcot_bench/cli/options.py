@@ -1,0 +1,62 @@
+"""Options and helpers shared by the ``mulcot-bench`` command modules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from mulcot_bench.errors import UserError
+
+if TYPE_CHECKING:
+    from mulcot_bench.plugin.registry import Registry
+
+plugins_dir_option = click.option(
+    "--plugins-dir",
+    "plugins_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Folder of local plugin files (*.py); also MULCOT_BENCH_PLUGINS_DIR.",
+)
+strict_option = click.option("--strict", is_flag=True, help="A plugin that fails to load is fatal.")
+protocol_option = click.option(
+    "--protocol",
+    type=click.Choice(["reference", "released-rationales"]),
+    default="reference",
+    show_default=True,
+    help="released-rationales: train reasoning on the dev items that carry released chains (Twitter-2015), "
+    "validate on a held-out 20% of dev, train the label task on train + dev.",
+)
+limit_option = click.option(
+    "--limit", help="At most TRAIN,DEV,TEST samples of every dataset (a seeded subset), for quick runs."
+)
+
+
+def load_registry(plugins_dirs: tuple[Path, ...], strict: bool) -> Registry:
+    """Build the registry, warning on stderr about each plugin that was skipped."""
+    from mulcot_bench.plugin.registry import build_registry
+    from mulcot_bench.redact import redact
+
+    registry = build_registry(list(plugins_dirs), strict=strict)
+    for info in registry.loaded.failures:
+        click.echo(redact(f"warning: plugin {info.name!r} ({info.source}) skipped: {info.error}"), err=True)
+    return registry
+
+
+def fmt_params(n: int) -> str:
+    """A parameter count as '1.3M params' or '35k params'."""
+    return f"{n / 1e6:.1f}M params" if n >= 1e6 else f"{n / 1e3:.0f}k params"
+
+
+def parse_sizes(value: str | None, option: str = "--synthetic-size") -> tuple[int, int, int] | None:
+    """``TRAIN,DEV,TEST`` as three positive integers (None when not given); a bad value is one clear line."""
+    if value is None:
+        return None
+    try:
+        parts = tuple(int(x) for x in value.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 3 or min(parts) < 1:
+        raise UserError(f"{option} {value!r} must be three positive integers TRAIN,DEV,TEST, e.g. 600,200,200")
+    return parts  # type: ignore[return-value]

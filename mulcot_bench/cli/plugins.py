@@ -1,0 +1,85 @@
+"""``mulcot-bench plugins ...``: list plugins (no subcommand), scaffold a new one, check them all."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from mulcot_bench.cli.options import fmt_params, load_registry, plugins_dir_option, strict_option
+from mulcot_bench.types import ROLES
+
+
+@click.group("plugins", invoke_without_command=True)
+@plugins_dir_option
+@strict_option
+@click.pass_context
+def plugins_group(ctx: click.Context, plugins_dirs: tuple[Path, ...], strict: bool) -> None:
+    """List the plugins, their versions, and what each registers (no subcommand); scaffold or check plugins."""
+    if ctx.invoked_subcommand is None:
+        list_plugins(plugins_dirs, strict)
+
+
+def list_plugins(plugins_dirs: tuple[Path, ...], strict: bool) -> None:
+    """Each plugin, its distribution version and source, and what it registers."""
+    registry = load_registry(plugins_dirs, strict)
+    for info in registry.loaded.plugins:
+        version = f"{info.distribution or '-'} {info.version or ''}".strip()
+        status = f"FAILED: {info.error}" if info.error else ""
+        click.echo(f"{info.name}  [{version}]  {info.source}  {status}".rstrip())
+        for kind, names in info.registered.items():
+            for name in names:
+                extra = ""
+                if kind == "models":
+                    card = registry.models[name].card
+                    opt_in = "" if card.default else ", opt-in: not in --all"
+                    extra = f"  ({card.role}{', ' + fmt_params(card.params) if card.params else ''}{opt_in})"
+                click.echo(f"    {kind[:-1]}: {name}{extra}")
+
+
+@plugins_group.command("new")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="What the model does in the pipeline.")
+@click.option("--dir", "parent", type=click.Path(path_type=Path), default=Path("."), show_default=True,
+              help="Folder to create the package folder in.")
+def new_cmd(name: str, role: str, parent: Path) -> None:
+    """Write a working plugin package for model NAME: pyproject, module, README and a passing test."""
+    from mulcot_bench.plugin.scaffold import scaffold
+
+    folder = scaffold(name, role, parent)
+    click.echo(f"wrote {folder}")
+    click.echo(f"next: pip install -e {folder} && (cd {folder} && pytest) && mulcot-bench run -d synthetic -m {name}")
+
+
+@plugins_group.command("doctor")
+@click.option("-m", "--model", "models", multiple=True, help="Check only this model's contract (repeatable).")
+@click.option("--skip-slow", is_flag=True, help="Skip models whose settings declare training epochs.")
+@plugins_dir_option
+def doctor_cmd(models: tuple[str, ...], skip_slow: bool, plugins_dirs: tuple[Path, ...]) -> None:
+    """Load each plugin on its own, check its hooks and its models' contract; exit 1 if anything fails."""
+    from mulcot_bench.plugin.doctor import diagnose, doctor_lines
+
+    parent = click.get_current_context().parent
+    dirs = [*(parent.params.get("plugins_dirs", ()) if parent else ()), *plugins_dirs]
+    if models:
+        _known_models(dirs, models)
+    diagnoses, together = diagnose(dirs, models or None, skip_slow)
+    lines, ok = doctor_lines(diagnoses, together)
+    for line in lines:
+        click.echo(line)
+    if not ok:
+        sys.exit(1)
+
+
+def _known_models(dirs: list[Path], models: tuple[str, ...]) -> None:
+    """Raise a did-you-mean error for a model name no plugin registers."""
+    from mulcot_bench.errors import PluginError
+    from mulcot_bench.plugin.registry import build_registry
+
+    try:
+        registry = build_registry(dirs)
+    except PluginError:  # the doctor itself reports plugins that cannot be loaded together
+        return
+    for name in models:
+        registry.model(name)

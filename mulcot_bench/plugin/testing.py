@@ -1,0 +1,57 @@
+"""The test kit for plugin authors, a pytest plugin (entry point ``pytest11``; or ``-p mulcot_bench.plugin.testing``).
+
+Fixtures:
+
+* ``mulcot_plugin``: which plugin to test. Set ``mulcot_plugin = "my_pkg.plugin"`` (a module path, an
+  entry-point name or a ``*.py`` file) under ``[tool.pytest.ini_options]``, or override the fixture.
+* ``mulcot_registry``: a registry holding only that plugin (and the built-in datasets and metrics);
+  a misspelt hook or a failing registration makes it raise.
+* ``mulcot_data``: a tiny synthetic dataset (24/8/8 samples); ``mulcot_samples``: its test split.
+
+And :func:`check_model`, the contract check ``mulcot-bench plugins doctor`` runs. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mulcot_bench.plugin.contract import ContractError, ContractReport, check_model, tiny_data
+from mulcot_bench.plugin.registry import Registry, plugin_registry
+from mulcot_bench.types import Sample, Splits
+
+__all__ = ["ContractError", "ContractReport", "check_model", "plugin_registry", "tiny_data"]
+
+INI_KEY = "mulcot_plugin"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The ``mulcot_plugin`` ini key: the plugin under test."""
+    parser.addini(INI_KEY, "mulcot-bench plugin under test: module path, entry-point name or *.py file", default="")
+
+
+@pytest.fixture
+def mulcot_plugin(request: pytest.FixtureRequest) -> str:
+    """The plugin under test, from the ``mulcot_plugin`` ini key (override this fixture to choose another way)."""
+    value = str(request.config.getini(INI_KEY) or "")
+    if not value:
+        pytest.fail(f'set {INI_KEY} = "your_package.plugin" under [tool.pytest.ini_options], '
+                    f"or override the {INI_KEY} fixture", pytrace=False)
+    return value
+
+
+@pytest.fixture
+def mulcot_registry(mulcot_plugin: str) -> Registry:
+    """A registry with only the plugin under test, plus the built-in datasets and metrics."""
+    return plugin_registry(mulcot_plugin)
+
+
+@pytest.fixture(scope="session")
+def mulcot_data() -> Splits:
+    """A tiny synthetic dataset: 24 train, 8 dev, 8 test samples."""
+    return tiny_data()
+
+
+@pytest.fixture(scope="session")
+def mulcot_samples(mulcot_data: Splits) -> list[Sample]:
+    """The tiny dataset's test split."""
+    return list(mulcot_data.test)

@@ -1,0 +1,40 @@
+"""What ``run`` is asked to do (every field has a CLI option) and what it hands back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mulcot_bench.results import RunResults
+from mulcot_bench.scoring.stats import DEFAULT_RESAMPLES
+
+
+@dataclass
+class RunOptions:
+    """What ``run`` does; every field has a CLI option."""
+
+    datasets: list[str] | None = None
+    models: list[str] | None = None
+    data_root: Path | None = None
+    runs_dir: Path = Path("runs")
+    reports_dir: Path = Path("reports")
+    cache_dir: Path | None = None
+    seed: int = 42
+    teacher: str | None = None
+    dataset_options: dict[str, dict[str, object]] = field(default_factory=dict)
+    run_id: str | None = None
+    command: str = ""
+    model_timeout: float | None = None  # seconds per model call (None: $MULCOT_BENCH_MODEL_TIMEOUT or no limit)
+    ablations: list[str] = field(default_factory=list)
+    protocol: str = "reference"
+    limits: tuple[int, int, int] | None = None
+    bootstrap: int = DEFAULT_RESAMPLES
+
+
+@dataclass
+class RunOutcome:
+    """A finished run: its folder, its results and its leaderboard (None when not rendered)."""
+
+    run_dir: Path
+    results: RunResults
+    report: Path | None

@@ -1,0 +1,214 @@
+"""``mulcot-bench run``: every selected dataset x every selected model, scored, written as JSON, reported."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mulcot_bench import __version__
+from mulcot_bench.cache import Cache
+from mulcot_bench.data.images import MissingImagesError
+from mulcot_bench.data.views import apply_views
+from mulcot_bench.errors import ModelUnavailable, UserError, describe
+from mulcot_bench.faults import call_timeout, failpoint
+from mulcot_bench.journal import Journal
+from mulcot_bench.metrics.classification import invalid_count
+from mulcot_bench.metrics.perclass import confusion
+from mulcot_bench.paths import CACHE_ENV, default_cache_dir, default_data_root, safe_name
+from mulcot_bench.plugin.registry import Registry
+from mulcot_bench.redact import redact, redact_obj
+from mulcot_bench.reported import reported_entries
+from mulcot_bench.results import DatasetRecord, Entry, Failure, PluginRecord, Provenance, RunResults
+from mulcot_bench.runner.options import RunOptions, RunOutcome
+from mulcot_bench.runner.pipeline import DatasetPipeline, ModelRun, log
+from mulcot_bench.runner.predictions import prediction_records, write_predictions
+from mulcot_bench.runner.provenance import git_commit, package_versions, platform_string, python_version
+from mulcot_bench.runner.selection import label_counts, load_dataset, select_datasets, select_models, unavailable
+from mulcot_bench.scoring.scorer import Scorer
+
+
+def _provenance(registry: Registry, options: RunOptions, started: str) -> Provenance:
+    plugins = [PluginRecord(**vars(p)) for p in registry.loaded.plugins]
+    return Provenance(
+        mulcot_bench_version=__version__,
+        python=python_version(),
+        platform=platform_string(),
+        packages=package_versions(),
+        plugins=plugins,
+        git_commit=git_commit(Path(__file__).parent),
+        seed=options.seed,
+        command=options.command,
+        started_at=started,
+    )
+
+
+def run(registry: Registry, options: RunOptions) -> RunOutcome:
+    """Run the benchmark and write ``results.json``, predictions and the leaderboard.
+
+    Model calls run under the per-call timeout; model outputs are journalled in the run folder as they are
+    made, and a run folder's journal is replayed into the cache first (see :mod:`mulcot_bench.journal`).
+    """
+    with call_timeout(options.model_timeout):
+        return _run(registry, options)
+
+
+def _run(registry: Registry, options: RunOptions) -> RunOutcome:
+    data_root = options.data_root if options.data_root is not None else default_data_root()
+    if options.data_root is not None and not options.data_root.is_dir():
+        raise UserError(f"data root {options.data_root} does not exist; pass an existing folder to --data-root")
+    datasets = select_datasets(registry, options.datasets)
+    models = select_models(registry, options.models)
+    if options.teacher:
+        registry.model(options.teacher)
+    started = datetime.now(UTC)
+    run_id = options.run_id or started.strftime("%Y%m%d-%H%M%S")
+    run_dir = options.runs_dir / safe_name(run_id)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if options.cache_dir is not None:  # plugins' own caches (image features, converted weights) follow --cache-dir
+        os.environ[CACHE_ENV] = str(options.cache_dir)
+    cache = Cache(options.cache_dir or default_cache_dir())
+    cache.journal = Journal(run_dir / "journal")
+    replayed = cache.journal.replay(cache)
+    if replayed.restored or replayed.skipped:
+        cut = f"; skipped {replayed.skipped} cut-short lines ({', '.join(replayed.skipped_where[:3])})"
+        log(
+            f"resume: restored {replayed.restored} model outputs from the run journal"
+            + (cut if replayed.skipped else "")
+        )
+    scorer = Scorer(registry, cache, options.bootstrap)
+    records: list[DatasetRecord] = []
+    entries: list[Entry] = []
+    failures = [
+        Failure(
+            what="plugin",
+            reason=f"plugin {p.name!r} ({p.source}) was skipped: {p.error}; fix or uninstall it, "
+            f"or block it with MULCOT_BENCH_BLOCK_PLUGINS={p.name}",
+        )
+        for p in registry.loaded.failures
+    ]
+    for spec in datasets:
+        try:
+            data, folder = load_dataset(spec, data_root, options.dataset_options.get(spec.name, {}))
+        except MissingImagesError as exc:
+            log(f"[{spec.name}] {exc}")
+            records.append(unavailable(spec, "missing-images", str(exc), spec.locate(data_root)))
+            continue
+        if data is None:
+            log(f"[{spec.name}] missing under {data_root}: {spec.how_to_get}")
+            records.append(unavailable(spec, "missing", spec.how_to_get))
+            continue
+        data = apply_views(data, options.protocol, options.limits, options.seed)
+        records.append(
+            DatasetRecord(
+                name=spec.name,
+                title=spec.title,
+                level=spec.level,
+                status="embedded" if spec.embedded else "present",
+                path=str(folder) if folder else None,
+                fingerprint=data.fingerprint,
+                counts=data.counts(),
+                label_counts=label_counts(data),
+                headline=list(spec.headline),
+                notes=list(getattr(data, "notes", [])),
+                protocol=options.protocol,
+            )
+        )
+        pipeline = DatasetPipeline(registry, data, cache, options.seed, models, options.teacher)
+        entries.extend(run_dataset(pipeline, scorer, run_dir, failures, options.ablations))
+    results = RunResults(
+        run_id=run_id,
+        provenance=_provenance(registry, options, started.isoformat()),
+        metrics=scorer.records(),
+        datasets=records,
+        entries=entries,
+        failures=failures,
+        reported=reported_entries([r.name for r in records]),
+        bootstrap=scorer.bootstrap(),
+    )
+    results.provenance.finished_at = datetime.now(UTC).isoformat()
+    if replayed.skipped:
+        results.skipped["journal_lines_cut_short"] = replayed.skipped
+    results = RunResults.model_validate(redact_obj(results.model_dump(mode="json")))
+    results.write(run_dir)
+    failpoint("report")
+    from mulcot_bench.report import render_report
+
+    out = options.reports_dir / safe_name(run_id)
+    if out.resolve() == run_dir.resolve():  # --reports-dir equal to --runs-dir: never render over the run folder
+        out = run_dir / "report"
+    report = render_report(run_dir, out)
+    return RunOutcome(run_dir, results, report)
+
+
+def run_dataset(
+    pipeline: DatasetPipeline, scorer: Scorer, run_dir: Path, failures: list[Failure], ablations: list[str] = ()
+) -> list[Entry]:
+    """Evaluate every model on one dataset (and each ablation of every non-teacher model); a model that fails
+    is recorded and the others go on."""
+    name = pipeline.data.name
+    runs: list[ModelRun] = []
+    try:
+        pipeline.teacher_set()
+    except Exception as exc:  # a failing teacher stops the pipeline but not the baselines
+        failures.append(Failure(what="teacher", dataset=name, model=pipeline.teacher(), reason=_reason(exc)))
+    for model, variant in _evaluations(pipeline, ablations):
+        try:
+            runs.append(pipeline.evaluate(model, variant=variant))
+        except ModelUnavailable as exc:
+            log(f"[{name}] {model} unavailable: {_reason(exc)}")
+            failures.append(Failure(what="unavailable", dataset=name, model=model, reason=_reason(exc)))
+        except UserError:
+            raise
+        except Exception as exc:
+            log(f"[{name}] {model} failed: {_reason(exc)}")
+            failures.append(Failure(what="model", dataset=name, model=model, reason=_reason(exc)))
+    entries = []
+    for r in runs:
+        failpoint("score")
+        pipeline.stage_report(r)
+        rationale = r.spec.card.rationale
+        scores = scorer.score(pipeline.data.test, r.predictions, rationale)
+        records = prediction_records(pipeline.data, r)
+        found = scorer.sample_scores(pipeline.data.test, r.predictions, rationale)
+        for i, record in enumerate(records):
+            record["scores"] = found.row(i)
+        intervals = scorer.intervals(found)
+        entries.append(
+            Entry(
+                model=r.spec.name,
+                role=r.spec.card.role,
+                plugin=pipeline.registry.plugin_of("models", r.spec.name),
+                plugin_version=pipeline.registry.plugin_version("models", r.spec.name),
+                params=r.params,
+                dataset=name,
+                split="test",
+                n=len(r.predictions),
+                invalid=invalid_count(r.predictions),
+                scores=scores,
+                predictions_file=write_predictions(run_dir, name, r, records),
+                identity=r.identity,
+                settings=r.spec.card.settings,
+                assistant=r.assistant,
+                stage=r.stage,
+                cached=r.cached,
+                confusion=confusion(pipeline.data.test, r.predictions),
+                variant=r.variant,
+                intervals=intervals,
+            )
+        )
+    return entries
+
+
+def _evaluations(pipeline: DatasetPipeline, ablations: list[str]) -> list[tuple[str, str | None]]:
+    """(model, variant) pairs in pipeline order; teachers are not ablated (they serve training data)."""
+    out: list[tuple[str, str | None]] = []
+    for model in pipeline.order():
+        out.append((model, None))
+        if pipeline.registry.model(model).card.role != "teacher":
+            out.extend((model, v) for v in ablations)
+    return out
+
+
+def _reason(exc: BaseException) -> str:
+    return redact(describe(exc, None).splitlines()[0])[:500]

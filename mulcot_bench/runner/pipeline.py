@@ -1,0 +1,297 @@
+"""The distillation pipeline on one dataset: teacher -> assistant -> student, next to baselines.
+
+Models are built, trained and loaded lazily: a model is touched only when some output it owes is
+missing from the cache, so a repeated run trains and predicts nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from mulcot_bench.cache import Cache, key
+from mulcot_bench.errors import ModelUnavailable, UserError
+from mulcot_bench.plugin.registry import Registry
+from mulcot_bench.plugin.specs import ModelSpec, resolve
+from mulcot_bench.runner.stages import augment, cached_calls, teacher_rationales
+from mulcot_bench.types import FitContext, Prediction, Sample, Splits
+
+AUGMENT_TEMPERATURE = 0.7
+VARIANTS = ("text-only", "image-only")
+
+
+def blank(samples: list[Sample], variant: str | None) -> list[Sample]:
+    """The samples with their image ("text-only") or their text ("image-only") removed; as is for None."""
+    if variant is None:
+        return samples
+    if variant == "text-only":
+        return [replace(s, image=None, image_ref=None) for s in samples]
+    if variant == "image-only":
+        return [replace(s, text="") for s in samples]
+    raise UserError(f"unknown ablation {variant!r}; use one of {', '.join(VARIANTS)}")
+
+
+def data_fingerprint(samples: list[Sample]) -> str:
+    """Fingerprint of training data: content, label and the training rationale of every item."""
+    h = hashlib.sha256()
+    for s in samples:
+        h.update(f"{s.content_hash}\0{s.label}\0{s.rationale or ''}\n".encode())
+    return h.hexdigest()
+
+
+def _serves(teacher: Any, data: Splits) -> bool:
+    """A teacher's ``supports(name, data)`` (or ``supports(name)``); a teacher without it serves everything."""
+    import inspect
+
+    supports = getattr(teacher, "supports", None)
+    if supports is None:
+        return True
+    takes_data = len(inspect.signature(supports).parameters) >= 2
+    return bool(supports(data.name, data) if takes_data else supports(data.name))
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass
+class ModelRun:
+    """One model's outputs on the test split, with its stage report."""
+
+    spec: ModelSpec
+    identity: str
+    predictions: list[Prediction]
+    stage: dict[str, Any]
+    cached: bool
+    assistant: str | None = None
+    params: int | None = None
+    variant: str | None = None
+
+
+@dataclass
+class DatasetPipeline:
+    """Runs the selected models of a registry on one loaded dataset."""
+
+    registry: Registry
+    data: Splits
+    cache: Cache
+    seed: int
+    model_names: list[str]
+    teacher_name: str | None = None
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    _built: dict[str, Any] = field(default_factory=dict)
+    _fitted: dict[str, Any] = field(default_factory=dict)
+    _artifact: dict[str, str] = field(default_factory=dict)
+    _stage: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _teacher_set: list[Sample] | None = None
+    _augmented: dict[str, list[Sample]] = field(default_factory=dict)
+    _chosen_teacher: list[str | None] = field(default_factory=list)
+
+    # identities -------------------------------------------------------------------------------------------
+    def identity(self, name: str) -> str:
+        """A model's identity (:meth:`Registry.identity`): name, plugin, plugin version, role, every setting."""
+        return self.registry.identity(name)
+
+    def build(self, name: str) -> Any:
+        if name not in self._built:
+            self._built[name] = self.registry.model(name).build()
+        return self._built[name]
+
+    # roles -------------------------------------------------------------------------------------------------
+    def by_role(self, role: str) -> list[str]:
+        return [n for n in self.model_names if self.registry.model(n).card.role == role]
+
+    def assistant_for(self, name: str) -> str | None:
+        """The assistant a student (or a rationale-trained baseline) learns from."""
+        card = self.registry.model(name).card
+        if card.assistant:
+            if card.assistant not in self.registry.models:
+                raise ModelUnavailable(
+                    f"model {name!r} names assistant {card.assistant!r}, which no installed plugin registers; "
+                    "install the plugin that registers it"
+                )
+            return card.assistant
+        assistants = [n for n, s in self.registry.models.items() if s.card.role == "assistant"]
+        chosen = [n for n in assistants if n in self.model_names] or [
+            n for n in assistants if self.registry.model(n).card.default
+        ]
+        return chosen[0] if chosen else None
+
+    def teacher(self) -> str | None:
+        """The teacher that serves this dataset (``--teacher`` or the first registered one that does)."""
+        if self.teacher_name:
+            return self.teacher_name
+        if not self._chosen_teacher:  # chosen once: building a teacher to ask may be costly
+            serving = (
+                name
+                for name, spec in self.registry.models.items()
+                if spec.card.role == "teacher"
+                and spec.card.default
+                and _serves(self.build(name), self.data)
+            )
+            self._chosen_teacher.append(next(serving, None))
+        return self._chosen_teacher[0]
+
+    # stage 1 -----------------------------------------------------------------------------------------------
+    def teacher_set(self) -> list[Sample]:
+        """Training items with the teacher's (corrected) chains, or the dataset's reference chains."""
+        if self._teacher_set is not None:
+            return self._teacher_set
+        name = self.teacher()
+        if name is None:
+            self._teacher_set = list(self.data.train)
+            have = sum(s.rationale is not None for s in self.data.train)
+            self._stage["teacher"] = {
+                "teacher": None,
+                "note": f"no teacher serves {self.data.name}; "
+                f"{have}/{len(self.data.train)} train items carry reference rationales",
+            }
+            return self._teacher_set
+        start = time.perf_counter()
+        kept, counts = teacher_rationales(
+            self.cache, self.identity(name), lambda: self.build(name), name, self.data.train
+        )
+        counts["wall_seconds"] = round(time.perf_counter() - start, 3)
+        log(
+            f"[{self.data.name}] teacher {name}: {counts['kept_as_predicted']} kept, {counts['corrected']} corrected, "
+            f"{counts['label_only']} label-only, {counts['rejected']} rejected"
+        )
+        self._stage[name] = counts
+        self._teacher_set = kept
+        return kept
+
+    # stage 2 -----------------------------------------------------------------------------------------------
+    def train_set(self, name: str) -> list[Sample]:
+        """What a trainable model learns from: assistants the teacher set; rationale models also the augmented set."""
+        card = self.registry.model(name).card
+        base = self.teacher_set()
+        if card.role == "assistant" or not card.rationale:
+            return base
+        assistant = self.assistant_for(name)
+        if assistant is None:
+            return base
+        if assistant not in self._augmented:  # once per assistant, however many models ask
+            extra, counts = augment(
+                self.cache,
+                self.artifact(assistant),
+                lambda: self.fitted(assistant),
+                assistant,
+                base,
+                AUGMENT_TEMPERATURE,
+                self.seed,
+            )
+            self._stage.setdefault(assistant, {})["augmentation"] = counts
+            self._augmented[assistant] = base + extra
+        return self._augmented[assistant]
+
+    def trainable(self, name: str) -> bool:
+        """Whether a model has ``fit``, read from its class where the factory is one (nothing built or loaded)."""
+        factory = resolve(self.registry.model(name).factory)
+        return hasattr(factory if isinstance(factory, type) else self.build(name), "fit")
+
+    def artifact(self, name: str) -> str:
+        """The cache key of a trained model: identity, seed, training data and (for students) the assistant."""
+        if name in self._artifact:
+            return self._artifact[name]
+        spec = self.registry.model(name)
+        if spec.card.role == "teacher" or not self.trainable(name):  # nothing trained: no data in key
+            art = self.identity(name)
+        else:
+            upstream = None
+            if spec.card.role == "student":
+                assistant = self.assistant_for(name)
+                upstream = self.artifact(assistant) if assistant else None
+            art = key(
+                self.identity(name),
+                self.seed,
+                data_fingerprint(self.train_set(name)),
+                data_fingerprint(self.data.dev),
+                upstream,
+            )
+        self._artifact[name] = art
+        return art
+
+    def fitted(self, name: str) -> Any:
+        """The model ready to predict: built, and trained or loaded from the artifact cache."""
+        if name in self._fitted:
+            return self._fitted[name]
+        model = self.build(name)
+        spec = self.registry.model(name)
+        if hasattr(model, "fit"):
+            art = self.artifact(name)
+            folder = self.cache.artifact(art)
+            if folder is not None and hasattr(model, "load"):
+                model.load(folder)
+            else:
+                assistant = self.assistant_for(name) if spec.card.role == "student" else None
+                partial = self.cache.folder / "partial" / art  # checkpoints: a crashed fit resumes from here
+                ctx = FitContext(
+                    seed=self.seed,
+                    dataset=self.data.name,
+                    level=self.data.level,
+                    assistant=self.fitted(assistant) if assistant else None,
+                    workdir=partial,
+                )
+                log(f"[{self.data.name}] training {name} ({spec.card.role}) on {len(self.train_set(name))} items")
+                start = time.perf_counter()
+                report = dict(model.fit(self.train_set(name), list(self.data.dev), ctx) or {})
+                report.setdefault("wall_seconds", round(time.perf_counter() - start, 3))
+                self.cache.put("stage-report", art, report)
+                if hasattr(model, "save"):
+                    self.cache.store_artifact(art, model.save)
+                shutil.rmtree(partial, ignore_errors=True)
+        self._fitted[name] = model
+        return model
+
+    # evaluation --------------------------------------------------------------------------------------------
+    def evaluate(self, name: str, split: str = "test", variant: str | None = None) -> ModelRun:
+        """Predict the split (from the cache where possible); the stage report is added by :meth:`stage_report`.
+
+        ``variant`` "text-only" blanks every image, "image-only" every text (the target stays): a modality
+        ablation of the same trained model. Blanked samples have their own content hashes, so their own cache
+        entries.
+        """
+        spec = self.registry.model(name)
+        art = self.artifact(name)
+        preds, stats = cached_calls(
+            self.cache,
+            f"predict-{split}",
+            art,
+            blank(self.data.split(split), variant),
+            lambda b: self.fitted(name).predict(b),
+            name,
+            progress=f"{name} predict" + (f" ({variant})" if variant else ""),
+            prepare=lambda: self.fitted(name),  # training is not under the per-call timeout
+        )
+        learns_from = spec.card.role == "student" or (spec.card.role == "baseline" and spec.card.rationale)
+        return ModelRun(
+            spec,
+            art,
+            preds,
+            {},
+            cached=stats.computed == 0,
+            assistant=self.assistant_for(name) if learns_from else None,
+            variant=variant,
+        )
+
+    def stage_report(self, run: ModelRun) -> None:
+        """Fill a run's stage report and parameter count once every stage has run."""
+        stage = dict(self._stage.get(run.spec.name, {}))
+        if run.spec.card.role != "teacher":
+            stage.update(self.cache.get("stage-report", run.identity) or {})
+        run.stage = stage
+        run.params = stage.get("params", run.spec.card.params)
+
+    def order(self) -> list[str]:
+        """Teacher first, then assistants, students and baselines: each stage feeds the next."""
+        rank = {"teacher": 0, "assistant": 1, "student": 2, "baseline": 3}
+        names = list(self.model_names)
+        teacher = self.teacher()
+        if teacher and teacher not in names:
+            names.insert(0, teacher)
+        names = [n for n in names if self.registry.model(n).card.role != "teacher" or n == teacher]
+        return sorted(names, key=lambda n: rank[self.registry.model(n).card.role])

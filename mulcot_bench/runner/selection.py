@@ -1,0 +1,68 @@
+"""Which datasets and models a run takes, loading a dataset, and the record of one that could not run."""
+
+from __future__ import annotations
+
+import inspect
+from collections import Counter
+from pathlib import Path
+
+from mulcot_bench.plugin.registry import Registry
+from mulcot_bench.plugin.specs import DatasetSpec, resolve
+from mulcot_bench.results import DatasetRecord
+from mulcot_bench.types import Splits
+
+
+def select_datasets(registry: Registry, names: list[str] | None) -> list[DatasetSpec]:
+    """The named datasets (unknown names raise), or every registered one."""
+    if names is None:
+        return list(registry.datasets.values())
+    return [registry.dataset(n) for n in names]
+
+
+def select_models(registry: Registry, names: list[str] | None) -> list[str]:
+    """The named models (unknown names raise), or every registered model that is not opt-in."""
+    if names is None:
+        return [n for n, spec in registry.models.items() if spec.card.default]
+    for n in names:
+        registry.model(n)
+    return list(names)
+
+
+def load_dataset(
+    spec: DatasetSpec, data_root: Path | None, options: dict[str, object]
+) -> tuple[Splits | None, Path | None]:
+    """Load a dataset when it is embedded or present under the data root; (None, None) when missing.
+
+    Raises :class:`~mulcot_bench.data.images.MissingImagesError` when its images are missing and
+    ``allow_missing_images`` is not set. That option is dropped for a loader that does not take it.
+    """
+    folder = spec.locate(data_root)
+    if not spec.embedded and folder is None:
+        return None, None
+    loader = resolve(spec.loader)
+    params = inspect.signature(loader).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    if "allow_missing_images" in options and not takes_any and "allow_missing_images" not in params:
+        options = {k: v for k, v in options.items() if k != "allow_missing_images"}
+    data = loader(folder, spec.name, **options)
+    return data, folder
+
+
+def label_counts(data: Splits) -> dict[str, dict[str, int]]:
+    """Per split, how many samples carry each label."""
+    return {split: dict(Counter(s.label for s in data.split(split))) for split in ("train", "dev", "test")}
+
+
+def unavailable(spec: DatasetSpec, status: str, message: str, path: Path | None = None) -> DatasetRecord:
+    """The record of a dataset that could not run, with what to do about it."""
+    notes = [message] if status != "missing" else []
+    return DatasetRecord(
+        name=spec.name,
+        title=spec.title,
+        level=spec.level,
+        status=status,
+        path=str(path) if path else None,
+        how_to_get=message,
+        headline=list(spec.headline),
+        notes=notes,
+    )

@@ -1,0 +1,194 @@
+"""Cached model calls: predictions, teacher correction and rationale augmentation.
+
+Every call goes through the cache, keyed by the model's identity (or trained-artifact key), the
+call's settings and the sample's content, and is stored batch by batch as it is made (committed to the
+cache, then appended to the run journal when the cache carries one), so a killed run loses at most the
+batch in flight and a re-run resumes by sample content, whatever its batch size.
+
+A model that breaks the contract (raises, returns the wrong number or type of outputs, or hangs past
+the run's per-call timeout) raises :class:`~mulcot_bench.faults.ModelFault`: the runner records it as that
+model's failure and the run goes on. :class:`~mulcot_bench.errors.ModelUnavailable` passes through as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mulcot_bench.cache import Cache, key
+from mulcot_bench.errors import ModelUnavailable, describe
+from mulcot_bench.faults import ModelFault, guarded
+from mulcot_bench.rationale import parse
+from mulcot_bench.redact import redact_obj, secrets
+from mulcot_bench.types import Prediction, Sample
+
+BATCH = 64
+
+
+@dataclass
+class CallStats:
+    """How many samples a stage served from the cache and how many it sent to the model."""
+
+    cached: int = 0
+    computed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def cached_calls(
+    cache: Cache,
+    ns: str,
+    ident: str,
+    samples: Sequence[Sample],
+    call: Callable[[list[Sample]], list[Prediction]],
+    model_name: str,
+    extra_key: Callable[[Sample], Any] = lambda s: None,
+    progress: str | None = None,
+    prepare: Callable[[], Any] | None = None,
+) -> tuple[list[Prediction], CallStats]:
+    """Run ``call`` on the samples whose result is not cached yet; return one prediction per sample.
+
+    ``prepare`` (build, load or train the model) runs once before the first call, and only if some result is
+    missing; it is not under the per-call timeout, and what it raises passes through as it is.
+    """
+    keys = [key(ident, ns, s.content_hash, extra_key(s)) for s in samples]
+    found = cache.get_many(ns, keys)
+    todo: list[int] = []
+    queued: set[str] = set()
+    for i, k in enumerate(keys):
+        if k not in found and k not in queued:  # two samples with the same content are asked once
+            todo.append(i)
+            queued.add(k)
+    stats = CallStats(cached=len(samples) - len(todo), computed=len(todo))
+    if todo:
+        from tqdm import tqdm
+
+        if prepare is not None:
+            prepare()
+        secret = secrets()  # an output that echoes an API key is stored, journalled and scored redacted
+        bar = tqdm(total=len(todo), desc=progress or f"{model_name} {ns}", unit="sample", leave=False, disable=None)
+        for start in range(0, len(todo), BATCH):
+            idx = todo[start : start + BATCH]
+            batch = [samples[i] for i in idx]
+            out = _checked_call(call, batch, model_name, ns)
+            fresh = {keys[i]: redact_obj(p.to_json(), secret) for i, p in zip(idx, out, strict=True)}
+            cache.put_many(ns, fresh)
+            if cache.journal is not None:
+                cache.journal.append(model_name, ns, batch, [keys[i] for i in idx], [fresh[keys[i]] for i in idx])
+            found.update(fresh)
+            bar.update(len(idx))
+        bar.close()
+    return [Prediction.from_json(found[k]) for k in keys], stats
+
+
+def _checked_call(
+    call: Callable[[list[Sample]], list[Prediction]], batch: list[Sample], model_name: str, ns: str
+) -> list[Prediction]:
+    """One model call under the run's timeout; anything but one Prediction per sample is a :class:`ModelFault`."""
+    where = f"{ns} on samples {batch[0].id}..{batch[-1].id}" if len(batch) > 1 else f"{ns} on sample {batch[0].id}"
+    try:
+        out = guarded(model_name, ns, lambda: call(batch))
+    except (ModelFault, ModelUnavailable):
+        raise
+    except Exception as exc:
+        first = describe(exc, 300)
+        raise ModelFault(f"model {model_name!r} raised in {where}: {first}") from exc
+    if not isinstance(out, list) or len(out) != len(batch):
+        got = len(out) if isinstance(out, list) else type(out).__name__
+        raise ModelFault(f"model {model_name!r} returned {got} outputs for {len(batch)} samples in {where}")
+    wrong = next((p for p in out if not isinstance(p, Prediction)), None)
+    if wrong is not None:
+        raise ModelFault(
+            f"model {model_name!r} returned a {type(wrong).__name__} where a Prediction was expected in {where}"
+        )
+    return out
+
+
+def teacher_rationales(
+    cache: Cache, ident: str, teacher: Callable[[], Any], name: str, train: Sequence[Sample], attempts: int = 3
+) -> tuple[list[Sample], dict[str, int]]:
+    """Stage 1: predict; where wrong, ask the teacher to explain the gold label (bounded retries).
+
+    Returns the training samples with the teacher's chain as rationale (rejected ones dropped and counted;
+    ones the teacher does not serve at all kept without a chain, for the label task only, and counted).
+    """
+    preds, _ = cached_calls(
+        cache, "teacher-predict", ident, train, lambda b: teacher().predict(b), name, prepare=teacher
+    )
+    chains: dict[int, str] = {}
+    wrong: list[int] = []
+    for i, (s, p) in enumerate(zip(train, preds, strict=True)):
+        if p.label == s.label and p.rationale and parse(p.rationale).valid:
+            chains[i] = p.rationale
+        else:
+            wrong.append(i)
+    # An item the teacher has nothing for (no label, no chain, no raw reply: a replay miss) is not asked to explain
+    # and stays as a label-only item; an item it answered but could not justify is rejected, as in the reference.
+    unserved = {i for i in wrong if preds[i].label is None and not preds[i].rationale and preds[i].raw is None}
+    corrected = 0
+    todo = [i for i in wrong if i not in unserved]
+    for attempt in range(attempts):
+        if not todo:
+            break
+        subset = [train[i] for i in todo]
+        explained, _ = cached_calls(
+            cache,
+            "teacher-explain",
+            ident,
+            subset,
+            lambda b: teacher().explain(b, [s.label for s in b]),
+            name,
+            extra_key=lambda s, a=attempt: (s.label, a),
+            prepare=teacher,
+        )
+        still = []
+        for i, p in zip(todo, explained, strict=True):
+            chain = p.rationale or ""
+            if parse(chain).valid and parse(chain).prediction == train[i].label:
+                chains[i] = chain
+                corrected += 1
+            else:
+                still.append(i)
+        todo = still
+    kept = [
+        train[i].with_rationale(chains[i]) if i in chains else train[i].with_rationale(None)
+        for i in range(len(train))
+        if i in chains or i in unserved
+    ]
+    counts = {
+        "train": len(train),
+        "kept_as_predicted": len(train) - len(wrong),
+        "corrected": corrected,
+        "label_only": len(unserved),
+        "rejected": len(todo),
+    }
+    return kept, counts
+
+
+def augment(
+    cache: Cache,
+    artifact: str,
+    assistant: Callable[[], Any],
+    name: str,
+    train: Sequence[Sample],
+    temperature: float,
+    seed: int,
+) -> tuple[list[Sample], dict[str, int]]:
+    """Stage 2b: the assistant samples one more chain per item; only chains predicting the gold label are kept."""
+    ns = "assistant-sample"
+    sampled, _ = cached_calls(
+        cache,
+        ns,
+        artifact,
+        train,
+        lambda b: assistant().sample(b, temperature=temperature, seed=seed),
+        name,
+        extra_key=lambda s: (temperature, seed),
+        prepare=assistant,
+    )
+    extra = []
+    for s, p in zip(train, sampled, strict=True):
+        chain = p.rationale or ""
+        if parse(chain).valid and parse(chain).prediction == s.label:
+            extra.append(s.with_rationale(chain))
+    return extra, {"sampled": len(train), "augmented": len(extra), "rejected": len(train) - len(extra)}

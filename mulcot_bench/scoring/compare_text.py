@@ -1,0 +1,40 @@
+"""Plain-text rendering of a :class:`~mulcot_bench.scoring.compare.Comparison` for the terminal."""
+
+from __future__ import annotations
+
+from mulcot_bench.scoring.compare import Comparison
+from mulcot_bench.scoring.stats import EXACT_BELOW, Interval
+
+
+def _p(value: float) -> str:
+    return f"{value:.2g}" if value < 0.001 else f"{value:.3f}"
+
+
+def _ci(interval: Interval, scale: float, sign: bool = False) -> str:
+    fmt = "+.2f" if sign else ".2f"
+    return f"{interval.value * scale:{fmt}} [{interval.low * scale:.2f}, {interval.high * scale:.2f}]"
+
+
+def format_comparison(result: Comparison, resamples: int, seed: int) -> str:
+    """A table of A, B and A - B (fractions shown x100, BLEU as is) with CIs and p-values, then McNemar."""
+    a, b = result.model_a, result.model_b
+    lines = [
+        f"{result.dataset}: A = {a}, B = {b}; n = {result.n} (reasoning: {result.n_reasoning} with a reference)",
+        f"95% percentile CIs from {resamples} paired bootstrap resamples (seed {seed}); p: two-sided paired bootstrap"
+        f" (smallest possible p = {2 / (resamples + 1):.2g})",
+        f"{'metric':<42}{'A [95% CI]':<26}{'B [95% CI]':<26}{'A - B [95% CI]':<28}p",
+    ]
+    for row in result.rows:
+        scale = 1.0 if row.percent else 100.0
+        r = row.result
+        lines.append(
+            f"{row.name:<42}{_ci(r.a, scale):<26}{_ci(r.b, scale):<26}{_ci(r.diff, scale, sign=True):<28}{_p(r.p)}"
+        )
+    m = result.mcnemar
+    stat = f", chi2 = {m.statistic:.3f}" if m.statistic is not None else ""
+    lines.append(
+        f"McNemar on correctness: A right & B wrong = {m.b}, A wrong & B right = {m.c}; {m.method}"
+        f" (exact below {EXACT_BELOW} discordant){stat}; p = {_p(m.p)}"
+    )
+    lines.extend(f"note: {note}" for note in result.notes)
+    return "\n".join(lines) + "\n"
