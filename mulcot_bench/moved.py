@@ -33,6 +33,12 @@ MOVED: dict[str, str] = {
     "mulcot_bench.builtin.synthetic": "mulcot_bench.data.synthetic",
     "mulcot_bench.builtin.loaders": "mulcot_bench.data.loaders",
 }
+#: old module paths with no one-to-one successor: importing them is one clear ImportError saying what to use
+REMOVED: dict[str, str] = {
+    "mulcot_bench.persample": "per-sample scores now come from each metric's per_sample method "
+    "(mulcot_bench.plugin.SampleScores), walked by mulcot_bench.scoring.scorer.Scorer.sample_scores",
+    "mulcot_bench.report.demo": "the demo run data moved to the test suite (tests/demo_runs.py)",
+}
 #: where a plugin author should import from instead (the facade where the names are on it)
 ADVICE: dict[str, str] = {
     "mulcot_bench.hookspecs": "mulcot_bench.plugin",
@@ -61,6 +67,8 @@ class MovedFinder(importlib.abc.MetaPathFinder):
     def find_spec(
         self, fullname: str, path: object = None, target: object = None
     ) -> importlib.machinery.ModuleSpec | None:
+        if fullname in REMOVED:
+            raise ImportError(f"{fullname} was removed: {REMOVED[fullname]}", name=fullname)
         new = MOVED.get(fullname)
         if new is None:
             return None

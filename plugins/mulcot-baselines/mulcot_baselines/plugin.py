@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from mulcot_bench.plugin.hookspecs import hookimpl
-from mulcot_bench.plugin.specs import ModelSpec
-from mulcot_bench.types import ModelCard
+from mulcot_bench.plugin import ModelCard, ModelSpec, Register, hookimpl
 
 
 @hookimpl
-def register_models(register) -> None:  # noqa: ANN001
+def register_models(register: Register) -> None:
     register(ModelSpec(
         ModelCard("majority", "baseline", "Predicts the most frequent training label", params=0, modalities=(),
                   rationale=False),
