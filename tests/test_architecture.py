@@ -19,6 +19,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "mulcot_bench"
 #: the rooms, lowest first: a module may import its own room and the rooms before it, never one after it
 ROOMS = ("core", "data", "prompts", "reported", "plugin", "scoring", "metrics", "builtin", "report", "runner",
          "distill", "cli")  # fmt: skip
+#: the plugin facade re-exports the metric contract for metric plugins, loaded on first use (never at import)
+ALLOWED_UP = {("mulcot_bench.plugin", "mulcot_bench.scoring.metric")}
 
 
 def module_names() -> dict[str, Path]:
@@ -84,7 +86,7 @@ def test_no_room_imports_a_room_above_it() -> None:
         f"{m} imports {d}"
         for m, deps in import_graph().items()
         for d in deps
-        if ROOMS.index(room(d)) > ROOMS.index(room(m))
+        if ROOMS.index(room(d)) > ROOMS.index(room(m)) and (m, d) not in ALLOWED_UP
     ]
     assert upward == []
 
