@@ -15,6 +15,9 @@ from mulcot_bench.cli.options import (
     plugins_dir_option,
     protocol_option,
     strict_option,
+    synthetic_options,
+    synthetic_seed_option,
+    synthetic_size_option,
 )
 from mulcot_bench.errors import UserError
 
@@ -35,8 +38,8 @@ from mulcot_bench.errors import UserError
 @click.option("--reports-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
 @click.option("--run-id", help="Name of the run folder (default: distill-<UTC timestamp>).")
 @click.option("--seed", type=int, help="Overrides the config's seed.")
-@click.option("--synthetic-size", help="TRAIN,DEV,TEST sample counts of the synthetic set (default 600,200,200).")
-@click.option("--synthetic-seed", type=int, default=13, show_default=True)
+@synthetic_size_option
+@synthetic_seed_option
 @protocol_option
 @limit_option
 @plugins_dir_option
@@ -76,10 +79,7 @@ def distill_cmd(
     from mulcot_bench.distill.run import distill
     from mulcot_bench.runner.summary import exit_summary
 
-    synthetic: dict[str, object] = {"seed": synthetic_seed}
-    sizes = parse_sizes(synthetic_size)
-    if sizes:
-        synthetic.update(train=sizes[0], dev=sizes[1], test=sizes[2])
+    synthetic = synthetic_options(synthetic_size, synthetic_seed)
     outcome = distill(
         registry,
         loaded,

@@ -28,6 +28,10 @@ protocol_option = click.option(
     help="released-rationales: train reasoning on the dev items that carry released chains (Twitter-2015), "
     "validate on a held-out 20% of dev, train the label task on train + dev.",
 )
+synthetic_size_option = click.option(
+    "--synthetic-size", help="TRAIN,DEV,TEST sample counts of the synthetic set (default 600,200,200)."
+)
+synthetic_seed_option = click.option("--synthetic-seed", type=int, default=13, show_default=True)
 limit_option = click.option(
     "--limit", help="At most TRAIN,DEV,TEST samples of every dataset (a seeded subset), for quick runs."
 )
@@ -60,3 +64,12 @@ def parse_sizes(value: str | None, option: str = "--synthetic-size") -> tuple[in
     if len(parts) != 3 or min(parts) < 1:
         raise UserError(f"{option} {value!r} must be three positive integers TRAIN,DEV,TEST, e.g. 600,200,200")
     return parts  # type: ignore[return-value]
+
+
+def synthetic_options(size: str | None, seed: int) -> dict[str, object]:
+    """The embedded synthetic dataset's loader options from ``--synthetic-size`` and ``--synthetic-seed``."""
+    options: dict[str, object] = {"seed": seed}
+    sizes = parse_sizes(size)
+    if sizes:
+        options.update(train=sizes[0], dev=sizes[1], test=sizes[2])
+    return options

@@ -14,6 +14,9 @@ from mulcot_bench.cli.options import (
     plugins_dir_option,
     protocol_option,
     strict_option,
+    synthetic_options,
+    synthetic_seed_option,
+    synthetic_size_option,
 )
 from mulcot_bench.errors import UserError
 
@@ -39,8 +42,8 @@ from mulcot_bench.errors import UserError
 )
 @click.option("--run-id", help="Name of the run folder (default: a UTC timestamp).")
 @click.option("--seed", type=int, default=42, show_default=True, help="Training and sampling seed.")
-@click.option("--synthetic-size", help="TRAIN,DEV,TEST sample counts of the synthetic set (default 600,200,200).")
-@click.option("--synthetic-seed", type=int, default=13, show_default=True)
+@synthetic_size_option
+@synthetic_seed_option
 @click.option(
     "--allow-missing-images",
     is_flag=True,
@@ -99,10 +102,7 @@ def run_cmd(
 
     if not run_all and not datasets and not models:
         raise UserError("say what to run: --all, or --dataset NAME and/or --model NAME")
-    synthetic: dict[str, object] = {"seed": synthetic_seed}
-    sizes = parse_sizes(synthetic_size)
-    if sizes:
-        synthetic.update(train=sizes[0], dev=sizes[1], test=sizes[2])
+    synthetic = synthetic_options(synthetic_size, synthetic_seed)
     registry = load_registry(plugins_dirs, strict)
     dataset_options: dict[str, dict[str, object]] = {"synthetic": synthetic}
     if allow_missing_images:

@@ -1,19 +1,9 @@
-"""Metrics: each scores one model's predictions on one split and states its exact signature."""
+"""Metric implementations: each scores one model's predictions on one split and states its exact signature.
 
-from __future__ import annotations
+The contract they follow (:class:`~mulcot_bench.scoring.metric.Metric`, with the optional ``per_sample``) and
+the scorer that walks them live in :mod:`mulcot_bench.scoring`; the built-in plugin registers them.
+"""
 
-from collections.abc import Sequence
-from typing import Protocol
+from mulcot_bench.scoring.metric import Metric
 
-from mulcot_bench.cache import Cache
-from mulcot_bench.types import Prediction, Sample
-
-
-class Metric(Protocol):
-    """Scores predictions against gold samples; returns one value per output id (None: not applicable)."""
-
-    def signature(self) -> str: ...
-
-    def compute(
-        self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None
-    ) -> dict[str, float | None]: ...
+__all__ = ["Metric"]

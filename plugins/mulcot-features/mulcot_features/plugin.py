@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from mulcot_bench.plugin.hookspecs import hookimpl
-from mulcot_bench.plugin.specs import ModelSpec
-from mulcot_bench.types import ModelCard
+from mulcot_bench.plugin import ModelCard, ModelSpec, Register, hookimpl
 
 FACTORY = "mulcot_features.models:FeatureLogReg"
 
@@ -48,7 +44,7 @@ def _card(name: str, description: str, features: list[str], extra: dict) -> Mode
 
 
 @hookimpl
-def register_models(register: Callable[[ModelSpec], None]) -> None:
+def register_models(register: Register) -> None:
     register(ModelSpec(_card(
         "minilm-lr", "Text-only: all-MiniLM-L6-v2 embeddings of 'target: text' and of the target + logistic "
         "regression", ["text"], TEXT), FACTORY))

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from mulcot_bench.plugin.hookspecs import hookimpl
-from mulcot_bench.plugin.specs import ModelSpec
+from mulcot_bench.plugin import ModelSpec, Register, hookimpl
 from mulcot_hf.settings import qwen_card, smol_card
 
 SMOL = "mulcot_hf.model:SmolVLM"
@@ -15,7 +12,7 @@ QWEN_ASSISTANT = "qwen2.5-vl-assistant"
 
 
 @hookimpl
-def register_models(register: Callable[[ModelSpec], None]) -> None:
+def register_models(register: Register) -> None:
     register(ModelSpec(smol_card(SMOL_ASSISTANT, "assistant"), SMOL))
     register(ModelSpec(smol_card("smol-vlm-student", "student", assistant=SMOL_ASSISTANT), SMOL))
     register(ModelSpec(qwen_card(QWEN_ASSISTANT, "assistant"), QWEN))

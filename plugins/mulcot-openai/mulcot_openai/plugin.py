@@ -6,16 +6,12 @@ nothing is contacted and no HTTP library is imported until a model is used.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from mulcot_bench.plugin.hookspecs import hookimpl
-from mulcot_bench.plugin.specs import ModelSpec
-from mulcot_bench.types import ModelCard
+from mulcot_bench.plugin import ModelCard, ModelSpec, Register, hookimpl
 from mulcot_openai.settings import TEACHER_KINDS, ZERO_SHOT_KINDS, card_settings
 
 
 @hookimpl
-def register_models(register: Callable[[ModelSpec], None]) -> None:
+def register_models(register: Register) -> None:
     register(
         ModelSpec(
             ModelCard(

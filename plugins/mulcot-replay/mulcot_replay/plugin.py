@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from mulcot_bench.plugin.hookspecs import hookimpl
-from mulcot_bench.plugin.specs import ModelSpec
-from mulcot_bench.types import ModelCard
+from mulcot_bench.plugin import ModelCard, ModelSpec, Register, hookimpl
 from mulcot_replay.settings import settings_from_env
 
 
 @hookimpl
-def register_models(register: Callable[[ModelSpec], None]) -> None:
+def register_models(register: Register) -> None:
     register(
         ModelSpec(
             ModelCard(

@@ -6,9 +6,7 @@ model changes whenever anything that shapes its output does. Nothing heavy is im
 
 from __future__ import annotations
 
-from mulcot_bench.plugin.hookspecs import hookimpl
-from mulcot_bench.plugin.specs import ModelSpec
-from mulcot_bench.types import ModelCard
+from mulcot_bench.plugin import ModelCard, ModelSpec, Register, hookimpl
 from mulcot_tiny.settings import TEACHER_DEFAULTS, vlm_settings
 
 _VLM = "mulcot_tiny.model:TinyVLM"
@@ -16,7 +14,7 @@ ASSISTANT = "tiny-vlm-assistant"
 
 
 @hookimpl
-def register_models(register) -> None:  # noqa: ANN001
+def register_models(register: Register) -> None:
     register(
         ModelSpec(
             ModelCard(
