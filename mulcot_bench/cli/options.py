@@ -28,6 +28,12 @@ protocol_option = click.option(
     help="released-rationales: train reasoning on the dev items that carry released chains (Twitter-2015), "
     "validate on a held-out 20% of dev, train the label task on train + dev.",
 )
+allow_partial_option = click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="Run a known dataset release whose splits load short of its manifest (rows or labels differ); the "
+    "difference is recorded, printed and shown on the leaderboard. Without it such a dataset is refused.",
+)
 limit_option = click.option(
     "--limit", help="At most TRAIN,DEV,TEST samples of every dataset (a seeded subset), for quick runs."
 )
