@@ -137,7 +137,8 @@ def test_bad_json(tmp_path: Path, case: str) -> None:
 def test_blank_lines_are_a_counted_skip(tmp_path: Path) -> None:
     data = load_twitter(_twitter(tmp_path, CORPUS / "twitter" / "blank_lines.tsv"), "tw")
     assert len(data.train) == 3 and data.stats["blank_lines_train"] == 2
-    assert "train.tsv: skipped 2 blank lines" in data.notes
+    assert "train.tsv: skipped 2 blank lines (first at line 3)" in data.notes
+    assert data.warnings == ["train.tsv: skipped 2 blank lines (first at line 3)"]
 
 
 @pytest.mark.parametrize("case", ["long_text_100kb.tsv", "long_text_100kb.json"])

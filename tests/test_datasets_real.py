@@ -68,7 +68,8 @@ def test_missing_images_is_an_error_unless_allowed(data_root: Path, name: str) -
     assert "text-only" in _load(data_root, name).notes[0]
 
 
-def test_run_records_missing_images(data_root: Path, tmp_path: Path) -> None:
+def test_run_refuses_a_named_dataset_without_images(data_root: Path, tmp_path: Path) -> None:
+    """``-d twitter2017`` without its images is a failed request: one line, nothing written."""
     from mulcot_bench.plugin.registry import build_registry
     from mulcot_bench.runner import RunOptions, run
 
@@ -81,10 +82,34 @@ def test_run_records_missing_images(data_root: Path, tmp_path: Path) -> None:
         cache_dir=tmp_path / "cache",
         run_id="t",
     )
+    with pytest.raises(MissingImagesError, match="5972 of 5972 .*--allow-missing-images") as info:
+        run(build_registry([], strict=False), options)
+    assert "\n" not in str(info.value) and not (tmp_path / "runs").exists()
+
+
+def test_run_all_records_missing_images(data_root: Path, tmp_path: Path) -> None:
+    """Without ``-d`` a dataset whose images are missing is listed and recorded; the others run."""
+    from mulcot_bench.plugin.registry import build_registry
+    from mulcot_bench.runner import RunOptions, run
+
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "twitter2017").symlink_to(data_root / "twitter2017")
+    options = RunOptions(
+        models=["majority"],
+        data_root=root,
+        runs_dir=tmp_path / "runs",
+        reports_dir=tmp_path / "reports",
+        cache_dir=tmp_path / "cache",
+        run_id="t",
+        dataset_options={"synthetic": {"train": 20, "dev": 10, "test": 10}},
+        bootstrap=0,
+    )
     outcome = run(build_registry([], strict=False), options)
-    (record,) = outcome.results.datasets
+    record = next(d for d in outcome.results.datasets if d.name == "twitter2017")
     assert record.status == "missing-images"
     assert "5972 of 5972" in record.notes[0] and "--allow-missing-images" in record.notes[0]
+    assert [e.dataset for e in outcome.results.entries] == ["synthetic"]
 
 
 def test_load_dataset_allow_missing_images_notes(data_root: Path) -> None:

@@ -62,6 +62,7 @@ def register_models(register):
     register(ModelSpec(ModelCard("fake-student", "student", "memorises", settings={"k": 1}), Memorise))
     register(ModelSpec(ModelCard("fake-student-2", "student", "memorises", settings={"k": 2}), Memorise))
     register(ModelSpec(ModelCard("fake-broken", "baseline", "raises", settings={"explode": True}), Memorise))
+    register(ModelSpec(ModelCard("fake-labels", "baseline", "labels only", rationale=False), Memorise))
 '''
 
 
@@ -95,6 +96,21 @@ def test_teacher_correction_and_augmentation_counts(setup) -> None:  # noqa: ANN
     # the fake assistant's sampled chains always predict "positive": only those of positive items are kept
     assert len(extra) == sum(s.label == "positive" for s in data.train)
     assert pipe._stage["fake-assistant"]["augmentation"]["augmented"] == len(extra)
+
+
+def test_teacher_row_only_when_asked_for_or_learnt_from(setup) -> None:  # noqa: ANN001
+    """The teacher is evaluated when named, given as --teacher, or a selected model learns from its chains."""
+    registry, data, cache, _ = setup
+
+    def order(names: list[str], teacher: str | None = None) -> list[str]:
+        return DatasetPipeline(registry, data, cache, 42, names, teacher).order()
+
+    assert order(["fake-labels"]) == ["fake-labels"]
+    assert order(["fake-labels"], "fake-teacher") == ["fake-teacher", "fake-labels"]
+    assert order(["fake-labels", "fake-teacher"]) == ["fake-teacher", "fake-labels"]
+    assert order(["fake-student"]) == ["fake-teacher", "fake-student"]
+    assert order(["fake-assistant"]) == ["fake-teacher", "fake-assistant"]
+    assert order(["fake-broken"]) == ["fake-teacher", "fake-broken"]  # a baseline trained on chains
 
 
 def test_identity_separates_models_and_settings(setup) -> None:  # noqa: ANN001

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from mulcot_bench.cli.options import (
+    allow_partial_option,
     limit_option,
     load_registry,
     parse_sizes,
@@ -42,6 +43,7 @@ from mulcot_bench.errors import UserError
 @synthetic_seed_option
 @protocol_option
 @limit_option
+@allow_partial_option
 @plugins_dir_option
 @strict_option
 def distill_cmd(
@@ -59,6 +61,7 @@ def distill_cmd(
     synthetic_seed: int,
     protocol: str,
     limit: str | None,
+    allow_partial: bool,
     plugins_dirs: tuple[Path, ...],
     strict: bool,
 ) -> None:
@@ -93,6 +96,7 @@ def distill_cmd(
         dataset_options={"synthetic": synthetic},
         protocol=protocol,
         limits=parse_sizes(limit, "--limit"),
+        allow_partial=allow_partial,
         command=" ".join(["mulcot-bench", *sys.argv[1:]]),
     )
     if os.environ.get("RANK", "0") == "0":  # under torchrun, only rank 0 reports

@@ -32,6 +32,12 @@ synthetic_size_option = click.option(
     "--synthetic-size", help="TRAIN,DEV,TEST sample counts of the synthetic set (default 600,200,200)."
 )
 synthetic_seed_option = click.option("--synthetic-seed", type=int, default=13, show_default=True)
+allow_partial_option = click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="Run a known dataset release whose splits load short of its manifest (rows or labels differ); the "
+    "difference is recorded, printed and shown on the leaderboard. Without it such a dataset is refused.",
+)
 limit_option = click.option(
     "--limit", help="At most TRAIN,DEV,TEST samples of every dataset (a seeded subset), for quick runs."
 )

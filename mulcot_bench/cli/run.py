@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from mulcot_bench.cli.options import (
+    allow_partial_option,
     limit_option,
     load_registry,
     parse_sizes,
@@ -51,6 +52,7 @@ from mulcot_bench.errors import UserError
 )
 @protocol_option
 @limit_option
+@allow_partial_option
 @click.option(
     "--ablation",
     "ablations",
@@ -90,6 +92,7 @@ def run_cmd(
     allow_missing_images: bool,
     protocol: str,
     limit: str | None,
+    allow_partial: bool,
     ablations: tuple[str, ...],
     resamples: int,
     model_timeout: str | None,
@@ -124,6 +127,7 @@ def run_cmd(
         bootstrap=resamples,
         protocol=protocol,
         limits=parse_sizes(limit, "--limit"),
+        allow_partial=allow_partial,
         command=" ".join(["mulcot-bench", *sys.argv[1:]]),
         model_timeout=parse_timeout(model_timeout, "--model-timeout"),
     )

@@ -45,6 +45,7 @@ class ImageFolder:
     missing_names: list[str] = field(default_factory=list)
     unreadable: dict[str, str] = field(default_factory=dict)  # file name -> what is wrong with it
     unreadable_samples: int = 0
+    warnings: list[str] = field(default_factory=list)  # the notes of :meth:`check` that say samples run text-only
 
     def __post_init__(self) -> None:
         self.root = self.dataset_root / self.folder
@@ -87,10 +88,15 @@ class ImageFolder:
         return sum(v is not None for v in self._cache.values())
 
     def check(self, dataset: str, allow_missing: bool) -> list[str]:
-        """Raise :class:`MissingImagesError` if images are missing and not allowed, else notes about coverage."""
+        """Raise :class:`MissingImagesError` if images are missing and not allowed, else notes about coverage.
+
+        The notes about samples that run text-only (missing images allowed, unreadable files) are also kept in
+        :attr:`warnings`.
+        """
         n, total = self.missing_samples, self.total_samples
         if not n:
-            return [f"images: {total}/{total} samples have an image ({self.files_found} files)", *self._unreadable()]
+            self.warnings = self._unreadable()
+            return [f"images: {total}/{total} samples have an image ({self.files_found} files)", *self.warnings]
         first = ", ".join(self.missing_names[:3]) + (", ..." if len(self.missing_names) > 3 else "")
         where = self.root if self.real_root else f"{self.root} (no such folder)"
         if not allow_missing:
@@ -101,11 +107,12 @@ class ImageFolder:
                 n,
                 total,
             )
-        return [
+        self.warnings = [
             f"images: {n} of {total} samples have no image ({len(self.missing_names)} files missing under {where}, "
             f"first: {first}); they run text-only (--allow-missing-images)",
             *self._unreadable(),
         ]
+        return list(self.warnings)
 
     def _unreadable(self) -> list[str]:
         """The note about unreadable image files (empty when there are none)."""

@@ -27,14 +27,16 @@ def load_twitter(root: Path, name: str, allow_missing_images: bool = False) -> L
     """Twitter-2015 / Twitter-2017 from TomBERT TSV files (aspect level), with teacher rationales if present."""
     images = ImageFolder(root)
     notes: list[str] = []
+    warnings: list[str] = []
     stats: dict[str, int] = {}
     splits: dict[str, list[Sample]] = {}
     for split in SPLITS:
         path = root / f"{split}.tsv"
         rows, blank = read_tomb(path)
         if blank:
-            notes.append(f"{path.name}: skipped {blank} blank lines")
-            stats[f"blank_lines_{split}"] = blank
+            warnings.append(f"{path.name}: skipped {len(blank)} blank lines (first at line {blank[0]})")
+            notes.append(warnings[-1])
+            stats[f"blank_lines_{split}"] = len(blank)
         chains: list[str | None] = [None] * len(rows)
         cot = root / "teacher_cot" / f"{split}.json"
         if cot.is_file():
@@ -59,7 +61,7 @@ def load_twitter(root: Path, name: str, allow_missing_images: bool = False) -> L
                 )
             )
         splits[split] = samples
-    return _finish(name, "aspect", splits, images, allow_missing_images, notes, stats)
+    return _finish(name, "aspect", splits, images, allow_missing_images, notes, stats, warnings)
 
 
 def load_mvsa(root: Path, name: str, allow_missing_images: bool = False) -> LoadedSplits:
@@ -95,7 +97,7 @@ def load_mvsa(root: Path, name: str, allow_missing_images: bool = False) -> Load
                 )
             )
         splits[split] = samples
-    return _finish(name, "post", splits, images, allow_missing_images, [], {})
+    return _finish(name, "post", splits, images, allow_missing_images, [], {}, [])
 
 
 def _finish(
@@ -106,6 +108,7 @@ def _finish(
     allow_missing: bool,
     notes: list[str],
     stats: dict[str, int],
+    warnings: list[str],
 ) -> LoadedSplits:
     notes = images.check(name, allow_missing) + notes
     stats.update(
@@ -116,4 +119,5 @@ def _finish(
         images_unreadable_samples=images.unreadable_samples,
         images_unreadable_files=len(images.unreadable),
     )
-    return LoadedSplits(name, level, splits["train"], splits["dev"], splits["test"], notes=notes, stats=stats)  # type: ignore[arg-type]
+    warnings = images.warnings + warnings
+    return LoadedSplits(name, level, splits["train"], splits["dev"], splits["test"], notes, stats, warnings)  # type: ignore[arg-type]

@@ -137,6 +137,7 @@ class _TextFolder:
     def __post_init__(self) -> None:
         self.real_root = self.root.resolve() if self.root.is_dir() else None
         self.repaired: Counter[str] = Counter()
+        self.first_repaired: str | None = None
 
     def read(self, pid: str, where: str) -> str | None:
         """The post text with trailing whitespace stripped, or None when the file is missing."""
@@ -155,6 +156,7 @@ class _TextFolder:
         text, encoding = _decode(data)
         if encoding != "utf-8":
             self.repaired[encoding] += 1
+            self.first_repaired = self.first_repaired or name
         return text.rstrip()
 
 
@@ -226,10 +228,13 @@ def load_mvsa_raw(
         f"{LABEL_FILE}: {len(items)} posts, {annotators} annotator(s) each; kept {len(kept)}, dropped {dropped} "
         f"({reasons}); labels {', '.join(f'{merged[lab]} {lab}' for lab in LABELS)}"
     )
+    warnings = list(images.warnings)
     repaired = sum(texts.repaired.values())
     if repaired:
         how = ", ".join(f"{n} as {enc}" for enc, n in sorted(texts.repaired.items()))
-        notes.append(f"{DATA_FOLDER}/*.txt: {repaired} text files were not UTF-8 and were decoded ({how})")
+        first = f", first: {texts.first_repaired}" if texts.first_repaired else ""
+        warnings.append(f"{DATA_FOLDER}/*.txt: {repaired} text files were not UTF-8 and were decoded ({how}{first})")
+        notes.append(warnings[-1])
     notes.append(
         f"split: ids sorted numerically, shuffled with random.Random({seed}), cut 8:1:1 -> "
         f"train {len(splits['train'])} / dev {len(splits['dev'])} / test {len(splits['test'])}"
@@ -252,4 +257,4 @@ def load_mvsa_raw(
         "images_unreadable_samples": images.unreadable_samples,
         "images_unreadable_files": len(images.unreadable),
     }
-    return LoadedSplits(name, "post", splits["train"], splits["dev"], splits["test"], notes=notes, stats=stats)
+    return LoadedSplits(name, "post", splits["train"], splits["dev"], splits["test"], notes, stats, warnings)

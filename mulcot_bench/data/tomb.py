@@ -24,19 +24,19 @@ class TombRow:
     target: str
 
 
-def read_tomb(path: Path) -> tuple[list[TombRow], int]:
-    """The rows of one TSV split and the number of blank lines skipped; a bad row raises naming its line."""
+def read_tomb(path: Path) -> tuple[list[TombRow], list[int]]:
+    """The rows of one TSV split and the line numbers of the blank lines skipped; a bad row raises naming its line."""
     lines = read_text(path).split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     start = 1 if lines and lines[0].split("\t", 1)[0].strip().lower() == "index" else 0
     rows: list[TombRow] = []
     seen: dict[str, int] = {}
-    blank = 0
+    blank: list[int] = []
     for i in range(start, len(lines)):
         line, lineno = lines[i].rstrip("\r"), i + 1
         if not line.strip():
-            blank += 1
+            blank.append(lineno)
             continue
         rows.append(_row(path, lineno, line, seen))
     return rows, blank

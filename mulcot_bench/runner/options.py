@@ -29,6 +29,7 @@ class RunOptions:
     protocol: str = "reference"
     limits: tuple[int, int, int] | None = None
     bootstrap: int = DEFAULT_RESAMPLES
+    allow_partial: bool = False  # run a known release that loaded short of its manifest (recorded, printed)
 
 
 @dataclass

@@ -8,8 +8,6 @@ from pathlib import Path
 
 from mulcot_bench import __version__
 from mulcot_bench.cache import Cache
-from mulcot_bench.data.images import MissingImagesError
-from mulcot_bench.data.views import apply_views
 from mulcot_bench.errors import ModelUnavailable, UserError, describe
 from mulcot_bench.faults import call_timeout, failpoint
 from mulcot_bench.journal import Journal
@@ -20,11 +18,12 @@ from mulcot_bench.plugin.registry import Registry
 from mulcot_bench.redact import redact, redact_obj
 from mulcot_bench.reported import reported_entries
 from mulcot_bench.results import DatasetRecord, Entry, Failure, PluginRecord, Provenance, RunResults
+from mulcot_bench.runner.intake import take_in
 from mulcot_bench.runner.options import RunOptions, RunOutcome
 from mulcot_bench.runner.pipeline import DatasetPipeline, ModelRun, log
 from mulcot_bench.runner.predictions import prediction_records, write_predictions
 from mulcot_bench.runner.provenance import git_commit, package_versions, platform_string, python_version
-from mulcot_bench.runner.selection import label_counts, load_dataset, select_datasets, select_models, unavailable
+from mulcot_bench.runner.selection import select_datasets, select_models
 from mulcot_bench.scoring.scorer import Scorer
 
 
@@ -62,6 +61,7 @@ def _run(registry: Registry, options: RunOptions) -> RunOutcome:
     if options.teacher:
         registry.model(options.teacher)
     started = datetime.now(UTC)
+    taken = take_in(datasets, data_root, options)  # a named dataset that cannot run stops here, nothing written
     run_id = options.run_id or started.strftime("%Y%m%d-%H%M%S")
     run_dir = options.runs_dir / safe_name(run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -77,7 +77,6 @@ def _run(registry: Registry, options: RunOptions) -> RunOutcome:
             + (cut if replayed.skipped else "")
         )
     scorer = Scorer(registry, cache, options.bootstrap)
-    records: list[DatasetRecord] = []
     entries: list[Entry] = []
     failures = [
         Failure(
@@ -87,34 +86,12 @@ def _run(registry: Registry, options: RunOptions) -> RunOutcome:
         )
         for p in registry.loaded.failures
     ]
-    for spec in datasets:
-        try:
-            data, folder = load_dataset(spec, data_root, options.dataset_options.get(spec.name, {}))
-        except MissingImagesError as exc:
-            log(f"[{spec.name}] {exc}")
-            records.append(unavailable(spec, "missing-images", str(exc), spec.locate(data_root)))
+    records: list[DatasetRecord] = [t.record for t in taken]
+    for item in taken:
+        if item.data is None:
             continue
-        if data is None:
-            log(f"[{spec.name}] missing under {data_root}: {spec.how_to_get}")
-            records.append(unavailable(spec, "missing", spec.how_to_get))
-            continue
-        data = apply_views(data, options.protocol, options.limits, options.seed)
-        records.append(
-            DatasetRecord(
-                name=spec.name,
-                title=spec.title,
-                level=spec.level,
-                status="embedded" if spec.embedded else "present",
-                path=str(folder) if folder else None,
-                fingerprint=data.fingerprint,
-                counts=data.counts(),
-                label_counts=label_counts(data),
-                headline=list(spec.headline),
-                notes=list(getattr(data, "notes", [])),
-                protocol=options.protocol,
-            )
-        )
-        pipeline = DatasetPipeline(registry, data, cache, options.seed, models, options.teacher)
+        pipeline = DatasetPipeline(registry, item.data, cache, options.seed, models, options.teacher)
+        item.data = None  # the pipeline holds it; let it go with the pipeline
         entries.extend(run_dataset(pipeline, scorer, run_dir, failures, options.ablations))
     results = RunResults(
         run_id=run_id,

@@ -286,12 +286,24 @@ class DatasetPipeline:
         run.stage = stage
         run.params = stage.get("params", run.spec.card.params)
 
+    def learns_from_chains(self, name: str) -> bool:
+        """Whether a model trains on reasoning chains: assistants, students, rationale-trained baselines."""
+        card = self.registry.model(name).card
+        if card.role in ("assistant", "student"):
+            return True
+        return card.role == "baseline" and card.rationale and self.trainable(name)
+
     def order(self) -> list[str]:
-        """Teacher first, then assistants, students and baselines: each stage feeds the next."""
+        """Teacher first, then assistants, students and baselines: each stage feeds the next.
+
+        The teacher gets a row of its own when it was selected (``-m``, ``--teacher``, ``--all``) or a selected
+        model learns from its chains; otherwise it only serves the training set.
+        """
         rank = {"teacher": 0, "assistant": 1, "student": 2, "baseline": 3}
         names = list(self.model_names)
         teacher = self.teacher()
-        if teacher and teacher not in names:
+        wanted = self.teacher_name is not None or any(self.learns_from_chains(n) for n in names)
+        if teacher and teacher not in names and wanted:
             names.insert(0, teacher)
         names = [n for n in names if self.registry.model(n).card.role != "teacher" or n == teacher]
         return sorted(names, key=lambda n: rank[self.registry.model(n).card.role])
