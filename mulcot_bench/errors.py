@@ -21,6 +21,14 @@ class ModelUnavailable(Exception):  # noqa: N818 - reads as a state, like FileNo
     """
 
 
+class CallsFailed(ModelUnavailable):
+    """Some of a model's requests got no answer at all (connection, 5xx, timeout after its retries).
+
+    Those items are not answers: nothing of them is cached or journalled, and the next run asks them again.
+    The runner records the model as failed (never a scored row).
+    """
+
+
 def unknown(kind: str, name: str, known: Iterable[str], hint: str) -> UserError:
     """An 'unknown NAME' error with a did-you-mean suggestion."""
     known = sorted(known)

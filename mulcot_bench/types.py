@@ -54,20 +54,31 @@ class Prediction:
     """What a model says about one sample.
 
     ``label`` is None when the answer could not be parsed (counted as invalid, never dropped).
+    ``failed`` says why there is **no answer at all** (the request was given up: connection, 5xx, timeout after
+    retries): such an item is never cached or journalled, it is asked again on the next run, and a model with
+    failed items is a failed model (see :func:`mulcot_bench.runner.stages.cached_calls`).
     """
 
     label: str | None
     rationale: str | None = None
     probs: dict[str, float] | None = None
     raw: str | None = None
+    failed: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"label": self.label, "rationale": self.rationale, "probs": self.probs, "raw": self.raw}
+        out = {"label": self.label, "rationale": self.rationale, "probs": self.probs, "raw": self.raw}
+        if self.failed is not None:
+            out["failed"] = self.failed
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Prediction:
         return cls(
-            label=data.get("label"), rationale=data.get("rationale"), probs=data.get("probs"), raw=data.get("raw")
+            label=data.get("label"),
+            rationale=data.get("rationale"),
+            probs=data.get("probs"),
+            raw=data.get("raw"),
+            failed=data.get("failed"),
         )
 
 

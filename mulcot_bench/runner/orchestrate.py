@@ -61,6 +61,8 @@ def _run(registry: Registry, options: RunOptions) -> RunOutcome:
     if options.teacher:
         registry.model(options.teacher)
     started = datetime.now(UTC)
+    unreachable = probe_models(registry, [*models, *([options.teacher] if options.teacher else [])])
+    models = [m for m in models if m not in unreachable]
     taken = take_in(datasets, data_root, options)  # a named dataset that cannot run stops here, nothing written
     run_id = options.run_id or started.strftime("%Y%m%d-%H%M%S")
     run_dir = options.runs_dir / safe_name(run_id)
@@ -86,11 +88,14 @@ def _run(registry: Registry, options: RunOptions) -> RunOutcome:
         )
         for p in registry.loaded.failures
     ]
+    failures += [Failure(what="unavailable", model=name, reason=why) for name, why in unreachable.items()]
     records: list[DatasetRecord] = [t.record for t in taken]
     for item in taken:
         if item.data is None:
             continue
         pipeline = DatasetPipeline(registry, item.data, cache, options.seed, models, options.teacher)
+        if options.teacher in unreachable:
+            pipeline.mark_teacher_failed(options.teacher)
         item.data = None  # the pipeline holds it; let it go with the pipeline
         entries.extend(run_dataset(pipeline, scorer, run_dir, failures, options.ablations))
     results = RunResults(
@@ -118,6 +123,29 @@ def _run(registry: Registry, options: RunOptions) -> RunOutcome:
     return RunOutcome(run_dir, results, report)
 
 
+def probe_models(registry: Registry, names: list[str]) -> dict[str, str]:
+    """Fail fast: each model whose factory has ``probe(card)`` (the endpoint models) is probed before any other
+    work of the run; one that raises :class:`ModelUnavailable` is left out, with its reason (one line each)."""
+    from mulcot_bench.plugin.specs import resolve
+
+    out: dict[str, str] = {}
+    for name in dict.fromkeys(names):
+        spec = registry.model(name)
+        try:
+            factory = resolve(spec.factory)
+        except Exception:  # noqa: BLE001 - a factory that cannot load fails later, where it is recorded as usual
+            continue
+        probe = getattr(factory, "probe", None)
+        if not callable(probe):
+            continue
+        try:
+            probe(spec.card)
+        except ModelUnavailable as exc:
+            out[name] = _reason(exc)
+            log(f"{name} unavailable: {out[name]}")
+    return out
+
+
 def run_dataset(
     pipeline: DatasetPipeline, scorer: Scorer, run_dir: Path, failures: list[Failure], ablations: list[str] = ()
 ) -> list[Entry]:
@@ -126,10 +154,15 @@ def run_dataset(
     name = pipeline.data.name
     runs: list[ModelRun] = []
     try:
-        pipeline.teacher_set()
+        # no teacher stage for models that need none (zero-shot, rules), nor for a teacher whose probe failed
+        if pipeline.needs_teacher_set() and pipeline.failed_teacher() is None:
+            pipeline.teacher_set()
     except Exception as exc:  # a failing teacher stops the pipeline but not the baselines
+        log(f"[{name}] teacher {pipeline.teacher()} failed: {_reason(exc)}")
         failures.append(Failure(what="teacher", dataset=name, model=pipeline.teacher(), reason=_reason(exc)))
     for model, variant in _evaluations(pipeline, ablations):
+        if model == pipeline.failed_teacher():
+            continue  # recorded once above; asking it again for a row of its own would only repeat the cause
         try:
             runs.append(pipeline.evaluate(model, variant=variant))
         except ModelUnavailable as exc:

@@ -88,6 +88,7 @@ class DatasetPipeline:
     _artifact: dict[str, str] = field(default_factory=dict)
     _stage: dict[str, dict[str, Any]] = field(default_factory=dict)
     _teacher_set: list[Sample] | None = None
+    _teacher_failed: str | None = None
     _augmented: dict[str, list[Sample]] = field(default_factory=dict)
     _chosen_teacher: list[str | None] = field(default_factory=list)
 
@@ -141,6 +142,8 @@ class DatasetPipeline:
         """Training items with the teacher's (corrected) chains, or the dataset's reference chains."""
         if self._teacher_set is not None:
             return self._teacher_set
+        if self._teacher_failed is not None:  # asked once: a failed teacher is not asked again for every student
+            raise ModelUnavailable(f"needs the training chains of teacher {self._teacher_failed!r}, which failed")
         name = self.teacher()
         if name is None:
             self._teacher_set = list(self.data.train)
@@ -152,9 +155,13 @@ class DatasetPipeline:
             }
             return self._teacher_set
         start = time.perf_counter()
-        kept, counts = teacher_rationales(
-            self.cache, self.identity(name), lambda: self.build(name), name, self.data.train
-        )
+        try:
+            kept, counts = teacher_rationales(
+                self.cache, self.identity(name), lambda: self.build(name), name, self.data.train
+            )
+        except Exception:
+            self._teacher_failed = name
+            raise
         counts["wall_seconds"] = round(time.perf_counter() - start, 3)
         log(
             f"[{self.data.name}] teacher {name}: {counts['kept_as_predicted']} kept, {counts['corrected']} corrected, "
@@ -292,6 +299,21 @@ class DatasetPipeline:
         if card.role in ("assistant", "student"):
             return True
         return card.role == "baseline" and card.rationale and self.trainable(name)
+
+    def mark_teacher_failed(self, name: str) -> None:
+        """The teacher could not run (its failure is recorded already): stage 1 is not attempted."""
+        self._teacher_failed = name
+
+    def failed_teacher(self) -> str | None:
+        """The teacher whose stage 1 failed in this pipeline, if any."""
+        return self._teacher_failed
+
+    def needs_teacher_set(self) -> bool:
+        """Whether stage 1 runs: a teacher has a row of its own, or a selected model learns from its chains.
+
+        A zero-shot or rule baseline alone runs no teacher stage."""
+        teacher_row = any(self.registry.model(n).card.role == "teacher" for n in self.order())
+        return teacher_row or any(self.learns_from_chains(n) for n in self.model_names)
 
     def order(self) -> list[str]:
         """Teacher first, then assistants, students and baselines: each stage feeds the next.

@@ -8,22 +8,51 @@ batch in flight and a re-run resumes by sample content, whatever its batch size.
 A model that breaks the contract (raises, returns the wrong number or type of outputs, or hangs past
 the run's per-call timeout) raises :class:`~mulcot_bench.faults.ModelFault`: the runner records it as that
 model's failure and the run goes on. :class:`~mulcot_bench.errors.ModelUnavailable` passes through as it is.
+
+An item a model could not get any answer for (``Prediction.failed``: connection, 5xx, timeout after its own
+retries) is never cached or journalled: the next run asks it again. More failed items than
+``$MULCOT_BENCH_MAX_FAILED_SHARE`` (a share of the items asked; default 0: any) raise
+:class:`~mulcot_bench.errors.CallsFailed`, a failed model; under it, failed items are scored as invalid. A batch in
+which every item failed stops the calls at once (the endpoint is down; asking the rest would only wait).
+A model may set ``call_batch`` (an int) to be called, and committed to the cache, in smaller groups than
+:data:`BATCH` (the endpoint models: their concurrency), so a killed run loses at most the calls in flight.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from mulcot_bench.cache import Cache, key
-from mulcot_bench.errors import ModelUnavailable, describe
+from mulcot_bench.errors import CallsFailed, ModelUnavailable, UserError, describe
 from mulcot_bench.faults import ModelFault, guarded
 from mulcot_bench.rationale import parse
-from mulcot_bench.redact import redact_obj, secrets
+from mulcot_bench.redact import redact, redact_obj, secrets
 from mulcot_bench.types import Prediction, Sample
 
 BATCH = 64
+FAILED_SHARE_ENV = "MULCOT_BENCH_MAX_FAILED_SHARE"
+
+
+def max_failed_share() -> float:
+    """The share of a call's items that may fail (no answer) before the model is a failed model (default 0)."""
+    raw = os.environ.get(FAILED_SHARE_ENV, "").strip()
+    if not raw:
+        return 0.0
+    try:
+        share = float(raw)
+    except ValueError:
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
+        raise UserError(f"{FAILED_SHARE_ENV}={raw!r} must be a number from 0 to 1 (the share of items that may fail)")
+    return share
+
+
+def _call_batch(model: Any) -> int:
+    size = getattr(model, "call_batch", None)
+    return size if isinstance(size, int) and not isinstance(size, bool) and size >= 1 else BATCH
 
 
 @dataclass
@@ -49,7 +78,8 @@ def cached_calls(
     """Run ``call`` on the samples whose result is not cached yet; return one prediction per sample.
 
     ``prepare`` (build, load or train the model) runs once before the first call, and only if some result is
-    missing; it is not under the per-call timeout, and what it raises passes through as it is.
+    missing; it is not under the per-call timeout, and what it raises passes through as it is. What it returns
+    (the model) may set ``call_batch``. Items that come back ``failed`` are not cached (see the module).
     """
     keys = [key(ident, ns, s.content_hash, extra_key(s)) for s in samples]
     found = cache.get_many(ns, keys)
@@ -63,21 +93,40 @@ def cached_calls(
     if todo:
         from tqdm import tqdm
 
-        if prepare is not None:
-            prepare()
+        limit = max_failed_share()
+        model = prepare() if prepare is not None else None
+        size = _call_batch(model)
         secret = secrets()  # an output that echoes an API key is stored, journalled and scored redacted
+        failed: dict[str, str] = {}
         bar = tqdm(total=len(todo), desc=progress or f"{model_name} {ns}", unit="sample", leave=False, disable=None)
-        for start in range(0, len(todo), BATCH):
-            idx = todo[start : start + BATCH]
+        for start in range(0, len(todo), size):
+            idx = todo[start : start + size]
             batch = [samples[i] for i in idx]
             out = _checked_call(call, batch, model_name, ns)
-            fresh = {keys[i]: redact_obj(p.to_json(), secret) for i, p in zip(idx, out, strict=True)}
-            cache.put_many(ns, fresh)
-            if cache.journal is not None:
-                cache.journal.append(model_name, ns, batch, [keys[i] for i in idx], [fresh[keys[i]] for i in idx])
+            answered = [(i, p) for i, p in zip(idx, out, strict=True) if p.failed is None]
+            failed.update({keys[i]: redact(p.failed, secret) for i, p in zip(idx, out, strict=True) if p.failed})
+            fresh = {keys[i]: redact_obj(p.to_json(), secret) for i, p in answered}
+            if fresh:
+                cache.put_many(ns, fresh)
+                if cache.journal is not None:
+                    cache.journal.append(
+                        model_name, ns, [samples[i] for i, _ in answered], list(fresh), list(fresh.values())
+                    )
             found.update(fresh)
             bar.update(len(idx))
+            if not answered and (limit == 0 or len(failed) > limit * len(todo)):
+                break  # nothing in this batch got an answer: the endpoint is down, the rest would only wait
         bar.close()
+        if failed:
+            stats.extra["failed"] = len(failed)
+            asked = len(todo)
+            if len(failed) > limit * asked:
+                first = next(iter(failed.values()))
+                raise CallsFailed(
+                    f"model {model_name!r}: {len(failed)} of {asked} {ns} requests got no answer ({first}); "
+                    "none of them was cached or scored, and the next run asks them again"
+                )
+            found.update({k: Prediction(label=None, failed=why).to_json() for k, why in failed.items()})
     return [Prediction.from_json(found[k]) for k in keys], stats
 
 
@@ -124,9 +173,16 @@ def teacher_rationales(
             wrong.append(i)
     # An item the teacher has nothing for (no label, no chain, no raw reply: a replay miss) is not asked to explain
     # and stays as a label-only item; an item it answered but could not justify is rejected, as in the reference.
-    unserved = {i for i in wrong if preds[i].label is None and not preds[i].rationale and preds[i].raw is None}
+    # An item whose request was given up (no answer: only when $MULCOT_BENCH_MAX_FAILED_SHARE allows some) is
+    # rejected, never a label-only item and never asked to explain; it is not cached, so the next run asks it again.
+    gave_up = {i for i in wrong if preds[i].failed is not None}
+    unserved = {
+        i
+        for i in wrong
+        if i not in gave_up and preds[i].label is None and not preds[i].rationale and preds[i].raw is None
+    }
     corrected = 0
-    todo = [i for i in wrong if i not in unserved]
+    todo = [i for i in wrong if i not in unserved and i not in gave_up]
     for attempt in range(attempts):
         if not todo:
             break
@@ -160,8 +216,10 @@ def teacher_rationales(
         "kept_as_predicted": len(train) - len(wrong),
         "corrected": corrected,
         "label_only": len(unserved),
-        "rejected": len(todo),
+        "rejected": len(todo) + len(gave_up),
     }
+    if gave_up:
+        counts["gave_up"] = len(gave_up)
     return kept, counts
 
 

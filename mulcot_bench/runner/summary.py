@@ -17,7 +17,10 @@ def exit_summary(outcome: RunOutcome) -> str:
     skipped = [f"{d.name} ({d.status})" for d in res.datasets if d.status not in ("present", "embedded")]
     if skipped:
         lines.append(f"datasets not run: {', '.join(skipped)}")
+    said: dict[str, str] = {}  # each cause is printed once; a later failure with the same cause points back
     for f in res.failures:
         where = " ".join(x for x in (f.model, f"on {f.dataset}" if f.dataset else None) if x)
-        lines.append(f"FAILED {f.what} {where}: {f.reason}".replace("  ", " "))
+        reason = f"same cause as {said[f.reason]}" if f.reason in said else f.reason
+        said.setdefault(f.reason, f"{f.what} {where}".strip())
+        lines.append(f"FAILED {f.what} {where}: {reason}".replace("  ", " "))
     return redact("\n".join(lines))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import email.utils
 import json
 import random
+import re
 import sys
 import threading
 import time
@@ -31,6 +32,8 @@ from mulcot_bench.errors import ModelUnavailable
 from mulcot_openai.settings import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, Transport
 
 REDACTED = "***"
+#: what servers say when a model cannot take content parts or images
+PARTS_REFUSED = re.compile(r"list|image|multi-?modal|vision|content part|content type|unsupported content", re.I)
 
 
 def redact(text: str, secret: str | None) -> str:
@@ -47,6 +50,23 @@ class Reply:
     content: str | None
     last: str | None = None  # the last unusable content (redacted), kept as the prediction's raw answer
     problem: str | None = None
+    failed: bool = False  # True: no answer at all (transport give-up), never an answer to cache or score
+
+
+def has_parts(body: dict[str, Any]) -> bool:
+    """Whether a request sends any message content as a list of parts (an image with its text)."""
+    return any(isinstance(m.get("content"), list) for m in body.get("messages", []))
+
+
+def as_text(body: dict[str, Any]) -> dict[str, Any]:
+    """The request with every list of content parts replaced by its text parts as one plain string."""
+    messages = []
+    for m in body.get("messages", []):
+        content = m.get("content")
+        if isinstance(content, list):
+            content = "\n".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+        messages.append({**m, "content": content})
+    return {**body, "messages": messages}
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -69,12 +89,21 @@ class ChatClient:
     """Sends chat requests to one endpoint; thread-safe; counts what happened in :attr:`stats`."""
 
     def __init__(
-        self, base_url: str, model: str, api_key: str | None, transport: Transport, format_retries: int = 2
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None,
+        transport: Transport,
+        format_retries: int = 2,
+        images: str = "auto",
     ) -> None:
         import httpx
 
+        self.base_url = base_url
         self.url = f"{base_url}/chat/completions"
         self.model = model
+        self.images = images
+        self.text_only = False  # set once an ``images=auto`` request with an image was refused and text worked
         self.transport = transport
         self.format_retries = format_retries
         self._key = api_key or None
@@ -113,15 +142,25 @@ class ChatClient:
         import httpx
 
         body = {"model": self.model, **payload}
+        if self.text_only:
+            body = as_text(body)
         transport_tries = 0
         format_tries = 0
         last: str | None = None
         problem = "no attempt"
+        self.count("requests")
         while True:
             wait: float | None = None
-            self.count("requests")
+            self.count("attempts")
             try:
                 response = self._http.post(self.url, json=body)
+                if self._refused_parts(response, body):
+                    text = as_text(body)
+                    self.count("attempts")
+                    retried = self._http.post(self.url, json=text)
+                    if retried.status_code < 300:
+                        self._fall_back_to_text(response.status_code)
+                        body, response = text, retried
             except httpx.ConnectError as exc:
                 if not self._reached:
                     raise self._unavailable(
@@ -164,10 +203,13 @@ class ChatClient:
                     problem = f"HTTP {status}"
                 elif status >= 400:
                     self.count("client_errors")
-                    return Reply(None, self.redact(response.text[:500]), f"HTTP {status}")
+                    self.count("failed")
+                    detail = " ".join(self.redact(response.text[:200]).split())
+                    return Reply(None, None, f"HTTP {status}: {detail}" if detail else f"HTTP {status}", failed=True)
                 else:
                     content, why = self._content(response)
                     if why is None and content is not None and usable(content):
+                        self.count("answered")
                         return Reply(content)
                     if content is not None:
                         last = self.redact(content)
@@ -175,6 +217,7 @@ class ChatClient:
                     problem = why or "reply without the expected fields"
                     format_tries += 1
                     if format_tries > self.format_retries:
+                        self.count("answered")  # a real reply, just not usable: the model's answer, scored invalid
                         return Reply(None, last, problem)
                     self.count("retries")
                     continue
@@ -185,10 +228,32 @@ class ChatClient:
                         f"{self.url} stopped accepting connections ({problem}, {transport_tries} attempts); "
                         f"restart the server or check {ENV_BASE_URL}"
                     )
-                self.count("gave_up")
-                return Reply(None, last, f"{problem} after {transport_tries} attempts")
+                self.count("failed")
+                return Reply(None, None, self.redact(f"{problem} after {transport_tries} attempts"), failed=True)
             self.count("retries")
             time.sleep(wait if wait is not None else self._backoff(transport_tries - 1))
+
+    def _refused_parts(self, response: Any, body: dict[str, Any]) -> bool:
+        """An ``images=auto`` request with content parts that the server refused (400, 415, 422, 500) saying why
+        (a list, an image, not multimodal): worth one try as plain text. A text-only model's chat template cannot
+        take a list: llama-cpp-python's server answers 500 ``can only concatenate str (not "list") to str``,
+        vLLM 400 ``... is not a multimodal model``. A 5xx without such a reason is an ordinary transient error."""
+        status = response.status_code
+        if status not in (400, 415, 422, 500) or self.images != "auto" or self.text_only or not has_parts(body):
+            return False
+        return bool(PARTS_REFUSED.search(response.text[:2000]))
+
+    def _fall_back_to_text(self, status: int) -> None:
+        with self._lock:
+            first = not self.text_only
+            self.text_only = True
+        if first:
+            self.count("images_dropped")
+            log(
+                f"[openai] warning: {self.url} refused a request with an image (HTTP {status}) and answered it as "
+                f"text; model {self.model!r} is sent text only from now on (images=auto). Set images=off to say so, "
+                "or serve a vision-language model"
+            )
 
     def _content(self, response: Any) -> tuple[str | None, str | None]:
         """The message content of a 200 reply, or (None, why it is unusable)."""
@@ -223,6 +288,28 @@ class ChatClient:
                 for f in futures:
                     f.cancel()
                 raise
+
+    def probe(self) -> None:
+        """Fail fast: ``GET {base_url}/models`` once, before any other work. A refused connection, a timeout or a
+        refused key raise :class:`ModelUnavailable` naming the URL; any answer at all (even 404, for servers
+        without that route) is a server that is there."""
+        import httpx
+
+        url = f"{self.base_url}/models"
+        try:
+            response = self._http.get(url, timeout=min(10.0, self.transport.timeout_s))
+        except httpx.ConnectError as exc:
+            raise self._unavailable(
+                f"cannot connect to {url} ({exc}); start the server or set {ENV_BASE_URL} to its address "
+                f"(e.g. http://127.0.0.1:8000/v1)"
+            ) from None
+        except httpx.TimeoutException:
+            raise self._unavailable(f"{url} did not answer within 10 s; check the server and {ENV_BASE_URL}") from None
+        except httpx.TransportError as exc:
+            raise self._unavailable(f"{url}: {type(exc).__name__}; check the server and {ENV_BASE_URL}") from None
+        if response.status_code in (401, 403):
+            raise self._unavailable(f"{url} refused the key (HTTP {response.status_code}); check {ENV_API_KEY}")
+        self._reached = True
 
     def summary(self) -> str:
         """One line of counts (no key, no content)."""

@@ -1,7 +1,11 @@
 """The endpoint models: ``OpenAITeacher`` (predict, explain the gold label) and ``OpenAIZeroShot``.
 
-Each request is one user message: the image inline as a data URL (when the post has one) and the prompt
-rendered from :mod:`mulcot_bench.prompts` (or an override file named in the card's settings). A chain is
+Each request is one user message. With an image to send (``images`` ``on``, or ``auto``) its content is a list of
+parts: the image inline as a data URL and the prompt rendered from :mod:`mulcot_bench.prompts` (or an override
+file named in the card's settings); otherwise (no image, or ``images=off``) it is the prompt as a plain string,
+which every chat template takes. ``auto`` falls back to text once the server refuses content parts.
+A request given up in transport (connection, 5xx, timeout after retries) is a ``failed`` prediction: no answer,
+never cached or scored (:mod:`mulcot_bench.runner.stages`). A chain is
 accepted only with the five fields in order and a label in its Prediction field; it is stored re-rendered in
 the canonical ``"Field": "value"`` form, with the model's own text kept as the prediction's ``raw``. Items
 whose reply stays unusable after the bounded retries come back with ``label=None`` and are counted.
@@ -10,7 +14,6 @@ whose reply stays unusable after the bounded retries come back with ``label=None
 from __future__ import annotations
 
 import base64
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,7 +23,15 @@ from mulcot_bench.prompts import render_prompt, template_hash
 from mulcot_bench.rationale import FIELDS, parse, parse_label, render_chain
 from mulcot_bench.types import ModelCard, Prediction, Sample
 from mulcot_openai.client import ChatClient, Reply, log
-from mulcot_openai.settings import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, Transport, normalise_base_url
+from mulcot_openai.settings import (
+    ENV_API_KEY,
+    ENV_BASE_URL,
+    ENV_MODEL,
+    IMAGE_MODES,
+    Transport,
+    api_key,
+    normalise_base_url,
+)
 
 _MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"))
 
@@ -83,13 +94,28 @@ class EndpointModel:
             self.options["max_tokens"] = int(s["max_tokens"])
         if s.get("seed") is not None:
             self.options["seed"] = int(s["seed"])
+        self.images = str(s.get("images", "auto"))
+        if self.images not in IMAGE_MODES:
+            raise UserError(f"model {card.name!r}: images={self.images!r}; use one of {', '.join(IMAGE_MODES)}")
+        transport = transport or Transport.from_env()
+        self.call_batch = transport.concurrency  # committed to the cache as each group of concurrent calls ends
         self.client = ChatClient(
             base_url,  # type: ignore[arg-type]
             str(model),
-            os.environ.get(ENV_API_KEY),
-            transport or Transport.from_env(),
+            api_key(),
+            transport,
             int(s.get("format_retries", 2)),
+            self.images,
         )
+
+    @classmethod
+    def probe(cls, card: ModelCard) -> None:
+        """Fail fast (called by the runner before any other work): the endpoint is configured and answers."""
+        model = cls(card)
+        try:
+            model.client.probe()
+        finally:
+            model.client.close()
 
     @property
     def stats(self) -> dict[str, int]:
@@ -100,10 +126,13 @@ class EndpointModel:
         return render_prompt(kind, sample, level_of(sample), gold=gold, template=self.prompt_files.get(kind))
 
     def payload(self, prompt: str, sample: Sample) -> dict[str, Any]:
-        content: list[dict[str, Any]] = []
-        if sample.image is not None:
-            content.append({"type": "image_url", "image_url": {"url": data_url(sample.image)}})
-        content.append({"type": "text", "text": prompt})
+        """One user message: parts (image, text) when an image is sent, else the prompt as a plain string."""
+        content: str | list[dict[str, Any]] = prompt
+        if sample.image is not None and self.images != "off":
+            content = [
+                {"type": "image_url", "image_url": {"url": data_url(sample.image)}},
+                {"type": "text", "text": prompt},
+            ]
         return {"messages": [{"role": "user", "content": content}], **self.options}
 
     def ask(self, kind: str, samples: Sequence[Sample], golds: Sequence[str | None] | None = None) -> list[Reply]:
@@ -115,13 +144,21 @@ class EndpointModel:
     def chains(self, replies: Sequence[Reply]) -> list[Prediction]:
         out = []
         for reply in replies:
+            if reply.failed:
+                out.append(Prediction(label=None, failed=reply.problem or "no answer"))
+                continue
             if reply.content is None:
-                self.client.count("invalid_items")
                 out.append(Prediction(label=None, rationale=None, raw=reply.last))
                 continue
             chain, label = canonical(reply.content)
             out.append(Prediction(label=label, rationale=chain, raw=self.client.redact(reply.content)))
         return out
+
+    def count_invalid(self, preds: Sequence[Prediction]) -> None:
+        """``invalid_items``: items answered without a usable label, once per item (failed items are not answers)."""
+        n = sum(p.label is None and p.failed is None for p in preds)
+        if n:
+            self.client.count("invalid_items", n)
 
     def report(self, call: str, n: int, before: dict[str, int]) -> None:
         """One stderr line: what this call cost (requests, retries and why, invalid items)."""
@@ -136,6 +173,7 @@ class OpenAITeacher(EndpointModel):
     def predict(self, samples: Sequence[Sample]) -> list[Prediction]:
         before = self.stats
         out = self.chains(self.ask("teacher_predict", samples))
+        self.count_invalid(out)
         self.report("predict", len(samples), before)
         return out
 
@@ -145,6 +183,7 @@ class OpenAITeacher(EndpointModel):
             raise ValueError(f"explain got gold label {bad[0]!r}, not one of {', '.join(LABELS)}")
         before = self.stats
         out = self.chains(self.ask("teacher_explain", samples, gold_labels))
+        self.count_invalid(out)
         self.report("explain", len(samples), before)
         return out
 
@@ -162,10 +201,12 @@ class OpenAIZeroShot(EndpointModel):
         labels = self.ask("label", samples)
         out = []
         for chain, reply in zip(reasoning, labels, strict=True):
+            if chain.failed or reply.failed:  # either request got no answer: the item has none (asked again later)
+                out.append(Prediction(label=None, failed=chain.failed or reply.problem or "no answer"))
+                continue
             label = parse_label(reply.content) if reply.content is not None else None
-            if label is None:
-                self.client.count("invalid_items")
             raw = self.client.redact(reply.content) if reply.content is not None else reply.last
             out.append(Prediction(label=label, rationale=chain.rationale, raw=raw))
+        self.count_invalid(out)
         self.report("predict", len(samples), before)
         return out

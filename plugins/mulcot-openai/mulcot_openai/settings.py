@@ -27,6 +27,13 @@ ENV_SEED = "MULCOT_OPENAI_SEED"
 ENV_TIMEOUT = "MULCOT_OPENAI_TIMEOUT"
 ENV_MAX_ATTEMPTS = "MULCOT_OPENAI_MAX_ATTEMPTS"
 ENV_CONCURRENCY = "MULCOT_OPENAI_CONCURRENCY"
+ENV_IMAGES = "MULCOT_OPENAI_IMAGES"
+#: what the OpenAI SDK and lm-eval read; used when the MULCOT_OPENAI_ variable is not set
+FALLBACK_BASE_URL = "OPENAI_BASE_URL"
+FALLBACK_API_KEY = "OPENAI_API_KEY"
+#: off: never send images (plain-string messages); on: always send them; auto: send them, and fall back to text once
+#: the server refuses content parts (a text-only model)
+IMAGE_MODES = ("off", "auto", "on")
 
 TEACHER_KINDS = ("teacher_predict", "teacher_explain")
 ZERO_SHOT_KINDS = ("reasoning", "label")
@@ -45,6 +52,19 @@ def normalise_base_url(url: str | None) -> str | None:
     if "@" in url.split("://", 1)[1].split("/", 1)[0]:  # user:password@host would end up in results
         raise UserError(f"{ENV_BASE_URL} must not carry credentials (user:password@); put the key in {ENV_API_KEY}")
     return url
+
+
+def api_key(env: Mapping[str, str] | None = None) -> str | None:
+    """The key: ``MULCOT_OPENAI_API_KEY``, else ``OPENAI_API_KEY``; never stored anywhere."""
+    env = os.environ if env is None else env
+    return (env.get(ENV_API_KEY, "").strip() or env.get(FALLBACK_API_KEY, "").strip()) or None
+
+
+def images_mode(env: Mapping[str, str]) -> str:
+    mode = env.get(ENV_IMAGES, "").strip().lower() or "auto"
+    if mode not in IMAGE_MODES:
+        raise UserError(f"{ENV_IMAGES}={mode!r}; use one of {', '.join(IMAGE_MODES)}")
+    return mode
 
 
 def _number(env: Mapping[str, str], name: str, kind: type, default: Any) -> Any:
@@ -70,12 +90,13 @@ def card_settings(kinds: tuple[str, ...], env: Mapping[str, str] | None = None) 
             raise UserError(f"{ENV_PROMPT_DIR}={folder!r} is not a folder; point it at a folder of <kind>.j2 files")
         prompt_files = {k: str((path / f"{k}.j2").resolve()) for k in kinds if (path / f"{k}.j2").is_file()}
     return {
-        "base_url": normalise_base_url(env.get(ENV_BASE_URL)),
+        "base_url": normalise_base_url(env.get(ENV_BASE_URL, "").strip() or env.get(FALLBACK_BASE_URL)),
         "model": env.get(ENV_MODEL, "").strip() or None,
         "temperature": _number(env, ENV_TEMPERATURE, float, 0.0),
         "max_tokens": _number(env, ENV_MAX_TOKENS, int, 1024),
         "seed": _number(env, ENV_SEED, int, None),
         "format_retries": 2,
+        "images": images_mode(env),
         "prompts": {f"{k}:{level}": template_hash(k, level, prompt_files.get(k)) for k in kinds for level in LEVELS},
         "prompt_files": prompt_files,
     }

@@ -5,6 +5,10 @@ Replies are scripted by tags in the post text of the prompt: ``[gold=LABEL]`` is
 ``[timeout]``, ``[garbage]``, ``[html]``, ``[truncated]`` fail the first request for that prompt in that way;
 ``[down]`` always answers 503, ``[nofields]`` always answers prose without the five fields, ``[echo]``
 always echoes the request's Authorization header, ``[401]`` always answers 401.
+
+Modes: ``text_only=True`` serves a text-only model the way llama-cpp-python's server does: a request whose message
+content is a list of parts gets HTTP 500 ``can only concatenate str (not "list") to str`` (its chat template
+concatenates strings); ``broken = True`` answers HTTP 500 to every request (a server that is up but cannot answer).
 """
 
 from __future__ import annotations
@@ -34,8 +38,11 @@ def chain(label: str, text: str) -> str:
 
 
 class FakeOpenAI:
-    def __init__(self, delay: float = 1.5) -> None:
+    def __init__(self, delay: float = 1.5, text_only: bool = False) -> None:
         self.delay = delay
+        self.text_only = text_only
+        self.broken = False
+        self.latency = 0.0  # seconds each chat request takes
         self.lock = threading.Lock()
         self.requests: list[dict[str, Any]] = []
         self.seen: Counter[tuple[str, str]] = Counter()
@@ -84,7 +91,9 @@ class FakeOpenAI:
             def do_POST(self) -> None:  # noqa: N802
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 body = json.loads(raw)
-                parts = body["messages"][0]["content"]
+                content = body["messages"][0]["content"]
+                listed = isinstance(content, list)
+                parts = content if listed else [{"type": "text", "text": content}]
                 prompt = next(p["text"] for p in parts if p["type"] == "text")
                 images = [p["image_url"]["url"] for p in parts if p["type"] == "image_url"]
                 found = re.search(r"Post text: (.*)", prompt)
@@ -104,10 +113,18 @@ class FakeOpenAI:
                             "text": text,
                             "images": images,
                             "client": self.client_address[0],
+                            "listed": listed,
                         }
                     )
                 if self.path != "/v1/chat/completions":
                     return self._send(404, '{"error": "not found"}')
+                if fake.latency:
+                    time.sleep(fake.latency)
+                if fake.broken:
+                    return self._send(500, '{"error": {"code": 500, "message": "internal error"}}')
+                if listed and fake.text_only:  # what llama-cpp-python's server answers for a text-only chat template
+                    error = {"code": 500, "message": 'can only concatenate str (not "list") to str'}
+                    return self._send(500, json.dumps({"error": {**error, "type": "internal_server_error"}}))
                 if "[401]" in text:
                     return self._send(401, '{"error": "bad key"}')
                 if "[down]" in text:

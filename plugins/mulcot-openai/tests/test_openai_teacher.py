@@ -87,14 +87,19 @@ def test_reply_without_the_five_fields_becomes_an_invalid_item(endpoint: FakeOpe
     assert "I would say" in (preds[0].raw or "")
     assert preds[1].label == "positive"  # the rest of the batch goes on
     assert model.stats["invalid_format"] == 3  # first try + format_retries=2
-    assert model.stats["invalid_items"] == 1
+    assert model.stats["invalid_items"] == 1 and preds[0].failed is None  # a real reply: scored invalid
 
 
 def test_persistent_5xx_gives_up_after_bounded_attempts(endpoint: FakeOpenAI) -> None:
     model = teacher()
-    [pred] = model.predict([sample(0, "[down]")])
+    [pred, ok] = model.predict([sample(0, "[down]"), sample(1)])
     assert pred.label is None and model.stats["server_errors"] == FAST.max_attempts
-    assert model.stats["gave_up"] == 1 and endpoint.count() == FAST.max_attempts
+    assert pred.failed and "HTTP 503" in pred.failed and pred.raw is None  # no answer: never cached or scored
+    assert ok.label == "positive" and ok.failed is None
+    assert model.stats["failed"] == 1 and endpoint.count() == FAST.max_attempts + 1
+    # counters add up: every item asked is answered or failed; attempts are the HTTP requests
+    assert model.stats["requests"] == model.stats["answered"] + model.stats["failed"] == 2
+    assert model.stats["attempts"] == endpoint.count() and model.stats.get("invalid_items", 0) == 0
 
 
 def test_explain_names_the_gold_label(endpoint: FakeOpenAI) -> None:
@@ -113,6 +118,15 @@ def test_zero_shot_takes_the_label_from_the_label_prompt(endpoint: FakeOpenAI) -
     assert parse(preds[0].rationale).prediction == "neutral"  # the chain is scored separately (consistency)
     kinds = sorted(r["kind"] for r in endpoint.requests)
     assert kinds == ["chain", "chain", "label", "label"]
+    assert model.stats.get("invalid_items", 0) == 0
+
+
+def test_zero_shot_counts_an_invalid_item_once(endpoint: FakeOpenAI) -> None:
+    model = OpenAIZeroShot(card("openai-zero-shot", "baseline", ZERO_SHOT_KINDS), transport=FAST)
+    [pred] = model.predict([sample(0, "[echo]")])  # neither the chain nor the label reply is usable
+    assert pred.label is None and pred.failed is None
+    assert model.stats["invalid_items"] == 1 and model.stats["requests"] == model.stats["answered"] == 2
+    assert model.stats["attempts"] == 6  # each reply asked again twice (format_retries)
     assert any("Reply with the label only" in r["prompt"] for r in endpoint.requests)
 
 
@@ -183,3 +197,82 @@ def test_retry_after_forms() -> None:
     assert retry_after_seconds("3") == 3.0
     assert retry_after_seconds(None) is None and retry_after_seconds("soon") is None
     assert 0 <= retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # type: ignore[operator]
+
+
+def _text_only_server() -> FakeOpenAI:
+    return FakeOpenAI(text_only=True)
+
+
+@pytest.mark.parametrize("mode", ["auto", "off"])
+def test_text_only_server_works_with_images_auto_and_off(monkeypatch: pytest.MonkeyPatch, mode: str, capsys) -> None:
+    """A text-only model behind llama-cpp-python's server: 500 to list content; plain strings work."""
+    with _text_only_server() as server:
+        monkeypatch.setenv("MULCOT_OPENAI_BASE_URL", server.url)
+        monkeypatch.setenv("MULCOT_OPENAI_MODEL", "smol")
+        monkeypatch.setenv("MULCOT_OPENAI_IMAGES", mode)
+        samples = [sample(i, gold=g) for i, g in enumerate(["positive", "negative", "neutral"])]
+        samples.append(sample(3, gold="negative", image=None))
+        t = OpenAITeacher(card(), transport=FAST)
+        assert t.card.settings["images"] == mode  # the choice is on the card (so in results and the identity)
+        preds = t.predict(samples) + t.explain(samples[:1], ["negative"])
+        z = OpenAIZeroShot(card("openai-zero-shot", "baseline", ZERO_SHOT_KINDS), transport=FAST)
+        zs = z.predict(samples)
+        assert [p.label for p in preds] == ["positive", "negative", "neutral", "negative", "negative"]
+        assert [p.label for p in zs] == ["positive", "negative", "neutral", "negative"]
+        answered = [r for r in server.requests if not r["listed"]]
+        assert all(isinstance(r["body"]["messages"][0]["content"], str) for r in answered)
+        refused = [r for r in server.requests if r["listed"]]
+        if mode == "off":
+            assert not refused and t.stats.get("images_dropped", 0) == 0
+        else:  # each model learns it once (a few concurrent first requests may each be refused), then sends text
+            assert 1 <= len(refused) <= FAST.concurrency * 2
+            assert t.stats["images_dropped"] == 1 and z.stats["images_dropped"] == 1
+            assert capsys.readouterr().err.count("sent text only from now on") == 2
+
+
+def test_images_on_sends_images_and_a_text_only_server_fails_the_items(monkeypatch: pytest.MonkeyPatch) -> None:
+    with _text_only_server() as server:
+        monkeypatch.setenv("MULCOT_OPENAI_BASE_URL", server.url)
+        monkeypatch.setenv("MULCOT_OPENAI_MODEL", "smol")
+        monkeypatch.setenv("MULCOT_OPENAI_IMAGES", "on")
+        t = OpenAITeacher(card(), transport=FAST)
+        [pred, no_image] = t.predict([sample(0), sample(1, image=None)])
+        assert pred.failed and pred.label is None  # never an answer: not cached, not scored
+        assert no_image.label == "positive"  # a post without an image is a plain string in every mode
+
+
+def test_bad_images_mode_is_clear(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MULCOT_OPENAI_IMAGES", "maybe")
+    with pytest.raises(UserError, match="MULCOT_OPENAI_IMAGES='maybe'"):
+        card_settings(TEACHER_KINDS)
+
+
+def test_openai_sdk_variables_are_fallbacks(endpoint: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MULCOT_OPENAI_BASE_URL")
+    monkeypatch.delenv("MULCOT_OPENAI_API_KEY")
+    monkeypatch.setenv("OPENAI_BASE_URL", endpoint.url + "/")
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    t = OpenAITeacher(card(), transport=FAST)
+    assert t.card.settings["base_url"] == endpoint.url and KEY not in repr(t.card.settings)
+    assert t.predict([sample(0)])[0].label == "positive"
+    assert endpoint.requests[0]["auth"] == f"Bearer {KEY}"
+    monkeypatch.setenv("MULCOT_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # ours win over the SDK's
+    assert card().settings["base_url"] == "http://127.0.0.1:9/v1"
+
+
+def test_probe_fails_fast_on_a_refused_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("MULCOT_OPENAI_BASE_URL", f"http://127.0.0.1:{port}/v1")
+    monkeypatch.setenv("MULCOT_OPENAI_MODEL", "m")
+    start = time.perf_counter()
+    with pytest.raises(ModelUnavailable, match=f"127.0.0.1:{port}/v1/models"):
+        OpenAITeacher.probe(card())
+    assert time.perf_counter() - start < 5
+
+
+def test_probe_passes_against_a_server_without_a_models_route(endpoint: FakeOpenAI) -> None:
+    OpenAITeacher.probe(card())  # the fake answers 501 to GET: a server that is there
