@@ -103,3 +103,22 @@ def test_a_kill_during_the_teacher_stage_loses_at_most_the_calls_in_flight(
     lost = len(first) + len(second) - (200 + 3)
     assert lost <= 4, f"{lost} finished calls were asked again after the kill"
     assert len(second) < 200  # resumed: the answers before the kill came from the cache
+
+
+def test_an_endpoint_that_refuses_connections_fails_fast_with_one_line(tmp_path: Path, monkeypatch) -> None:
+    import socket
+
+    monkeypatch.chdir(tmp_path)
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "MULCOT_BENCH_CACHE": str(tmp_path / "cache"), "MULCOT_BENCH_BLOCK_PLUGINS": BLOCKED,
+           "MULCOT_OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1", "MULCOT_OPENAI_MODEL": "m"}  # fmt: skip
+    args = [CLI, "run", "-d", "synthetic", "-m", "openai-zero-shot", "--synthetic-size", "6,3,3", "--run-id", "a"]
+    start = time.monotonic()
+    proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and time.monotonic() - start < 60
+    url = f"http://127.0.0.1:{port}/v1/models"
+    assert proc.stderr.count(url) == 1 and proc.stdout.count(url) == 1  # said once as it happens, once at the end
+    res = _results(tmp_path, "a")
+    assert res["entries"] == [] and [f["model"] for f in res["failures"]] == ["openai-zero-shot"]
