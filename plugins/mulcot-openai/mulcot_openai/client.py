@@ -151,6 +151,8 @@ class ChatClient:
         self.count("requests")
         while True:
             wait: float | None = None
+            if self.text_only and has_parts(body):  # another request learnt meanwhile that the model takes text only
+                body = as_text(body)
             self.count("attempts")
             try:
                 response = self._http.post(self.url, json=body)
@@ -239,7 +241,7 @@ class ChatClient:
         take a list: llama-cpp-python's server answers 500 ``can only concatenate str (not "list") to str``,
         vLLM 400 ``... is not a multimodal model``. A 5xx without such a reason is an ordinary transient error."""
         status = response.status_code
-        if status not in (400, 415, 422, 500) or self.images != "auto" or self.text_only or not has_parts(body):
+        if status not in (400, 415, 422, 500) or self.images != "auto" or not has_parts(body):
             return False
         return bool(PARTS_REFUSED.search(response.text[:2000]))
 
