@@ -99,7 +99,6 @@ class EncoderChainModel:
 
     def _fit(self, train: list[Sample], dev: list[Sample], ctx: FitContext) -> dict[str, Any]:
         start = time.perf_counter()
-        torch.manual_seed(ctx.seed)
         teacher = self._teacher(ctx)
         fields = [chain_fields(s.rationale) for s in train]
         invalid = sum(1 for s, f in zip(train, fields, strict=True) if s.rationale and f is None)
@@ -111,6 +110,7 @@ class EncoderChainModel:
                                           int(self.s["vocab_min_count"]), bool(self.s["target_placeholder"]))
         inputs, image_stats = load_inputs(train + dev, self.s)
         feature_seconds = time.perf_counter() - start
+        torch.manual_seed(ctx.seed)  # here: loading an encoder may draw from the global generator
         self.net = self._build(len(self.vocab))
         labels = torch.tensor([LABELS.index(s.label) for s in train + dev])
         n = len(train)
@@ -123,6 +123,7 @@ class EncoderChainModel:
         }
         report["label_phase"] = self._label_phase(inputs, labels, n, teacher, ctx.seed)
         self.chains = bool(chain_rows)
+        torch.manual_seed(ctx.seed + 1)
         if chain_rows:
             targets = [train[i].target for i in chain_rows]
             seqs = [self.vocab.encode(fields[i], t) for i, t in zip(chain_rows, targets, strict=True)]
@@ -232,7 +233,7 @@ class EncoderChainModel:
                      seed: int) -> dict[str, Any]:
         assert self.net is not None
         s = self.s
-        epochs, bs = int(s["chain_epochs"]), int(s["batch_size"])
+        epochs, bs = int(s["chain_epochs"]), int(s["chain_batch_size"])
         cap = s["max_chain_items_per_epoch"]
         per_epoch = len(rows) if cap is None else min(len(rows), int(cap))
         params = self.net.decoder_parameters()

@@ -118,7 +118,6 @@ class ChainDecoder(nn.Module):
         self.bias = nn.Parameter(torch.zeros(vocab))
         self.drop = nn.Dropout(dropout)
         self.layers = layers
-        nn.init.normal_(self.emb.weight, std=0.05)
 
     def start(self, enc: Encoded, labels: Tensor) -> Tensor:
         """The GRU's initial state from the pooled fusion and the label, (layers, B, d)."""

@@ -40,6 +40,9 @@ def _bytes_alphabet() -> list[str]:
     return [chr(c) for _, c in sorted(zip(bs, cs, strict=True))]
 
 
+BYTE_OF = {ch: b for b, ch in enumerate(_bytes_alphabet())}
+
+
 @lru_cache(maxsize=1)
 def bpe() -> Any:
     """SmolLM2's tokenizer as a ``tokenizers.Tokenizer``, read once from the GGUF file and cached as JSON."""
@@ -139,9 +142,8 @@ class ChainVocab:
         return "".join(parts)
 
     def _decode(self, tokens: list[str]) -> str:
-        if not tokens:
-            return ""
-        return self.tok.decode([self.tok.token_to_id(t) for t in tokens], skip_special_tokens=False)
+        """Byte-level token strings back to text (the inverse of GPT-2's byte table; bad UTF-8 is replaced)."""
+        return bytes(BYTE_OF[ch] for t in tokens for ch in t if ch in BYTE_OF).decode("utf-8", errors="replace")
 
     def decode(self, ids: Sequence[int], target: str | None) -> list[str]:
         """Ids (up to <eos>) back to exactly four field values (missing ones empty)."""
