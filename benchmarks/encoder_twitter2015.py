@@ -7,8 +7,9 @@ The command it runs (``--protocol released-rationales`` by default; ``--protocol
     mulcot-bench run -d twitter2015 -m enc-assistant -m enc-student -m enc-student-nokd -m minilm-lr \\
         -m text-tfidf-lr --data-root DIR --protocol released-rationales
 
-The feature cache is ``MULCOT_BENCH_CACHE`` (as set, so image grids and token states encoded once are reused);
-``--work`` holds the run folders and a fresh result cache, so every model trains and predicts. Prints each model's
+``--work`` holds the run folders and a fresh result cache (``--cache-dir``), so every model trains and predicts;
+the run keeps its encoder features under ``<cache-dir>/features``, which is linked to the features folder of
+``MULCOT_BENCH_CACHE`` when that is set, so image grids and token states encoded once are reused. Prints each model's
 scores (x100; BLEU-4 and BERTScore-F1 only where chains are written), its fit time, and the run's wall and CPU time.
 """
 
@@ -65,6 +66,11 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     run_id = f"enc-{args.protocol}-{int(time.time())}"
     cmd = command(args.data_root, work, args.protocol, run_id)
+    shared = os.environ.get("MULCOT_BENCH_CACHE")
+    if shared:
+        (Path(shared) / "features").mkdir(parents=True, exist_ok=True)
+        (work / f"results-{run_id}").mkdir(parents=True, exist_ok=True)
+        (work / f"results-{run_id}" / "features").symlink_to(Path(shared).resolve() / "features")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     print("$ " + " ".join(cmd), flush=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)

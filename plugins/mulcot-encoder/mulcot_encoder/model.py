@@ -54,6 +54,17 @@ def chain_fields(chain: str | None) -> list[str] | None:
     return [parsed.fields[name] for name in FIELDS[:4]]
 
 
+def class_weights(labels: Tensor, mode: str) -> Tensor | None:
+    """CE class weights: ``none``, or ``sqrt-inverse`` (1 / sqrt(frequency), mean 1 over the training items)."""
+    if mode == "none":
+        return None
+    if mode != "sqrt-inverse":
+        raise ValueError(f"unknown class_weight {mode!r}; use none or sqrt-inverse")
+    counts = torch.bincount(labels, minlength=3).float().clamp(min=1.0)
+    w = counts.rsqrt()
+    return w / (w[labels].mean())
+
+
 def _fmt(seconds: float) -> str:
     return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
 
@@ -164,6 +175,9 @@ class EncoderChainModel:
                                                     pct_start=0.1)
         dev_rows = list(range(n, len(inputs)))
         a_logits = teacher._label_logits(inputs, list(range(n))) if teacher else None
+        weight = class_weights(labels[:n], str(s["class_weight"]))
+        lam, temp = float(s["kd_lambda"]), float(s["kd_temperature"])
+        scale = temp**2 if bool(s["kd_t2"]) else 1.0
         best: tuple[float, float] = (-1.0, -1.0)
         best_state, best_epoch, history = None, 0, []
         t0 = time.perf_counter()
@@ -175,14 +189,17 @@ class EncoderChainModel:
                 rows = order[b : b + bs].tolist()
                 logits = self._encode(inputs, rows).label_logits
                 terms = kd_terms(logits, a_logits[rows] if a_logits is not None else None, labels[rows],
-                                 lam=float(s["kd_lambda"]), temperature=float(s["kd_temperature"]),
-                                 t2=bool(s["kd_t2"]))
+                                 lam=lam, temperature=temp, t2=bool(s["kd_t2"]))
+                loss = terms.loss
+                if weight is not None:  # the same loss with a class-weighted CE
+                    ce = torch.nn.functional.cross_entropy(logits, labels[rows], weight=weight)
+                    loss = (1.0 - lam) * ce + lam * scale * terms.kl
                 opt.zero_grad()
-                terms.loss.backward()
+                loss.backward()
                 torch.nn.utils.clip_grad_norm_(params, float(s["grad_clip"]))
                 opt.step()
                 sched.step()
-                total_loss += float(terms.loss.detach()) * len(rows)
+                total_loss += float(loss.detach()) * len(rows)
             record: dict[str, Any] = {"epoch": epoch, "loss": round(total_loss / max(1, n), 4)}
             if dev_rows:
                 pred = self._label_logits(inputs, dev_rows).argmax(-1)

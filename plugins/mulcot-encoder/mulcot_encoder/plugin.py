@@ -38,6 +38,7 @@ TRAIN: dict[str, Any] = {
     "chain_lr": 3e-3,
     "chain_batch_size": 16,
     "grad_clip": 1.0,
+    "class_weight": "none",
     "select_label": "dev accuracy, ties macro-F1, first such epoch",
     "select_chain": "dev chain CE when dev has chains, else the last epoch",
     "torch_threads": 1,  # more threads spin on a small shared machine (10x slower measured under load)
