@@ -65,13 +65,13 @@ def cards() -> list[ModelCard]:
     return [
         ModelCard("enc-assistant", "assistant",
                   "Frozen MiniLM token states + EfficientNet-Lite0 grid -> query fusion (d 192, 2 layers) -> "
-                  "label head + GRU chain decoder", params=1_300_000, settings=settings(ASSISTANT)),
+                  "label head + GRU chain decoder", params=1_510_000, settings=settings(ASSISTANT)),
         ModelCard("enc-student", "student",
                   "The enc- family's student (d 96, 1 layer), KD from enc-assistant's label and chain-token logits",
-                  params=450_000, settings=settings(STUDENT), assistant="enc-assistant"),
+                  params=550_000, settings=settings(STUDENT), assistant="enc-assistant"),
         ModelCard("enc-student-nokd", "baseline",
                   "enc-student without KD (lambda 0), same data (teacher + enc-assistant's augmented chains)",
-                  params=450_000, settings=settings(STUDENT, kd_lambda=0.0), assistant="enc-assistant"),
+                  params=550_000, settings=settings(STUDENT, kd_lambda=0.0), assistant="enc-assistant"),
     ]
 
 
