@@ -1,0 +1,394 @@
+"""EncoderChainModel: the assistant, the KD student and the no-KD student of the enc- family.
+
+Training runs in two phases on frozen inputs (:mod:`mulcot_encoder.features`):
+
+1. **label**: fusion + label head on every training item, ``(1 - lam) * CE + lam * T^2 * KL`` against the
+   assistant's label logits for a student (lam 0: plain CE); the epoch with the best dev accuracy (ties
+   macro-F1) is kept.
+2. **chain**: with the fusion frozen at that epoch, the GRU decoder learns the four free-text fields of the
+   items that carry a valid chain, conditioned on the gold label, with the same loss on every target token
+   against the assistant's teacher-forced logits (same output vocabulary: the student takes the assistant's).
+
+At prediction the label head answers; the chain is decoded conditioned on that answer and rendered with it as
+the Prediction field, so the chain always agrees with the label. Items without a chain train the label only;
+when no training item has a chain, predictions carry no rationale.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from mulcot_features.encoders import torch_threads
+from torch import Tensor
+
+from mulcot_bench.distill.losses import kd_terms
+from mulcot_bench.plugin import LABELS, FitContext, ModelCard, Prediction, Sample, UserError
+from mulcot_bench.rationale import FIELDS, parse, render
+from mulcot_bench.stats import macro_f1
+from mulcot_encoder.decode import generate, row_generators
+from mulcot_encoder.features import Inputs, identities, load_inputs
+from mulcot_encoder.net import ChainNet, Encoded
+from mulcot_encoder.vocab import BOS, PAD, ChainVocab
+
+WEIGHTS_FILE = "weights.safetensors"
+META_FILE = "model.json"
+EVAL_BATCH = 128
+FORMAT = "mulcot-encoder-model-v1"
+
+
+def chain_fields(chain: str | None) -> list[str] | None:
+    """The four free-text fields of a valid five-field chain, else None."""
+    if not chain:
+        return None
+    parsed = parse(chain)
+    if not parsed.valid:
+        return None
+    return [parsed.fields[name] for name in FIELDS[:4]]
+
+
+def class_weights(labels: Tensor, mode: str) -> Tensor | None:
+    """CE class weights: ``none``, or ``sqrt-inverse`` (1 / sqrt(frequency), mean 1 over the training items)."""
+    if mode == "none":
+        return None
+    if mode != "sqrt-inverse":
+        raise ValueError(f"unknown class_weight {mode!r}; use none or sqrt-inverse")
+    counts = torch.bincount(labels, minlength=3).float().clamp(min=1.0)
+    w = counts.rsqrt()
+    return w / (w[labels].mean())
+
+
+def _fmt(seconds: float) -> str:
+    return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+
+
+class EncoderChainModel:
+    """One class for the three cards; the card's settings decide sizes, epochs and the KD weight."""
+
+    def __init__(self, card: ModelCard) -> None:
+        self.card = card
+        self.s = card.settings
+        self.net: ChainNet | None = None
+        self.vocab: ChainVocab | None = None
+        self.chains = False
+        self.meta: dict[str, Any] = {}
+
+    # building --------------------------------------------------------------------------------------------------
+    def _build(self, vocab_size: int) -> ChainNet:
+        s = self.s
+        return ChainNet(vocab_size, int(s["d_model"]), int(s["fusion_layers"]), int(s["heads"]), float(s["dropout"]),
+                        int(s["image_pool"]) ** 2, int(s["queries"]), int(s["emb_dim"]), int(s["decoder_layers"]))
+
+    def _log(self, message: str) -> None:
+        print(f"[{self.card.name}] {message}", file=sys.stderr, flush=True)
+
+    # training --------------------------------------------------------------------------------------------------
+    def fit(self, train: Sequence[Sample], dev: Sequence[Sample], ctx: FitContext) -> dict[str, Any]:
+        """Label phase then chain phase (see the module docstring); returns the stage report."""
+        with torch_threads(self.s["torch_threads"]):
+            return self._fit(list(train), list(dev), ctx)
+
+    def _teacher(self, ctx: FitContext) -> EncoderChainModel | None:
+        lam = float(self.s["kd_lambda"])
+        if lam == 0.0:
+            return None
+        teacher = ctx.assistant
+        if not isinstance(teacher, EncoderChainModel) or teacher.net is None:
+            raise UserError(f"{self.card.name} distils from an enc- assistant's logits (kd_lambda {lam}); it got "
+                            f"{type(teacher).__name__}: name enc-assistant as its assistant")
+        for key in ("text_max_length", "image_size", "image_pool", "image_preprocessing", "chain_tokenizer"):
+            if teacher.s[key] != self.s[key]:
+                raise UserError(f"{self.card.name} and its assistant must share {key}")
+        return teacher
+
+    def _fit(self, train: list[Sample], dev: list[Sample], ctx: FitContext) -> dict[str, Any]:
+        start = time.perf_counter()
+        teacher = self._teacher(ctx)
+        fields = [chain_fields(s.rationale) for s in train]
+        invalid = sum(1 for s, f in zip(train, fields, strict=True) if s.rationale and f is None)
+        chain_rows = [i for i, f in enumerate(fields) if f is not None]
+        if teacher is not None and teacher.vocab is not None:
+            self.vocab = ChainVocab(teacher.vocab.tokens, bool(self.s["target_placeholder"]))
+        else:
+            self.vocab = ChainVocab.build([(fields[i], train[i].target) for i in chain_rows],
+                                          int(self.s["vocab_min_count"]), bool(self.s["target_placeholder"]))
+        inputs, image_stats = load_inputs(train + dev, self.s)
+        feature_seconds = time.perf_counter() - start
+        torch.manual_seed(ctx.seed)  # here: loading an encoder may draw from the global generator
+        self.net = self._build(len(self.vocab))
+        labels = torch.tensor([LABELS.index(s.label) for s in train + dev])
+        n = len(train)
+        report: dict[str, Any] = {
+            "n_train": n, "n_dev": len(dev), "chains": len(chain_rows), "invalid_chains": invalid,
+            "label_only": n - len(chain_rows), "vocab": len(self.vocab), "images": image_stats,
+            "kd": {"lambda": float(self.s["kd_lambda"]), "temperature": float(self.s["kd_temperature"]),
+                   "t2": bool(self.s["kd_t2"]), "assistant": teacher.card.name if teacher else None},
+            "feature_seconds": round(feature_seconds, 1),
+        }
+        report["label_phase"] = self._label_phase(inputs, labels, n, teacher, ctx.seed)
+        self.chains = bool(chain_rows)
+        torch.manual_seed(ctx.seed + 1)
+        if chain_rows:
+            targets = [train[i].target for i in chain_rows]
+            seqs = [self.vocab.encode(fields[i], t) for i, t in zip(chain_rows, targets, strict=True)]
+            dev_rows = [(n + j, f) for j, f in enumerate(chain_fields(s.rationale) for s in dev) if f is not None]
+            dev_seqs = [self.vocab.encode(f, dev[r - n].target) for r, f in dev_rows]
+            report["chain_phase"] = self._chain_phase(inputs, labels, chain_rows, seqs, [r for r, _ in dev_rows],
+                                                      dev_seqs, teacher, ctx.seed)
+        else:
+            report["why_no_chains"] = ("no training item carries a five-field chain (under the reference protocol "
+                                       "Twitter-2015's train split has none): label task only, predictions have "
+                                       "no rationale")
+        report["params"] = sum(p.numel() for p in self.net.parameters())
+        report["train_seconds"] = round(time.perf_counter() - start, 1)
+        self.meta = {"encoders": identities(self.s), "report": report}
+        return report
+
+    def _encode(self, inputs: Inputs, rows: Sequence[int], net: ChainNet | None = None) -> Encoded:
+        return (net or self.net).encode(inputs.batch(rows))  # type: ignore[union-attr]
+
+    def _label_logits(self, inputs: Inputs, rows: Sequence[int]) -> Tensor:
+        """Eval-mode label logits of ``rows``, in batches."""
+        assert self.net is not None
+        self.net.eval()
+        with torch.no_grad():
+            parts = [self._encode(inputs, rows[i : i + EVAL_BATCH]).label_logits
+                     for i in range(0, len(rows), EVAL_BATCH)]
+        return torch.cat(parts) if parts else torch.zeros(0, 3)
+
+    def _label_phase(self, inputs: Inputs, labels: Tensor, n: int, teacher: EncoderChainModel | None,
+                     seed: int) -> dict[str, Any]:
+        assert self.net is not None
+        s = self.s
+        epochs, bs = int(s["label_epochs"]), int(s["batch_size"])
+        params = list(self.net.fusion.parameters()) + list(self.net.head.parameters())
+        opt = torch.optim.AdamW(params, lr=float(s["label_lr"]), weight_decay=float(s["weight_decay"]))
+        total = epochs * ((n + bs - 1) // bs)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=float(s["label_lr"]), total_steps=max(1, total),
+                                                    pct_start=0.1)
+        dev_rows = list(range(n, len(inputs)))
+        a_logits = teacher._label_logits(inputs, list(range(n))) if teacher else None
+        weight = class_weights(labels[:n], str(s["class_weight"]))
+        lam, temp = float(s["kd_lambda"]), float(s["kd_temperature"])
+        scale = temp**2 if bool(s["kd_t2"]) else 1.0
+        best: tuple[float, float] = (-1.0, -1.0)
+        best_state, best_epoch, history = None, 0, []
+        t0 = time.perf_counter()
+        for epoch in range(1, epochs + 1):
+            self.net.train()
+            order = np.random.RandomState(seed * 1000 + epoch).permutation(n)
+            total_loss = 0.0
+            for b in range(0, n, bs):
+                rows = order[b : b + bs].tolist()
+                logits = self._encode(inputs, rows).label_logits
+                terms = kd_terms(logits, a_logits[rows] if a_logits is not None else None, labels[rows],
+                                 lam=lam, temperature=temp, t2=bool(s["kd_t2"]))
+                loss = terms.loss
+                if weight is not None:  # the same loss with a class-weighted CE
+                    ce = torch.nn.functional.cross_entropy(logits, labels[rows], weight=weight)
+                    loss = (1.0 - lam) * ce + lam * scale * terms.kl
+                opt.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, float(s["grad_clip"]))
+                opt.step()
+                sched.step()
+                total_loss += float(loss.detach()) * len(rows)
+            record: dict[str, Any] = {"epoch": epoch, "loss": round(total_loss / max(1, n), 4)}
+            if dev_rows:
+                pred = self._label_logits(inputs, dev_rows).argmax(-1)
+                gold = labels[dev_rows]
+                acc = float((pred == gold).float().mean())
+                f1 = macro_f1([LABELS[i] for i in gold.tolist()], [LABELS[i] for i in pred.tolist()])
+                record.update(dev_accuracy=round(acc, 4), dev_macro_f1=round(f1, 4))
+                if (acc, f1) > best:
+                    best, best_epoch, best_state = (acc, f1), epoch, copy.deepcopy(self.net.state_dict())
+            history.append(record)
+            elapsed = time.perf_counter() - t0
+            dev_text = (f" dev acc {record['dev_accuracy']:.3f} macro-F1 {record['dev_macro_f1']:.3f}"
+                        if dev_rows else "")
+            self._log(f"label epoch {epoch}/{epochs} loss {record['loss']:.4f}{dev_text} elapsed {_fmt(elapsed)} "
+                      f"ETA {_fmt(elapsed / epoch * (epochs - epoch))}")
+        if best_state is not None:
+            self.net.load_state_dict(best_state)
+        else:
+            best_epoch = epochs
+        out = {"epochs": epochs, "selected_epoch": best_epoch, "history": history,
+               "seconds": round(time.perf_counter() - t0, 1)}
+        if dev_rows:
+            out.update(dev_accuracy=best[0], dev_macro_f1=best[1])
+        return out
+
+    def _chain_batch(self, seqs: list[list[int]]) -> tuple[Tensor, Tensor]:
+        """Decoder inputs (<bos> + ids[:-1]) and targets (ids, padding -100)."""
+        length = max(len(q) for q in seqs)
+        inp = torch.full((len(seqs), length), PAD, dtype=torch.long)
+        tgt = torch.full((len(seqs), length), -100, dtype=torch.long)
+        for i, q in enumerate(seqs):
+            inp[i, : len(q)] = torch.tensor([BOS, *q[:-1]])
+            tgt[i, : len(q)] = torch.tensor(q)
+        return inp, tgt
+
+    def _chain_logits(self, inputs: Inputs, rows: list[int], labels: Tensor, inp: Tensor,
+                      train: bool) -> Tensor:
+        assert self.net is not None
+        self.net.fusion.eval()
+        self.net.head.eval()
+        with torch.no_grad():
+            enc = self._encode(inputs, rows)
+        self.net.decoder.train(train)
+        return self.net.decoder(enc, labels, inp)[0]
+
+    def _chain_phase(self, inputs: Inputs, labels: Tensor, rows: list[int], seqs: list[list[int]],
+                     dev_rows: list[int], dev_seqs: list[list[int]], teacher: EncoderChainModel | None,
+                     seed: int) -> dict[str, Any]:
+        assert self.net is not None
+        s = self.s
+        epochs, bs = int(s["chain_epochs"]), int(s["chain_batch_size"])
+        cap = s["max_chain_items_per_epoch"]
+        per_epoch = len(rows) if cap is None else min(len(rows), int(cap))
+        params = self.net.decoder_parameters()
+        opt = torch.optim.AdamW(params, lr=float(s["chain_lr"]), weight_decay=float(s["weight_decay"]))
+        steps = epochs * ((per_epoch + bs - 1) // bs)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=float(s["chain_lr"]), total_steps=max(1, steps),
+                                                    pct_start=0.1)
+        lam, temp, t2 = float(s["kd_lambda"]), float(s["kd_temperature"]), bool(s["kd_t2"])
+        best, best_state, best_epoch, history = float("inf"), None, epochs, []
+        t0 = time.perf_counter()
+        for epoch in range(1, epochs + 1):
+            rng = np.random.RandomState(seed * 1000 + 500 + epoch)
+            pick = rng.permutation(len(rows))[:per_epoch]
+            # batches of similar length (little padding), in a shuffled order
+            pick = sorted(pick.tolist(), key=lambda k: len(seqs[k]))
+            batches = [pick[b : b + bs] for b in range(0, len(pick), bs)]
+            rng.shuffle(batches)
+            total, count = 0.0, 0
+            for batch in batches:
+                rr = [rows[k] for k in batch]
+                inp, tgt = self._chain_batch([seqs[k] for k in batch])
+                logits = self._chain_logits(inputs, rr, labels[rr], inp, train=True)
+                a_logits = None
+                if teacher is not None:
+                    with torch.no_grad():
+                        a_logits = teacher._chain_logits(inputs, rr, labels[rr], inp, train=False)
+                terms = kd_terms(logits, a_logits, tgt, lam=lam, temperature=temp, t2=t2)
+                opt.zero_grad()
+                terms.loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, float(s["grad_clip"]))
+                opt.step()
+                sched.step()
+                total += float(terms.loss.detach()) * terms.n_ce
+                count += terms.n_ce
+            record: dict[str, Any] = {"epoch": epoch, "loss": round(total / max(1, count), 4)}
+            if dev_rows:
+                record["dev_chain_ce"] = round(self._dev_ce(inputs, labels, dev_rows, dev_seqs), 4)
+                if record["dev_chain_ce"] < best:
+                    best, best_epoch = record["dev_chain_ce"], epoch
+                    best_state = copy.deepcopy(self.net.decoder.state_dict())
+            history.append(record)
+            elapsed = time.perf_counter() - t0
+            dev_text = f" dev chain CE {record['dev_chain_ce']:.4f}" if dev_rows else ""
+            self._log(f"chain epoch {epoch}/{epochs} loss {record['loss']:.4f}{dev_text} ({per_epoch} chains) "
+                      f"elapsed {_fmt(elapsed)} ETA {_fmt(elapsed / epoch * (epochs - epoch))}")
+        if best_state is not None:
+            self.net.decoder.load_state_dict(best_state)
+        return {"epochs": epochs, "chains_per_epoch": per_epoch, "selected_epoch": best_epoch, "history": history,
+                "dev_chains": len(dev_rows), "seconds": round(time.perf_counter() - t0, 1)}
+
+    def _dev_ce(self, inputs: Inputs, labels: Tensor, rows: list[int], seqs: list[list[int]]) -> float:
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for b in range(0, len(rows), EVAL_BATCH):
+                rr, qq = rows[b : b + EVAL_BATCH], seqs[b : b + EVAL_BATCH]
+                inp, tgt = self._chain_batch(qq)
+                logits = self._chain_logits(inputs, rr, labels[rr], inp, train=False)
+                sel = tgt != -100
+                total += float(torch.nn.functional.cross_entropy(logits[sel], tgt[sel], reduction="sum"))
+                count += int(sel.sum())
+        return total / max(1, count)
+
+    # prediction ------------------------------------------------------------------------------------------------
+    def predict(self, samples: Sequence[Sample]) -> list[Prediction]:
+        """Label from the head; chain decoded greedily, conditioned on that label."""
+        return self._run(list(samples), None, 0)
+
+    def sample(self, samples: Sequence[Sample], temperature: float = 0.7, seed: int = 0) -> list[Prediction]:
+        """One sampled (label, chain) per sample at ``temperature``; per-sample seeds, so batching never matters."""
+        return self._run(list(samples), float(temperature), seed)
+
+    def _run(self, samples: list[Sample], temperature: float | None, seed: int) -> list[Prediction]:
+        if self.net is None or self.vocab is None:
+            raise RuntimeError(f"{self.card.name} used before fit or load")
+        if not samples:
+            return []
+        with torch_threads(self.s["torch_threads"]):
+            inputs, _ = load_inputs(samples, self.s)
+            self.net.eval()
+            out: list[Prediction] = []
+            for b in range(0, len(samples), EVAL_BATCH):
+                rows = list(range(b, min(len(samples), b + EVAL_BATCH)))
+                out.extend(self._run_batch(samples, inputs, rows, temperature, seed))
+        return out
+
+    def _run_batch(self, samples: list[Sample], inputs: Inputs, rows: list[int], temperature: float | None,
+                   seed: int) -> list[Prediction]:
+        assert self.net is not None and self.vocab is not None
+        with torch.no_grad():
+            enc = self._encode(inputs, rows)
+            probs = enc.label_logits.float().softmax(-1)
+            gens = None
+            if temperature is None:
+                labels = probs.argmax(-1)
+            else:
+                gens = row_generators(seed, [samples[r].content_hash for r in rows])
+                tempered = (enc.label_logits.float() / max(temperature, 1e-6)).softmax(-1)
+                labels = torch.stack([torch.multinomial(p, 1, generator=g)[0]
+                                      for p, g in zip(tempered, gens, strict=True)])
+            ids = (generate(self.net, enc, labels, int(self.s["max_chain_tokens"]), temperature, gens,
+                            int(self.s["no_repeat_ngram"]))
+                   if self.chains else [None] * len(rows))
+        preds = []
+        for r, k, p, seq in zip(rows, labels.tolist(), probs.tolist(), ids, strict=True):
+            label = LABELS[k]
+            chain = None
+            if seq is not None:
+                values = self.vocab.decode(seq, samples[r].target)
+                chain = render({**dict(zip(FIELDS[:4], values, strict=True)), "Prediction": label})
+            preds.append(Prediction(label, chain, {lab: float(v) for lab, v in zip(LABELS, p, strict=True)}))
+        return preds
+
+    # persistence -----------------------------------------------------------------------------------------------
+    def save(self, folder: Path) -> None:
+        """``weights.safetensors`` (the trainable state) and ``model.json`` (vocabulary, flags, encoders, report)."""
+        from safetensors.torch import save_file
+
+        if self.net is None or self.vocab is None:
+            raise RuntimeError(f"{self.card.name}: nothing to save before fit")
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.contiguous() for k, v in self.net.state_dict().items()}, str(folder / WEIGHTS_FILE))
+        meta = {"format": FORMAT, "model": self.card.name, "settings": self.s, "chains": self.chains,
+                "vocab": self.vocab.tokens, **self.meta}
+        (folder / META_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True))
+
+    def load(self, folder: Path) -> None:
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        meta = json.loads((folder / META_FILE).read_text())
+        if meta.get("format") != FORMAT:
+            raise RuntimeError(f"{folder}: not a {FORMAT} folder")
+        if meta.get("encoders") and meta["encoders"] != identities(self.s):
+            raise RuntimeError(f"{folder} was trained on features from other encoder weights or layout")
+        self.vocab = ChainVocab(meta["vocab"], bool(self.s["target_placeholder"]))
+        self.chains = bool(meta["chains"])
+        self.meta = {k: meta[k] for k in ("encoders", "report") if k in meta}
+        self.net = self._build(len(self.vocab))
+        self.net.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
+        self.net.eval()
