@@ -30,9 +30,18 @@ from mulcot_features.encoders import torch_threads
 from torch import Tensor
 
 from mulcot_bench.distill.losses import kd_terms
-from mulcot_bench.plugin import LABELS, FitContext, ModelCard, Prediction, Sample, UserError
-from mulcot_bench.rationale import FIELDS, parse, render
-from mulcot_bench.stats import macro_f1
+from mulcot_bench.plugin import (
+    FIELDS,
+    LABELS,
+    FitContext,
+    ModelCard,
+    Prediction,
+    Sample,
+    UserError,
+    parse,
+    render_chain,
+)
+from mulcot_bench.scoring.stats import macro_f1
 from mulcot_encoder.decode import generate, row_generators
 from mulcot_encoder.features import Inputs, identities, load_inputs
 from mulcot_encoder.net import ChainNet, Encoded
@@ -359,7 +368,7 @@ class EncoderChainModel:
             chain = None
             if seq is not None:
                 values = self.vocab.decode(seq, samples[r].target)
-                chain = render({**dict(zip(FIELDS[:4], values, strict=True)), "Prediction": label})
+                chain = render_chain({**dict(zip(FIELDS[:4], values, strict=True)), "Prediction": label})
             preds.append(Prediction(label, chain, {lab: float(v) for lab, v in zip(LABELS, p, strict=True)}))
         return preds
 

@@ -28,3 +28,9 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, _feature_cache: Path) -> None
     monkeypatch.delenv("MULCOT_BENCH_BLOCK_PLUGINS", raising=False)
     monkeypatch.delenv("MULCOT_BENCH_DATA_ROOT", raising=False)
     monkeypatch.setenv("MULCOT_BENCH_CACHE", str(_feature_cache))
+
+
+@pytest.fixture
+def mulcot_plugin() -> str:
+    """The plugin under test for the kit's ``mulcot_registry`` (the repository's pytest settings are shared)."""
+    return "mulcot_encoder.plugin"

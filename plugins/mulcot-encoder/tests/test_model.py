@@ -8,8 +8,7 @@ import pytest
 from enc_testutil import card, fitted
 from mulcot_encoder.model import EncoderChainModel
 
-from mulcot_bench.plugin import LABELS, ModelUnavailable, UserError
-from mulcot_bench.rationale import parse
+from mulcot_bench.plugin import LABELS, ModelUnavailable, UserError, parse
 
 
 @pytest.fixture(scope="module")
