@@ -22,6 +22,9 @@ EXPECTED = {
     "minilm-lr",
     "effnet-lr",
     "minilm-effnet-lr",
+    "enc-assistant",
+    "enc-student",
+    "enc-student-nokd",
 }
 
 
@@ -70,6 +73,7 @@ def test_run_all_writes_every_role_and_metric(two_runs: tuple[Path, RunResults, 
     assert by["majority"].scores["bleu4"] is None
     assert by["tiny-vlm-assistant"].scores["bleu4"] is not None
     assert by["tiny-vlm-student"].assistant == "tiny-vlm-assistant"
+    assert by["enc-student"].assistant == "enc-assistant" and by["enc-student"].scores["bleu4"] is not None
     assert by["tiny-vlm-student"].stage["selected_epoch"] >= 1
     assert by["synthetic-teacher"].stage["corrected"] >= 1
     assert by["tiny-vlm-assistant"].stage["augmentation"]["sampled"] > 0

@@ -12,12 +12,14 @@ import platform
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mulcot_bench.errors import describe
 from mulcot_bench.plugin.contract import ContractReport, check_model, declared_epochs, tiny_data
 from mulcot_bench.plugin.loading import Candidate, Problem, blocked_names, builtin_candidates, candidates
-from mulcot_bench.plugin.registry import build_registry, isolated
+from mulcot_bench.plugin.registry import Registry, build_registry, isolated
 from mulcot_bench.plugin.specs import ModelSpec
+from mulcot_bench.types import FitContext, Splits
 
 
 @dataclass
@@ -65,6 +67,7 @@ def _diagnose_one(cand: Candidate, models: set[str] | None, skip_slow: bool) -> 
     registry, problems = isolated([*builtins, cand], strict=False)
     diag.problems = [p for p in problems if p.plugin == info.name]
     data = tiny_data()
+    assistants: dict[str, Any] = {}
     for name in info.registered.get("models", []):
         if models is not None and name not in models:
             continue
@@ -73,13 +76,32 @@ def _diagnose_one(cand: Candidate, models: set[str] | None, skip_slow: bool) -> 
         if skip_slow and reason:
             diag.skipped[name] = f"--skip-slow: {reason}"
             continue
-        report = check_model(spec, registry=registry, data=data, raise_on_failure=False)
+        assistant = _assistant_for(spec, registry, data, assistants)
+        report = check_model(spec, registry=registry, data=data, assistant=assistant, raise_on_failure=False)
         build = next((c for c in report.failures if c.name == "build"), None)
         if build is not None and build.message.startswith(_UNAVAILABLE):  # no endpoint/weights here: not a bug
             diag.skipped[name] = f"unavailable here: {build.message.removeprefix(_UNAVAILABLE)}"
             continue
         diag.reports.append(report)
     return diag
+
+
+def _assistant_for(spec: ModelSpec, registry: Registry, data: Splits, fitted: dict[str, Any]) -> Any:
+    """The assistant a student's card names, built and fitted on the tiny set as a run would hand it over
+    (once per plugin); None when the card names none, the plugin does not register it, or it fails (the
+    student's own check then says what it lacks)."""
+    name = spec.card.assistant
+    if spec.card.role != "student" or not name or name not in registry.models:
+        return None
+    if name not in fitted:
+        try:
+            model = registry.models[name].build()
+            if hasattr(model, "fit"):
+                model.fit(data.train, data.dev, FitContext(seed=0, dataset=data.name, level=data.level))
+            fitted[name] = model
+        except Exception:  # noqa: BLE001 - the assistant's own check reports its failure
+            fitted[name] = None
+    return fitted[name]
 
 
 def diagnose(plugins_dirs: list[Path] | None = None, models: Iterable[str] | None = None,
