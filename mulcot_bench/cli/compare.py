@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
-from mulcot_bench.cli.options import load_registry, plugins_dir_option
+from mulcot_bench.cli.options import json_option, load_registry, plugins_dir_option
 from mulcot_bench.errors import UserError
 
 
@@ -25,6 +26,7 @@ from mulcot_bench.errors import UserError
     help="Include BERTScore and MiniLM cosine (read from the cache; scored with the model when not cached).",
 )
 @plugins_dir_option
+@json_option
 def compare_cmd(
     run_dir: Path,
     model_a: str,
@@ -35,12 +37,13 @@ def compare_cmd(
     cache_dir: Path | None,
     model_metrics: bool,
     plugins_dirs: tuple[Path, ...],
+    as_json: bool,
 ) -> None:
     """Compare two models of one run: A - B with 95% paired bootstrap CIs, p-values and McNemar's test."""
     from mulcot_bench.cache import Cache
     from mulcot_bench.paths import default_cache_dir
     from mulcot_bench.scoring.compare import compare, entries_for, read_lines
-    from mulcot_bench.scoring.compare_text import format_comparison
+    from mulcot_bench.scoring.compare_text import comparison_json, format_comparison
     from mulcot_bench.scoring.scorer import Scorer
 
     if not run_dir.is_dir():
@@ -48,6 +51,7 @@ def compare_cmd(
     pairs = entries_for(run_dir, model_a, model_b, dataset)
     cache = Cache(cache_dir or default_cache_dir()) if model_metrics else None
     scorer = Scorer(load_registry(plugins_dirs, strict=False), cache, resamples)
+    results = []
     for entry_a, entry_b in pairs:
         result = compare(
             read_lines(run_dir / entry_a.predictions_file),
@@ -58,4 +62,8 @@ def compare_cmd(
             scorer,
             model_metrics,
         )
-        click.echo(format_comparison(result, resamples, seed))
+        results.append(result)
+        if not as_json:
+            click.echo(format_comparison(result, resamples, seed))
+    if as_json:
+        click.echo(json.dumps([comparison_json(r, resamples, seed) for r in results], indent=2))

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
+from mulcot_bench.cli.options import json_option
 from mulcot_bench.errors import UserError
+
+SPLITS = ("train", "dev", "test")
 
 _root = click.option(
     "--data-root", type=click.Path(path_type=Path), help="Folder of the real datasets; also MULCOT_BENCH_DATA_ROOT."
 )
 
 
-def _data_root(data_root: Path | None) -> Path:
+def _data_root(data_root: Path | None, must_exist: bool = False) -> Path:
+    """The data root given, else the default one; ``must_exist`` (reading commands) refuses a missing one, as
+    ``run`` does (``fetch`` and ``import`` create it)."""
     from mulcot_bench.paths import default_data_root
 
+    if must_exist and data_root is not None and not data_root.is_dir():
+        raise UserError(f"data root {data_root} does not exist; pass an existing folder to --data-root")
     return data_root or default_data_root()
 
 
@@ -31,36 +40,60 @@ def datasets_group(ctx: click.Context, data_root: Path | None) -> None:
 
 @datasets_group.command("list")
 @_root
-def list_cmd(data_root: Path | None) -> None:
+@json_option
+def list_cmd(data_root: Path | None, as_json: bool = False) -> None:
     """Each registered dataset: present or missing, rows, image and rationale coverage."""
+    root = _data_root(data_root, must_exist=True)
+    found = [_status(spec, root) for spec in _datasets()]
+    if as_json:
+        click.echo(json.dumps({"data_root": str(root), "datasets": found}, indent=2))
+        return
+    click.echo(f"data root: {root}")
+    for d in found:
+        head = f"{d['name']:14} {d['level']:6}"
+        if d["status"] == "present":
+            n = sum(d["rows"].values())
+            rows = "/".join(str(d["rows"][s]) for s in SPLITS)
+            rat = "/".join(str(d["rationales"][s]) for s in SPLITS)
+            pct = 100 * d["images"] / max(n, 1)
+            click.echo(f"{head} present  rows {rows}  images {d['images']}/{n} ({pct:.0f}%)  rationales {rat}")
+        elif d["status"] == "missing":
+            click.echo(f"{head} missing ({d['how_to_get']})")
+        elif d["status"] == "unloadable":
+            click.echo(f"{head} present, does not load: {d['error']}")
+        else:
+            click.echo(f"{head} embedded")
+
+
+def _datasets() -> list[Any]:
     from mulcot_bench.plugin.registry import build_registry
+
+    return list(build_registry([], strict=False).datasets.values())
+
+
+def _status(spec: Any, root: Path) -> dict[str, Any]:
+    """One dataset's state under the data root: embedded, missing, unloadable, or present with its coverage."""
     from mulcot_bench.plugin.specs import resolve
 
-    root = _data_root(data_root)
-    click.echo(f"data root: {root}")
-    for spec in build_registry([], strict=False).datasets.values():
-        if spec.embedded:
-            click.echo(f"{spec.name:14} {spec.level:6} embedded")
-            continue
-        folder = spec.locate(root)
-        if folder is None:
-            click.echo(f"{spec.name:14} {spec.level:6} missing ({spec.how_to_get})")
-            continue
-        try:
-            data = resolve(spec.loader)(folder, spec.name, allow_missing_images=True)
-        except UserError as exc:
-            click.echo(f"{spec.name:14} {spec.level:6} present, does not load: {exc}")
-            continue
-        click.echo(f"{spec.name:14} {spec.level:6} present  {_coverage(data)}")
-
-
-def _coverage(data: object) -> str:
-    splits = [data.split(s) for s in ("train", "dev", "test")]  # type: ignore[attr-defined]
-    rows = "/".join(str(len(s)) for s in splits)
-    n = sum(len(s) for s in splits)
-    img = sum(x.image is not None for s in splits for x in s)
-    rat = "/".join(f"{sum(x.rationale is not None for x in s)}" for s in splits)
-    return f"rows {rows}  images {img}/{n} ({100 * img / max(n, 1):.0f}%)  rationales {rat}"
+    out: dict[str, Any] = {"name": spec.name, "level": spec.level}
+    if spec.embedded:
+        return {**out, "status": "embedded"}
+    folder = spec.locate(root)
+    if folder is None:
+        return {**out, "status": "missing", "how_to_get": spec.how_to_get}
+    try:
+        data = resolve(spec.loader)(folder, spec.name, allow_missing_images=True)
+    except UserError as exc:
+        return {**out, "status": "unloadable", "path": str(folder), "error": str(exc)}
+    splits = {s: data.split(s) for s in SPLITS}
+    return {
+        **out,
+        "status": "present",
+        "path": str(folder),
+        "rows": {s: len(v) for s, v in splits.items()},
+        "images": sum(x.image is not None for v in splits.values() for x in v),
+        "rationales": {s: sum(x.rationale is not None for x in v) for s, v in splits.items()},
+    }
 
 
 @datasets_group.command("verify")

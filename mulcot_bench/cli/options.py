@@ -19,6 +19,7 @@ plugins_dir_option = click.option(
     type=click.Path(path_type=Path),
     help="Folder of local plugin files (*.py); also MULCOT_BENCH_PLUGINS_DIR.",
 )
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (machine-readable) instead of text.")
 strict_option = click.option("--strict", is_flag=True, help="A plugin that fails to load is fatal.")
 protocol_option = click.option(
     "--protocol",

@@ -2,28 +2,37 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from mulcot_bench.cli.options import fmt_params, load_registry, plugins_dir_option, strict_option
+from mulcot_bench.cli.options import fmt_params, json_option, load_registry, plugins_dir_option, strict_option
 from mulcot_bench.types import ROLES
+
+if TYPE_CHECKING:
+    from mulcot_bench.plugin.registry import Registry
 
 
 @click.group("plugins", invoke_without_command=True)
 @plugins_dir_option
 @strict_option
+@json_option
 @click.pass_context
-def plugins_group(ctx: click.Context, plugins_dirs: tuple[Path, ...], strict: bool) -> None:
+def plugins_group(ctx: click.Context, plugins_dirs: tuple[Path, ...], strict: bool, as_json: bool) -> None:
     """List the plugins, their versions, and what each registers (no subcommand); scaffold or check plugins."""
     if ctx.invoked_subcommand is None:
-        list_plugins(plugins_dirs, strict)
+        list_plugins(plugins_dirs, strict, as_json)
 
 
-def list_plugins(plugins_dirs: tuple[Path, ...], strict: bool) -> None:
+def list_plugins(plugins_dirs: tuple[Path, ...], strict: bool, as_json: bool = False) -> None:
     """Each plugin, its distribution version and source, and what it registers."""
     registry = load_registry(plugins_dirs, strict)
+    if as_json:
+        click.echo(json.dumps(plugins_json(registry), indent=2))
+        return
     for info in registry.loaded.plugins:
         version = f"{info.distribution or '-'} {info.version or ''}".strip()
         status = f"FAILED: {info.error}" if info.error else ""
@@ -36,6 +45,23 @@ def list_plugins(plugins_dirs: tuple[Path, ...], strict: bool) -> None:
                     opt_in = "" if card.default else ", opt-in: not in --all"
                     extra = f"  ({card.role}{', ' + fmt_params(card.params) if card.params else ''}{opt_in})"
                 click.echo(f"    {kind[:-1]}: {name}{extra}")
+
+
+def plugins_json(registry: Registry) -> list[dict[str, Any]]:
+    """Each plugin as JSON: source, distribution, version, error, what it registers, and its models' cards."""
+    out = []
+    for info in registry.loaded.plugins:
+        models = {
+            name: {
+                "role": registry.models[name].card.role,
+                "params": registry.models[name].card.params,
+                "opt_in": not registry.models[name].card.default,
+                "description": registry.models[name].card.description,
+            }
+            for name in info.registered.get("models", [])
+        }
+        out.append({**vars(info), "models": models})
+    return out
 
 
 @plugins_group.command("new")

@@ -1,6 +1,9 @@
-"""Plain-text rendering of a :class:`~mulcot_bench.scoring.compare.Comparison` for the terminal."""
+"""A :class:`~mulcot_bench.scoring.compare.Comparison` as plain text for the terminal, or as JSON."""
 
 from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
 
 from mulcot_bench.scoring.compare import Comparison
 from mulcot_bench.scoring.stats import EXACT_BELOW, Interval
@@ -38,3 +41,23 @@ def format_comparison(result: Comparison, resamples: int, seed: int) -> str:
     )
     lines.extend(f"note: {note}" for note in result.notes)
     return "\n".join(lines) + "\n"
+
+
+def comparison_json(result: Comparison, resamples: int, seed: int) -> dict[str, Any]:
+    """The comparison as plain data: values as computed (fractions, BLEU on 0-100; ``percent`` says which)."""
+    rows = []
+    for row in result.rows:
+        r = row.result
+        rows.append({"metric": row.name, "percent": row.percent, "a": asdict(r.a), "b": asdict(r.b),
+                     "diff": asdict(r.diff), "p": r.p})  # fmt: skip
+    return {
+        "dataset": result.dataset,
+        "model_a": result.model_a,
+        "model_b": result.model_b,
+        "n": result.n,
+        "n_reasoning": result.n_reasoning,
+        "bootstrap": {"resamples": resamples, "seed": seed, "level": 0.95},
+        "rows": rows,
+        "mcnemar": asdict(result.mcnemar),
+        "notes": list(result.notes),
+    }

@@ -1,0 +1,59 @@
+"""Machine-readable output: ``--json`` on ``plugins``, ``datasets list`` and ``compare``; and ``datasets list``
+refuses a data root that does not exist, as ``run`` does."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from test_stats import _write_run
+
+from mulcot_bench.scoring.compare import read_lines
+
+
+def _main(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
+    from mulcot_bench.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["mulcot-bench", *args])
+    with pytest.raises(SystemExit) as stop:
+        main()
+        raise SystemExit(0)
+    return int(stop.value.code or 0)
+
+
+def test_plugins_json_lists_each_plugin_and_its_models(monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # noqa: ANN001
+    assert _main(monkeypatch, "plugins", "--json") == 0
+    found = {p["name"]: p for p in json.loads(capsys.readouterr().out)}
+    assert found["baselines"]["registered"]["models"] == ["majority", "text-tfidf-lr"]
+    assert found["baselines"]["models"]["majority"]["role"] == "baseline"
+    assert "accuracy" in found["metrics"]["registered"]["metrics"] and found["metrics"]["error"] is None
+
+
+def test_datasets_list_json_and_a_missing_data_root(monkeypatch: pytest.MonkeyPatch, capsys, tmp_path: Path) -> None:  # noqa: ANN001
+    assert _main(monkeypatch, "datasets", "list", "--data-root", str(tmp_path), "--json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    status = {d["name"]: d["status"] for d in doc["datasets"]}
+    assert doc["data_root"] == str(tmp_path)
+    assert status["synthetic"] == "embedded" and status["twitter2015"] == "missing"
+    assert _main(monkeypatch, "datasets", "list", "--data-root", str(tmp_path / "nowhere")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nowhere does not exist" in err
+
+
+def test_compare_json_matches_the_predictions(monkeypatch: pytest.MonkeyPatch, capsys, tmp_path: Path) -> None:  # noqa: ANN001
+    _write_run(tmp_path, n=120)
+    code = _main(monkeypatch, "compare", str(tmp_path), "good", "bad", "--resamples", "200", "--no-model-metrics",
+                 "--json")  # fmt: skip
+    assert code == 0
+    (doc,) = json.loads(capsys.readouterr().out)
+    a = read_lines(tmp_path / "predictions/toy/good.jsonl")
+    b = read_lines(tmp_path / "predictions/toy/bad.jsonl")
+    only_a = sum(x["label"] == x["gold"] and y["label"] != y["gold"] for x, y in zip(a, b, strict=True))
+    only_b = sum(x["label"] != x["gold"] and y["label"] == y["gold"] for x, y in zip(a, b, strict=True))
+    assert (doc["mcnemar"]["b"], doc["mcnemar"]["c"]) == (only_a, only_b)
+    rows = {r["metric"]: r for r in doc["rows"]}
+    accuracy = sum(x["label"] == x["gold"] for x in a) / len(a)
+    assert rows["accuracy"]["a"]["value"] == pytest.approx(accuracy)
+    assert rows["BLEU-4 (corpus, sacrebleu)"]["percent"] is True and doc["n"] == 120
