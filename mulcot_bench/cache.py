@@ -65,10 +65,25 @@ class Cache:
         folder.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(folder / "cache.sqlite3", timeout=BUSY_TIMEOUT_S, isolation_level=None)
         self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
-        self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a committed batch survives a power cut, not only a kill
-        self._db.execute("CREATE TABLE IF NOT EXISTS kv (ns TEXT, k TEXT, v TEXT, PRIMARY KEY (ns, k))")
+        self._set_up()
         self._clean_stale()
+
+    def _set_up(self) -> None:
+        """WAL mode and the table. SQLite does not call the busy handler while another process switches a new
+        database to WAL, so two processes opening a fresh cache at once retry here instead of failing."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        delay = 0.005
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("CREATE TABLE IF NOT EXISTS kv (ns TEXT, k TEXT, v TEXT, PRIMARY KEY (ns, k))")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.25)
 
     def _write(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         """One write transaction, taking the write lock up front so a waiting writer never deadlocks."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,10 @@ from mulcot_bench.runner.pipeline import DatasetPipeline
 
 WRITER = textwrap.dedent(
     """
-    import sys
+    import sys, time
     from pathlib import Path
     from mulcot_bench.cache import Cache
+    time.sleep(max(0.0, float(sys.argv[3]) - time.time()))  # every writer opens the fresh cache at once
     cache = Cache(Path(sys.argv[1]))
     who = sys.argv[2]
     for i in range(150):
@@ -31,8 +33,13 @@ WRITER = textwrap.dedent(
 
 
 def test_two_processes_write_one_cache_at_once(tmp_path: Path) -> None:
+    """Both open a cache that does not exist yet at the same moment (SQLite's switch to WAL does not wait on a
+    busy lock, so the cache retries it), then write and read interleaved."""
+    start = str(time.time() + 3)
     procs = [
-        subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path / "c"), who], stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(tmp_path / "c"), who, start], stdout=subprocess.PIPE, text=True
+        )
         for who in ("a", "b")
     ]
     outs = [p.communicate(timeout=120)[0] for p in procs]
