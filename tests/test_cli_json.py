@@ -4,23 +4,12 @@ refuses a data root that does not exist, as ``run`` does."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
-from test_stats import _write_run
+from test_stats import _main, _write_run
 
 from mulcot_bench.scoring.compare import read_lines
-
-
-def _main(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    from mulcot_bench.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["mulcot-bench", *args])
-    with pytest.raises(SystemExit) as stop:
-        main()
-        raise SystemExit(0)
-    return int(stop.value.code or 0)
 
 
 def test_plugins_json_lists_each_plugin_and_its_models(monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # noqa: ANN001

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mulcot_bench.cli.options import json_option
 from mulcot_bench.errors import UserError
+
+if TYPE_CHECKING:
+    from mulcot_bench.plugin.specs import DatasetSpec
 
 SPLITS = ("train", "dev", "test")
 
@@ -65,13 +68,13 @@ def list_cmd(data_root: Path | None, as_json: bool = False) -> None:
             click.echo(f"{head} embedded")
 
 
-def _datasets() -> list[Any]:
+def _datasets() -> list[DatasetSpec]:
     from mulcot_bench.plugin.registry import build_registry
 
     return list(build_registry([], strict=False).datasets.values())
 
 
-def _status(spec: Any, root: Path) -> dict[str, Any]:
+def _status(spec: DatasetSpec, root: Path) -> dict[str, Any]:
     """One dataset's state under the data root: embedded, missing, unloadable, or present with its coverage."""
     from mulcot_bench.plugin.specs import resolve
 

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from mulcot_bench.cache import Cache
-from mulcot_bench.metrics.pairs import cached_pair_values, mean_over_pairs
-from mulcot_bench.scoring.metric import SampleScores, with_reference
+from mulcot_bench.metrics.pairs import cached_pair_values, mean_over_pairs, mean_per_sample
+from mulcot_bench.scoring.metric import SampleScores
 from mulcot_bench.scoring.stats import Statistic
 from mulcot_bench.types import Prediction, Sample
 
@@ -56,12 +56,6 @@ def cached_sentence_scores(
     return [row[0] for row in rows], [row[1] for row in rows]
 
 
-def reference_pairs(gold: Sequence[Sample], preds: Sequence[Prediction]) -> tuple[list[int], list[str], list[str]]:
-    """The samples with a reference: their indices, hypotheses (a missing rationale is empty) and references."""
-    keep = with_reference(gold, preds)
-    return keep, [preds[i].rationale or "" for i in keep], [gold[i].rationale or "" for i in keep]
-
-
 def corpus_bleu_stat(sentence_stats: Sequence[Sequence[int]]) -> Statistic:
     """Corpus BLEU (sacrebleu defaults) recomputed per resample from per-sentence statistics."""
     arr = np.asarray(sentence_stats, dtype=np.int64)
@@ -96,12 +90,7 @@ class SentenceBleu:
     def compute(
         self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None
     ) -> dict[str, float | None]:
-        return mean_over_pairs(
-            gold, preds, "bleu4_sentence", lambda hyps, refs: cached_sentence_scores(hyps, refs, cache)[0]
-        )
+        return mean_over_pairs(gold, preds, "bleu4_sentence", lambda h, r: cached_sentence_scores(h, r, cache)[0])
 
     def per_sample(self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None) -> SampleScores:
-        out = SampleScores(len(gold))
-        keep, hyps, refs = reference_pairs(gold, preds)
-        out.add_mean("bleu4_sentence", cached_sentence_scores(hyps, refs, cache)[0], keep)
-        return out
+        return mean_per_sample(gold, preds, "bleu4_sentence", lambda h, r: cached_sentence_scores(h, r, cache)[0])

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mulcot_bench.cache import Cache
-from mulcot_bench.metrics.pairs import cached_pair_values, mean_over_pairs
+from mulcot_bench.metrics.pairs import cached_pair_values, mean_over_pairs, mean_per_sample
 from mulcot_bench.metrics.reasoning import minilm_path
 from mulcot_bench.scoring.metric import SampleScores
 from mulcot_bench.types import Prediction, Sample
@@ -90,9 +90,4 @@ class MiniLMCosine:
         return mean_over_pairs(gold, preds, "minilm_cosine", lambda hyps, refs: self.pair_scores(hyps, refs, cache))
 
     def per_sample(self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None) -> SampleScores:
-        from mulcot_bench.metrics.bleu import reference_pairs
-
-        out = SampleScores(len(gold))
-        keep, hyps, refs = reference_pairs(gold, preds)
-        out.add_mean("minilm_cosine", self.pair_scores(hyps, refs, cache), keep)
-        return out
+        return mean_per_sample(gold, preds, "minilm_cosine", lambda hyps, refs: self.pair_scores(hyps, refs, cache))

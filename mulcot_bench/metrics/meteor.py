@@ -14,7 +14,7 @@ from typing import Any
 
 from mulcot_bench.cache import Cache
 from mulcot_bench.metrics.overlap import tokens
-from mulcot_bench.metrics.pairs import cached_pair_values, mean_over_pairs
+from mulcot_bench.metrics.pairs import cached_pair_values, mean_over_pairs, mean_per_sample
 from mulcot_bench.scoring.metric import SampleScores
 from mulcot_bench.types import Prediction, Sample
 
@@ -72,9 +72,4 @@ class Meteor:
         return mean_over_pairs(gold, preds, "meteor", lambda hyps, refs: cached_meteor(hyps, refs, cache))
 
     def per_sample(self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None) -> SampleScores:
-        from mulcot_bench.metrics.bleu import reference_pairs
-
-        out = SampleScores(len(gold))
-        keep, hyps, refs = reference_pairs(gold, preds)
-        out.add_mean("meteor", cached_meteor(hyps, refs, cache), keep)
-        return out
+        return mean_per_sample(gold, preds, "meteor", lambda hyps, refs: cached_meteor(hyps, refs, cache))

@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from mulcot_bench.cache import Cache
-from mulcot_bench.metrics.pairs import cached_pair_values, mean_over_pairs
+from mulcot_bench.metrics.pairs import cached_pair_values, mean_over_pairs, mean_per_sample
 from mulcot_bench.scoring.metric import SampleScores
 from mulcot_bench.types import Prediction, Sample
 
@@ -74,12 +74,7 @@ class RougeL:
         return cached_pair_values("rouge_l", self.signature(), list(hyps), list(refs), cache, score)
 
     def per_sample(self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None) -> SampleScores:
-        from mulcot_bench.metrics.bleu import reference_pairs
-
-        out = SampleScores(len(gold))
-        keep, hyps, refs = reference_pairs(gold, preds)
-        out.add_mean("rouge_l", self.pair_scores(hyps, refs, cache), keep)
-        return out
+        return mean_per_sample(gold, preds, "rouge_l", lambda hyps, refs: self.pair_scores(hyps, refs, cache))
 
 
 def distinct(texts: Sequence[str], n: int) -> float | None:

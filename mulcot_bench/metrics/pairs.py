@@ -6,20 +6,28 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mulcot_bench.cache import Cache, key
+from mulcot_bench.scoring.metric import SampleScores
 from mulcot_bench.types import Prediction, Sample
 
 
-def scored_pairs(gold: Sequence[Sample], preds: Sequence[Prediction]) -> tuple[list[str], list[str]] | None:
-    """(hypotheses, references) over samples with a reference; None if the model writes no rationale.
+def reference_pairs(
+    gold: Sequence[Sample], preds: Sequence[Prediction]
+) -> tuple[list[int], list[str], list[str]]:
+    """The samples with a reference chain: their indices, hypotheses and references.
 
     A sample without a generated rationale scores as the empty hypothesis (never dropped).
     """
+    keep = [i for i, s in enumerate(gold) if s.rationale]
+    return keep, [preds[i].rationale or "" for i in keep], [gold[i].rationale or "" for i in keep]
+
+
+def scored_pairs(gold: Sequence[Sample], preds: Sequence[Prediction]) -> tuple[list[str], list[str]] | None:
+    """(hypotheses, references) of :func:`reference_pairs`; None if the model writes no rationale or none has a
+    reference."""
     if all(p.rationale is None for p in preds):
         return None
-    pairs = [(p.rationale or "", s.rationale) for s, p in zip(gold, preds, strict=True) if s.rationale]
-    if not pairs:
-        return None
-    return [h for h, _ in pairs], [r for _, r in pairs]
+    keep, hyps, refs = reference_pairs(gold, preds)
+    return (hyps, refs) if keep else None
 
 
 def mean_over_pairs(
@@ -34,6 +42,19 @@ def mean_over_pairs(
         return {output: None}
     values = score(*pairs)
     return {output: sum(values) / len(values)}
+
+
+def mean_per_sample(
+    gold: Sequence[Sample],
+    preds: Sequence[Prediction],
+    output: str,
+    score: Callable[[list[str], list[str]], list[float]],
+) -> SampleScores:
+    """The per-sample twin of :func:`mean_over_pairs`: ``score``'s value at each sample with a reference."""
+    out = SampleScores(len(gold))
+    keep, hyps, refs = reference_pairs(gold, preds)
+    out.add_mean(output, score(hyps, refs), keep)
+    return out
 
 
 def cached_pair_values(

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 from mulcot_bench.cache import Cache
 from mulcot_bench.errors import UserError
-from mulcot_bench.metrics.pairs import cached_pair_values, scored_pairs
+from mulcot_bench.metrics.bleu import cached_sentence_scores, corpus_bleu_stat
+from mulcot_bench.metrics.pairs import cached_pair_values, mean_per_sample, reference_pairs, scored_pairs
 from mulcot_bench.rationale import FIELDS, parse
 from mulcot_bench.scoring.metric import SampleScores
 from mulcot_bench.types import Prediction, Sample
@@ -40,8 +41,6 @@ class CorpusBleu:
 
     def per_sample(self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None) -> SampleScores:
         """No per-sample value (corpus BLEU is not a mean), but a statistic rebuilt from sentence statistics."""
-        from mulcot_bench.metrics.bleu import cached_sentence_scores, corpus_bleu_stat, reference_pairs
-
         out = SampleScores(len(gold))
         keep, hyps, refs = reference_pairs(gold, preds)
         out.add_stat("bleu4", corpus_bleu_stat(cached_sentence_scores(hyps, refs, cache)[1]), len(keep))
@@ -135,10 +134,8 @@ class BertScore:
 
     def per_sample(self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None) -> SampleScores:
         """Per-sample BERTScore-F1 (the leaderboard's BERTScore figure), from the same per-pair cache."""
-        from mulcot_bench.metrics.bleu import reference_pairs
 
-        out = SampleScores(len(gold))
-        keep, hyps, refs = reference_pairs(gold, preds)
-        triples = cached_pair_values("bertscore", self.signature(), hyps, refs, cache, self._score)
-        out.add_mean("bertscore_f1", [t[2] for t in triples], keep)
-        return out
+        def f1(hyps: list[str], refs: list[str]) -> list[float]:
+            return [t[2] for t in cached_pair_values("bertscore", self.signature(), hyps, refs, cache, self._score)]
+
+        return mean_per_sample(gold, preds, "bertscore_f1", f1)

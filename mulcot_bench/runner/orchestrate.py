@@ -221,4 +221,4 @@ def _evaluations(pipeline: DatasetPipeline, ablations: list[str]) -> list[tuple[
 
 
 def _reason(exc: BaseException) -> str:
-    return redact(describe(exc, None).splitlines()[0])[:500]
+    return redact(describe(exc).splitlines()[0])[:500]

@@ -311,9 +311,9 @@ class DatasetPipeline:
     def needs_teacher_set(self) -> bool:
         """Whether stage 1 runs: a teacher has a row of its own, or a selected model learns from its chains.
 
-        A zero-shot or rule baseline alone runs no teacher stage."""
-        teacher_row = any(self.registry.model(n).card.role == "teacher" for n in self.order())
-        return teacher_row or any(self.learns_from_chains(n) for n in self.model_names)
+        A zero-shot or rule baseline alone runs no teacher stage (:meth:`order` gives the teacher a row exactly
+        when one of those holds; without a teacher, a learner asks for the training set lazily)."""
+        return any(self.registry.model(n).card.role == "teacher" for n in self.order())
 
     def order(self) -> list[str]:
         """Teacher first, then assistants, students and baselines: each stage feeds the next.

@@ -71,8 +71,3 @@ class SampleScores:
     def row(self, i: int) -> dict[str, float]:
         """Sample ``i``'s defined per-sample values, for its predictions line."""
         return {name: column[i] for name, column in self.values.items() if column[i] is not None}
-
-
-def with_reference(gold: Sequence[Sample], preds: Sequence[Prediction]) -> list[int]:
-    """Indices of the samples a reference-based metric scores: those with a reference chain."""
-    return [i for i, s in enumerate(gold) if s.rationale]
