@@ -44,8 +44,7 @@ def verify_dataset(manifest: Manifest, folder: Path, decode: bool = True) -> lis
     except UserError as exc:
         return [*checks, Check("fail", f"load: {exc}")]
     checks.extend(count_checks(manifest, data))
-    found = data.stats["images_found_files"] + data.stats.get("images_unreadable_files", 0)  # on disk, whole or not
-    if decode and found:
+    if decode and _images_on_disk(data.stats):
         checks.extend(_decode_checks(folder, data))
     return checks
 
@@ -66,17 +65,21 @@ def count_checks(manifest: Manifest, data: Splits) -> list[Check]:
         what = f"rationales {split}: {got_n} matched (expected {want_n})"
         checks.append(Check("ok" if got_n == want_n else "fail", what))
     missing = stats.get("images_missing_files", 0)
-    found = stats.get("images_found_files", 0) + stats.get("images_unreadable_files", 0)
     if missing:
-        what = f"images: {missing} of {missing + found} files missing; {manifest.images.how_to_get}"
+        what = f"images: {missing} of {missing + _images_on_disk(stats)} files missing; {manifest.images.how_to_get}"
         checks.append(Check("warn", what))
     return checks
 
 
-def known_release(manifest: Manifest, folder: Path) -> list[str]:
-    """The split files of ``folder`` whose sha256 is the manifest's (empty: not the release, or not known)."""
+def _images_on_disk(stats: dict[str, int]) -> int:
+    """Image files found on disk, whole or not."""
+    return stats.get("images_found_files", 0) + stats.get("images_unreadable_files", 0)
+
+
+def known_release(manifest: Manifest, folder: Path) -> bool:
+    """Whether some split file of ``folder`` has the manifest's sha256 (hashing stops at the first that does)."""
     splits = [f for f in manifest.files if f.kind == "split"]
-    return [f.path for f in splits if (folder / f.path).is_file() and sha256_of(folder / f.path) == f.sha256]
+    return any((folder / f.path).is_file() and sha256_of(folder / f.path) == f.sha256 for f in splits)
 
 
 def partial_differences(manifest: Manifest, folder: Path, data: Splits) -> list[str]:
