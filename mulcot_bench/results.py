@@ -89,6 +89,7 @@ class Entry(_Strict):
     confusion: dict[str, dict[str, int]] | None = None  # gold -> predicted (or "invalid") -> count
     variant: str | None = None  # None: full input; "text-only" (image blanked) or "image-only" (text blanked)
     intervals: dict[str, list[float]] = Field(default_factory=dict)  # output -> [low, high], bootstrap 95%
+    checkpoint: str | None = None  # the trained weights: the folder loaded (``eval``) or saved to (the cache)
 
 
 class ReportedEntry(_Strict):

@@ -12,7 +12,7 @@ from mulcot_bench.cli.datasets import datasets_group
 from mulcot_bench.cli.distill import distill_cmd
 from mulcot_bench.cli.plugins import plugins_group
 from mulcot_bench.cli.report import report_cmd
-from mulcot_bench.cli.run import run_cmd
+from mulcot_bench.cli.run import eval_cmd, run_cmd
 from mulcot_bench.errors import UserError
 
 
@@ -23,6 +23,7 @@ def cli() -> None:
 
 
 cli.add_command(run_cmd, "run")
+cli.add_command(eval_cmd, "eval")
 cli.add_command(plugins_group)
 cli.add_command(datasets_group, "datasets")
 cli.add_command(compare_cmd, "compare")

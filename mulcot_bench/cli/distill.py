@@ -12,6 +12,7 @@ from mulcot_bench.cli.options import (
     allow_partial_option,
     limit_option,
     load_registry,
+    model_arg_option,
     parse_sizes,
     plugins_dir_option,
     protocol_option,
@@ -39,6 +40,7 @@ from mulcot_bench.errors import UserError
 @click.option("--reports-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
 @click.option("--run-id", help="Name of the run folder (default: distill-<UTC timestamp>).")
 @click.option("--seed", type=int, help="Overrides the config's seed.")
+@model_arg_option
 @synthetic_size_option
 @synthetic_seed_option
 @protocol_option
@@ -57,6 +59,7 @@ def distill_cmd(
     reports_dir: Path,
     run_id: str | None,
     seed: int | None,
+    model_args: tuple[str, ...],
     synthetic_size: str | None,
     synthetic_seed: int,
     protocol: str,
@@ -87,6 +90,7 @@ def distill_cmd(
         registry,
         loaded,
         dataset,
+        model_args=model_args,
         data_root=data_root,
         cache_dir=cache_dir,
         runs_dir=runs_dir,

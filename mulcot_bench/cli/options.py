@@ -42,6 +42,15 @@ allow_partial_option = click.option(
 limit_option = click.option(
     "--limit", help="At most TRAIN,DEV,TEST samples of every dataset (a seeded subset), for quick runs."
 )
+model_arg_option = click.option(
+    "-o",
+    "--model-arg",
+    "model_args",
+    multiple=True,
+    metavar="MODEL.KEY=VALUE",
+    help="Set one of a model's card settings (repeatable; 'plugins show MODEL' lists them), or "
+    "MODEL.checkpoint=PATH: load that folder (what the model's save() wrote) instead of training it.",
+)
 
 
 def load_registry(plugins_dirs: tuple[Path, ...], strict: bool) -> Registry:
@@ -53,6 +62,15 @@ def load_registry(plugins_dirs: tuple[Path, ...], strict: bool) -> Registry:
     for info in registry.loaded.failures:
         click.echo(redact(f"warning: plugin {info.name!r} ({info.source}) skipped: {info.error}"), err=True)
     return registry
+
+
+def apply_overrides(registry: Registry, items: tuple[str, ...]) -> dict[str, Path]:
+    """Put ``-o`` settings on the registry's cards; returns the checkpoints (model -> folder)."""
+    from mulcot_bench.plugin.overrides import apply_model_args, parse_model_args
+
+    parsed = parse_model_args(items, registry)
+    apply_model_args(registry, parsed)
+    return parsed.checkpoints
 
 
 def fmt_params(n: int) -> str:

@@ -64,6 +64,38 @@ def plugins_json(registry: Registry) -> list[dict[str, Any]]:
     return out
 
 
+@plugins_group.command("show")
+@click.argument("model")
+@plugins_dir_option
+@strict_option
+@json_option
+def show_cmd(model: str, plugins_dirs: tuple[Path, ...], strict: bool, as_json: bool) -> None:
+    """A model's card: role, plugin, and every setting with its value (what ``-o MODEL.KEY=VALUE`` can set)."""
+    registry = load_registry(plugins_dirs, strict)
+    card = registry.model(model).card
+    info = {
+        "model": card.name,
+        "plugin": registry.plugin_of("models", model),
+        "role": card.role,
+        "description": card.description,
+        "params": card.params,
+        "modalities": list(card.modalities),
+        "rationale": card.rationale,
+        "assistant": card.assistant,
+        "opt_in": not card.default,
+        "settings": card.settings,
+    }
+    if as_json:
+        click.echo(json.dumps(info, indent=2, default=str))
+        return
+    for name, value in info.items():
+        if name != "settings":
+            click.echo(f"{name}: {value}")
+    click.echo("settings (-o MODEL.KEY=VALUE; also MODEL.checkpoint=PATH):")
+    for name, value in sorted(card.settings.items()):
+        click.echo(f"    {name} = {json.dumps(value, default=str)}")
+
+
 @plugins_group.command("new")
 @click.argument("name")
 @click.option("--role", type=click.Choice(ROLES), required=True, help="What the model does in the pipeline.")

@@ -1,16 +1,24 @@
-"""``mulcot-bench run``: every selected dataset x every selected model (the work lives in mulcot_bench.runner)."""
+"""``mulcot-bench run`` and ``eval``: every selected dataset x every selected model (the work is in runner).
+
+``eval MODEL... -o MODEL.checkpoint=PATH`` is ``run -m MODEL... --no-train``: saved models evaluated with the same
+scoring, intervals, results and leaderboard, and nothing trained.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from mulcot_bench.cli.options import (
     allow_partial_option,
+    apply_overrides,
     limit_option,
     load_registry,
+    model_arg_option,
     parse_sizes,
     plugins_dir_option,
     protocol_option,
@@ -21,65 +29,100 @@ from mulcot_bench.cli.options import (
 )
 from mulcot_bench.errors import UserError
 
+SHARED: list[Callable[[Any], Any]] = [
+    click.option("-d", "--dataset", "datasets", multiple=True, help="Dataset name (repeatable)."),
+    model_arg_option,
+    click.option(
+        "--teacher", help="Teacher for the distillation (default: the first registered one that serves the data)."
+    ),
+    click.option(
+        "--data-root",
+        type=click.Path(path_type=Path),
+        help="Folder holding the real datasets; also MULCOT_BENCH_DATA_ROOT.",
+    ),
+    click.option("--runs-dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True),
+    click.option("--reports-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True),
+    click.option(
+        "--cache-dir",
+        type=click.Path(path_type=Path),
+        help="Cache folder; also MULCOT_BENCH_CACHE (default ~/.cache/mulcot-bench).",
+    ),
+    click.option("--run-id", help="Name of the run folder (default: a UTC timestamp)."),
+    click.option("--seed", type=int, default=42, show_default=True, help="Training and sampling seed."),
+    synthetic_size_option,
+    synthetic_seed_option,
+    click.option(
+        "--allow-missing-images",
+        is_flag=True,
+        help="Run real datasets whose images are missing text-only (the count is recorded) instead of skipping them.",
+    ),
+    protocol_option,
+    limit_option,
+    allow_partial_option,
+    click.option(
+        "--ablation",
+        "ablations",
+        multiple=True,
+        type=click.Choice(["text-only", "image-only"]),
+        help="Also evaluate every non-teacher model with images blanked (text-only) or texts blanked (image-only), "
+        "as extra rows (repeatable).",
+    ),
+    click.option(
+        "--bootstrap",
+        "resamples",
+        type=click.IntRange(min=0),
+        default=1000,
+        show_default=True,
+        help="Bootstrap resamples for the 95% intervals stored with every score (0: none).",
+    ),
+    click.option(
+        "--model-timeout",
+        help="Seconds one model call (a batch) may take before the model is recorded as hung and the run goes on; "
+        "also MULCOT_BENCH_MODEL_TIMEOUT (default: no limit). Training is not limited.",
+    ),
+    plugins_dir_option,
+    strict_option,
+]
+
+
+def shared_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options ``run`` and ``eval`` share, in help order."""
+    for option in reversed(SHARED):
+        command = option(command)
+    return command
+
 
 @click.command("run")
 @click.option("--all", "run_all", is_flag=True, help="Every available dataset x every registered model.")
-@click.option("-d", "--dataset", "datasets", multiple=True, help="Dataset name (repeatable).")
 @click.option("-m", "--model", "models", multiple=True, help="Model name (repeatable); its teacher/assistant come too.")
 @click.option(
-    "--teacher", help="Teacher for the distillation (default: the first registered one that serves the data)."
-)
-@click.option(
-    "--data-root",
-    type=click.Path(path_type=Path),
-    help="Folder holding the real datasets; also MULCOT_BENCH_DATA_ROOT.",
-)
-@click.option("--runs-dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True)
-@click.option("--reports-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
-@click.option(
-    "--cache-dir",
-    type=click.Path(path_type=Path),
-    help="Cache folder; also MULCOT_BENCH_CACHE (default ~/.cache/mulcot-bench).",
-)
-@click.option("--run-id", help="Name of the run folder (default: a UTC timestamp).")
-@click.option("--seed", type=int, default=42, show_default=True, help="Training and sampling seed.")
-@synthetic_size_option
-@synthetic_seed_option
-@click.option(
-    "--allow-missing-images",
+    "--no-train",
     is_flag=True,
-    help="Run real datasets whose images are missing text-only (the count is recorded) instead of skipping them.",
+    help="Train nothing: every trainable model must have a checkpoint (-o MODEL.checkpoint=PATH).",
 )
-@protocol_option
-@limit_option
-@allow_partial_option
-@click.option(
-    "--ablation",
-    "ablations",
-    multiple=True,
-    type=click.Choice(["text-only", "image-only"]),
-    help="Also evaluate every non-teacher model with images blanked (text-only) or texts blanked (image-only), "
-    "as extra rows (repeatable).",
-)
-@click.option(
-    "--bootstrap",
-    "resamples",
-    type=click.IntRange(min=0),
-    default=1000,
-    show_default=True,
-    help="Bootstrap resamples for the 95% intervals stored with every score (0: none).",
-)
-@click.option(
-    "--model-timeout",
-    help="Seconds one model call (a batch) may take before the model is recorded as hung and the run goes on; "
-    "also MULCOT_BENCH_MODEL_TIMEOUT (default: no limit). Training is not limited.",
-)
-@plugins_dir_option
-@strict_option
-def run_cmd(
-    run_all: bool,
+@shared_options
+def run_cmd(run_all: bool, models: tuple[str, ...], no_train: bool, **options: Any) -> None:
+    """Run the distillation and evaluation, write results.json and the leaderboard."""
+    if not run_all and not options["datasets"] and not models:
+        raise UserError("say what to run: --all, or --dataset NAME and/or --model NAME")
+    execute(list(models) or None, train=not no_train, **options)
+
+
+@click.command("eval")
+@click.argument("models", nargs=-1, required=True)
+@shared_options
+def eval_cmd(models: tuple[str, ...], **options: Any) -> None:
+    """Evaluate saved models without training: MODEL... with -o MODEL.checkpoint=PATH (the folder save() wrote;
+    a run records it as "checkpoint" in results.json). Every dataset found, or -d NAME."""
+    execute(list(models), train=False, **options)
+
+
+def execute(
+    models: list[str] | None,
+    *,
+    train: bool,
     datasets: tuple[str, ...],
-    models: tuple[str, ...],
+    model_args: tuple[str, ...],
     teacher: str | None,
     data_root: Path | None,
     runs_dir: Path,
@@ -99,14 +142,13 @@ def run_cmd(
     plugins_dirs: tuple[Path, ...],
     strict: bool,
 ) -> None:
-    """Run the distillation and evaluation, write results.json and the leaderboard."""
+    """Build the run's options from the command line, run it, print the summary; exit 1 on any failure."""
     from mulcot_bench.faults import parse_timeout
     from mulcot_bench.runner import RunOptions, exit_summary, run
 
-    if not run_all and not datasets and not models:
-        raise UserError("say what to run: --all, or --dataset NAME and/or --model NAME")
     synthetic = synthetic_options(synthetic_size, synthetic_seed)
     registry = load_registry(plugins_dirs, strict)
+    checkpoints = apply_overrides(registry, model_args)
     dataset_options: dict[str, dict[str, object]] = {"synthetic": synthetic}
     if allow_missing_images:
         for spec in registry.datasets.values():
@@ -114,7 +156,7 @@ def run_cmd(
                 dataset_options.setdefault(spec.name, {})["allow_missing_images"] = True
     options = RunOptions(
         datasets=list(datasets) or None,
-        models=list(models) or None,
+        models=models,
         data_root=data_root,
         runs_dir=runs_dir,
         reports_dir=reports_dir,
@@ -130,6 +172,8 @@ def run_cmd(
         allow_partial=allow_partial,
         command=" ".join(["mulcot-bench", *sys.argv[1:]]),
         model_timeout=parse_timeout(model_timeout, "--model-timeout"),
+        checkpoints=checkpoints,
+        train=train,
     )
     outcome = run(registry, options)
     click.echo(exit_summary(outcome))

@@ -25,6 +25,7 @@ from typing import Any
 from mulcot_bench.atomic import write_text
 from mulcot_bench.distill import dist
 from mulcot_bench.distill.config import Loaded, apply, resolved_rows
+from mulcot_bench.plugin.overrides import apply_model_args, parse_model_args
 
 STAGE_KEYS = (
     "counts",
@@ -59,8 +60,12 @@ STAGE_KEYS = (
 )
 
 
-def distill(registry: Any, loaded: Loaded, dataset: str, **run_options: Any) -> Any:
+def distill(
+    registry: Any, loaded: Loaded, dataset: str, model_args: tuple[str, ...] = (), **run_options: Any
+) -> Any:
     """Run the distillation of ``loaded`` on ``dataset``; ``run_options`` are :class:`RunOptions` fields.
+
+    ``model_args`` (``-o MODEL.KEY=VALUE``) go on the cards after the config's settings, so they win.
 
     Returns the :class:`~mulcot_bench.runner.RunOutcome` (rank 0's run folder).
     """
@@ -68,6 +73,9 @@ def distill(registry: Any, loaded: Loaded, dataset: str, **run_options: Any) -> 
 
     config = loaded.config
     apply(config, registry, loaded.sources[-1])
+    parsed = parse_model_args(model_args, registry)
+    apply_model_args(registry, parsed)
+    run_options.setdefault("checkpoints", parsed.checkpoints)
     registry.dataset(dataset)
     distributed = dist.init_from_env()
     scratch = None

@@ -30,6 +30,8 @@ class RunOptions:
     limits: tuple[int, int, int] | None = None
     bootstrap: int = DEFAULT_RESAMPLES
     allow_partial: bool = False  # run a known release that loaded short of its manifest (recorded, printed)
+    checkpoints: dict[str, Path] = field(default_factory=dict)  # model -> folder its save() wrote (not trained)
+    train: bool = True  # False (``eval``, ``run --no-train``): a trainable model without a checkpoint is refused
 
 
 @dataclass

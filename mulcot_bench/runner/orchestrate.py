@@ -18,6 +18,7 @@ from mulcot_bench.plugin.registry import Registry
 from mulcot_bench.redact import redact, redact_obj
 from mulcot_bench.reported import reported_entries
 from mulcot_bench.results import DatasetRecord, Entry, Failure, PluginRecord, Provenance, RunResults
+from mulcot_bench.runner.checkpoints import check_checkpoints, untrained
 from mulcot_bench.runner.intake import take_in
 from mulcot_bench.runner.options import RunOptions, RunOutcome
 from mulcot_bench.runner.pipeline import DatasetPipeline, ModelRun, log
@@ -60,6 +61,12 @@ def _run(registry: Registry, options: RunOptions) -> RunOutcome:
     models = select_models(registry, options.models)
     if options.teacher:
         registry.model(options.teacher)
+    check_checkpoints(registry, options.checkpoints)
+    if not options.train and (need := untrained(registry, models, options.checkpoints)):
+        raise UserError(
+            f"not training, but {', '.join(need)} would need training; give each a checkpoint "
+            f"(-o {need[0]}.checkpoint=PATH, a folder its save() wrote) or leave it out"
+        )
     started = datetime.now(UTC)
     unreachable = probe_models(registry, [*models, *([options.teacher] if options.teacher else [])])
     models = [m for m in models if m not in unreachable]
@@ -93,7 +100,9 @@ def _run(registry: Registry, options: RunOptions) -> RunOutcome:
     for item in taken:
         if item.data is None:
             continue
-        pipeline = DatasetPipeline(registry, item.data, cache, options.seed, models, options.teacher)
+        pipeline = DatasetPipeline(
+            registry, item.data, cache, options.seed, models, options.teacher, checkpoints=options.checkpoints
+        )
         if options.teacher in unreachable:
             pipeline.mark_teacher_failed(options.teacher)
         item.data = None  # the pipeline holds it; let it go with the pipeline
@@ -205,6 +214,7 @@ def run_dataset(
                 confusion=confusion(pipeline.data.test, r.predictions),
                 variant=r.variant,
                 intervals=intervals,
+                checkpoint=r.checkpoint,
             )
         )
     return entries

@@ -11,12 +11,14 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from mulcot_bench.cache import Cache, key
 from mulcot_bench.errors import ModelUnavailable, UserError
 from mulcot_bench.plugin.registry import Registry
 from mulcot_bench.plugin.specs import ModelSpec, resolve
+from mulcot_bench.runner.checkpoints import fingerprint
 from mulcot_bench.runner.stages import augment, cached_calls, teacher_rationales
 from mulcot_bench.types import FitContext, Prediction, Sample, Splits
 
@@ -70,11 +72,15 @@ class ModelRun:
     assistant: str | None = None
     params: int | None = None
     variant: str | None = None
+    checkpoint: str | None = None  # the folder the trained model was saved to, or was loaded from
 
 
 @dataclass
 class DatasetPipeline:
-    """Runs the selected models of a registry on one loaded dataset."""
+    """Runs the selected models of a registry on one loaded dataset.
+
+    ``checkpoints`` maps a model to a folder its ``save()`` wrote: that model is loaded from it and never trained.
+    """
 
     registry: Registry
     data: Splits
@@ -82,6 +88,7 @@ class DatasetPipeline:
     seed: int
     model_names: list[str]
     teacher_name: str | None = None
+    checkpoints: dict[str, Path] = field(default_factory=dict)
     failures: list[tuple[str, str]] = field(default_factory=list)
     _built: dict[str, Any] = field(default_factory=dict)
     _fitted: dict[str, Any] = field(default_factory=dict)
@@ -205,7 +212,11 @@ class DatasetPipeline:
         if name in self._artifact:
             return self._artifact[name]
         spec = self.registry.model(name)
-        if spec.card.role == "teacher" or not self.trainable(name):  # nothing trained: no data in key
+        if name in self.checkpoints:  # loaded, not trained: the checkpoint's content is the key
+            path, digest = self.checkpoints[name], fingerprint(self.checkpoints[name])
+            art = key(self.identity(name), "checkpoint", digest)
+            self._stage[name] = {"checkpoint": str(path), "checkpoint_sha256": digest}
+        elif spec.card.role == "teacher" or not self.trainable(name):  # nothing trained: no data in key
             art = self.identity(name)
         else:
             upstream = None
@@ -228,7 +239,10 @@ class DatasetPipeline:
             return self._fitted[name]
         model = self.build(name)
         spec = self.registry.model(name)
-        if hasattr(model, "fit"):
+        if name in self.checkpoints:
+            log(f"[{self.data.name}] loading {name} from {self.checkpoints[name]} (not trained)")
+            model.load(self.checkpoints[name])
+        elif hasattr(model, "fit"):
             art = self.artifact(name)
             folder = self.cache.artifact(art)
             if folder is not None and hasattr(model, "load"):
@@ -275,6 +289,7 @@ class DatasetPipeline:
             prepare=lambda: self.fitted(name),  # training is not under the per-call timeout
         )
         learns_from = spec.card.role == "student" or (spec.card.role == "baseline" and spec.card.rationale)
+        learns_from = learns_from and name not in self.checkpoints
         return ModelRun(
             spec,
             art,
@@ -283,7 +298,17 @@ class DatasetPipeline:
             cached=stats.computed == 0,
             assistant=self.assistant_for(name) if learns_from else None,
             variant=variant,
+            checkpoint=self.checkpoint_of(name),
         )
+
+    def checkpoint_of(self, name: str) -> str | None:
+        """Where the model's weights are: the checkpoint it was loaded from, or the cache folder it was saved to."""
+        if name in self.checkpoints:
+            return str(self.checkpoints[name])
+        if self.registry.model(name).card.role == "teacher" or not self.trainable(name):
+            return None
+        folder = self.cache.artifact(self.artifact(name))
+        return str(folder) if folder is not None else None
 
     def stage_report(self, run: ModelRun) -> None:
         """Fill a run's stage report and parameter count once every stage has run."""
@@ -296,6 +321,8 @@ class DatasetPipeline:
     def learns_from_chains(self, name: str) -> bool:
         """Whether a model trains on reasoning chains: assistants, students, rationale-trained baselines."""
         card = self.registry.model(name).card
+        if name in self.checkpoints:  # loaded, not trained
+            return False
         if card.role in ("assistant", "student"):
             return True
         return card.role == "baseline" and card.rationale and self.trainable(name)

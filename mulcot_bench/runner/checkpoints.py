@@ -1,0 +1,46 @@
+"""Checkpoints evaluated without training: checked before any work, fingerprinted by content."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from mulcot_bench.errors import UserError
+from mulcot_bench.plugin.registry import Registry
+from mulcot_bench.plugin.specs import resolve
+
+MARKER = ".complete"  # the cache's own completion mark: not part of what a model saved
+
+
+def check_checkpoints(registry: Registry, checkpoints: dict[str, Path]) -> None:
+    """Each checkpoint exists and its model can ``load`` one; otherwise one line naming both (exit 2)."""
+    for name, path in checkpoints.items():
+        if not path.exists():
+            raise UserError(f"checkpoint of {name!r} not found: {path}; pass the folder its save() wrote")
+        factory = resolve(registry.model(name).factory)
+        if isinstance(factory, type) and not hasattr(factory, "load"):
+            raise UserError(f"model {name!r} cannot load a checkpoint (it has no load()); drop -o {name}.checkpoint")
+
+
+def untrained(registry: Registry, names: list[str], checkpoints: dict[str, Path]) -> list[str]:
+    """The trainable models among ``names`` that have no checkpoint (what ``--no-train`` refuses)."""
+    out = []
+    for name in names:
+        factory = resolve(registry.model(name).factory)
+        trainable = hasattr(factory if isinstance(factory, type) else registry.model(name).build(), "fit")
+        if trainable and name not in checkpoints:
+            out.append(name)
+    return out
+
+
+def fingerprint(path: Path) -> str:
+    """sha256 over the relative names and contents of every file under ``path`` (or of the one file)."""
+    h = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and p.name != MARKER)
+    for file in files:
+        h.update(f"{file.relative_to(path) if file != path else file.name}\0".encode())
+        with file.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        h.update(b"\0")
+    return h.hexdigest()
