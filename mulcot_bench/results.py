@@ -37,6 +37,7 @@ class Provenance(_Strict):
     plugins: list[PluginRecord]
     git_commit: str | None = None
     seed: int
+    seeds: list[int] = Field(default_factory=list)  # ``--seeds``: every training seed (``seed`` is the first)
     command: str
     started_at: str
     finished_at: str | None = None
@@ -90,6 +91,9 @@ class Entry(_Strict):
     variant: str | None = None  # None: full input; "text-only" (image blanked) or "image-only" (text blanked)
     intervals: dict[str, list[float]] = Field(default_factory=dict)  # output -> [low, high], bootstrap 95%
     checkpoint: str | None = None  # the trained weights: the folder loaded (``eval``) or saved to (the cache)
+    seed: int | None = None  # the training seed of this entry (None: an aggregate over ``seeds``, or untrained)
+    seeds: list[Entry] = Field(default_factory=list)  # ``--seeds``: one entry per seed; scores are their mean
+    sd: dict[str, float | None] = Field(default_factory=dict)  # ``--seeds``: sample standard deviation over seeds
 
 
 class ReportedEntry(_Strict):
@@ -109,6 +113,7 @@ class Failure(_Strict):
     dataset: str | None = None
     model: str | None = None
     reason: str
+    seed: int | None = None  # ``--seeds``: the seed it failed under
 
 
 class RunResults(_Strict):

@@ -101,3 +101,15 @@ def calls(tmp: Path) -> Counter[tuple[str, str, str]]:
     if not path.exists():
         return Counter()
     return Counter(tuple(line.split("\t")) for line in path.read_text().splitlines() if line)  # type: ignore[misc]
+
+
+def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``mulcot-bench ARGS`` in a subprocess with every installed plugin (``env`` added to this environment)."""
+    return subprocess.run(
+        [sys.executable, "-m", "mulcot_bench", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=600,
+    )

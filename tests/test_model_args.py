@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from fakerun import cli
 
 from mulcot_bench.errors import UserError
 from mulcot_bench.plugin.overrides import apply_model_args, parse_model_args
@@ -59,17 +57,6 @@ def plugins_dir(tmp_path: Path) -> Path:
     folder.mkdir()
     (folder / "saver_plugin.py").write_text(SAVER)
     return folder
-
-
-def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mulcot_bench", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=600,
-    )
 
 
 def entries(folder: Path, run_id: str) -> dict[str, dict]:

@@ -42,7 +42,7 @@ def compare_cmd(
     """Compare two models of one run: A - B with 95% paired bootstrap CIs, p-values and McNemar's test."""
     from mulcot_bench.cache import Cache
     from mulcot_bench.paths import default_cache_dir
-    from mulcot_bench.scoring.compare import compare, entries_for, read_lines
+    from mulcot_bench.scoring.compare import compare, entries_for, seed_pairs
     from mulcot_bench.scoring.compare_text import comparison_json, format_comparison
     from mulcot_bench.scoring.scorer import Scorer
 
@@ -53,15 +53,10 @@ def compare_cmd(
     scorer = Scorer(load_registry(plugins_dirs, strict=False), cache, resamples)
     results = []
     for entry_a, entry_b in pairs:
-        result = compare(
-            read_lines(run_dir / entry_a.predictions_file),
-            read_lines(run_dir / entry_b.predictions_file),
-            (entry_a.dataset, model_a, model_b),
-            resamples,
-            seed,
-            scorer,
-            model_metrics,
-        )
+        records_a, records_b, seeds = seed_pairs(run_dir, entry_a, entry_b)
+        names = (entry_a.dataset, model_a, model_b)
+        result = compare(records_a, records_b, names, resamples, seed, scorer, model_metrics)
+        result.seeds = seeds
         results.append(result)
         if not as_json:
             click.echo(format_comparison(result, resamples, seed))

@@ -64,6 +64,19 @@ def load_registry(plugins_dirs: tuple[Path, ...], strict: bool) -> Registry:
     return registry
 
 
+def parse_seeds(value: str | None) -> list[int] | None:
+    """``--seeds 1,2,3`` as distinct integers in the given order (None when not given); a bad value is one line."""
+    if value is None:
+        return None
+    try:
+        seeds = [int(x) for x in value.split(",") if x.strip()]
+    except ValueError:
+        seeds = []
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise UserError(f"--seeds {value!r} must be distinct integers separated by commas, e.g. --seeds 1,2,3")
+    return seeds
+
+
 def apply_overrides(registry: Registry, items: tuple[str, ...]) -> dict[str, Path]:
     """Put ``-o`` settings on the registry's cards; returns the checkpoints (model -> folder)."""
     from mulcot_bench.plugin.overrides import apply_model_args, parse_model_args

@@ -19,6 +19,7 @@ from mulcot_bench.cli.options import (
     limit_option,
     load_registry,
     model_arg_option,
+    parse_seeds,
     parse_sizes,
     plugins_dir_option,
     protocol_option,
@@ -49,6 +50,11 @@ SHARED: list[Callable[[Any], Any]] = [
     ),
     click.option("--run-id", help="Name of the run folder (default: a UTC timestamp)."),
     click.option("--seed", type=int, default=42, show_default=True, help="Training and sampling seed."),
+    click.option(
+        "--seeds",
+        help="Train and evaluate every trainable model once per seed (e.g. 1,2,3); results hold each seed's entry "
+        "and their mean, standard deviation and a seed-aware interval. Overrides --seed.",
+    ),
     synthetic_size_option,
     synthetic_seed_option,
     click.option(
@@ -130,6 +136,7 @@ def execute(
     cache_dir: Path | None,
     run_id: str | None,
     seed: int,
+    seeds: str | None,
     synthetic_size: str | None,
     synthetic_seed: int,
     allow_missing_images: bool,
@@ -147,6 +154,7 @@ def execute(
     from mulcot_bench.runner import RunOptions, exit_summary, run
 
     synthetic = synthetic_options(synthetic_size, synthetic_seed)
+    several = parse_seeds(seeds)
     registry = load_registry(plugins_dirs, strict)
     checkpoints = apply_overrides(registry, model_args)
     dataset_options: dict[str, dict[str, object]] = {"synthetic": synthetic}
@@ -161,7 +169,8 @@ def execute(
         runs_dir=runs_dir,
         reports_dir=reports_dir,
         cache_dir=cache_dir,
-        seed=seed,
+        seed=several[0] if several else seed,
+        seeds=several,
         teacher=teacher,
         run_id=run_id,
         dataset_options=dataset_options,

@@ -20,6 +20,7 @@ class RunOptions:
     reports_dir: Path = Path("reports")
     cache_dir: Path | None = None
     seed: int = 42
+    seeds: list[int] | None = None  # ``--seeds``: train and evaluate every trainable model per seed, then aggregate
     teacher: str | None = None
     dataset_options: dict[str, dict[str, object]] = field(default_factory=dict)
     run_id: str | None = None

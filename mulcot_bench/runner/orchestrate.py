@@ -24,7 +24,9 @@ from mulcot_bench.runner.options import RunOptions, RunOutcome
 from mulcot_bench.runner.pipeline import DatasetPipeline, ModelRun, log
 from mulcot_bench.runner.predictions import prediction_records, write_predictions
 from mulcot_bench.runner.provenance import git_commit, package_versions, platform_string, python_version
+from mulcot_bench.runner.seeds import aggregate
 from mulcot_bench.runner.selection import select_datasets, select_models
+from mulcot_bench.scoring.metric import SampleScores
 from mulcot_bench.scoring.scorer import Scorer
 
 
@@ -38,6 +40,7 @@ def _provenance(registry: Registry, options: RunOptions, started: str) -> Proven
         plugins=plugins,
         git_commit=git_commit(Path(__file__).parent),
         seed=options.seed,
+        seeds=list(options.seeds or []),
         command=options.command,
         started_at=started,
     )
@@ -97,16 +100,26 @@ def _run(registry: Registry, options: RunOptions) -> RunOutcome:
     ]
     failures += [Failure(what="unavailable", model=name, reason=why) for name, why in unreachable.items()]
     records: list[DatasetRecord] = [t.record for t in taken]
+    seeds = options.seeds or [options.seed]
     for item in taken:
         if item.data is None:
             continue
-        pipeline = DatasetPipeline(
-            registry, item.data, cache, options.seed, models, options.teacher, checkpoints=options.checkpoints
-        )
-        if options.teacher in unreachable:
-            pipeline.mark_teacher_failed(options.teacher)
-        item.data = None  # the pipeline holds it; let it go with the pipeline
-        entries.extend(run_dataset(pipeline, scorer, run_dir, failures, options.ablations))
+        data, item.data = item.data, None  # the pipelines hold it; let it go with them
+        failed_teacher = options.teacher if options.teacher in unreachable else None
+        scored: list[tuple[Entry, SampleScores]] = []
+        for i, seed in enumerate(seeds):
+            if len(seeds) > 1:
+                log(f"[{data.name}] seed {seed} ({i + 1}/{len(seeds)})")
+            pipeline = DatasetPipeline(
+                registry, data, cache, seed, models, options.teacher, checkpoints=options.checkpoints
+            )
+            if failed_teacher:
+                pipeline.mark_teacher_failed(failed_teacher)
+            scored += evaluate_dataset(
+                pipeline, scorer, run_dir, failures, options.ablations, seed if options.seeds else None, i > 0
+            )
+            failed_teacher = pipeline.failed_teacher()  # asked once: later seeds do not ask a failed teacher again
+        entries.extend(aggregate(scored, scorer) if options.seeds else [e for e, _ in scored])
     results = RunResults(
         run_id=run_id,
         provenance=_provenance(registry, options, started.isoformat()),
@@ -160,29 +173,49 @@ def run_dataset(
 ) -> list[Entry]:
     """Evaluate every model on one dataset (and each ablation of every non-teacher model); a model that fails
     is recorded and the others go on."""
+    return [entry for entry, _ in evaluate_dataset(pipeline, scorer, run_dir, failures, ablations)]
+
+
+def evaluate_dataset(
+    pipeline: DatasetPipeline,
+    scorer: Scorer,
+    run_dir: Path,
+    failures: list[Failure],
+    ablations: list[str] = (),
+    seed: int | None = None,
+    trained_only: bool = False,
+) -> list[tuple[Entry, SampleScores]]:
+    """:func:`run_dataset`, each entry with its per-sample scores. ``seed`` (``--seeds``): the seed this pass
+    trains with, recorded on its entries, failures and predictions files; ``trained_only``: only the models
+    this seed trains (a later seed does not evaluate the untrained models again)."""
     name = pipeline.data.name
     runs: list[ModelRun] = []
+
+    def failed(what: str, model: str | None, exc: BaseException) -> None:
+        said = f"{model} unavailable" if what == "unavailable" else f"{'teacher ' * (what == 'teacher')}{model} failed"
+        log(f"[{name}] {said}{f' (seed {seed})' if seed is not None else ''}: {_reason(exc)}")
+        failures.append(Failure(what=what, dataset=name, model=model, reason=_reason(exc), seed=seed))
+
     try:
         # no teacher stage for models that need none (zero-shot, rules), nor for a teacher whose probe failed
         if pipeline.needs_teacher_set() and pipeline.failed_teacher() is None:
             pipeline.teacher_set()
     except Exception as exc:  # a failing teacher stops the pipeline but not the baselines
-        log(f"[{name}] teacher {pipeline.teacher()} failed: {_reason(exc)}")
-        failures.append(Failure(what="teacher", dataset=name, model=pipeline.teacher(), reason=_reason(exc)))
+        failed("teacher", pipeline.teacher(), exc)
     for model, variant in _evaluations(pipeline, ablations):
         if model == pipeline.failed_teacher():
             continue  # recorded once above; asking it again for a row of its own would only repeat the cause
+        if trained_only and not pipeline.trains(model):
+            continue
         try:
             runs.append(pipeline.evaluate(model, variant=variant))
         except ModelUnavailable as exc:
-            log(f"[{name}] {model} unavailable: {_reason(exc)}")
-            failures.append(Failure(what="unavailable", dataset=name, model=model, reason=_reason(exc)))
+            failed("unavailable", model, exc)
         except UserError:
             raise
         except Exception as exc:
-            log(f"[{name}] {model} failed: {_reason(exc)}")
-            failures.append(Failure(what="model", dataset=name, model=model, reason=_reason(exc)))
-    entries = []
+            failed("model", model, exc)
+    out = []
     for r in runs:
         failpoint("score")
         pipeline.stage_report(r)
@@ -193,31 +226,32 @@ def run_dataset(
         for i, record in enumerate(records):
             record["scores"] = found.row(i)
         intervals = scorer.intervals(found)
-        entries.append(
-            Entry(
-                model=r.spec.name,
-                role=r.spec.card.role,
-                plugin=pipeline.registry.plugin_of("models", r.spec.name),
-                plugin_version=pipeline.registry.plugin_version("models", r.spec.name),
-                params=r.params,
-                dataset=name,
-                split="test",
-                n=len(r.predictions),
-                invalid=invalid_count(r.predictions),
-                scores=scores,
-                predictions_file=write_predictions(run_dir, name, r, records),
-                identity=r.identity,
-                settings=r.spec.card.settings,
-                assistant=r.assistant,
-                stage=r.stage,
-                cached=r.cached,
-                confusion=confusion(pipeline.data.test, r.predictions),
-                variant=r.variant,
-                intervals=intervals,
-                checkpoint=r.checkpoint,
-            )
+        trained = pipeline.trains(r.spec.name)
+        entry = Entry(
+            model=r.spec.name,
+            role=r.spec.card.role,
+            plugin=pipeline.registry.plugin_of("models", r.spec.name),
+            plugin_version=pipeline.registry.plugin_version("models", r.spec.name),
+            params=r.params,
+            dataset=name,
+            split="test",
+            n=len(r.predictions),
+            invalid=invalid_count(r.predictions),
+            scores=scores,
+            predictions_file=write_predictions(run_dir, name, r, records, seed if trained else None),
+            identity=r.identity,
+            settings=r.spec.card.settings,
+            assistant=r.assistant,
+            stage=r.stage,
+            cached=r.cached,
+            confusion=confusion(pipeline.data.test, r.predictions),
+            variant=r.variant,
+            intervals=intervals,
+            checkpoint=r.checkpoint,
+            seed=pipeline.seed if trained else None,
         )
-    return entries
+        out.append((entry, found))
+    return out
 
 
 def _evaluations(pipeline: DatasetPipeline, ablations: list[str]) -> list[tuple[str, str | None]]:

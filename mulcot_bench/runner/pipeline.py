@@ -207,6 +207,11 @@ class DatasetPipeline:
         factory = resolve(self.registry.model(name).factory)
         return hasattr(factory if isinstance(factory, type) else self.build(name), "fit")
 
+    def trains(self, name: str) -> bool:
+        """Whether this pipeline trains the model (its seed matters): trainable, not a teacher, no checkpoint."""
+        card = self.registry.model(name).card
+        return card.role != "teacher" and name not in self.checkpoints and self.trainable(name)
+
     def artifact(self, name: str) -> str:
         """The cache key of a trained model: identity, seed, training data and (for students) the assistant."""
         if name in self._artifact:

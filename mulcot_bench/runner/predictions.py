@@ -31,9 +31,11 @@ def prediction_records(data: Splits, run: ModelRun) -> list[dict[str, object]]:
     ]
 
 
-def write_predictions(run_dir: Path, dataset: str, run: ModelRun, records: list[dict[str, object]]) -> str:
-    """One JSONL per (model, variant, dataset), written atomically; returns its path relative to the run folder."""
-    stem = safe_name(run.spec.name) + (f"@{run.variant}" if run.variant else "")
+def write_predictions(
+    run_dir: Path, dataset: str, run: ModelRun, records: list[dict[str, object]], seed: int | None = None
+) -> str:
+    """One JSONL per (model, variant, dataset[, seed]), written atomically; returns its path in the run folder."""
+    stem = safe_name(run.spec.name) + (f"@{run.variant}" if run.variant else "") + (f".seed{seed}" if seed else "")
     rel = Path("predictions") / safe_name(dataset) / f"{stem}.jsonl"
     lines = [json.dumps(r, ensure_ascii=False) for r in redact_obj(records)]
     write_text(run_dir / rel, "\n".join(lines) + "\n")

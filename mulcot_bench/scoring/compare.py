@@ -38,6 +38,7 @@ class Comparison:
     mcnemar: McNemar
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=list)  # multi-seed entries: paired by seed and sample over these
 
 
 def read_lines(path: Path) -> list[dict[str, Any]]:
@@ -79,6 +80,29 @@ def align(a: list[dict[str, Any]], b: list[dict[str, Any]], where: str) -> list[
         raise UserError(f"{where}: the two predictions files do not hold the same sample ids; compare one run's files")
     by_id = {r["id"]: r for r in b}
     return [by_id[i] for i in ids_a]
+
+
+def seed_pairs(run_dir: Path, a: Entry, b: Entry) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[int]]:
+    """A's and B's records paired by seed and sample, and the seeds they span.
+
+    For entries of ``--seeds`` runs every seed both have contributes its test samples (ids made
+    ``seed<N>/<id>``); an entry trained once (or not at all) pairs with each seed of the other. Two single
+    entries are their predictions files as they are (no seeds).
+    """
+    by_a, by_b = {e.seed: e for e in a.seeds}, {e.seed: e for e in b.seeds}
+    if not by_a and not by_b:
+        return read_lines(run_dir / a.predictions_file), read_lines(run_dir / b.predictions_file), []
+    seeds = [s for s in by_a if s in by_b] if by_a and by_b else list(by_a or by_b)
+    if not seeds:
+        raise UserError(f"{a.model} (seeds {sorted(by_a)}) and {b.model} (seeds {sorted(by_b)}) share no seed")
+    out_a: list[dict[str, Any]] = []
+    out_b: list[dict[str, Any]] = []
+    for seed in seeds:
+        ra = read_lines(run_dir / by_a.get(seed, a).predictions_file)
+        rb = align(ra, read_lines(run_dir / by_b.get(seed, b).predictions_file), f"{a.model} vs {b.model}, seed {seed}")
+        out_a += [{**r, "id": f"seed{seed}/{r['id']}"} for r in ra]
+        out_b += [{**r, "id": f"seed{seed}/{r['id']}"} for r in rb]
+    return out_a, out_b, [int(s) for s in seeds if s is not None]
 
 
 def row_order(spec: MetricSpec) -> int:

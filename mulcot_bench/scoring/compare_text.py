@@ -22,7 +22,8 @@ def format_comparison(result: Comparison, resamples: int, seed: int) -> str:
     """A table of A, B and A - B (fractions shown x100, BLEU as is) with CIs and p-values, then McNemar."""
     a, b = result.model_a, result.model_b
     lines = [
-        f"{result.dataset}: A = {a}, B = {b}; n = {result.n} (reasoning: {result.n_reasoning} with a reference)",
+        f"{result.dataset}: A = {a}, B = {b}; n = {result.n} (reasoning: {result.n_reasoning} with a reference)"
+        + (f"; paired by seed and sample over seeds {', '.join(map(str, result.seeds))}" if result.seeds else ""),
         f"95% percentile CIs from {resamples} paired bootstrap resamples (seed {seed}); p: two-sided paired bootstrap"
         f" (smallest possible p = {2 / (resamples + 1):.2g})",
         f"{'metric':<42}{'A [95% CI]':<26}{'B [95% CI]':<26}{'A - B [95% CI]':<28}p",
@@ -56,6 +57,7 @@ def comparison_json(result: Comparison, resamples: int, seed: int) -> dict[str, 
         "model_b": result.model_b,
         "n": result.n,
         "n_reasoning": result.n_reasoning,
+        "seeds": list(result.seeds),
         "bootstrap": {"resamples": resamples, "seed": seed, "level": 0.95},
         "rows": rows,
         "mcnemar": asdict(result.mcnemar),

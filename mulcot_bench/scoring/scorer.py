@@ -108,6 +108,14 @@ class Scorer:
             return {}
         return {name: [iv.low, iv.high] for name, iv in found.intervals(self.resamples, BOOTSTRAP_SEED).items()}
 
+    def seed_intervals(self, found: Sequence[SampleScores]) -> dict[str, list[float]]:
+        """Two-level bootstrap 95% intervals over seeds and samples (:func:`mulcot_bench.scoring.seeds`)."""
+        from mulcot_bench.scoring.seeds import seed_intervals
+
+        if not self.resamples:
+            return {}
+        return {name: [iv.low, iv.high] for name, iv in seed_intervals(found, self.resamples, BOOTSTRAP_SEED).items()}
+
     def bootstrap(self) -> dict[str, object]:
         """How the intervals of this run were computed."""
         if not self.resamples:
