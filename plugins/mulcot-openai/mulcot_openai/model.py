@@ -80,8 +80,8 @@ class EndpointModel:
         if missing:
             raise ModelUnavailable(
                 f"model {card.name!r} needs an OpenAI-compatible endpoint: set {' and '.join(missing)} "
-                f"(e.g. {ENV_BASE_URL}=http://127.0.0.1:8000/v1 {ENV_MODEL}=Qwen/Qwen2.5-VL-72B-Instruct), "
-                f"and {ENV_API_KEY} if the server wants a key"
+                f"(e.g. {ENV_BASE_URL}=http://127.0.0.1:8000/v1 {ENV_MODEL}=Qwen/Qwen2.5-VL-72B-Instruct) or pass "
+                f"-o {card.name}.base_url=URL -o {card.name}.model=NAME, and {ENV_API_KEY} if the server wants a key"
             )
         self.prompt_files: dict[str, str] = dict(s.get("prompt_files") or {})
         for name, digest in (s.get("prompts") or {}).items():

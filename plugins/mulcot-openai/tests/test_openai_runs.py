@@ -122,3 +122,23 @@ def test_an_endpoint_that_refuses_connections_fails_fast_with_one_line(tmp_path:
     assert proc.stderr.count(url) == 1 and proc.stdout.count(url) == 1  # said once as it happens, once at the end
     res = _results(tmp_path, "a")
     assert res["entries"] == [] and [f["model"] for f in res["failures"]] == ["openai-zero-shot"]
+
+
+def test_the_endpoint_set_as_model_arguments_alone_reaches_a_text_only_server(tmp_path: Path, monkeypatch) -> None:
+    """``-o`` instead of the environment: base URL, model name and ``images=off`` go on the card (and into the
+    results); a text-only server is then sent plain strings only."""
+    monkeypatch.chdir(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MULCOT_OPENAI_", "OPENAI_"))}
+    env.update(MULCOT_BENCH_CACHE=str(tmp_path / "cache"), MULCOT_BENCH_BLOCK_PLUGINS=BLOCKED)
+    with FakeOpenAI(text_only=True) as server:
+        args = [CLI, "run", "-d", "synthetic", "-m", "openai-zero-shot", "--synthetic-size", "6,3,4", "--run-id", "a",
+                "--bootstrap", "0", "-o", f"openai-zero-shot.base_url={server.url}",
+                "-o", "openai-zero-shot.model=smollm2", "-o", "openai-zero-shot.images=off"]  # fmt: skip
+        proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert server.requests and not any(r["listed"] for r in server.requests)
+    [entry] = _results(tmp_path, "a")["entries"]
+    assert entry["n"] == 4 and entry["settings"]["images"] == "off" and entry["settings"]["model"] == "smollm2"
+    bad = subprocess.run([*args[:-1], "openai-zero-shot.images=sometimes"], env=env, capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert bad.returncode != 0 and "images='sometimes'; use one of" in bad.stderr + bad.stdout
