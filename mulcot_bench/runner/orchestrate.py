@@ -115,6 +115,9 @@ def _run(registry: Registry, options: RunOptions) -> RunOutcome:
             )
             if failed_teacher:
                 pipeline.mark_teacher_failed(failed_teacher)
+            if i == 0:
+                item.record.references = references(pipeline, failures)
+                data = pipeline.data  # with the references the teacher wrote, for every later seed
             scored += evaluate_dataset(
                 pipeline, scorer, run_dir, failures, options.ablations, seed if options.seeds else None, i > 0
             )
@@ -166,6 +169,18 @@ def probe_models(registry: Registry, names: list[str]) -> dict[str, str]:
             out[name] = _reason(exc)
             log(f"{name} unavailable: {out[name]}")
     return out
+
+
+def references(pipeline: DatasetPipeline, failures: list[Failure]) -> dict[str, object]:
+    """The test references' provenance (:meth:`DatasetPipeline.add_references`); a teacher that fails on them
+    is recorded (then it is not asked again for the training chains either)."""
+    try:
+        return pipeline.add_references()
+    except Exception as exc:
+        name, reason = pipeline.data.name, _reason(exc)
+        log(f"[{name}] teacher {pipeline.teacher()} failed on the test references: {reason}")
+        failures.append(Failure(what="teacher", dataset=name, model=pipeline.teacher(), reason=reason))
+        return {"split": "test", "source": "none", "note": f"the teacher failed: {reason}"}
 
 
 def run_dataset(

@@ -174,9 +174,50 @@ class DatasetPipeline:
             f"[{self.data.name}] teacher {name}: {counts['kept_as_predicted']} kept, {counts['corrected']} corrected, "
             f"{counts['label_only']} label-only, {counts['rejected']} rejected"
         )
-        self._stage[name] = counts
+        self._stage.setdefault(name, {}).update(counts)
         self._teacher_set = kept
         return kept
+
+    # references of the test split ---------------------------------------------------------------------------
+    def add_references(self) -> dict[str, Any]:
+        """Teacher chains as the test split's reasoning references where the dataset has none of its own.
+
+        When a selected model writes chains and some test item has no reference, the teacher serving the dataset
+        runs stage 1 on those items: it predicts, and where it was wrong explains the gold label (so its chains
+        are written with the gold label known, as the MulCoT-RD release's test chains are). Its chains become
+        those items' references; released references always win. Returns where the references come from, for
+        the dataset's record.
+        """
+        test = self.data.test
+        released = sum(bool(s.rationale) for s in test)
+        info: dict[str, Any] = {"split": "test", "items": len(test), "released": released, "teacher_written": 0}
+        missing = [s for s in test if not s.rationale]
+        writers = [n for n in self.order() if self.registry.model(n).card.rationale]
+        name = self.teacher() if missing and writers else None
+        if name is None or self._teacher_failed is not None:
+            info["source"] = "released" if released else "none"
+            return info
+        try:
+            kept, counts = teacher_rationales(
+                self.cache, self.identity(name), lambda: self.build(name), name, missing
+            )
+        except Exception:
+            self._teacher_failed = name
+            raise
+        chains = {s.id: s.rationale for s in kept if s.rationale}
+        self.data = replace(self.data, test=[s if s.rationale else s.with_rationale(chains.get(s.id)) for s in test])
+        info.update(
+            source="released+teacher" if released else "teacher",
+            teacher=name,
+            teacher_identity=self.identity(name),
+            teacher_written=len(chains),
+            counts=counts,
+        )
+        self._stage.setdefault(name, {})["references"] = (
+            f"wrote {len(chains)} of the {len(test)} test references it is scored against"
+        )
+        log(f"[{self.data.name}] teacher {name} wrote {len(chains)} test references ({len(missing)} items had none)")
+        return info
 
     # stage 2 -----------------------------------------------------------------------------------------------
     def train_set(self, name: str) -> list[Sample]:

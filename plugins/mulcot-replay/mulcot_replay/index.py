@@ -39,12 +39,13 @@ def _image_key(value: str | None) -> str:
 
 
 def sample_keys(sample: Sample) -> list[Key]:
-    """Where a sample's chains may be filed: by image content hash, then by image file name."""
+    """Where a sample's chains may be filed: by image content hash, then by image file name (also when the image
+    file is missing and the run is text-only: the post still names it), else under no image."""
     text, target = _norm(sample.text), _norm(sample.target)
-    if sample.image is None:
-        return [(text, target, "none")]
-    keys = [(text, target, f"sha256:{hashlib.sha256(sample.image).hexdigest()}")]
     name = sample.meta.get("image_id") or (sample.image_ref or "")
+    if sample.image is None:
+        return [(text, target, "none"), *([(text, target, _image_key(name))] if name else [])]
+    keys = [(text, target, f"sha256:{hashlib.sha256(sample.image).hexdigest()}")]
     if name:
         keys.append((text, target, _image_key(name)))
     return keys
