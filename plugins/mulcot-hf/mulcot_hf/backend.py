@@ -145,6 +145,22 @@ def adapt(model: nn.Module, st: dict[str, Any], targets: list[str] | str, checkp
     return make_trainable(model, st, targets)
 
 
+def legacy_key_mapping(model: nn.Module) -> dict[str, str]:
+    """transformers' renamings from the model class's older weight layout (Qwen2.5-VL before transformers 4.52:
+    ``model.layers.*``, ``visual.*``) as peft's ``key_mapping``, so an adapter trained then (the MulCoT-RD
+    reference code's) loads; keys already in today's layout match none of them."""
+    try:
+        from transformers.conversion_mapping import get_checkpoint_conversion_mapping
+    except ImportError:  # transformers 4: the model reads its own older layout
+        return dict(getattr(model, "_checkpoint_conversion_mapping", {}) or {})
+    out: dict[str, str] = {}
+    for rule in get_checkpoint_conversion_mapping(type(model).__name__) or []:
+        sources, targets = getattr(rule, "source_patterns", []), getattr(rule, "target_patterns", [])
+        if type(rule).__name__ == "WeightRenaming" and len(sources) == 1 and len(targets) == 1:
+            out[str(sources[0])] = str(targets[0])
+    return out
+
+
 def load_adapter(model: nn.Module, folder: Path, where: str) -> nn.Module:
     """A saved PEFT LoRA adapter on ``model``, frozen for evaluation, with the adapter's own config (r, alpha,
     dropout, targets, ...); an adapter weight that does not fit the model, or a missing one, is an error."""
@@ -152,10 +168,11 @@ def load_adapter(model: nn.Module, folder: Path, where: str) -> nn.Module:
 
     config = LoraConfig.from_pretrained(str(folder))
     config.inference_mode = True
+    mapping = legacy_key_mapping(model)
     adapted = PeftModel(model, config)
     fix = "it was trained on another base model: pass that base with -o MODEL.model=PATH_OR_HUB_ID"
     try:
-        result = adapted.load_adapter(str(folder), adapter_name="default", is_trainable=False)
+        result = adapted.load_adapter(str(folder), adapter_name="default", is_trainable=False, key_mapping=mapping)
     except (RuntimeError, ValueError) as exc:  # shapes that differ (another hidden size or rank)
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
         why = next((line for line in lines if "size mismatch" in line), lines[0])[:240]  # torch lists them below

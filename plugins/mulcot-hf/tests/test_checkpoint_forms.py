@@ -102,6 +102,31 @@ def test_adapter_loads_with_its_own_lora_settings_and_predicts_as_in_memory(
     assert any(p.probs != pytest.approx(q.probs, abs=1e-4) for p, q in zip(plain, expected, strict=True))
 
 
+def test_adapter_in_the_reference_codes_key_layout_loads(
+    base: Path, adapted: tuple[Path, torch.nn.Module], tmp_path: Path
+) -> None:
+    """The MulCoT-RD reference code trained its adapters under transformers 4.4x, where Qwen2.5-VL's language
+    model was ``model.layers.*`` and its vision tower ``visual.*`` (now ``model.language_model.*`` and
+    ``model.visual.*``): such an adapter loads and predicts as the same adapter in today's layout."""
+    from safetensors.torch import load_file, save_file
+
+    folder, peft_model = adapted
+    older = tmp_path / "reference-layout"
+    shutil.copytree(folder, older)
+    state = load_file(str(older / "adapter_model.safetensors"))
+    renamed = {
+        k.replace("base_model.model.model.language_model.", "base_model.model.model.").replace(
+            "base_model.model.model.visual.", "base_model.model.visual."
+        ): v
+        for k, v in state.items()
+    }
+    assert any(k.startswith("base_model.model.visual.blocks.") for k in renamed)  # gate_proj hit the vision MLP
+    assert any(k.startswith("base_model.model.model.layers.") for k in renamed)
+    save_file(renamed, str(older / "adapter_model.safetensors"))
+    items = _test_items()
+    _same(_model(model=str(base)).load(older).predict(items), _in_memory(base, peft_model).predict(items))
+
+
 def test_merged_model_folder_is_evaluated_as_it_is(
     base: Path, adapted: tuple[Path, torch.nn.Module], tmp_path: Path
 ) -> None:
