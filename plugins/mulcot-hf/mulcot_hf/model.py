@@ -33,9 +33,9 @@ from mulcot_hf.training import KD, DevScores, Task, subset, train
 
 FORMAT = SAVED_FORMAT
 FORMAT_VERSION = 1
-#: What a loaded adapter's report records from its adapter_config.json.
-ADAPTER_KEYS = ("base_model_name_or_path", "r", "lora_alpha", "lora_dropout", "target_modules", "use_rslora",
-                "modules_to_save", "peft_version")
+#: What a loaded adapter's report records from its adapter_config.json, where the file has it (r, alpha,
+#: dropout and targets always: peft's defaults stand in for a missing one).
+ADAPTER_KEYS = ("base_model_name_or_path", "use_rslora", "modules_to_save", "peft_version")
 #: The model_type of a transformers folder a qwen2.5-vl model evaluates as it is.
 QWEN_MODEL_TYPES = ("qwen2_5_vl",)
 
@@ -318,22 +318,31 @@ class ChatVLM:
         backend = self._setup(0, checkpoint)  # nothing random is left: the adapter's weights or none are loaded
         backend.train(False)
         total, _ = backend.param_counts()
-        adapter = checkpoint.config
         self.report = {
             "model": self.card.name,
-            "checkpoint": {
-                "form": "peft-lora-adapter" if checkpoint.kind == "adapter" else "transformers-model",
-                "folder": str(checkpoint.folder),
-                **(
-                    {key: adapter.get(key) for key in ADAPTER_KEYS} if checkpoint.kind == "adapter"
-                    else {"model_type": adapter.get("model_type"), "adapters": None}
-                ),
-            },
+            "checkpoint": self._checkpoint_record(checkpoint),
             "params": total,
             "adapter_params": sum(v.numel() for v in backend.state().values()),  # the LoRA weights; none: 0
             "base": backend.describe(),
         }
         return self
+
+    def _checkpoint_record(self, checkpoint: Checkpoint) -> dict[str, Any]:
+        """What the report says about a loaded adapter or model folder."""
+        folder = str(checkpoint.folder)
+        if checkpoint.kind == "model":
+            return {"form": "transformers-model", "folder": folder, "model_type": checkpoint.config.get("model_type"),
+                    "adapters": None}  # fmt: skip
+        st = self.settings
+        return {
+            "form": "peft-lora-adapter",
+            "folder": folder,
+            "r": st["lora_r"],
+            "lora_alpha": st["lora_alpha"],
+            "lora_dropout": st["lora_dropout"],
+            "target_modules": st["lora_targets"],
+            **{key: checkpoint.config[key] for key in ADAPTER_KEYS if key in checkpoint.config},
+        }
 
     def checkpoint_settings(self, checkpoint: Checkpoint) -> dict[str, Any]:
         """The settings an adapter or model folder replaces for this load (the family's base-weights setting,
