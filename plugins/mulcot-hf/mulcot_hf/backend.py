@@ -10,12 +10,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from mulcot_bench.errors import UserError
 from mulcot_bench.types import Sample
+from mulcot_hf.checkpoints import Checkpoint
 
 IGNORE = -100
 
@@ -101,8 +104,11 @@ def generation_kwargs(st: dict[str, Any], max_new: int, temperature: float, eos:
 
 
 # LoRA / full fine-tuning ----------------------------------------------------------------------------------------
-def lora_target(names: Sequence[str], exclude: str | None = None) -> list[str] | str:
-    """peft ``target_modules``: the module names, or a full-match regex over module paths excluding ``exclude``."""
+def lora_target(names: Sequence[str] | str, exclude: str | None = None) -> list[str] | str:
+    """peft ``target_modules``: the module names, or a full-match regex over module paths excluding ``exclude``
+    (a regex already, as a loaded adapter may give, is used as it is)."""
+    if isinstance(names, str):
+        return names
     if exclude is None:
         return list(names)
     alternatives = "|".join(re.escape(n) for n in names)
@@ -110,8 +116,11 @@ def lora_target(names: Sequence[str], exclude: str | None = None) -> list[str] |
 
 
 def make_trainable(model: nn.Module, st: dict[str, Any], targets: list[str] | str) -> nn.Module:
-    """LoRA adapters (setting train='lora') or every weight trainable (train='full'); returns the model to train."""
+    """LoRA adapters (setting train='lora'), every weight trainable (train='full') or nothing (train='none', a
+    loaded model evaluated as it is); returns the model to train."""
     mode = st["train"]
+    if mode == "none":
+        return model
     if mode == "lora":
         from peft import LoraConfig, get_peft_model
 
@@ -125,11 +134,62 @@ def make_trainable(model: nn.Module, st: dict[str, Any], targets: list[str] | st
         return get_peft_model(model, config)
     if mode == "full":
         return model.requires_grad_(True)
-    raise ValueError(f"setting train={mode!r} is not one of 'lora', 'full'")
+    raise ValueError(f"setting train={mode!r} is not one of 'lora', 'full', 'none'")
+
+
+def adapt(model: nn.Module, st: dict[str, Any], targets: list[str] | str, checkpoint: Checkpoint | None,
+          where: str) -> nn.Module:
+    """The model to run: fresh trainable parts (:func:`make_trainable`), or a loaded PEFT adapter's."""
+    if checkpoint is not None and checkpoint.kind == "adapter":
+        return load_adapter(model, checkpoint.folder, where)
+    return make_trainable(model, st, targets)
+
+
+def legacy_key_mapping(model: nn.Module) -> dict[str, str]:
+    """transformers' renamings from the model class's older weight layout (Qwen2.5-VL before transformers 4.52:
+    ``model.layers.*``, ``visual.*``) as peft's ``key_mapping``, so an adapter trained then (the MulCoT-RD
+    reference code's) loads; keys already in today's layout match none of them."""
+    try:
+        from transformers.conversion_mapping import get_checkpoint_conversion_mapping
+    except ImportError:  # transformers 4: the model reads its own older layout
+        return dict(getattr(model, "_checkpoint_conversion_mapping", {}) or {})
+    out: dict[str, str] = {}
+    for rule in get_checkpoint_conversion_mapping(type(model).__name__) or []:
+        sources, targets = getattr(rule, "source_patterns", []), getattr(rule, "target_patterns", [])
+        if type(rule).__name__ == "WeightRenaming" and len(sources) == 1 and len(targets) == 1:
+            out[str(sources[0])] = str(targets[0])
+    return out
+
+
+def load_adapter(model: nn.Module, folder: Path, where: str) -> nn.Module:
+    """A saved PEFT LoRA adapter on ``model``, frozen for evaluation, with the adapter's own config (r, alpha,
+    dropout, targets, ...); an adapter weight that does not fit the model, or a missing one, is an error."""
+    from peft import LoraConfig, PeftModel
+
+    config = LoraConfig.from_pretrained(str(folder))
+    config.inference_mode = True
+    mapping = legacy_key_mapping(model)
+    adapted = PeftModel(model, config)
+    fix = "it was trained on another base model: pass that base with -o MODEL.model=PATH_OR_HUB_ID"
+    try:
+        result = adapted.load_adapter(str(folder), adapter_name="default", is_trainable=False, key_mapping=mapping)
+    except (RuntimeError, ValueError) as exc:  # shapes that differ (another hidden size or rank)
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+        why = next((line for line in lines if "size mismatch" in line), lines[0])[:240]  # torch lists them below
+        raise UserError(f"{where}: adapter {folder} does not fit ({why}); {fix}") from None
+    unexpected, missing = list(result.unexpected_keys), list(result.missing_keys)
+    if unexpected or missing:
+        names = ", ".join((unexpected or missing)[:3])
+        what = "holds weights the model lacks" if unexpected else "lacks weights its config targets"
+        raise UserError(f"{where}: adapter {folder} {what} ({len(unexpected or missing)}, e.g. {names}); {fix}")
+    adapted.requires_grad_(False)
+    return adapted
 
 
 def trainable_state(model: nn.Module, st: dict[str, Any], prefix: str) -> dict[str, Tensor]:
     """The weights that training changes (LoRA adapters, or every trainable weight), detached copies."""
+    if st["train"] == "none":
+        return {}
     if st["train"] == "lora":
         from peft import get_peft_model_state_dict
 
@@ -141,7 +201,9 @@ def trainable_state(model: nn.Module, st: dict[str, Any], prefix: str) -> dict[s
 
 def load_trainable_state(model: nn.Module, st: dict[str, Any], state: dict[str, Tensor], where: str) -> None:
     """Load what :func:`trainable_state` returned (prefix already removed); unknown keys are an error."""
-    if st["train"] == "lora":
+    if st["train"] == "none":
+        unexpected = list(state)
+    elif st["train"] == "lora":
         from peft import set_peft_model_state_dict
 
         result = set_peft_model_state_dict(model, state)
@@ -174,6 +236,7 @@ class Backend:
 
     eos_id: int
     pad_id: int
+    checkpoint: Checkpoint | None = None  # set before setup() when a model loads an adapter or model folder
 
     def setup(self) -> None:
         """Load the pretrained parts and add the trainable ones (call under a seeded RNG)."""

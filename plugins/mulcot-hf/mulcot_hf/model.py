@@ -21,16 +21,23 @@ from typing import Any
 
 import torch
 
+from mulcot_bench.errors import ModelUnavailable, UserError
 from mulcot_bench.labels import LABELS
 from mulcot_bench.rationale import FIELDS, parse, parse_label, render_chain
 from mulcot_bench.scoring.stats import macro_f1
 from mulcot_bench.types import FitContext, ModelCard, Prediction, Sample
 from mulcot_hf.backend import Backend
+from mulcot_hf.checkpoints import SAVED_FORMAT, Checkpoint, adapter_base, adapter_settings, checkpoint_form, refuse
 from mulcot_hf.settings import resolve
 from mulcot_hf.training import KD, DevScores, Task, subset, train
 
-FORMAT = "mulcot-hf"
+FORMAT = SAVED_FORMAT
 FORMAT_VERSION = 1
+#: What a loaded adapter's report records from its adapter_config.json, where the file has it (r, alpha,
+#: dropout and targets always: peft's defaults stand in for a missing one).
+ADAPTER_KEYS = ("base_model_name_or_path", "use_rslora", "modules_to_save", "peft_version")
+#: The model_type of a transformers folder a qwen2.5-vl model evaluates as it is.
+QWEN_MODEL_TYPES = ("qwen2_5_vl",)
 
 
 def label_target(label: str) -> str:
@@ -78,11 +85,13 @@ class ChatVLM:
     def make_backend(self) -> Backend:
         raise NotImplementedError
 
-    def _setup(self, seed: int) -> Backend:
-        """Load the base and add fresh trainable parts, seeded (the same seed gives the same initial weights)."""
+    def _setup(self, seed: int, checkpoint: Checkpoint | None = None) -> Backend:
+        """Load the base and add fresh trainable parts, seeded (the same seed gives the same initial weights), or
+        the parts of a loaded adapter / model folder (``checkpoint``)."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             backend = self.make_backend()
+            backend.checkpoint = checkpoint
             backend.setup()
         self.backend = backend
         return backend
@@ -300,13 +309,56 @@ class ChatVLM:
         (folder / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")
 
     def load(self, folder: Path) -> ChatVLM:
+        """Load a checkpoint in one of three forms (:mod:`mulcot_hf.checkpoints`): the folder :meth:`save` wrote,
+        a PEFT LoRA adapter folder, or a transformers model folder; anything else is one UserError line."""
+        checkpoint = checkpoint_form(Path(folder))
+        if checkpoint.kind == "saved":
+            return self._load_saved(checkpoint)
+        self.settings = {**self.settings, **self.checkpoint_settings(checkpoint)}
+        backend = self._setup(0, checkpoint)  # nothing random is left: the adapter's weights or none are loaded
+        backend.train(False)
+        total, _ = backend.param_counts()
+        self.report = {
+            "model": self.card.name,
+            "checkpoint": self._checkpoint_record(checkpoint),
+            "params": total,
+            "adapter_params": sum(v.numel() for v in backend.state().values()),  # the LoRA weights; none: 0
+            "base": backend.describe(),
+        }
+        return self
+
+    def _checkpoint_record(self, checkpoint: Checkpoint) -> dict[str, Any]:
+        """What the report says about a loaded adapter or model folder."""
+        folder = str(checkpoint.folder)
+        if checkpoint.kind == "model":
+            return {"form": "transformers-model", "folder": folder, "model_type": checkpoint.config.get("model_type"),
+                    "adapters": None}  # fmt: skip
+        st = self.settings
+        return {
+            "form": "peft-lora-adapter",
+            "folder": folder,
+            "r": st["lora_r"],
+            "lora_alpha": st["lora_alpha"],
+            "lora_dropout": st["lora_dropout"],
+            "target_modules": st["lora_targets"],
+            **{key: checkpoint.config[key] for key in ADAPTER_KEYS if key in checkpoint.config},
+        }
+
+    def checkpoint_settings(self, checkpoint: Checkpoint) -> dict[str, Any]:
+        """The settings an adapter or model folder replaces for this load (the family's base-weights setting,
+        and the adapter's LoRA settings); the family says where its base weights come from."""
+        raise refuse(checkpoint.folder, f"a {self.family} model loads only the folder its save() wrote")
+
+    def _load_saved(self, checkpoint: Checkpoint) -> ChatVLM:
         """Rebuild the base from the saved settings and load the trained weights."""
         from safetensors.torch import load_file
 
-        folder = Path(folder)
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        if config.get("format") != FORMAT or config.get("family") != self.family:
-            raise ValueError(f"{folder} does not hold a {FORMAT} {self.family} model")
+        folder, config = checkpoint.folder, checkpoint.config
+        if config.get("family") != self.family:
+            raise UserError(
+                f"checkpoint {folder}: a {config.get('family')} model's save() folder, not a {self.family} one; "
+                f"pass it to a {config.get('family')} model"
+            )
         self.settings = {**self.settings, **config["settings"]}
         self.report = dict(config.get("report") or {})
         backend = self._setup(0)  # fresh trainable parts are overwritten by the saved ones just below
@@ -319,6 +371,14 @@ class SmolVLM(ChatVLM):
     """smol-vlm: SmolLM2-135M-Instruct + EfficientNet-Lite0 visual prefix (see :mod:`mulcot_hf.smol`)."""
 
     family = "smol"
+
+    def checkpoint_settings(self, checkpoint: Checkpoint) -> dict[str, Any]:
+        """Refused: the visual projector is trained here and is in no adapter or transformers folder."""
+        raise UserError(
+            f"checkpoint {checkpoint.folder}: a smol-vlm needs the visual projector mulcot-bench trained, which only "
+            "the folder its save() wrote holds (weights.safetensors + config.json with format 'mulcot-hf'); a "
+            f"{'PEFT adapter' if checkpoint.kind == 'adapter' else 'transformers model'} folder has none"
+        )
 
     def make_backend(self) -> Backend:
         from mulcot_hf.smol import SmolBackend
@@ -333,11 +393,51 @@ class QwenVL(ChatVLM):
 
     def __init__(self, card: ModelCard) -> None:
         super().__init__(card)
-        from mulcot_hf.settings import QWEN_ENV
         from mulcot_hf.weights import qwen_source
 
-        # fail at build time, before any stage, when no weights are configured or the folder is incomplete
-        qwen_source(self.settings.get("model"), card.name, QWEN_ENV.get(card.role, QWEN_ENV["assistant"]))
+        # fail at build time, before any stage, when the configured folder is incomplete; with no weights
+        # configured, fit fails at its start, and load may take the base an adapter names
+        if self.settings.get("model"):
+            qwen_source(self.settings["model"], card.name, self.env)
+
+    @property
+    def env(self) -> str:
+        from mulcot_hf.settings import QWEN_ENV
+
+        return QWEN_ENV.get(self.card.role, QWEN_ENV["assistant"])
+
+    def checkpoint_settings(self, checkpoint: Checkpoint) -> dict[str, Any]:
+        """A model folder is the whole model (nothing trained on it); an adapter sits on the card's ``model``, or
+        when the card has none, on the base the adapter names, with the adapter's LoRA settings."""
+        from mulcot_hf.weights import qwen_source
+
+        if checkpoint.kind == "model":
+            if checkpoint.config.get("model_type") not in QWEN_MODEL_TYPES:
+                raise refuse(
+                    checkpoint.folder,
+                    f"config.json has model_type {checkpoint.config.get('model_type')!r}, not a Qwen2.5-VL "
+                    f"({', '.join(QWEN_MODEL_TYPES)})",
+                )
+            try:  # a merged fine-tune saved without its tokenizer or image processor: the missing files named
+                qwen_source(str(checkpoint.folder), self.card.name, self.env)
+            except ModelUnavailable as exc:
+                raise refuse(checkpoint.folder, str(exc)) from None
+            return {"model": str(checkpoint.folder), "train": "none"}
+        base = self.settings.get("model") or adapter_base(checkpoint.config)
+        if not base:
+            raise UserError(
+                f"checkpoint {checkpoint.folder}: the adapter names no base_model_name_or_path and "
+                f"{self.card.name!r} has no 'model'; pass -o {self.card.name}.model=PATH_OR_HUB_ID"
+            )
+        if not self.settings.get("model"):  # the card's own 'model' was checked when the model was built
+            try:
+                qwen_source(base, self.card.name, self.env)
+            except ModelUnavailable as exc:
+                raise UserError(
+                    f"checkpoint {checkpoint.folder}: the base it names is not usable here ({exc}); pass the base "
+                    f"with -o {self.card.name}.model=PATH_OR_HUB_ID"
+                ) from None
+        return {**adapter_settings(checkpoint.config), "model": base, "lora_scope": "all"}
 
     def make_backend(self) -> Backend:
         from mulcot_hf.qwen import QwenBackend

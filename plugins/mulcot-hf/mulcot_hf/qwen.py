@@ -28,13 +28,13 @@ from mulcot_bench.types import Sample
 from mulcot_hf.backend import (
     Backend,
     Batch,
+    adapt,
     count_params,
     cut_at,
     generation_kwargs,
     label_rows,
     load_trainable_state,
     lora_target,
-    make_trainable,
     pad_rows,
     resolve_device,
     trainable_state,
@@ -109,8 +109,8 @@ class QwenBackend(Backend):
         scope = str(self.st["lora_scope"])
         if scope not in ("language", "all"):
             raise ValueError(f"model {self.name!r}: lora_scope={scope!r} is not 'language' or 'all'")
-        targets = lora_target(list(self.st["lora_targets"]), exclude="visual" if scope == "language" else None)
-        self.model = make_trainable(model, self.st, targets).to(self.device)
+        targets = lora_target(self.st["lora_targets"], exclude="visual" if scope == "language" else None)
+        self.model = adapt(model, self.st, targets, self.checkpoint, f"model {self.name!r}").to(self.device)
         self.eos_id = int(self.tokenizer.convert_tokens_to_ids(END_OF_TURN))
         self.image_id = int(self.tokenizer.convert_tokens_to_ids(IMAGE_TOKEN))
         pad = self.tokenizer.pad_token_id

@@ -77,8 +77,12 @@ def test_qwen_weights_come_from_the_env_var(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_qwen_without_weights_is_unavailable_with_one_line() -> None:
+    from mulcot_bench.types import FitContext
+
+    model = QwenVL(qwen_card("qwen2.5-vl-assistant", "assistant"))  # built: load() may take an adapter's base
+    items = [Sample(id="a", text="t", label="neutral")]
     with pytest.raises(ModelUnavailable) as info:
-        QwenVL(qwen_card("qwen2.5-vl-assistant", "assistant"))
+        model.fit(items, [], FitContext(seed=1, dataset="x", level="post"))
     message = str(info.value)
     assert "\n" not in message and "MULCOT_QWEN_ASSISTANT" in message and "model=" in message
 
