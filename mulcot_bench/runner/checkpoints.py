@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from mulcot_bench.cache import Cache, key
 from mulcot_bench.errors import UserError
 from mulcot_bench.plugin.registry import Registry
 from mulcot_bench.plugin.specs import resolve
@@ -16,7 +17,10 @@ def check_checkpoints(registry: Registry, checkpoints: dict[str, Path]) -> None:
     """Each checkpoint exists and its model can ``load`` one; otherwise one line naming both (exit 2)."""
     for name, path in checkpoints.items():
         if not path.exists():
-            raise UserError(f"checkpoint of {name!r} not found: {path}; pass the folder its save() wrote")
+            raise UserError(
+                f"checkpoint of {name!r} not found: {path}; pass a folder the model loads (what its save() wrote; "
+                "see its plugin's README for other forms)"
+            )
         factory = resolve(registry.model(name).factory)
         if isinstance(factory, type) and not hasattr(factory, "load"):
             raise UserError(f"model {name!r} cannot load a checkpoint (it has no load()); drop -o {name}.checkpoint")
@@ -33,14 +37,28 @@ def untrained(registry: Registry, names: list[str], checkpoints: dict[str, Path]
     return out
 
 
-def fingerprint(path: Path) -> str:
-    """sha256 over the relative names and contents of every file under ``path`` (or of the one file)."""
+def _files(path: Path) -> list[Path]:
+    return [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and p.name != MARKER)
+
+
+def fingerprint(path: Path, cache: Cache | None = None) -> str:
+    """sha256 over the relative names and contents of every file under ``path`` (or of the one file).
+
+    With a cache, the digest is remembered under the files' names, sizes and modification times, so a large
+    checkpoint is read once, and again only when a file of it changes.
+    """
+    files = _files(path)
+    stamp = key(str(path.resolve()), [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files])
+    known = cache.get("checkpoint-sha256", stamp) if cache is not None else None
+    if isinstance(known, str):
+        return known
     h = hashlib.sha256()
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and p.name != MARKER)
     for file in files:
         h.update(f"{file.relative_to(path) if file != path else file.name}\0".encode())
         with file.open("rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
         h.update(b"\0")
+    if cache is not None:
+        cache.put("checkpoint-sha256", stamp, h.hexdigest())
     return h.hexdigest()

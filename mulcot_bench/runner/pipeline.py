@@ -7,6 +7,7 @@ missing from the cache, so a repeated run trains and predicts nothing.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import sys
 import time
@@ -259,7 +260,7 @@ class DatasetPipeline:
             return self._artifact[name]
         spec = self.registry.model(name)
         if name in self.checkpoints:  # loaded, not trained: the checkpoint's content is the key
-            path, digest = self.checkpoints[name], fingerprint(self.checkpoints[name])
+            path, digest = self.checkpoints[name], fingerprint(self.checkpoints[name], self.cache)
             art = key(self.identity(name), "checkpoint", digest)
             self._stage[name] = {"checkpoint": str(path), "checkpoint_sha256": digest}
         elif spec.card.role == "teacher" or not self.trainable(name):  # nothing trained: no data in key
@@ -288,6 +289,9 @@ class DatasetPipeline:
         if name in self.checkpoints:
             log(f"[{self.data.name}] loading {name} from {self.checkpoints[name]} (not trained)")
             model.load(self.checkpoints[name])
+            report = getattr(model, "report", None)  # what the model says about the loaded weights, if anything
+            if isinstance(report, dict) and report:
+                self._stage.setdefault(name, {})["loaded"] = json.loads(json.dumps(report, default=str))
         elif hasattr(model, "fit"):
             art = self.artifact(name)
             folder = self.cache.artifact(art)
