@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from mulcot_bench.cli.export import check_mlflow, export_after_run, mlflow_option
 from mulcot_bench.cli.options import (
     allow_partial_option,
     limit_option,
@@ -74,6 +75,7 @@ from mulcot_bench.errors import UserError
     help="Seconds one model call (a batch) may take before the model is recorded as hung and the run goes on; "
     "also MULCOT_BENCH_MODEL_TIMEOUT (default: no limit). Training is not limited.",
 )
+@mlflow_option
 @plugins_dir_option
 @strict_option
 def run_cmd(
@@ -96,6 +98,7 @@ def run_cmd(
     ablations: tuple[str, ...],
     resamples: int,
     model_timeout: str | None,
+    mlflow_uri: str | None,
     plugins_dirs: tuple[Path, ...],
     strict: bool,
 ) -> None:
@@ -105,6 +108,7 @@ def run_cmd(
 
     if not run_all and not datasets and not models:
         raise UserError("say what to run: --all, or --dataset NAME and/or --model NAME")
+    check_mlflow(mlflow_uri)
     synthetic = synthetic_options(synthetic_size, synthetic_seed)
     registry = load_registry(plugins_dirs, strict)
     dataset_options: dict[str, dict[str, object]] = {"synthetic": synthetic}
@@ -133,5 +137,6 @@ def run_cmd(
     )
     outcome = run(registry, options)
     click.echo(exit_summary(outcome))
+    export_after_run(outcome.run_dir, mlflow_uri)
     if outcome.results.failures:
         sys.exit(1)
