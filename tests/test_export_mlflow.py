@@ -166,6 +166,34 @@ def test_without_mlflow_one_line_and_exit_2_before_any_work(
     assert err.count("\n") == 1 and "nowhere has no results.json" in err
 
 
+def test_a_store_that_cannot_be_made_stops_the_run_before_it_starts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.chdir(tmp_path)
+    assert _main(monkeypatch, *RUN, "--mlflow", str(tmp_path / "file" / "store")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot make the MLflow store folder" in err and not (tmp_path / "runs").exists()
+
+
+def test_failures_are_counted_and_long_params_cut_never_dropped(
+    store: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from demo_runs import demo_run
+
+    run = demo_run(tmp_path, models=3, datasets=1, n=20)  # it records one failed model
+    results = RunResults.read(run)
+    results.entries[0].settings["prompt"] = "x" * 7000
+    results.write(run)
+    out = _export(monkeypatch, capsys, str(run), "--tracking-uri", store)
+    assert "mlflow: 1 failures not logged (no scores; listed in results.json)" in out
+    assert "1 params cut to MLflow's length limit (full values in results.json): settings.prompt" in out
+    runs = _runs()
+    assert len(runs) == len(results.entries) and "broken-model" not in set(runs["tags.mulcot.model"])
+    (cut,) = runs["params.settings.prompt"].dropna()
+    assert len(cut) == 6000 and cut.endswith("(cut; see results.json)")
+
+
 def test_keys_separate_seeds_variants_and_repeated_entries(run_dir: Path) -> None:
     class SeededEntry(Entry):  # the per-seed field a multi-seed run adds
         seed: int | None = None

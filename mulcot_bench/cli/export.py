@@ -45,17 +45,25 @@ mlflow_option = click.option(
 
 
 def check_mlflow(uri: str | None) -> None:
-    """Before a run with ``--mlflow``: fail now, not after the run, when MLflow is not installed."""
+    """Before a run with ``--mlflow``: fail now, not after the run, when MLflow is missing or its store cannot be
+    made."""
     if uri is not None:
-        from mulcot_bench.export.mlflow import require_mlflow, resolve_tracking_uri
+        from mulcot_bench.export.mlflow import prepare_store
 
-        require_mlflow(resolve_tracking_uri(uri)[0])
+        prepare_store(uri)
 
 
 def export_after_run(run_dir: Path, uri: str | None) -> None:
-    """After a run with ``--mlflow``: log its folder."""
+    """After a run with ``--mlflow``: log its folder (when that fails, the run is kept and the line says how to
+    export it later)."""
     if uri is not None:
+        from mulcot_bench.errors import UserError
         from mulcot_bench.export.mlflow import export_runs
 
-        for line in export_runs([run_dir], uri, echo=click.echo).lines():
+        try:
+            summary = export_runs([run_dir], uri, echo=click.echo)
+        except UserError as exc:
+            again = f"mulcot-bench export mlflow {run_dir}" + (f" --tracking-uri {uri}" if uri else "")
+            raise UserError(f"{exc} (the run is saved; export it later with: {again})") from exc
+        for line in summary.lines():
             click.echo(line)

@@ -39,6 +39,7 @@ class ExportSummary:
     logged: int = 0
     replaced: int = 0
     unchanged: int = 0
+    failures: int = 0  # models that did not run: in results.json, never logged as a scored run
     missing_files: list[str] = field(default_factory=list)
     cut_params: list[str] = field(default_factory=list)  # params longer than MLflow allows, cut
 
@@ -47,6 +48,8 @@ class ExportSummary:
             f"mlflow: logged {self.logged}, replaced {self.replaced} (changed), unchanged {self.unchanged} "
             f"-> experiment {self.experiment!r} at {self.tracking_uri}"
         ]
+        if self.failures:
+            lines.append(f"mlflow: {self.failures} failures not logged (no scores; listed in results.json)")
         if self.missing_files:
             lines.append(f"mlflow: {len(self.missing_files)} predictions files missing, not logged: "
                          + ", ".join(self.missing_files))  # fmt: skip
@@ -74,18 +77,25 @@ def resolve_tracking_uri(value: str | None) -> tuple[str, Path | None]:
     return f"{_SQLITE}{database}", database.with_name(f"{database.stem}-artifacts")
 
 
-def require_mlflow(tracking_uri: str | None = None) -> Any:
-    """Import and return ``mlflow``; one clear line when it (or SQLite support for a sqlite URI) is missing."""
+def prepare_store(tracking_uri: str | None) -> tuple[Any, str, Path | None]:
+    """``mlflow``, the resolved URI and the artifact folder of a local store (its folder created); one clear line
+    when ``mlflow`` (or, for SQLite, ``sqlalchemy``/``alembic``) is missing or the folder cannot be made."""
+    uri, artifact_root = resolve_tracking_uri(tracking_uri)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # offline and private by default
     try:
         import mlflow
 
-        if tracking_uri is None or tracking_uri.startswith(_SQLITE):
+        if uri.startswith(_SQLITE):
             import alembic  # noqa: F401 - MLflow's SQLite store needs both; mlflow-skinny does not bring them
             import sqlalchemy  # noqa: F401
     except ImportError as exc:
         raise UserError(f"MLflow export needs {exc.name or 'mlflow'}, which is not installed: {INSTALL_HINT}") from exc
-    return mlflow
+    if artifact_root is not None:
+        try:
+            artifact_root.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot make the MLflow store folder {artifact_root.parent}: {exc.strerror}") from exc
+    return mlflow, uri, artifact_root
 
 
 def export_runs(
@@ -99,18 +109,16 @@ def export_runs(
     from mulcot_bench.report.board import read_run
 
     runs = [read_run(Path(d)) for d in run_dirs]  # every folder checked before anything is logged
-    uri, artifact_root = resolve_tracking_uri(tracking_uri)
-    mlflow = require_mlflow(uri)
+    mlflow, uri, artifact_root = prepare_store(tracking_uri)
     from mlflow.exceptions import MlflowException
 
-    if artifact_root is not None:
-        artifact_root.parent.mkdir(parents=True, exist_ok=True)
     summary = ExportSummary(uri, experiment)
     say = echo or (lambda _line: None)
     try:
         client = mlflow.MlflowClient(tracking_uri=uri)
         experiment_id = _experiment(client, experiment, artifact_root)
         for run in runs:
+            summary.failures += len(run.results.failures)
             with tempfile.TemporaryDirectory(prefix="mulcot-leaderboard-") as tmp:
                 tables = render_runs([run.dir], Path(tmp), LEADERBOARD_FORMATS)
                 records = entry_records(run.dir, run.results, list(tables.values()))
