@@ -213,3 +213,15 @@ def test_the_command_line_does_not_import_mlflow() -> None:
     code = "import sys, mulcot_bench.cli, mulcot_bench.export.mlflow; print('mlflow' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_a_server_that_does_not_answer_is_one_line_and_exit_2(
+    run_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    assert _main(monkeypatch, "export", "mlflow", str(run_dir), "--tracking-uri", "http://127.0.0.1:9") == 2  # closed
+    captured = capsys.readouterr()
+    assert "mlflow: contacting http://127.0.0.1:9" in captured.out
+    assert captured.err.count("\n") == 1 and captured.err.startswith(
+        "error: MLflow export to http://127.0.0.1:9 failed"
+    )

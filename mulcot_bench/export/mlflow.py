@@ -114,6 +114,8 @@ def export_runs(
 
     summary = ExportSummary(uri, experiment)
     say = echo or (lambda _line: None)
+    if artifact_root is None:  # a server: MLflow retries one that does not answer for minutes, silently
+        say(f"mlflow: contacting {uri} (MLFLOW_HTTP_REQUEST_MAX_RETRIES bounds its retries)")
     try:
         client = mlflow.MlflowClient(tracking_uri=uri)
         experiment_id = _experiment(client, experiment, artifact_root)
@@ -127,7 +129,7 @@ def export_runs(
                     say(f"[{i}/{len(records)}] {run.results.run_id}: {record.name} {outcome}")
     except MlflowException as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"MLflow at {uri} refused the export: {first}") from exc
+        raise UserError(f"MLflow export to {uri} failed: {first}") from exc
     return summary
 
 
