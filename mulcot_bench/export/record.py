@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +77,6 @@ def _text(value: Any) -> str:
 
 
 def _millis(stamp: str | None) -> int | None:
-    from datetime import datetime
-
     try:
         return int(datetime.fromisoformat((stamp or "").replace("Z", "+00:00")).timestamp() * 1000)
     except ValueError:
