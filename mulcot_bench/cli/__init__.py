@@ -10,6 +10,7 @@ from mulcot_bench import __version__
 from mulcot_bench.cli.compare import compare_cmd
 from mulcot_bench.cli.datasets import datasets_group
 from mulcot_bench.cli.distill import distill_cmd
+from mulcot_bench.cli.export import export_group
 from mulcot_bench.cli.plugins import plugins_group
 from mulcot_bench.cli.report import report_cmd
 from mulcot_bench.cli.run import eval_cmd, run_cmd
@@ -29,6 +30,7 @@ cli.add_command(datasets_group, "datasets")
 cli.add_command(compare_cmd, "compare")
 cli.add_command(distill_cmd, "distill")
 cli.add_command(report_cmd, "report")
+cli.add_command(export_group, "export")
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from mulcot_bench.cli.export import check_mlflow, export_after_run, mlflow_option
 from mulcot_bench.cli.options import (
     allow_partial_option,
     apply_overrides,
@@ -86,6 +87,7 @@ SHARED: list[Callable[[Any], Any]] = [
         help="Seconds one model call (a batch) may take before the model is recorded as hung and the run goes on; "
         "also MULCOT_BENCH_MODEL_TIMEOUT (default: no limit). Training is not limited.",
     ),
+    mlflow_option,
     plugins_dir_option,
     strict_option,
 ]
@@ -146,6 +148,7 @@ def execute(
     ablations: tuple[str, ...],
     resamples: int,
     model_timeout: str | None,
+    mlflow_uri: str | None,
     plugins_dirs: tuple[Path, ...],
     strict: bool,
 ) -> None:
@@ -153,6 +156,7 @@ def execute(
     from mulcot_bench.faults import parse_timeout
     from mulcot_bench.runner import RunOptions, exit_summary, run
 
+    check_mlflow(mlflow_uri)
     synthetic = synthetic_options(synthetic_size, synthetic_seed)
     several = parse_seeds(seeds)
     registry = load_registry(plugins_dirs, strict)
@@ -186,5 +190,6 @@ def execute(
     )
     outcome = run(registry, options)
     click.echo(exit_summary(outcome))
+    export_after_run(outcome.run_dir, mlflow_uri)
     if outcome.results.failures:
         sys.exit(1)
