@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from test_stats import _main
 
-from mulcot_bench.export.record import entry_key, entry_records, run_name
-from mulcot_bench.results import Entry, RunResults
+from mulcot_bench.export.record import entry_key, entry_records, metrics_of, params_of, run_name
+from mulcot_bench.results import RunResults
 
 mlflow = pytest.importorskip("mlflow")
 EXPERIMENT = "mulcot-bench"
@@ -195,12 +195,9 @@ def test_failures_are_counted_and_long_params_cut_never_dropped(
 
 
 def test_keys_separate_seeds_variants_and_repeated_entries(run_dir: Path) -> None:
-    class SeededEntry(Entry):  # the per-seed field a multi-seed run adds
-        seed: int | None = None
-
     results = RunResults.read(run_dir)
     entry = results.entries[0]
-    seeded = [SeededEntry(**entry.model_dump(), seed=s) for s in (None, 1, 2)]
+    seeded = [entry.model_copy(update={"seed": s}) for s in (entry.seed, 1, 2)]
     assert len({entry_key("r", e) for e in seeded}) == 3 and entry_key("r", seeded[0]) == entry_key("r", entry)
     assert run_name(seeded[1]) == "synthetic/majority seed 1"
     assert entry_key("r", entry) != entry_key("other-run", entry)
@@ -225,3 +222,13 @@ def test_a_server_that_does_not_answer_is_one_line_and_exit_2(
     assert captured.err.count("\n") == 1 and captured.err.startswith(
         "error: MLflow export to http://127.0.0.1:9 failed"
     )
+
+
+def test_an_entry_over_several_seeds_logs_its_seeds_and_standard_deviations(run_dir: Path) -> None:
+    results = RunResults.read(run_dir)
+    entry = results.entries[0]
+    per_seed = [entry.model_copy(update={"seed": s}) for s in (1, 2, 3)]
+    folded = entry.model_copy(update={"seed": None, "seeds": per_seed, "sd": {"accuracy": 0.02, "macro_f1": None}})
+    params, metrics = params_of(results, folded), metrics_of(folded)
+    assert params["seeds"] == "1,2,3" and params["seed"] == "null"
+    assert metrics["accuracy.sd"] == 0.02 and "macro_f1.sd" not in metrics

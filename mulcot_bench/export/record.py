@@ -84,13 +84,16 @@ def _millis(stamp: str | None) -> int | None:
 
 
 def metrics_of(entry: Entry) -> dict[str, float]:
-    """Scores with a value, and their interval bounds as ``<key>.low`` / ``<key>.high``."""
+    """Scores with a value, their interval bounds as ``<key>.low`` / ``<key>.high`` and, for an entry over several
+    seeds, their standard deviation as ``<key>.sd``."""
     out: dict[str, float] = {}
     for name, value in entry.scores.items():
         if value is None:
             continue
         interval = entry.intervals.get(name)
         pairs = [(name, value)] + ([(f"{name}.low", interval[0]), (f"{name}.high", interval[1])] if interval else [])
+        if entry.sd.get(name) is not None:
+            pairs.append((f"{name}.sd", entry.sd[name]))
         for key, number in pairs:
             safe = safe_key(key)
             if safe in out:
@@ -117,7 +120,8 @@ def params_of(results: RunResults, entry: Entry) -> dict[str, str]:
         "identity": entry.identity,
         "assistant": entry.assistant,
         "cached": entry.cached,
-        "seed": prov.seed if seed is None else seed,
+        "seed": prov.seed if seed is None and not entry.seeds else seed,
+        "seeds": ",".join(str(e.seed) for e in entry.seeds) or None,
         "predictions_file": entry.predictions_file,
         "not_scored": ",".join(k for k, v in entry.scores.items() if v is None),
         **{f"settings.{k}": v for k, v in entry.settings.items()},
@@ -130,6 +134,7 @@ def params_of(results: RunResults, entry: Entry) -> dict[str, str]:
     dataset = next((d for d in results.datasets if d.name == entry.dataset), None)
     if dataset is not None:
         params.update({"dataset.fingerprint": dataset.fingerprint, "dataset.protocol": dataset.protocol})
+        params.update({f"dataset.references.{k}": v for k, v in dataset.references.items() if k != "counts"})
     scored = {k for k, v in entry.scores.items() if v is not None}
     for metric in results.metrics:
         outputs = {k: v for k, v in metric.outputs.items() if k in scored}
