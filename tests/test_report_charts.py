@@ -18,7 +18,7 @@ from demo_runs import LONG, demo_run
 
 from mulcot_bench.report.board import merge, read_run
 from mulcot_bench.report.charts import Chart, Point, charts, overview_charts
-from mulcot_bench.report.plot import RC, _inline
+from mulcot_bench.report.plot import RC, _inline, render
 from mulcot_bench.report.tables import build_tables
 
 Matrix = tuple[float, float, float, float, float, float]  # SVG matrix(a b c d e f)
@@ -123,7 +123,7 @@ def long_tables(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_dataset_charts_with_long_names_have_no_overlap(long_tables) -> None:
-    drawn = [c for i, t in enumerate(long_tables) for c in charts(t, i)]
+    drawn = render([c for i, t in enumerate(long_tables) for c in charts(t, i)])
     assert {c.kind for c in drawn} == {"scatter", "bars"} and len(drawn) == 6
     for chart in drawn:
         assert chart.svg.startswith("<svg ") and "<script" not in chart.svg and "http" not in chart.svg
@@ -137,7 +137,7 @@ def test_dataset_charts_with_long_names_have_no_overlap(long_tables) -> None:
 
 
 def test_overview_chart_with_long_names_has_no_overlap(long_tables) -> None:
-    drawn = overview_charts(long_tables)
+    drawn = render(overview_charts(long_tables))
     assert [c.title for c in drawn] == [t.title for t in long_tables]
     for chart in drawn:
         assert [p.label for p in chart.rows] == [
@@ -170,8 +170,6 @@ def test_overlap_check_can_fail() -> None:
 def test_charts_are_deterministic_and_ids_are_prefixed(tmp_path: Path) -> None:
     chart = Chart("c-1", "t", "scatter", "x", "y", points=[Point("a", "student", False, 1.0, 2.0)])
     other = Chart("c-2", "t", "scatter", "x", "y", points=[Point("a", "student", False, 1.0, 2.0)])
-    from mulcot_bench.report.plot import render
-
     first, second = render([chart, other])
     assert first.svg == render([Chart("c-1", "t", "scatter", "x", "y", points=list(chart.points))])[0].svg
     ids = re.findall(r'\bid="([^"]+)"', first.svg)

@@ -1,4 +1,4 @@
-"""The leaderboard's charts: what each plots (pure data, here) and its SVG (matplotlib, in :mod:`.plot`).
+"""The leaderboard's charts: what each plots (pure data, here); :mod:`.plot` draws their SVG (matplotlib).
 
 Every chart lists the rows it could not plot and why (no parameter count, no BLEU...), never dropping one
 silently. Values are on the display scale (percent; BLEU 0-100), with the run's bootstrap interval where
@@ -137,10 +137,8 @@ def headline_dots(table: LeaderTable, chart_id: str) -> Chart:
 
 
 def charts(table: LeaderTable, index: int) -> list[Chart]:
-    """The charts of a dataset page whose scores the table records (no BLEU chart where no row has BLEU-4...),
-    rendered to SVG."""
-    from mulcot_bench.report.plot import render
-
+    """The charts of a dataset page whose scores the table records (no BLEU chart where no row has BLEU-4...);
+    :func:`mulcot_bench.report.plot.render` draws them."""
     keys = {c.key for c in table.all_columns}
     out = []
     if "accuracy" in keys:
@@ -149,14 +147,12 @@ def charts(table: LeaderTable, index: int) -> list[Chart]:
         out.append(bleu_vs_accuracy(table, f"chart-{index}-bleu"))
     if {f"f1_{label}" for label in LABELS} <= keys:
         out.append(per_class_f1(table, f"chart-{index}-perclass"))
-    return render(out)
+    return out
 
 
 def overview_charts(tables: Sequence[LeaderTable]) -> list[Chart]:
-    """One dot chart per test set for the overview page, rendered to SVG."""
-    from mulcot_bench.report.plot import render
-
-    return render([headline_dots(t, f"overview-{i}") for i, t in enumerate(tables)])
+    """One dot chart per test set for the overview page."""
+    return [headline_dots(t, f"overview-{i}") for i, t in enumerate(tables)]
 
 
 def log_span(values: Sequence[float]) -> tuple[float, float]:

@@ -32,6 +32,7 @@ from mulcot_bench.report.embedded import EMBEDDED_IMAGES, synthetic_source
 from mulcot_bench.report.format import DASH
 from mulcot_bench.report.lineage import Chain, StageItem, lineage, stage_items
 from mulcot_bench.report.overview import fingerprints, overview_matrix, summary
+from mulcot_bench.report.plot import render as draw
 from mulcot_bench.report.predictions import Predictions, correctness, read_predictions
 from mulcot_bench.report.samples import (
     FILTER_HELP,
@@ -210,7 +211,7 @@ class Renderer:
         index = self.env.get_template("index.html.j2").render(
             **common,
             matrix=overview_matrix(site.board, site.pages),
-            charts=overview_charts([p.table for p in pages_ if p.table.rows]),
+            charts=draw(overview_charts([p.table for p in pages_ if p.table.rows])),
             csp=csp(None),
             script=None,
             here="index.html",
@@ -231,7 +232,7 @@ class Renderer:
             file=f"dataset-{name}.html",
             slug=name,
             chains=lineage(table),
-            charts=charts(table, index),
+            charts=draw(charts(table, index)),
             stage={r.key: stage_items(r.source.entry.stage) for r in table.rows if r.source and r.source.entry.stage},
             drills={},
             marks={},
