@@ -3,7 +3,9 @@
 ``demo_run(root, models=10, datasets=5, n=200)`` writes ``root/<run id>/`` with a teacher, an assistant,
 students (one with text-only and image-only ablation rows), baselines, reported rows, a failure, a missing
 dataset, bootstrap-like intervals, stage reports, per-sample scores and, optionally, small images. The
-label scores are computed from the written predictions, so the report's counts and tests agree with them.
+``synthetic`` dataset (``synthetic=True`` adds it) holds the embedded set's real test samples (ids, texts,
+targets, image references, reference chains; no image files, as a run writes none). The label scores are
+computed from the written predictions, so the report's counts and tests agree with them.
 Nothing here is a measurement: never cite these numbers.
 """
 
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mulcot_bench.atomic import write_text
+from mulcot_bench.data.synthetic import generate
 from mulcot_bench.labels import LABELS
 from mulcot_bench.rationale import render_chain
 from mulcot_bench.results import (
@@ -84,7 +87,10 @@ class Model:
     assistant: str | None = None
 
 
-def _models(count: int) -> list[Model]:
+LONG = "-with-a-deliberately-long-name-for-layout-checks"
+
+
+def _models(count: int, long_names: bool = False) -> list[Model]:
     base = [
         Model("demo-teacher", "teacher", 0.86, True, None),
         Model("demo-assistant", "assistant", 0.78, True, 1_100_000),
@@ -97,7 +103,11 @@ def _models(count: int) -> list[Model]:
         Model(f"demo-student-{i}", "student", 0.6 + 0.03 * (i % 5), True, 200_000 * i, "demo-assistant")
         for i in range(2, max(2, count - len(base) + 2))
     ]
-    return (base + extra)[:count]
+    roster = (base + extra)[:count]
+    if long_names:
+        roster = [Model(m.name + LONG, m.role, m.skill, m.rationale, m.params, m.assistant and m.assistant + LONG)
+                  for m in roster]
+    return roster
 
 
 def _f1(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
@@ -167,6 +177,8 @@ def demo_run(
     xss: bool = False,
     sample_scores: bool = True,
     started_at: str = "2026-01-01T10:00:00+00:00",
+    synthetic: bool = False,
+    long_names: bool = False,
 ) -> Path:
     """Write a demo run folder under ``root`` and return it (see the module docstring)."""
     rng = random.Random(seed)
@@ -176,14 +188,23 @@ def demo_run(
         DATASETS[i] if i < len(DATASETS) else (f"demo{i}", f"Demo {i}", "post", ["accuracy", "macro_f1"])
         for i in range(datasets)
     ]
-    roster = _models(models)
+    if synthetic and not any(spec[0] == "synthetic" for spec in specs):
+        specs.append(DATASETS[4])
+    roster = _models(models, long_names)
+    student = roster[2].name if len(roster) > 2 else None
     records, entries, reported = [], [], []
     failures = [Failure(what="model", dataset=specs[0][0], model="broken-model", reason="RuntimeError: demo failure")]
     for d, (name, title, level, headline) in enumerate(specs):
         folder = data_root / name
         gold = [LABELS[rng.randrange(3)] for _ in range(n)]
         samples = []
-        for i in range(n):
+        embedded = generate(test=n, train=0, dev=0).test if name == "synthetic" else []
+        for i, s in enumerate(embedded):
+            gold[i] = s.label
+            samples.append(
+                {"id": s.id, "text": s.text, "target": s.target, "image": s.image_ref, "reference": s.rationale}
+            )
+        for i in range(len(samples), n):
             target = f"@target{i % 17}"
             text = f"demo post {i} about {target}: " + rng.choice(["love it", "meh", "awful", "not bad", "so-so"])
             if xss and d == 0 and i == 0:
@@ -206,7 +227,7 @@ def demo_run(
                 title=title,
                 level=level,
                 status="embedded" if name == "synthetic" else "present",
-                path=str(folder) if images else None,
+                path=str(folder) if images and name != "synthetic" else None,
                 fingerprint=f"{rng.getrandbits(128):032x}",
                 counts={"train": 5 * n, "dev": n, "test": n},
                 label_counts={"test": {c: gold.count(c) for c in LABELS}},
@@ -214,7 +235,7 @@ def demo_run(
             )
         )
         for m in roster:
-            for variant in (None, "text-only", "image-only") if m.name == "demo-student" else (None,):
+            for variant in (None, "text-only", "image-only") if m.name == student else (None,):
                 skill = m.skill - (0.12 if variant else 0.0) - 0.02 * d
                 lines, preds = [], []
                 for i, s in enumerate(samples):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from demo_runs import demo_run
 from mulcot_bench.cli import cli
 from mulcot_bench.errors import UserError
 from mulcot_bench.report import parse_formats, render_runs
-from mulcot_bench.report.exports import _csv_text, tex_escape
+from mulcot_bench.report.exports import LONG_HEAD, _csv_text, tex_escape
 from mulcot_bench.results import RunResults
 
 ALL = ("html", "md", "csv", "tex", "json")
@@ -37,24 +39,47 @@ def test_formats_parsed_and_checked() -> None:
 def test_every_format_of_one_run(tmp_path: Path) -> None:
     run_dir = demo_run(tmp_path, models=5, datasets=2, n=20)
     written = render_runs([run_dir], tmp_path / "out", ALL)
-    assert set(written) == set(ALL) and all(p.is_file() for p in written.values())
+    assert set(written) == {*ALL, "csv-long"} and all(p.is_file() for p in written.values())
     results = RunResults.read(run_dir)
     measured = [e for e in results.entries if e.split == "test"]
 
-    rows = list(csv.DictReader(io.StringIO(written["csv"].read_text())))
+    text = written["csv"].read_text()
+    rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == len(measured) + len(results.reported)
+    head = text.splitlines()[0].split(",")
+    assert all(re.fullmatch(r"[a-z0-9_]+", h) for h in head), head  # machine-friendly column ids
     student = next(
         r for r in rows if r["model"] == "demo-student" and r["dataset"] == "twitter2015" and not r["variant"]
     )
     entry = next(e for e in measured if e.model == "demo-student" and e.dataset == "twitter2015" and not e.variant)
     assert float(student["accuracy"]) == pytest.approx(entry.scores["accuracy"] * 100, abs=1e-4)
-    assert float(student["accuracy low"]) == pytest.approx(entry.intervals["accuracy"][0] * 100, abs=1e-4)
-    assert float(student["BLEU-4 (corpus, sacrebleu)"]) == pytest.approx(entry.scores["bleu4"], abs=1e-4)
+    assert float(student["accuracy_low"]) == pytest.approx(entry.intervals["accuracy"][0] * 100, abs=1e-4)
+    assert float(student["bleu4"]) == pytest.approx(entry.scores["bleu4"], abs=1e-4)
+    assert student["test_set"] == results.datasets[0].fingerprint
     reported = [r for r in rows if r["kind"] == "reported"]
     assert reported and all(r["rank"] == "" and r["citation"] for r in reported)
 
+    # the long, tidy CSV: one line per (dataset, model, variant, metric output) with a value
+    long = list(csv.DictReader(io.StringIO(written["csv-long"].read_text())))
+    assert list(long[0]) == list(LONG_HEAD)
+    want = sum(v is not None for e in measured for v in e.scores.values())
+    want += sum(len(r.scores) for r in results.reported)
+    assert len(long) == want
+    acc = next(
+        r for r in long if r["model"] == "demo-student" and r["dataset"] == "twitter2015" and not r["variant"]
+        and r["metric"] == "accuracy"
+    )
+    assert float(acc["value"]) == pytest.approx(entry.scores["accuracy"] * 100, abs=1e-4)
+    assert float(acc["high"]) == pytest.approx(entry.intervals["accuracy"][1] * 100, abs=1e-4)
+    assert acc["n"] == str(entry.n) and acc["metric_name"] == "accuracy"
+    assert {r["metric_name"] for r in long if r["metric"] == "bleu4"} == {"BLEU-4 (corpus, sacrebleu)"}
+
     md = written["md"].read_text()
     assert "## Twitter-2015 (`twitter2015`)" in md and "| rank | model | role | params | accuracy |" in md
+    for table in re.findall(r"(?m)^\| rank \|.*(?:\n\|.*)+", md):  # no column is empty in every row
+        lines = [[c.strip() for c in line.strip("|").split(" | ")] for line in table.splitlines()]
+        body = lines[2:]
+        assert all(any(row[i] != "\u2014" for row in body) for i in range(len(lines[0]))), lines[0]
     assert f"| demo-student | student | 480k | {entry.scores['accuracy'] * 100:.1f} [" in md
     assert "Reported in the literature (not reproduced):" in md and "TomBERT (IJCAI 2019)" in md
     assert "## Datasets not run" in md and "demo_missing" in md
@@ -82,11 +107,25 @@ def test_tex_escape() -> None:
     )
 
 
+def _same_data(new: Path, old: Path, tmp_path: Path) -> Path:
+    """A copy of run ``new`` that records the same dataset fingerprints as ``old`` (the same test sets)."""
+    copy = tmp_path / "same" / new.name
+    shutil.copytree(new, copy)
+    prints = {d.name: d.fingerprint for d in RunResults.read(old).datasets}
+    results = RunResults.read(copy)
+    for d in results.datasets:
+        d.fingerprint = prints.get(d.name, d.fingerprint)
+    results.write(copy)
+    return copy
+
+
 def test_merge_newest_wins_and_superseded_listed(two_runs: tuple[Path, Path], tmp_path: Path) -> None:
     old, new = two_runs
+    new = _same_data(new, old, tmp_path)
     # name the newer run first: the start time decides, not the order
     written = render_runs([new, old], tmp_path / "merged", ("html", "json"))
     doc = json.loads(written["json"].read_text())
+    assert [d["name"] for d in doc["datasets"]] == ["twitter2015", "mvsa_single"]  # one section each
     t15 = next(d for d in doc["datasets"] if d["name"] == "twitter2015")
     runs = {(r["model"], r["variant"]): r["run"] for r in t15["rows"]}
     assert runs[("demo-teacher", None)] == "new" and runs[("demo-student", "text-only")] == "new"
@@ -105,12 +144,62 @@ def test_merge_newest_wins_and_superseded_listed(two_runs: tuple[Path, Path], tm
     )
     index = written["html"].read_text(encoding="utf-8")
     assert "merged from 2 runs" in index and "Superseded rows (" in index
-    assert (
-        "the runs used different data for this dataset"
-        in (tmp_path / "merged" / "dataset-twitter2015.html").read_text()
-    )
     page = (tmp_path / "merged" / "dataset-twitter2015.html").read_text()
     assert "not the same samples, not tested" not in page  # every shown twitter2015 row is from the new run
+
+
+def test_merge_keeps_different_test_sets_apart_in_every_format(two_runs: tuple[Path, Path], tmp_path: Path) -> None:
+    """Two runs of twitter2015 on different data (fingerprints differ): never merged, ranked, highlighted or
+    superseded together; each export holds one section per test set."""
+    old, new = two_runs
+    prints = {r: next(d.fingerprint for d in RunResults.read(r).datasets if d.name == "twitter2015") for r in two_runs}
+    assert prints[old] != prints[new]
+    entries = {r: [e for e in RunResults.read(r).entries if e.dataset == "twitter2015"] for r in two_runs}
+    written = render_runs([old, new], tmp_path / "apart", ALL)
+
+    doc = json.loads(written["json"].read_text())
+    sections = [d for d in doc["datasets"] if d["name"] == "twitter2015"]
+    assert [d["test_set"] for d in sections] == [prints[old], prints[new]]
+    for d, run_dir in zip(sections, (old, new), strict=True):
+        assert {r["run"] for r in d["rows"]} == {run_dir.name} and len(d["rows"]) == len(entries[run_dir])
+        ranks = sorted(r["rank"] for r in d["rows"] if r["rank"] is not None)
+        assert ranks[0] == 1 and d["section"] == f"test set {prints[run_dir][:12]}"
+
+    wide = list(csv.DictReader(io.StringIO(written["csv"].read_text())))
+    long = list(csv.DictReader(io.StringIO(written["csv-long"].read_text())))
+    for rows in (wide, long):
+        for run_dir in (old, new):
+            mine = [r for r in rows if r["dataset"] == "twitter2015" and r["kind"] == "measured"
+                    and r["test_set"] == prints[run_dir]]
+            assert mine and {r["run"] for r in mine} == {run_dir.name}
+    for run_dir in (old, new):  # ranks restart within each section
+        ranked = [int(r["rank"]) for r in wide if r["test_set"] == prints[run_dir] and r["rank"]]
+        assert min(ranked) == 1
+
+    md = written["md"].read_text()
+    heads = re.findall(r"(?m)^## Twitter-2015 \(test set ([0-9a-f]{12})\) \(`twitter2015`\)$", md)
+    assert heads == [prints[old][:12], prints[new][:12]]
+    for run_dir, other in ((old, new), (new, old)):
+        part = md.split(f"## Twitter-2015 (test set {prints[run_dir][:12]})")[1].split("\n## ")[0]
+        assert f"| {run_dir.name} |" in part and f"| {other.name} |" not in part
+
+    tex = written["tex"].read_text()
+    for run_dir in (old, new):
+        assert f"\\caption{{Twitter-2015 (test set {prints[run_dir][:12]}) (test split)}}" in tex
+
+    html = written["html"].parent
+    pages = sorted(p.name for p in html.glob("dataset-twitter2015*.html"))
+    assert pages == sorted(f"dataset-twitter2015--{prints[r][:12]}.html" for r in (old, new))
+    for run_dir in (old, new):
+        page = (html / f"dataset-twitter2015--{prints[run_dir][:12]}.html").read_text(encoding="utf-8")
+        measured = page[page.index('<tbody class="measured">') :].split("</tbody>")[0]
+        assert measured.count('<tr id="row-') == len(entries[run_dir])
+        other = new if run_dir == old else old
+        assert f'<td class="sec">{other.name}</td>' not in measured
+        assert f'<td class="sec">{run_dir.name}</td>' in measured
+        assert "not the same samples, not tested" not in page
+    assert "2 different test sets for this dataset" in page
+    assert doc["superseded"] == [] and "Superseded rows (" not in (html / "index.html").read_text(encoding="utf-8")
 
 
 def test_merge_rejects_the_same_run_twice(two_runs: tuple[Path, Path], tmp_path: Path) -> None:

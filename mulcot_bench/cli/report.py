@@ -9,9 +9,11 @@ import click
 from mulcot_bench.errors import UserError
 
 MERGE_HELP = (
-    "Several run folders are merged into one leaderboard: when two runs hold the same dataset, model and "
-    "ablation variant, the newest run (latest start time; on a tie the one named later) wins and the older "
-    "row is listed as superseded; failures, missing datasets and reported rows of every run are kept."
+    "Several run folders are merged into one leaderboard, one section per test set: rows merge only when the "
+    "dataset fingerprint and split match; then, for the same model and ablation variant, the newest run (latest "
+    "start time; on a tie the one named later) wins and the older row is listed as superseded. Rows on different "
+    "test sets of a dataset get separate sections in every format, ranked on their own. Failures, missing "
+    "datasets and reported rows of every run are kept."
 )
 
 
@@ -27,7 +29,8 @@ MERGE_HELP = (
     "formats",
     default="html",
     show_default=True,
-    help="Comma-separated: html (static site), md, csv, tex (booktabs), json.",
+    help="Comma-separated: html (static site), md, csv (leaderboard.csv wide, leaderboard_long.csv tidy), "
+    "tex (booktabs), json.",
 )
 @click.option(
     "--reference",

@@ -182,10 +182,17 @@ def _split(seed: int, split: str, size: int) -> list[Sample]:
     samples: list[Sample] = []
     post = 0
     while len(samples) < size:
-        rng = random.Random(f"{NAME}:{seed}:{split}:{post}")
-        samples.extend(_post(rng, f"{split}-{post:04d}", size - len(samples)))
+        samples.extend(post_samples(seed, f"{split}-{post:04d}", size - len(samples)))
         post += 1
     return samples
+
+
+def post_samples(seed: int, post_id: str, room: int = 2) -> list[Sample]:
+    """The samples of one post (``test-0012``) exactly as :func:`generate` makes them with ``seed``, without
+    the rest of the split; ``room`` is how many samples the split still had space for (its last post may
+    have been cut to one target)."""
+    split, _, number = post_id.rpartition("-")
+    return _post(random.Random(f"{NAME}:{seed}:{split}:{int(number)}"), post_id, room)
 
 
 def _mood(rng: random.Random) -> str:

@@ -2,7 +2,8 @@
 
 Public API: :func:`render_report` (one run, HTML; what ``mulcot-bench run`` calls) and :func:`render`
 (several runs merged, any of the formats in :data:`FORMATS`). The merge rule is in
-:mod:`mulcot_bench.report.board`: the newest run wins per (dataset, model, variant, split).
+:mod:`mulcot_bench.report.board`: rows merge only within one test set (dataset, fingerprint, split), where
+the newest run wins per model and variant.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from mulcot_bench.atomic import write_text
 from mulcot_bench.errors import UserError, unknown
 from mulcot_bench.report.board import merge, read_run
-from mulcot_bench.report.exports import FILES, FORMATS, WRITERS
+from mulcot_bench.report.exports import FILES, FORMATS, OUTPUTS, WRITERS
 from mulcot_bench.report.site import render_site
 from mulcot_bench.report.tables import build_tables
 
@@ -33,8 +34,9 @@ def parse_formats(value: str | Iterable[str]) -> list[str]:
 def render_runs(
     run_dirs: Iterable[Path], out_dir: Path, formats: Iterable[str] = ("html",), reference: str | None = None
 ) -> dict[str, Path]:
-    """Merge the runs and write each format into ``out_dir``; returns format -> written file (for html:
-    ``index.html``). ``reference`` names the default reference row of the significance marks."""
+    """Merge the runs and write each format into ``out_dir``; returns output -> written file (for html:
+    ``index.html``; ``csv`` also writes ``csv-long``). ``reference`` names the default reference row of the
+    significance marks."""
     out_dir = Path(out_dir)
     chosen = parse_formats(list(formats))
     board = merge([read_run(Path(d), i) for i, d in enumerate(run_dirs)])
@@ -48,10 +50,10 @@ def render_runs(
     others = [f for f in chosen if f != "html"]
     if others:
         tables, missing = build_tables(board)
-        for fmt in others:
-            path = out_dir / FILES[fmt]
-            write_text(path, WRITERS[fmt](board, tables, missing))
-            written[fmt] = path
+        for output in (o for fmt in others for o in OUTPUTS[fmt]):
+            path = out_dir / FILES[output]
+            write_text(path, WRITERS[output](board, tables, missing))
+            written[output] = path
     return written
 
 

@@ -1,12 +1,14 @@
 """One leaderboard from one or more run folders: read each ``results.json`` and merge them.
 
-Merge rule (documented in ``mulcot-bench report --help``): rows are keyed by (dataset, model, variant,
-split). When two runs hold the same key, the **newest run wins** (latest ``provenance.started_at``; on a
-tie, the run named later on the command line). The older row is not dropped silently: it is listed as
-*superseded* with its run id and headline scores. Everything else is a union: datasets (a present record
-beats a missing one, then the newest), failures and skipped counts (each labelled with its run), metric
-records (first run's record; a different signature of the same metric is noted), reported rows
-(de-duplicated by model, dataset and citation).
+Merge rule (documented in ``mulcot-bench report --help``): rows are keyed by (dataset, test set, split,
+model, variant), where the test set is the dataset's content fingerprint as the run recorded it (a run
+that recorded none has a test set of its own). Rows on different test sets are never merged, ranked or
+compared together: each test set is its own section (:class:`TestSet`). When two runs hold the same key,
+the **newest run wins** (latest ``provenance.started_at``; on a tie, the run named later on the command
+line). The older row is not dropped silently: it is listed as *superseded* with its run id and headline
+scores. Everything else is a union: datasets (a present record beats a missing one, then the newest),
+failures and skipped counts (each labelled with its run), metric records (first run's record; a different
+signature of the same metric is noted), reported rows (de-duplicated by model, dataset and citation).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from mulcot_bench.errors import UserError
+from mulcot_bench.report.format import short_hash
 from mulcot_bench.results import DatasetRecord, Entry, Failure, MetricRecord, ReportedEntry, RunResults
 
 SHOWN_STATUSES = ("present", "embedded")
@@ -48,6 +51,13 @@ class Run:
         return value if value.tzinfo else None
 
 
+def test_set_key(run: Run, dataset: str) -> str:
+    """The test set a run used for ``dataset``: its recorded fingerprint, or ``run:<id>`` when it recorded
+    none (then nothing proves two runs used the same data, so their rows are kept apart)."""
+    record = next((d for d in run.results.datasets if d.name == dataset), None)
+    return record.fingerprint if record is not None and record.fingerprint else f"run:{run.id}"
+
+
 @dataclass
 class Row:
     """A measured entry with the run it came from; ``key`` is unique within the board (``r0``, ``r1``...)."""
@@ -57,15 +67,28 @@ class Row:
     key: str = ""
 
     @property
-    def ident(self) -> tuple[str, str, str | None, str]:
+    def test_set(self) -> str:
+        return test_set_key(self.run, self.entry.dataset)
+
+    @property
+    def ident(self) -> tuple[str, str, str, str, str | None]:
         e = self.entry
-        return (e.dataset, e.model, e.variant, e.split)
+        return (e.dataset, self.test_set, e.split, e.model, e.variant)
 
     @property
     def label(self) -> str:
         """The model name with its ablation variant, e.g. ``tiny-vlm-student (text-only)``."""
         e = self.entry
         return f"{e.model} ({e.variant})" if e.variant else e.model
+
+
+@dataclass
+class TestSet:
+    """One dataset's data as one or more runs used it (same name and fingerprint): one leaderboard section."""
+
+    record: DatasetRecord
+    key: str  # the fingerprint, or "run:<id>" (see test_set_key)
+    runs: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -83,6 +106,7 @@ class Board:
     notes: list[str] = field(default_factory=list)
     dataset_notes: dict[str, list[str]] = field(default_factory=dict)
     dataset_runs: dict[str, Run] = field(default_factory=dict)  # the run whose record of a dataset is shown
+    test_sets: dict[str, list[TestSet]] = field(default_factory=dict)  # dataset name -> its test sets, first seen first
 
     @property
     def merged(self) -> bool:
@@ -123,7 +147,7 @@ def merge(runs: list[Run]) -> Board:
     board = Board(runs=list(runs), metrics=[], datasets=[], rows=[])
     _merge_metrics(board, runs)
     _merge_datasets(board, oldest_first)
-    kept: dict[tuple[str, str, str | None, str], Row] = {}
+    kept: dict[tuple[str, str, str, str, str | None], Row] = {}
     for run in oldest_first:
         for entry in run.results.entries:
             row = Row(entry, run)
@@ -132,7 +156,7 @@ def merge(runs: list[Run]) -> Board:
                 board.notes.append(
                     f"run {run.id} has two entries for {row.label} on {entry.dataset} ({entry.split}); both shown"
                 )
-                kept[(*row.ident[:3], f"{entry.split}#{len(kept)}")] = row
+                kept[(*row.ident[:4], f"{entry.variant}#{len(kept)}")] = row  # type: ignore[index]
                 continue
             if old is not None:
                 board.superseded.append((old, row))
@@ -170,7 +194,7 @@ def _merge_metrics(board: Board, runs: list[Run]) -> None:
 
 def _merge_datasets(board: Board, oldest_first: list[Run]) -> None:
     chosen: dict[str, tuple[DatasetRecord, Run]] = {}
-    prints: dict[str, dict[str, list[str]]] = {}
+    sets: dict[str, dict[str, TestSet]] = {}
     order: list[str] = []
     for run in oldest_first:
         for ds in run.results.datasets:
@@ -180,8 +204,10 @@ def _merge_datasets(board: Board, oldest_first: list[Run]) -> None:
             shown = ds.status in SHOWN_STATUSES
             if current is None or shown or current[0].status not in SHOWN_STATUSES:
                 chosen[ds.name] = (ds, run)
-            if shown and ds.fingerprint:
-                prints.setdefault(ds.name, {}).setdefault(ds.fingerprint, []).append(run.id)
+            if shown:
+                key = test_set_key(run, ds.name)
+                found = sets.setdefault(ds.name, {}).setdefault(key, TestSet(ds, key))
+                found.record, found.runs = ds, [*found.runs, run.id]  # the newest run's record of the set
     # keep the first run's dataset order, then datasets only later runs have
     first_order = [d.name for run in board.runs for d in run.results.datasets]
     order.sort(key=first_order.index)
@@ -189,10 +215,16 @@ def _merge_datasets(board: Board, oldest_first: list[Run]) -> None:
         record, run = chosen[name]
         board.datasets.append(record)
         board.dataset_runs[name] = run
-        fingerprints = prints.get(name, {})
-        if len(fingerprints) > 1:
-            parts = "; ".join(f"{fp[:12]} in {', '.join(r)}" for fp, r in fingerprints.items())
+        found = list(sets.get(name, {}).values())
+        board.test_sets[name] = found
+        if len(found) > 1:
+            parts = "; ".join(f"{set_label(s.key)} in {', '.join(s.runs)}" for s in found)
             board.dataset_notes.setdefault(name, []).append(
-                f"the runs used different data for this dataset ({parts}): rows from different runs are not "
-                "on the same samples and are not tested against each other"
+                f"the runs used {len(found)} different test sets for this dataset ({parts}): each is its own "
+                "section; rows of different sections are never ranked, highlighted or tested together"
             )
+
+
+def set_label(key: str) -> str:
+    """A test set's short name: 12 characters of its fingerprint, or ``run:<id>`` when none was recorded."""
+    return key if key.startswith("run:") else short_hash(key)

@@ -1,7 +1,10 @@
 """Leaderboard tables as Markdown, CSV, LaTeX (booktabs) and JSON.
 
-Every format holds the same rows as the HTML table of each dataset: measured rows (display scale: percent,
-BLEU 0-100; bootstrap 95% interval where recorded) and, kept apart and flagged, reported rows.
+Every format holds the same rows as the HTML table of each test set: measured rows (display scale: percent,
+BLEU 0-100; bootstrap 95% interval where recorded) and, kept apart and flagged, reported rows. A dataset
+that the merged runs used with different data has one section per test set in every format, each ranked
+on its own. ``csv`` writes two files: the wide table (one row per model, machine-friendly column ids) and
+a long, tidy one (one row per dataset, test set, model, variant and metric).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from typing import Any
 
 from mulcot_bench.report.board import Board
@@ -17,7 +21,14 @@ from mulcot_bench.report.tables import Column, LeaderTable, TableRow
 from mulcot_bench.results import DatasetRecord
 
 FORMATS = ("html", "md", "csv", "tex", "json")
-FILES = {"md": "leaderboard.md", "csv": "leaderboard.csv", "tex": "leaderboard.tex", "json": "leaderboard.json"}
+FILES = {
+    "md": "leaderboard.md",
+    "csv": "leaderboard.csv",
+    "csv-long": "leaderboard_long.csv",
+    "tex": "leaderboard.tex",
+    "json": "leaderboard.json",
+}
+OUTPUTS = {"md": ("md",), "csv": ("csv", "csv-long"), "tex": ("tex",), "json": ("json",)}  # format -> files
 
 
 def _cell(row: TableRow, col: Column, ci: bool = True) -> str:
@@ -29,6 +40,21 @@ def _cell(row: TableRow, col: Column, ci: bool = True) -> str:
 
 def _rank(row: TableRow) -> str:
     return str(row.rank) if row.rank is not None else DASH
+
+
+def _filled(t: LeaderTable, cols: list[Column]) -> list[Column]:
+    """The columns with a value in at least one row (measured or reported) of the table."""
+    rows = [*t.rows, *t.reported]
+    return [c for c in cols if any(r.values.get(c.key) is not None and r.values[c.key].shown is not None for r in rows)]
+
+
+def _heading(t: LeaderTable) -> str:
+    return f"{t.title} (`{t.dataset.name}`)"
+
+
+def column_id(key: str) -> str:
+    """A score key as a column id: letters, digits and underscores only (``f1_positive``, ``bleu4``)."""
+    return re.sub(r"[^A-Za-z0-9_]+", "_", key).strip("_").lower() or "score"
 
 
 # -- Markdown --------------------------------------------------------------------------------------------
@@ -47,8 +73,10 @@ def markdown(board: Board, tables: list[LeaderTable], missing: list[DatasetRecor
     )
     out.append("")
     for t in tables:
-        out += [f"## {_md_escape(t.dataset.title)} (`{t.dataset.name}`)", ""]
-        cols = t.columns
+        out += [f"## {_md_escape(_heading(t))}", ""]
+        if t.section:
+            out += [f"Rows of this section were scored on test set `{t.test_set}`; they are ranked on their own.", ""]
+        cols = _filled(t, t.columns)
         head = ["rank", "model", "role", "params", *[_md_escape(c.display) for c in cols]]
         if board.merged:
             head.append("run")
@@ -102,23 +130,29 @@ def _csv_text(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+def _number(x: float | None) -> str:
+    return "" if x is None else f"{x:.4f}"
+
+
 def csv_table(board: Board, tables: list[LeaderTable], missing: list[DatasetRecord]) -> str:
-    """One row per (dataset, row); one column per score output plus its interval bounds; percent scale."""
+    """One row per (test set, row); per score output a column (its id: the score key) and its interval
+    bounds (``<key>_low``, ``<key>_high``); percent scale. Outputs no row has are left out."""
     keys: dict[str, str] = {}
     for t in tables:
-        for c in t.all_columns:
-            keys.setdefault(c.key, c.display)
+        for c in _filled(t, t.all_columns):
+            keys.setdefault(c.key, column_id(c.key))
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    head = ["dataset", "kind", "model", "variant", "role", "run", "rank", "params", "n", "invalid"]
-    for display in keys.values():
-        head += [display, f"{display} low", f"{display} high"]
+    head = ["dataset", "test_set", "kind", "model", "variant", "role", "run", "rank", "params", "n", "invalid"]
+    for ident in keys.values():
+        head += [ident, f"{ident}_low", f"{ident}_high"]
     head.append("citation")
     writer.writerow(head)
     for t in tables:
         for r in [*t.rows, *t.reported]:
             line: list[Any] = [
                 _csv_text(t.dataset.name),
+                _csv_text(t.test_set),
                 r.kind,
                 _csv_text(r.model),
                 _csv_text(r.variant or ""),
@@ -131,10 +165,47 @@ def csv_table(board: Board, tables: list[LeaderTable], missing: list[DatasetReco
             ]
             for key in keys:
                 v = r.values.get(key)
-                for x in (v.shown, v.low, v.high) if v is not None else (None, None, None):
-                    line.append("" if x is None else f"{x:.4f}")
+                line += [_number(x) for x in ((v.shown, v.low, v.high) if v is not None else (None, None, None))]
             line.append(_csv_text(r.citation))
             writer.writerow(line)
+    return buf.getvalue()
+
+
+LONG_HEAD = (
+    "dataset", "test_set", "kind", "model", "variant", "role", "run", "metric", "metric_name", "value", "low", "high",
+    "n",
+)
+
+
+def csv_long(board: Board, tables: list[LeaderTable], missing: list[DatasetRecord]) -> str:
+    """The tidy table: one line per (dataset, test set, model, variant, metric output) that has a value;
+    ``value``, ``low`` and ``high`` on the display scale, ``n`` the test samples scored (empty for reported)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(LONG_HEAD)
+    for t in tables:
+        for r in [*t.rows, *t.reported]:
+            for c in t.all_columns:
+                v = r.values.get(c.key)
+                if v is None or v.shown is None:
+                    continue
+                writer.writerow(
+                    [
+                        _csv_text(t.dataset.name),
+                        _csv_text(t.test_set),
+                        r.kind,
+                        _csv_text(r.model),
+                        _csv_text(r.variant or ""),
+                        _csv_text(r.role),
+                        _csv_text(r.run_id),
+                        column_id(c.key),
+                        _csv_text(c.display),
+                        _number(v.shown),
+                        _number(v.low),
+                        _number(v.high),
+                        "" if r.n is None else r.n,
+                    ]
+                )
     return buf.getvalue()
 
 
@@ -158,6 +229,11 @@ def tex_escape(text: str) -> str:
     return "".join(_TEX.get(ch, ch) for ch in text)
 
 
+def _tex_label(t: LeaderTable) -> str:
+    name = t.dataset.name + (f"-{t.section.rpartition(' ')[2]}" if t.section else "")
+    return re.sub(r"[^A-Za-z0-9:-]+", "-", name)
+
+
 def latex(board: Board, tables: list[LeaderTable], missing: list[DatasetRecord]) -> str:
     """One booktabs ``table`` per dataset (needs ``\\usepackage{booktabs}``); best values bold, reported rows
     after a rule, in italics, marked with a dagger."""
@@ -172,8 +248,8 @@ def latex(board: Board, tables: list[LeaderTable], missing: list[DatasetRecord])
             "",
             "\\begin{table}[t]",
             "\\centering",
-            f"\\caption{{{tex_escape(t.dataset.title)} (test split)}}",
-            f"\\label{{tab:{tex_escape(t.dataset.name).replace(chr(92) + '_', '-')}}}",
+            f"\\caption{{{tex_escape(t.title)} (test split)}}",
+            f"\\label{{tab:{_tex_label(t)}}}",
             "\\begin{tabular}{ll" + "r" * (1 + len(cols)) + "}",
             "\\toprule",
             "Model & Role & Params & " + " & ".join(tex_escape(c.display) for c in cols) + " \\\\",
@@ -227,13 +303,18 @@ def json_table(board: Board, tables: list[LeaderTable], missing: list[DatasetRec
     doc = {
         "runs": [r.id for r in board.runs],
         "scale": "percent (x100 of the recorded fraction); BLEU as recorded (0-100)",
-        "merge": "newest run wins per (dataset, model, variant, split); older rows are listed as superseded",
+        "merge": (
+            "rows merge only within one test set (dataset, fingerprint, split): newest run wins per model and "
+            "variant, older rows are listed as superseded; each test set of a dataset is its own section"
+        ),
         "datasets": [
             {
                 "name": t.dataset.name,
                 "title": t.dataset.title,
                 "status": t.dataset.status,
                 "fingerprint": t.dataset.fingerprint,
+                "test_set": t.test_set,
+                "section": t.section,
                 "headline": t.headline,
                 "columns": {c.key: c.display for c in t.all_columns},
                 "rows": [_row_json(r, t.all_columns) for r in t.rows],
@@ -243,7 +324,13 @@ def json_table(board: Board, tables: list[LeaderTable], missing: list[DatasetRec
             for t in tables
         ],
         "superseded": [
-            {"dataset": old.entry.dataset, "model": old.label, "run": old.run.id, "replaced_by": new.run.id}
+            {
+                "dataset": old.entry.dataset,
+                "test_set": old.test_set,
+                "model": old.label,
+                "run": old.run.id,
+                "replaced_by": new.run.id,
+            }
             for old, new in board.superseded
         ],
         "failures": [{**f.model_dump(), "run": run.id} for f, run in board.failures],
@@ -252,4 +339,4 @@ def json_table(board: Board, tables: list[LeaderTable], missing: list[DatasetRec
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-WRITERS = {"md": markdown, "csv": csv_table, "tex": latex, "json": json_table}
+WRITERS = {"md": markdown, "csv": csv_table, "csv-long": csv_long, "tex": latex, "json": json_table}

@@ -1,4 +1,4 @@
-"""Small display formatters for the leaderboard: score scale, numbers, parameters, short JSON."""
+"""Small display formatters for the leaderboard: score scale, numbers, parameters, readable values."""
 
 from __future__ import annotations
 
@@ -44,14 +44,20 @@ def format_params(params: int | None) -> str:
     return f"{sign}{n}"
 
 
-def short_json(value: Any, limit: int = 160) -> tuple[str, str]:
-    """``(shown, full)``: compact JSON of a value, truncated with an ellipsis past ``limit`` characters."""
+def readable(value: Any) -> str:
+    """A recorded value as a person reads it: ``dev 20, test 20`` for a mapping, ``[2.0, 1.0]`` for a list,
+    strings as they are, other scalars as JSON writes them (``true``, ``null``, ``0.001``)."""
     if isinstance(value, str):
-        full = value
-    else:
-        full = json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
-    shown = full if len(full) <= limit else full[: limit - 1] + "\u2026"
-    return shown, full
+        return value
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_nested(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_nested(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _nested(value: Any) -> str:
+    return f"({readable(value)})" if isinstance(value, dict) else readable(value)
 
 
 def short_hash(value: str | None, length: int = 12) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mulcot_bench.report.format import short_json
+from mulcot_bench.report.format import readable
 from mulcot_bench.report.tables import LeaderTable, TableRow
 
 QUALITY_KEYS = ("accuracy", "bleu4", "bertscore_f1")
@@ -25,9 +25,13 @@ class Kept:
 
 @dataclass
 class StageItem:
+    """One entry of a stage report: short and full readable text, and for a mapping its own items (shown
+    as a small nested table rather than as JSON)."""
+
     key: str
     shown: str
     full: str
+    items: list[StageItem] = field(default_factory=list)
 
 
 @dataclass
@@ -47,10 +51,19 @@ class Chain:
     steps: list[Step] = field(default_factory=list)
 
 
-def stage_items(stage: dict[str, object]) -> list[StageItem]:
-    """The stage report as (key, short, full) items: data counts first, then the rest in recorded order."""
-    keys = [k for k in STAGE_KEYS_FIRST if k in stage] + [k for k in stage if k not in STAGE_KEYS_FIRST]
-    return [StageItem(k, *short_json(stage[k])) for k in keys]
+def stage_items(stage: dict[str, object], depth: int = 0) -> list[StageItem]:
+    """The stage report as items: data counts first, then the rest in recorded order; mappings nested up to
+    three levels deep are items of their own."""
+    first = STAGE_KEYS_FIRST if depth == 0 else ()
+    keys = [k for k in first if k in stage] + [k for k in stage if k not in first]
+    out = []
+    for k in keys:
+        value = stage[k]
+        full = readable(value)
+        shown = full if len(full) <= 160 else full[:159] + "\u2026"
+        nested = stage_items(value, depth + 1) if isinstance(value, dict) and value and depth < 2 else []
+        out.append(StageItem(str(k), shown, full, nested))
+    return out
 
 
 def _wall(row: TableRow) -> str:

@@ -1,5 +1,5 @@
-"""The overview page's data: the models x datasets matrix of headline metrics, the summary line, and the
-provenance footer's dataset fingerprints."""
+"""The overview page's data: the models x test sets matrix of headline metrics (rows by mean rank), the
+summary line, and the provenance footer's dataset fingerprints."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Protocol
 from mulcot_bench.report.board import Board
 from mulcot_bench.report.format import short_hash
 from mulcot_bench.report.tables import ROLE_ORDER, LeaderTable, Value
-from mulcot_bench.results import DatasetRecord
+from mulcot_bench.results import DatasetRecord, Failure
 
 
 @dataclass
@@ -28,6 +28,11 @@ class MatrixRow:
     role: str
     kind: str  # measured or reported
     cells: list[MatrixCell]
+    mean_rank: float | None = None  # over the test sets where the model is ranked
+
+    @property
+    def mean_rank_text(self) -> str:
+        return "\u2014" if self.mean_rank is None else f"{self.mean_rank:.3g}"
 
 
 def summary(board: Board, tables: list[LeaderTable], missing: list[DatasetRecord]) -> str:
@@ -57,17 +62,36 @@ class TablePage(Protocol):
     file: str
 
 
+def failed_role(failure: Failure, known: dict[str, str]) -> str:
+    """The role of a model that failed: its role where it ran elsewhere, ``teacher`` for a teacher failure,
+    else ``failed`` (a model that never ran has no recorded role)."""
+    if failure.model in known:
+        return known[failure.model]
+    return "teacher" if failure.what == "teacher" else "failed"
+
+
+def _mean_rank(model: str, pages: Sequence[TablePage]) -> float | None:
+    ranks = [r.rank for p in pages for r in p.table.rows if r.model == model and r.variant is None and r.rank]
+    return sum(ranks) / len(ranks) if ranks else None
+
+
 def overview_matrix(board: Board, pages: Sequence[TablePage]) -> list[MatrixRow]:
-    """Models x datasets with each dataset's headline metrics; failures shown in their cells."""
+    """Models x test sets with each dataset's headline metrics, best mean rank first (unranked models, e.g.
+    the teacher, after in role order); failures shown in their cells."""
     role_of: dict[str, str] = {}
     for page in pages:
         for r in page.table.rows:
             if r.variant is None:
                 role_of.setdefault(r.model, r.role)
     fails = {(f.dataset, f.model): f for f, _ in board.failures if f.model}
-    for _, model in fails:
-        role_of.setdefault(model, "?")
-    order = sorted(role_of, key=lambda m: (ROLE_ORDER.index(role_of[m]) if role_of[m] in ROLE_ORDER else 9, m))
+    for f in fails.values():
+        role_of.setdefault(f.model or "", failed_role(f, role_of))
+    means = {m: _mean_rank(m, pages) for m in role_of}
+    roles = (*ROLE_ORDER, "failed")
+    order = sorted(
+        role_of,
+        key=lambda m: (means[m] is None, means[m] or 0.0, roles.index(role_of[m]) if role_of[m] in roles else 9, m),
+    )
     rows = []
     for model in order:
         cells: list[MatrixCell] = []
@@ -83,7 +107,7 @@ def overview_matrix(board: Board, pages: Sequence[TablePage]) -> list[MatrixRow]
                     cells.append(MatrixCell(status=status, title=f.reason, href=f"{page.file}#failures"))
                 else:
                     cells.append(MatrixCell(status="not run"))
-        rows.append(MatrixRow(model, role_of[model], "measured", cells))
+        rows.append(MatrixRow(model, role_of[model], "measured", cells, means[model]))
     offsets, width = {}, 0
     for page in pages:
         offsets[page.file] = width

@@ -3,9 +3,10 @@
 Filters are static pages (``all``, ``wrong``, ``inconsistent``, ``invalid``), each paginated, so the site
 works without JavaScript and stays small. Images come from the predictions' ``image`` field resolved
 against the dataset folder (``DatasetRecord.path``), or against the data root above it when the field
-starts with the dataset's folder name; a path that leaves the dataset folder, a missing file or an
-unreadable image gets no thumbnail and is counted. Thumbnails are written inside the report folder, so no
-link leaves it.
+starts with the dataset's folder name; an embedded set's images are drawn again
+(:mod:`mulcot_bench.report.embedded`). A path that leaves the dataset folder, a missing file, an image
+that cannot be drawn again or an unreadable image gets no thumbnail and is counted. Thumbnails are written
+inside the report folder, so no link leaves it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mulcot_bench.report.embedded import ImageSource
 from mulcot_bench.report.format import DASH, format_score
 from mulcot_bench.report.predictions import Flags, flags
 
@@ -29,6 +31,7 @@ FILTER_HELP = {
     "invalid": "no parseable label in the answer",
 }
 THUMB = 128
+SMALL = 64  # images smaller than this (the embedded set's 32x32) are enlarged, pixel for pixel
 
 
 @dataclass
@@ -62,22 +65,35 @@ class Images:
     out_dir: Path
     folder: str
     previous: Path | None = None  # the site being replaced: its thumbnails are reused when still fresh
+    drawn: ImageSource | None = None  # an embedded set's images, drawn again from its record
     made: dict[str, str | None] = field(default_factory=dict)
     no_folder: int = 0
+    not_drawn: int = 0
     outside: int = 0
     missing: int = 0
     unreadable: int = 0
 
-    def thumb(self, ref: Any) -> str | None:
-        """The thumbnail of ``ref`` (relative to the report folder), or None when there is none."""
+    def thumb(self, ref: Any, record: dict[str, Any] | None = None) -> str | None:
+        """The thumbnail of ``ref`` (relative to the report folder), or None when there is none; ``record``
+        is the prediction record naming it (an embedded image is checked against it)."""
         if not isinstance(ref, str) or not ref:
             return None
         if ref in self.made:
             return self.made[ref]
-        self.made[ref] = result = self._make(ref)
+        self.made[ref] = result = self._make(ref, record or {})
         return result
 
-    def _make(self, ref: str) -> str | None:
+    def _name(self, ref: str) -> str:
+        root = self.root.resolve() if self.root is not None else "embedded"
+        return f"img/{self.folder}/" + hashlib.sha256(f"{root}\0{ref}".encode()).hexdigest()[:20] + ".jpg"
+
+    def _make(self, ref: str, record: dict[str, Any]) -> str | None:
+        if self.root is None and self.drawn is not None:
+            data = self.drawn(ref, record)
+            if data is None:
+                self.not_drawn += 1
+                return None
+            return self._write(io.BytesIO(data), self._name(ref))
         if self.root is None:
             self.no_folder += 1
             return None
@@ -91,14 +107,17 @@ class Images:
         if src is None:
             self.missing += 1
             return None
-        name = hashlib.sha256(f"{root}\0{ref}".encode()).hexdigest()[:20] + ".jpg"
-        rel = f"img/{self.folder}/{name}"
-        dest = self.out_dir / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        rel = self._name(ref)
         old = self.previous / rel if self.previous is not None else None
         if old is not None and old.is_file() and old.stat().st_mtime >= src.stat().st_mtime:
+            dest = self.out_dir / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(old, dest)
             return rel
+        return self._write(src, rel)
+
+    def _write(self, src: Path | io.BytesIO, rel: str) -> str | None:
+        """Write the thumbnail of image ``src`` as ``rel``; None (counted) when it cannot be read."""
         try:
             from PIL import Image
 
@@ -106,11 +125,16 @@ class Images:
                 im.draft("RGB", (THUMB, THUMB))
                 im = im.convert("RGB")
                 im.thumbnail((THUMB, THUMB))
+                if max(im.size) < SMALL:
+                    factor = THUMB // max(im.size)
+                    im = im.resize((im.width * factor, im.height * factor), Image.Resampling.NEAREST)
                 buf = io.BytesIO()
                 im.save(buf, "JPEG", quality=80)
         except Exception:  # any unreadable image: no thumbnail, counted
             self.unreadable += 1
             return None
+        dest = self.out_dir / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(buf.getvalue())
         return rel
 
@@ -119,6 +143,7 @@ class Images:
             f"{n} {what}"
             for n, what in (
                 (self.no_folder, "with no dataset folder recorded (embedded data)"),
+                (self.not_drawn, "not drawn again (no sample of the embedded set matches the record)"),
                 (self.outside, "outside the dataset folder"),
                 (self.missing, "missing"),
                 (self.unreadable, "unreadable"),
@@ -161,7 +186,7 @@ def sample_view(i: int, record: dict[str, Any], images: Images, displays: dict[s
         raw=text("raw"),
         flags=flags(record),
         scores=scores,
-        thumb=images.thumb(record.get("image")),
+        thumb=images.thumb(record.get("image"), record),
     )
 
 

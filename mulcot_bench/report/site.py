@@ -1,14 +1,17 @@
-"""Render the static site: overview, one page per dataset, and per-sample drill-down pages.
+"""Render the static site: overview, one page per test set, per-sample drill-down and comparison pages.
 
-Every page is a Jinja2 template with autoescape on; CSS is inline, the only script (sorting and the
-reference-row switch of the dataset pages) is inline too and allowed by its hash in each page's
-Content-Security-Policy, so nothing injected into a page could run even if escaping failed.
+Every page is a Jinja2 template with autoescape on; CSS is inline, the only scripts (sorting and the
+reference-row switch of the dataset pages; the comparison view) are inline too and allowed by their hash in
+each page's Content-Security-Policy, so nothing injected into a page could run even if escaping failed.
+The comparison page's data is a JSON block (``type="application/json"``, never executed) with ``<``,
+``>`` and ``&`` escaped, read by its script and shown as text only.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import shutil
 import socket
@@ -23,11 +26,13 @@ from markupsafe import Markup
 
 from mulcot_bench.errors import UserError
 from mulcot_bench.faults import failpoint
-from mulcot_bench.report.board import Board, slug
-from mulcot_bench.report.charts import Chart, charts
+from mulcot_bench.report.board import Board, set_label, slug
+from mulcot_bench.report.charts import Chart, charts, overview_charts
+from mulcot_bench.report.embedded import EMBEDDED_IMAGES, synthetic_source
 from mulcot_bench.report.format import DASH
 from mulcot_bench.report.lineage import Chain, StageItem, lineage, stage_items
 from mulcot_bench.report.overview import fingerprints, overview_matrix, summary
+from mulcot_bench.report.plot import render as draw
 from mulcot_bench.report.predictions import Predictions, correctness, read_predictions
 from mulcot_bench.report.samples import (
     FILTER_HELP,
@@ -45,6 +50,7 @@ from mulcot_bench.results import DatasetRecord
 
 TEMPLATES = Path(__file__).parent / "templates"
 SCRIPT = (TEMPLATES / "board.js").read_text(encoding="utf-8")
+COMPARE_SCRIPT = (TEMPLATES / "compare.js").read_text(encoding="utf-8")
 SAMPLES_DEPTH = "../../../"
 MARKER = ".mulcot-report"
 OWNER = ".mulcot-render-owner"  # "<host> <pid>" in a staging folder while a render uses it
@@ -111,6 +117,11 @@ class DatasetPage:
     sig_json: dict[str, dict[str, list[str]]]  # row key -> ref key -> [symbol, css, title]
     images_note: str = ""
     bad_lines: list[str] = field(default_factory=list)
+    compare: str = ""  # the comparison page's file, when two rows have predictions to compare
+
+    @property
+    def set_label(self) -> str:
+        return set_label(self.table.test_set) if self.table.test_set else DASH
 
 
 @dataclass
@@ -171,11 +182,12 @@ class Renderer:
         tables, missing = build_tables(self.board)
         slugs: list[str] = []
         for table in tables:
-            name = slug(table.dataset.name)
+            name = slug(table.dataset.name + (f"--{set_label(table.test_set)}" if table.section else ""))
             while name in slugs:
                 name += "_"
             slugs.append(name)
-            self.nav.append(NavItem(f"dataset-{name}.html", table.dataset.name, table.dataset.title))
+            shown = table.dataset.name + (f" \u00b7 {set_label(table.test_set)}" if table.section else "")
+            self.nav.append(NavItem(f"dataset-{name}.html", shown, table.title))
         pages_ = [self._dataset_page(t, i, name) for i, (t, name) in enumerate(zip(tables, slugs, strict=True))]
         site = Site(
             board=self.board,
@@ -197,7 +209,12 @@ class Renderer:
             html = dataset_template.render(**common, page=page, csp=csp(SCRIPT), script=Markup(SCRIPT), here=page.file)
             self._write(page.file, html)
         index = self.env.get_template("index.html.j2").render(
-            **common, matrix=overview_matrix(site.board, site.pages), csp=csp(None), script=None, here="index.html"
+            **common,
+            matrix=overview_matrix(site.board, site.pages),
+            charts=draw(overview_charts([p.table for p in pages_ if p.table.rows])),
+            csp=csp(None),
+            script=None,
+            here="index.html",
         )
         self._write("index.html", index)
         return self.out_dir / "index.html"
@@ -215,7 +232,7 @@ class Renderer:
             file=f"dataset-{name}.html",
             slug=name,
             chains=lineage(table),
-            charts=charts(table, index),
+            charts=draw(charts(table, index)),
             stage={r.key: stage_items(r.source.entry.stage) for r in table.rows if r.source and r.source.entry.stage},
             drills={},
             marks={},
@@ -231,11 +248,16 @@ class Renderer:
         record = table.dataset
         root = Path(record.path) if record.path else None
         images = Images(root if root is not None and root.is_dir() else None, self.out_dir, page.slug, self.previous)
+        if root is None and record.status == "embedded" and record.name in EMBEDDED_IMAGES and table.rows:
+            source = table.rows[0].source
+            images.drawn = synthetic_source(source.run.results.provenance.command if source else "")
         correct: dict[str, dict[str, bool] | None] = {}
+        read: dict[str, Predictions] = {}
         used: set[str] = set()
         for row in table.rows:
             assert row.source is not None
             preds = read_predictions(row.source.run.dir, row.source.entry.predictions_file)
+            read[row.key] = preds
             folder_name = slug(row.model) + (f"--{slug(row.variant)}" if row.variant else "")
             if folder_name in used:
                 folder_name += f"--{row.key}"
@@ -260,6 +282,63 @@ class Renderer:
             row: {ref: [m.symbol, m.css, m.title] for ref, marks in page.marks.items() if (m := marks.get(row))}
             for row in labels
         }
+        readable = {k: p for k, p in read.items() if p.ok}
+        if len(readable) >= 2:
+            self._compare(page, readable, images)
+
+    def _compare(self, page: DatasetPage, read: dict[str, Predictions], images: Images) -> None:
+        """Write the comparison page of a test set: every sample once, each row's answer to it."""
+        rows = [r for r in page.table.rows if r.key in read]
+        samples: list[dict[str, Any]] = []
+        index: dict[str, int] = {}
+        for row in rows:
+            for rec in read[row.key].records:
+                sid = str(rec.get("id"))
+                if sid not in index:
+                    index[sid] = len(samples)
+                    samples.append(
+                        {
+                            "id": sid,
+                            "text": str(rec.get("text") or ""),
+                            "target": rec.get("target"),
+                            "gold": str(rec.get("gold")),
+                            "reference": rec.get("reference"),
+                            "thumb": images.thumb(rec.get("image"), rec),
+                        }
+                    )
+        answers: dict[str, list[list[Any] | None]] = {}
+        for row in rows:
+            right = correctness(read[row.key].records)
+            column: list[list[Any] | None] = [None] * len(samples)
+            for rec in read[row.key].records:
+                sid = str(rec.get("id"))
+                column[index[sid]] = [rec.get("label"), right[sid], rec.get("rationale")]
+            answers[row.key] = column
+        first = page.reference if page.reference in read else rows[0].key
+        second = next(r.key for r in rows if r.key != first)
+        data = {
+            "rows": [{"key": r.key, "label": r.label, "rank": r.rank} for r in rows],
+            "a": first,
+            "b": second,
+            "samples": samples,
+            "answers": answers,
+        }
+        blob = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        blob = blob.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        page.compare = f"compare-{page.slug}.html"
+        html = self.env.get_template("compare.html.j2").render(
+            nav=self.nav,
+            version=self.version,
+            run_id=self.board.run_id,
+            page=page,
+            rows=rows,
+            data=Markup(blob),
+            prefix="",
+            csp=csp(COMPARE_SCRIPT),
+            script=Markup(COMPARE_SCRIPT),
+            here=None,
+        )
+        self._write(page.compare, html)
 
     def _drill(self, page: DatasetPage, row: TableRow, preds: Predictions, folder: str, images: Images) -> Drill:
         """Write the drill-down pages of one row: every filter, paginated; each sample rendered once."""

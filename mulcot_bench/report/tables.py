@@ -1,15 +1,17 @@
 """The leaderboard tables: one per dataset, shared by the HTML pages and every export format.
 
 Nothing here recomputes a metric: values are the run's recorded scores and bootstrap intervals, put on the
-display scale (fractions x100; BLEU is already 0-100). Reported (published) rows are kept apart from
-measured rows: they get no rank and never take a "best" mark.
+display scale (fractions x100; BLEU is already 0-100). A table holds the rows of one *test set* (dataset
+name and content fingerprint, see :mod:`mulcot_bench.report.board`): a dataset that runs used with
+different data gets one table per test set. Rows come in rank order (unranked rows after). Reported
+(published) rows are kept apart from measured rows: they get no rank and never take a "best" mark.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mulcot_bench.report.board import SHOWN_STATUSES, Board, Row
+from mulcot_bench.report.board import Board, Row, set_label
 from mulcot_bench.report.format import DASH, format_params, is_percent_native
 from mulcot_bench.results import DatasetRecord, Failure, ReportedEntry
 
@@ -97,6 +99,13 @@ class LeaderTable:
     listed: bool = True
     notes: list[str] = field(default_factory=list)
     failures: list[tuple[Failure, str]] = field(default_factory=list)  # (failure, run id)
+    test_set: str = ""  # the fingerprint, or "run:<id>" (board.test_set_key)
+    section: str = ""  # "test set 1a2b3c4d5e6f" when the dataset has several test sets, else ""
+
+    @property
+    def title(self) -> str:
+        """The dataset title, with its test set when the dataset has several."""
+        return f"{self.dataset.title} ({self.section})" if self.section else self.dataset.title
 
     @property
     def rank_key(self) -> str | None:
@@ -181,10 +190,11 @@ def reported_row(rep: ReportedEntry, index: int, columns: list[Column], run_id: 
 
 
 def _mark_best(rows: list[TableRow], columns: list[Column]) -> None:
-    """The highest value of each column among rankable rows (ties all marked)."""
+    """The highest value of each column among rankable rows (ties all marked); nothing is marked in a column
+    where those rows do not differ (every baseline at BLEU 0.0 is not a best)."""
     for col in columns:
         present = [r.values[col.key].raw for r in rows if r.rankable and r.values[col.key].raw is not None]
-        if not present:
+        if len(set(present)) < 2:
             continue
         top = max(present)
         for r in rows:
@@ -209,8 +219,18 @@ def headline_of(ds: DatasetRecord) -> list[str]:
     return list(ds.headline) or list(DEFAULT_HEADLINE)
 
 
-def build_table(board: Board, ds: DatasetRecord, rows: list[Row], listed: bool = True) -> LeaderTable:
-    """The table of one dataset: measured test-split rows in role order (each model's ablations after it)."""
+def _in_rank_order(rows: list[TableRow]) -> list[TableRow]:
+    """Ranked rows by rank (ties by label), then the unranked ones (teacher, ablations) in role order."""
+    return sorted(
+        rows,
+        key=lambda r: (r.rank is None, r.rank or 0, _role_rank(r.role), r.model, r.variant or ""),
+    )
+
+
+def build_table(
+    board: Board, ds: DatasetRecord, rows: list[Row], listed: bool = True, test_set: str = "", section: str = ""
+) -> LeaderTable:
+    """The table of one test set: measured test-split rows in rank order, unranked rows after."""
     test = [r for r in rows if r.entry.split == TABLE_SPLIT]
     full_order = {r.entry.model: i for i, r in enumerate(r for r in test if r.entry.variant is None)}
     test.sort(
@@ -241,26 +261,42 @@ def build_table(board: Board, ds: DatasetRecord, rows: list[Row], listed: bool =
         listed=listed,
         notes=list(ds.notes) + board.dataset_notes.get(ds.name, []),
         failures=[(f, run.id) for f, run in board.failures if f.dataset == ds.name],
+        test_set=test_set,
+        section=section,
     )
     _rank(measured, table.rank_key)
+    table.rows = _in_rank_order(measured)
     return table
 
 
 def build_tables(board: Board) -> tuple[list[LeaderTable], list[DatasetRecord]]:
-    """Tables of the datasets that ran (plus any dataset that has entries but no record), and the datasets
-    that did not run (missing, missing images...)."""
-    by_dataset: dict[str, list[Row]] = {}
+    """One table per test set of the datasets that ran (plus tables for entries whose dataset no run listed
+    as run), and the datasets that did not run (missing, missing images...)."""
+    groups: dict[tuple[str, str], list[Row]] = {}
     for row in board.rows:
-        by_dataset.setdefault(row.entry.dataset, []).append(row)
+        groups.setdefault((row.entry.dataset, row.test_set), []).append(row)
+    known = {ds.name: ds for ds in board.datasets}
+    wanted: list[tuple[DatasetRecord, str, bool]] = []  # (record, test set, listed)
+    for ds in board.datasets:
+        wanted += [(ts.record, ts.key, True) for ts in board.test_sets.get(ds.name, [])]
+    taken = {(record.name, key) for record, key, _ in wanted}
+    for name, key in sorted(set(groups) - taken):  # entries no run's dataset list accounts for: still shown
+        record = known.get(name) or DatasetRecord(name=name, title=name, level="?", status="unlisted")
+        wanted.append((record, key, name in known))
+    counts: dict[str, int] = {}
+    for record, _, _ in wanted:
+        counts[record.name] = counts.get(record.name, 0) + 1
     tables = [
-        build_table(board, ds, by_dataset.get(ds.name, []))
-        for ds in board.datasets
-        if ds.status in SHOWN_STATUSES or by_dataset.get(ds.name)
+        build_table(
+            board,
+            record,
+            groups.get((record.name, key), []),
+            listed=listed,
+            test_set=key,
+            section=f"test set {set_label(key)}" if counts[record.name] > 1 else "",
+        )
+        for record, key, listed in wanted
     ]
-    listed = {ds.name for ds in board.datasets}
-    for name in sorted(set(by_dataset) - listed):  # entries for a dataset no run listed: still shown
-        ds = DatasetRecord(name=name, title=name, level="?", status="unlisted")
-        tables.append(build_table(board, ds, by_dataset[name], listed=False))
     shown = {t.dataset.name for t in tables}
     missing = [ds for ds in board.datasets if ds.name not in shown]
     return tables, missing

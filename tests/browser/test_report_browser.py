@@ -1,12 +1,17 @@
 """Drive a generated report in headless Chromium (Debian packages chromium + chromium-driver, via Selenium).
 
-Sorts a column, switches the significance reference row, opens a drill-down page, follows filters and
-pages, checks that a hostile sample fires no alert and leaves no live element, asserts the browser logged
-no console error on any page visited, and saves a screenshot of the overview as a test artifact.
+At 1,280 px wide: no page scrolls sideways (nor any box inside it), the first row of every leaderboard is
+rank 1, chart labels do not overlap as the browser lays them out. Sorts a column, switches the
+significance reference row, opens a drill-down page, follows filters and pages, opens the comparison view
+and checks its disagreement filter against the discordant samples counted from the predictions JSONL,
+loads a thumbnail of the embedded set, checks that a hostile sample fires no alert and leaves no live
+element, asserts the browser logged no console error on any page visited, and saves screenshots of the
+overview, a dataset page, a drill-down and the comparison view in ``tests/browser/artifacts/``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -15,8 +20,11 @@ import pytest
 from demo_runs import XSS_TEXT, demo_run
 
 from mulcot_bench.report import render_report
+from mulcot_bench.report.predictions import correctness
+from mulcot_bench.results import RunResults
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
+WIDTH = 1280
 
 
 def _binary(*names: str) -> str | None:
@@ -41,7 +49,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("browser")
-    run_dir = demo_run(root, models=6, datasets=2, n=130, images=True, xss=True)
+    run_dir = demo_run(root, models=6, datasets=2, n=130, images=True, xss=True, synthetic=True)
     return render_report(run_dir, root / "report").parent
 
 
@@ -57,7 +65,7 @@ def driver():  # noqa: ANN201 - a selenium WebDriver
         "--no-sandbox",
         "--disable-gpu",
         "--disable-dev-shm-usage",
-        "--window-size=1400,1000",
+        f"--window-size={WIDTH},1000",
     ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -90,6 +98,66 @@ def _accuracy_column(driver) -> list[float | None]:  # noqa: ANN001
     )
 
 
+SIDEWAYS = """
+const doc = document.documentElement;
+const out = [];
+if (doc.scrollWidth > doc.clientWidth) { out.push('page ' + doc.scrollWidth + ' > ' + doc.clientWidth); }
+for (const e of document.querySelectorAll('body *')) {
+  const style = getComputedStyle(e);
+  if (['auto', 'scroll'].includes(style.overflowX) && e.scrollWidth > e.clientWidth + 1) {
+    out.push(e.tagName + '.' + e.className + ' scrolls ' + e.scrollWidth + ' > ' + e.clientWidth);
+  }
+  const r = e.getBoundingClientRect();
+  if (r.width && r.right > doc.clientWidth + 1 && style.position !== 'absolute') {
+    out.push(e.tagName + '.' + e.className + ' ends at ' + Math.round(r.right));
+  }
+}
+return out.slice(0, 5);
+"""
+
+CHART_TEXT = """
+const out = [];
+for (const svg of document.querySelectorAll('svg.plot')) {
+  const frame = svg.getBoundingClientRect();
+  const boxes = [...svg.querySelectorAll('g[id*="-text_"]')].map(g => [g.id, g.getBoundingClientRect()]);
+  if (boxes.length < 5) { out.push(svg.parentNode.id + ': only ' + boxes.length + ' labels'); }
+  for (const [id, b] of boxes) {
+    if (b.left < frame.left - 1 || b.right > frame.right + 1 || b.top < frame.top - 1 || b.bottom > frame.bottom + 1) {
+      out.push(id + ' leaves its chart');
+    }
+  }
+  for (let i = 0; i < boxes.length; i++) {
+    for (let j = i + 1; j < boxes.length; j++) {
+      const a = boxes[i][1], b = boxes[j][1];
+      if (Math.min(a.right, b.right) - Math.max(a.left, b.left) > 0.5 &&
+          Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 0.5) {
+        out.push(boxes[i][0] + ' overlaps ' + boxes[j][0]);
+      }
+    }
+  }
+}
+return out.slice(0, 5);
+"""
+
+
+def _fits(driver) -> None:  # noqa: ANN001
+    """No sideways scrolling at 1,280 px, with every collapsed section (stage reports, all scores) open."""
+    assert driver.execute_script("return window.innerWidth") == WIDTH
+    driver.execute_script("document.querySelectorAll('details').forEach(d => { d.open = true; })")
+    assert driver.execute_script(SIDEWAYS) == [], driver.current_url
+
+
+def _shot(driver, name: str) -> None:  # noqa: ANN001
+    """A full-page screenshot (the window grown to the page's height) saved as a test artifact."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(WIDTH, min(height + 140, 8000))
+    shot = ARTIFACTS / f"{name}.png"
+    assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+    driver.set_window_size(WIDTH, 1000)
+    print(f"{name} screenshot: {shot}")
+
+
 def test_report_in_browser(report: Path, driver) -> None:  # noqa: ANN001
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
@@ -103,13 +171,32 @@ def test_report_in_browser(report: Path, driver) -> None:  # noqa: ANN001
         errors = _console_errors(driver)
         assert not errors, (url, errors)
 
-    # overview: screenshot as a test artifact
+    # overview: fits 1,280 px, rows by mean rank, chart labels apart; screenshot as a test artifact
     visit((report / "index.html").as_uri())
     assert "mulcot-bench leaderboard" in driver.title
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "overview.png"
-    assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
-    print(f"overview screenshot: {shot}")
+    _fits(driver)
+    means = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "table.matrix tbody tr td:nth-child(3)")]
+    ranked = [float(m) for m in means if m != "\u2014"]
+    assert ranked and ranked == sorted(ranked) and means[: len(ranked)] == [m for m in means if m != "\u2014"]
+    assert driver.find_elements(By.CSS_SELECTOR, "#overview-charts ~ .charts svg.plot")
+    assert driver.execute_script(CHART_TEXT) == []
+    _shot(driver, "overview")
+
+    # every dataset page: fits (secondary columns shown too), the first row is rank 1, chart labels apart
+    pages = sorted(report.glob("dataset-*.html"))
+    assert len(pages) == 3
+    for page in pages:
+        visit(page.as_uri())
+        _fits(driver)
+        first = driver.find_element(By.CSS_SELECTOR, "table.board tbody.measured tr:first-child td:first-child")
+        assert first.text == "1", page.name
+        assert driver.execute_script(CHART_TEXT) == [], page.name
+        driver.find_element(By.CSS_SELECTOR, "label[for='more-cols']").click()
+        assert driver.find_element(By.CSS_SELECTOR, "table.board th.sec").is_displayed()
+        _fits(driver)
+    visit((report / "dataset-twitter2015.html").as_uri())
+    _shot(driver, "dataset")
+    visit((report / "index.html").as_uri())
 
     # dataset page: sort by accuracy (first click: highest first), then again (lowest first)
     driver.find_element(By.LINK_TEXT, "Twitter-2015").click()
@@ -156,6 +243,48 @@ def test_report_in_browser(report: Path, driver) -> None:  # noqa: ANN001
     assert driver.current_url.endswith("all-2.html")
     assert driver.find_element(By.CSS_SELECTOR, "article.sample").get_attribute("id") == "s101"
     assert not _console_errors(driver)
+    _fits(driver)
+    _shot(driver, "drill-down")
+
+    # the comparison view: pick two models, keep the samples where exactly one is right (McNemar's b + c)
+    visit((report / "dataset-twitter2015.html").as_uri())
+    driver.find_element(By.CSS_SELECTOR, "a.compare-link").click()
+    visited.append(driver.current_url)
+    assert "compare-twitter2015.html" in driver.current_url
+    results = RunResults.read(report.parent / "demo-run")
+    right = {}
+    for model in ("demo-student", "demo-assistant"):
+        entry = next(e for e in results.entries if e.dataset == "twitter2015" and e.model == model and not e.variant)
+        lines = (report.parent / "demo-run" / entry.predictions_file).read_text(encoding="utf-8").splitlines()
+        right[model] = correctness([json.loads(line) for line in lines if line.strip()])
+    discordant = [i for i in right["demo-student"] if right["demo-student"][i] != right["demo-assistant"][i]]
+    assert 0 < len(discordant) < 100  # one page of them
+    Select(driver.find_element(By.ID, "model-a")).select_by_visible_text("demo-student")
+    Select(driver.find_element(By.ID, "model-b")).select_by_visible_text("demo-assistant")
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#pairs article.compared")) == 100  # all, first page
+    Select(driver.find_element(By.ID, "filter")).select_by_value("discordant")
+    shown = [a.get_attribute("data-id") for a in driver.find_elements(By.CSS_SELECTOR, "#pairs article.compared")]
+    assert shown == discordant
+    first = driver.find_element(By.CSS_SELECTOR, "#pairs article.compared")
+    sides = first.find_elements(By.CSS_SELECTOR, ".three .side")
+    assert [s.find_element(By.TAG_NAME, "h4").text for s in sides] == [
+        "A: demo-student", "B: demo-assistant", "reference chain"
+    ]
+    assert all(s.find_element(By.TAG_NAME, "pre").text for s in sides)  # both chains and the reference
+    assert len(first.find_elements(By.CSS_SELECTOR, ".badge.ok")) == 1  # exactly one of the two is right
+    assert f"({len(discordant)})" in Select(driver.find_element(By.ID, "filter")).first_selected_option.text
+    _fits(driver)
+    assert not _console_errors(driver)
+    _shot(driver, "compare")
+
+    # a thumbnail of the embedded set (its images drawn again for the report) loads
+    visit((report / "samples" / "synthetic" / "demo-student" / "all-1.html").as_uri())
+    img = driver.find_element(By.CSS_SELECTOR, "article#s1 img")
+    assert "img/synthetic/" in img.get_attribute("src")
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 10).until(lambda d: d.execute_script("return arguments[0].naturalWidth > 0", img))
+    assert not driver.find_elements(By.CSS_SELECTOR, ".noimg")
 
     # the hostile sample: shown as text, no alert, no element made from it, thumbnails load
     visit((report / "samples" / "twitter2015" / "demo-student" / "all-1.html").as_uri())
