@@ -9,6 +9,7 @@ import click
 
 from mulcot_bench.cli.options import (
     allow_partial_option,
+    close_run,
     limit_option,
     load_registry,
     parse_sizes,
@@ -18,6 +19,7 @@ from mulcot_bench.cli.options import (
     synthetic_options,
     synthetic_seed_option,
     synthetic_size_option,
+    verbosity_options,
 )
 from mulcot_bench.errors import UserError
 
@@ -76,6 +78,7 @@ from mulcot_bench.errors import UserError
 )
 @plugins_dir_option
 @strict_option
+@verbosity_options
 def run_cmd(
     run_all: bool,
     datasets: tuple[str, ...],
@@ -101,7 +104,7 @@ def run_cmd(
 ) -> None:
     """Run the distillation and evaluation, write results.json and the leaderboard."""
     from mulcot_bench.faults import parse_timeout
-    from mulcot_bench.runner import RunOptions, exit_summary, run
+    from mulcot_bench.runner import RunOptions, run
 
     if not run_all and not datasets and not models:
         raise UserError("say what to run: --all, or --dataset NAME and/or --model NAME")
@@ -132,6 +135,6 @@ def run_cmd(
         model_timeout=parse_timeout(model_timeout, "--model-timeout"),
     )
     outcome = run(registry, options)
-    click.echo(exit_summary(outcome))
+    click.echo(close_run(outcome))
     if outcome.results.failures:
         sys.exit(1)

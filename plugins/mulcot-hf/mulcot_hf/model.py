@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from mulcot_bench.console.fit import fit_reporter
 from mulcot_bench.labels import LABELS
 from mulcot_bench.rationale import FIELDS, parse, parse_label, render_chain
 from mulcot_bench.scoring.stats import macro_f1
@@ -161,14 +162,12 @@ class ChatVLM:
             kd.assistant_backend = assistant._ready()
             kd.assistant_backend.train(False)
             kd.assistant_prompt = assistant.prompt
-        bar = ctx.progress(f"fit {self.card.name}", int(st["epochs"])) if ctx.progress is not None else None
-        on_epoch = (lambda _info: bar.update(1)) if hasattr(bar, "update") else None
+        progress = fit_reporter(ctx, f"fit {self.card.name}", int(st["epochs"]))
         evaluate = (lambda: self._dev_scores(dev_items)) if dev_items else None
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            record = train(backend, items, self.make_task, st, seed, kd, evaluate, on_epoch)
-        if hasattr(bar, "close"):
-            bar.close()
+            record = train(backend, items, self.make_task, st, seed, kd, evaluate, progress.epoch, progress.step)
+        progress.close()
         total, trainable = backend.param_counts()
         self.report = {
             "model": self.card.name,
