@@ -163,7 +163,7 @@ def run_dataset(
     steps = Steps(name, int(teach) + len(evaluations) + 1)
     try:
         if teach:
-            steps.next(f"teacher {pipeline.teacher()} on the training set")
+            steps.next(f"teacher {pipeline.teacher()}: chains for the train split")
             pipeline.teacher_set()
     except Exception as exc:  # a failing teacher stops the pipeline but not the baselines
         log(f"[{name}] teacher {pipeline.teacher()} failed: {_reason(exc)}")
