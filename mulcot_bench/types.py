@@ -107,6 +107,9 @@ class ModelCard:
 class FitContext:
     """What a trainable model gets besides its data: the seed, a progress hook, and its assistant.
 
+    ``progress(desc, epochs)`` (None outside a run) returns what shows the fit's progress; call it through
+    :func:`mulcot_bench.console.fit.fit_reporter` (``epoch``/``step``/``close``), or call ``update(1)`` per epoch.
+
     ``workdir`` is a folder for the fit's checkpoints and scratch files (the pipeline gives each artifact its
     own, under the cache, and removes it once the trained model is stored); a fit found there resumes.
     """

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from mulcot_bench.rationale import FIELDS
+from mulcot_bench.report.format import format_score
 from mulcot_bench.results import RunResults
 
 EXPECTED = {
@@ -28,8 +32,8 @@ EXPECTED = {
 }
 
 
-def _run(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [
+def _command(tmp: Path, *args: str) -> list[str]:
+    return [
         sys.executable,
         "-m",
         "mulcot_bench.cli",
@@ -42,15 +46,41 @@ def _run(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
         "150,50,50",
         *args,
     ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp)
+
+
+def _run(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(_command(tmp, *args), capture_output=True, text=True, timeout=900, cwd=tmp)
+
+
+def _run_timed(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """As :func:`_run`; each stderr line's arrival (seconds, tab, line) is also written to ``tmp/stderr.tsv``."""
+    cmd = _command(tmp, *args)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp, env=env)
+    stamped: list[str] = []
+
+    def read_stderr() -> None:
+        assert proc.stderr is not None
+        stamped.extend(f"{time.monotonic():.3f}\t{line.rstrip(chr(10))}" for line in proc.stderr)
+
+    reader = threading.Thread(target=read_stderr)
+    reader.start()
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    proc.wait(timeout=900)
+    reader.join()
+    (tmp / "stderr.tsv").write_text("\n".join(stamped) + "\n")
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, "\n".join(x.split("\t", 1)[1] for x in stamped))
 
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunResults, RunResults, str]:
     tmp = tmp_path_factory.mktemp("e2e")
-    first = _run(tmp, "--all", "--run-id", "first")
+    cache = ("--cache-dir", str(tmp / "cache"))  # its own: the first run trains, whatever ran before
+    first = _run_timed(tmp, "--all", "--run-id", "first", *cache)
     assert first.returncode == 0, first.stderr[-3000:]
-    second = _run(tmp, "--all", "--run-id", "second")
+    (tmp / "first.stdout").write_text(first.stdout)
+    second = _run(tmp, "--all", "--run-id", "second", *cache)
     assert second.returncode == 0, second.stderr[-3000:]
     return tmp, RunResults.read(tmp / "runs" / "first"), RunResults.read(tmp / "runs" / "second"), second.stderr
 
@@ -116,6 +146,47 @@ def test_second_run_reuses_everything(two_runs: tuple[Path, RunResults, RunResul
     assert [e.scores for e in first.entries] == [e.scores for e in second.entries]
     html = (tmp / "reports" / "second" / "index.html").read_text()
     assert all(name in html for name in EXPECTED)
+
+
+#: what a third-party progress bar leaves in captured stderr (transformers' weight loading, tqdm's rate field)
+BAR_MARKS = ("Loading weights", "Loading checkpoint shards", "it/s]", "s/it]", "%|")
+TRAINED = ("enc-assistant", "tiny-vlm-assistant", "enc-student", "tiny-vlm-student", "enc-student-nokd",
+           "tiny-vlm-student-nokd")  # fmt: skip
+
+
+@pytest.mark.slow
+def test_run_all_shows_training_progress_and_ends_with_the_score_table(
+    two_runs: tuple[Path, RunResults, RunResults, str],
+) -> None:
+    tmp, first, _, _ = two_runs
+    rows_tsv = (x.split("\t", 1) for x in (tmp / "stderr.tsv").read_text().splitlines())
+    stamped = [(float(t), line) for t, line in rows_tsv]
+    lines = [line for _, line in stamped]
+    assert [m for m in BAR_MARKS if any(m in line for line in lines)] == []
+    # pre-flight: what runs and what does not, before the first step
+    first_step = next(i for i, x in enumerate(lines) if x.startswith("[synthetic] step 1/"))
+    assert any(x.startswith("pre-flight: 4 dataset(s) not run: twitter2015 (missing)") for x in lines[:first_step])
+    # every fit: from "training X" to "X trained in", never 30 s without a line; epoch lines with loss, dev, ETA
+    for model in TRAINED:
+        start = lines.index(next(x for x in lines if x.startswith(f"[synthetic] training {model} (")))
+        end = lines.index(next(x for x in lines if x.startswith(f"[synthetic] {model} trained in ")))
+        times = [t for t, _ in stamped[start : end + 1]]
+        assert max(b - a for a, b in zip(times, times[1:], strict=False)) <= 30.0, lines[start : end + 1]
+        epochs = [x for x in lines[start:end] if x.startswith(f"[synthetic] {model} ") and " epoch " in x]
+        assert epochs and all("loss " in x and "elapsed " in x and "ETA " in x for x in epochs), model
+        assert any("dev accuracy " in x and "macro-F1 " in x for x in epochs), model
+    # the score table closes stdout: one row per model, values as recorded in results.json
+    stdout = (tmp / "first.stdout").read_text()
+    table = stdout[stdout.index("synthetic (test, n=50;") :].strip().splitlines()
+    assert stdout.rstrip().endswith(table[-1])
+    assert [c.strip() for c in table[1].split("|")[1:-1]] == ["model", "accuracy", "macro-F1", "BLEU-4", "BERTScore-F1"]
+    rows = {r.split("|")[1].strip(): [c.strip() for c in r.split("|")[2:-1]] for r in table[3:]}
+    assert set(rows) == EXPECTED
+    for e in first.entries:
+        low, high = (format_score(x, "macro_f1") for x in e.intervals["macro_f1"])
+        assert rows[e.model][1] == f"{format_score(e.scores['macro_f1'], 'macro_f1')} [{low}, {high}]"
+    log = (tmp / "runs" / "first" / "run.log").read_text()
+    assert "tiny-vlm-assistant epoch 1/" in log and table[-1] in log
 
 
 def test_unknown_model_is_one_clear_line(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import click
 
 from mulcot_bench.cli.options import (
     allow_partial_option,
+    close_run,
     limit_option,
     load_registry,
     model_arg_option,
@@ -20,6 +21,7 @@ from mulcot_bench.cli.options import (
     synthetic_options,
     synthetic_seed_option,
     synthetic_size_option,
+    verbosity_options,
 )
 from mulcot_bench.errors import UserError
 
@@ -48,6 +50,7 @@ from mulcot_bench.errors import UserError
 @allow_partial_option
 @plugins_dir_option
 @strict_option
+@verbosity_options
 def distill_cmd(
     profile: str | None,
     config_file: Path | None,
@@ -83,7 +86,6 @@ def distill_cmd(
     if not dataset:
         raise UserError("say which dataset to distil on: --dataset NAME (e.g. synthetic)")
     from mulcot_bench.distill.run import distill
-    from mulcot_bench.runner.summary import exit_summary
 
     synthetic = synthetic_options(synthetic_size, synthetic_seed)
     outcome = distill(
@@ -104,7 +106,7 @@ def distill_cmd(
         command=" ".join(["mulcot-bench", *sys.argv[1:]]),
     )
     if os.environ.get("RANK", "0") == "0":  # under torchrun, only rank 0 reports
-        click.echo(exit_summary(outcome))
+        click.echo(close_run(outcome))
         click.echo(f"distillation summary: {outcome.run_dir / 'distill.json'}")
     if outcome.results.failures:
         sys.exit(1)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -11,6 +12,7 @@ from mulcot_bench.errors import UserError
 
 if TYPE_CHECKING:
     from mulcot_bench.plugin.registry import Registry
+    from mulcot_bench.runner.options import RunOutcome
 
 plugins_dir_option = click.option(
     "--plugins-dir",
@@ -52,6 +54,32 @@ model_arg_option = click.option(
     "MODEL.checkpoint=PATH: load that folder (what the model's save() wrote) instead of training it.",
 )
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _verbosity(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """Set the console's verbosity as soon as ``-v`` or ``-q`` is read (both: an error)."""
+    from mulcot_bench.console import logs
+
+    ctx.meta[f"mulcot_bench.{param.name}"] = value
+    verbose, quiet = ctx.meta.get("mulcot_bench.verbose"), ctx.meta.get("mulcot_bench.quiet")
+    if verbose and quiet:
+        raise UserError("pass -v (more detail) or -q (warnings only), not both")
+    logs.setup(logs.VERBOSE if verbose else logs.QUIET if quiet else logs.NORMAL)
+
+
+def verbosity_options(command: F) -> F:
+    """``-v/--verbose`` (debug lines and third-party progress bars) and ``-q/--quiet`` (warnings and results only)."""
+    quiet = click.option(
+        "-q", "--quiet", is_flag=True, expose_value=False, callback=_verbosity,
+        help="Warnings, errors and the results only: no progress lines or bars.",
+    )  # fmt: skip
+    verbose = click.option(
+        "-v", "--verbose", is_flag=True, expose_value=False, callback=_verbosity,
+        help="Debug lines too, and the progress bars of third-party libraries (transformers, huggingface_hub).",
+    )  # fmt: skip
+    return verbose(quiet(command))
+
 
 def load_registry(plugins_dirs: tuple[Path, ...], strict: bool) -> Registry:
     """Build the registry, warning on stderr about each plugin that was skipped."""
@@ -84,6 +112,18 @@ def apply_overrides(registry: Registry, items: tuple[str, ...]) -> dict[str, Pat
     parsed = parse_model_args(items, registry)
     apply_model_args(registry, parsed)
     return parsed.checkpoints
+
+
+def close_run(outcome: RunOutcome) -> str:
+    """A run's closing text: the exit summary, then the score table (dataset x model: accuracy, macro-F1, BLEU-4,
+    BERTScore-F1 with intervals); also appended to the run folder's ``run.log``."""
+    from mulcot_bench.console.logs import append_run_log
+    from mulcot_bench.report.scoretable import score_table
+    from mulcot_bench.runner.summary import exit_summary
+
+    text = "\n\n".join(x for x in (exit_summary(outcome), score_table(outcome.results)) if x)
+    append_run_log(outcome.run_dir, text)
+    return text
 
 
 def fmt_params(n: int) -> str:

@@ -17,6 +17,7 @@ from mulcot_bench.cli.export import check_mlflow, export_after_run, mlflow_optio
 from mulcot_bench.cli.options import (
     allow_partial_option,
     apply_overrides,
+    close_run,
     limit_option,
     load_registry,
     model_arg_option,
@@ -28,6 +29,7 @@ from mulcot_bench.cli.options import (
     synthetic_options,
     synthetic_seed_option,
     synthetic_size_option,
+    verbosity_options,
 )
 from mulcot_bench.errors import UserError
 
@@ -90,6 +92,7 @@ SHARED: list[Callable[[Any], Any]] = [
     mlflow_option,
     plugins_dir_option,
     strict_option,
+    verbosity_options,
 ]
 
 
@@ -154,7 +157,7 @@ def execute(
 ) -> None:
     """Build the run's options from the command line, run it, print the summary; exit 1 on any failure."""
     from mulcot_bench.faults import parse_timeout
-    from mulcot_bench.runner import RunOptions, exit_summary, run
+    from mulcot_bench.runner import RunOptions, run
 
     check_mlflow(mlflow_uri)
     synthetic = synthetic_options(synthetic_size, synthetic_seed)
@@ -189,7 +192,7 @@ def execute(
         train=train,
     )
     outcome = run(registry, options)
-    click.echo(exit_summary(outcome))
+    click.echo(close_run(outcome))
     export_after_run(outcome.run_dir, mlflow_uri)
     if outcome.results.failures:
         sys.exit(1)

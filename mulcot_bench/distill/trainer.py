@@ -313,12 +313,16 @@ def fit(
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     eval_batch: int = 256,
     stop_after_epoch: int | None = None,
+    on_step: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Train ``task`` in place, load the selected epoch's state into it, and return the training report.
 
     ``workdir`` holds the checkpoints (None: no checkpoints, no resume). ``fingerprint`` names what is trained
     (a resumed fit refuses a checkpoint with another fingerprint or config). ``stop_after_epoch`` ends the loop
-    early after that epoch (tests use it to simulate an interruption at an epoch boundary).
+    early after that epoch (tests use it to simulate an interruption at an epoch boundary). ``on_epoch`` gets
+    ``epoch``, ``epochs``, ``step``, ``steps``, ``loss``, ``seconds`` and the dev scores after each epoch;
+    ``on_step`` (rank 0 only) ``epoch``, ``epochs``, ``step``, ``steps`` and the epoch's mean ``loss`` so far after
+    each optimiser step (the shapes of :class:`mulcot_bench.console.fit.FitReporter`).
     The caller's random generators (torch, ``random``, NumPy) are left as they were.
     """
     import numpy as np
@@ -327,7 +331,7 @@ def fit(
     devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
     try:
         with torch.random.fork_rng(devices=devices):
-            return _fit(task, cfg, workdir, fingerprint, on_epoch, eval_batch, stop_after_epoch)
+            return _fit(task, cfg, workdir, fingerprint, on_epoch, eval_batch, stop_after_epoch, on_step)
     finally:
         random.setstate(py_state)
         np.random.set_state(np_state)
@@ -341,8 +345,10 @@ def _fit(
     on_epoch: Callable[[dict[str, Any]], None] | None,
     eval_batch: int,
     stop_after_epoch: int | None,
+    on_step: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     start = time.perf_counter()
+    report_steps = on_step if dist.is_main() else None
     world, rk = dist.world_size(), dist.rank()
     params = [p for p in task.parameters() if p.requires_grad]
     if not params:
@@ -384,6 +390,7 @@ def _fit(
         batches = [order[s : s + micro] for s in range(0, n, micro)]
         model.train()
         sums: dict[str, float] = {}
+        seen = 0  # this rank's items so far this epoch
         for m, batch in enumerate(batches):
             group = batches[(m // accum) * accum : (m // accum) * accum + accum]
             n_group = sum(len(b) for b in group)
@@ -394,6 +401,7 @@ def _fit(
                 loss, parts = model(local)
                 (loss * (len(local) / n_group * world)).backward()
             if local:
+                seen += len(local)
                 sums["loss"] = sums.get("loss", 0.0) + float(loss.detach()) * len(local)
                 for name, value in parts.items():
                     sums[name] = sums.get(name, 0.0) + float(value) * len(local)
@@ -406,6 +414,11 @@ def _fit(
                     torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
                 opt.step()
                 opt.zero_grad(set_to_none=True)
+                if report_steps is not None:
+                    report_steps(
+                        {"epoch": epoch, "epochs": cfg.epochs, "step": state.step, "steps": total_steps,
+                         "loss": sums.get("loss", 0.0) / max(1, seen)}
+                    )
         names = dist.union_keys(sums)
         totals = dict(zip(names, dist.all_reduce_sum([sums.get(k, 0.0) for k in names]), strict=True))
         rec = state.record
@@ -438,7 +451,11 @@ def _fit(
                 _save_checkpoint(Path(workdir), epoch, task, best_state, opt, state, cfg, fingerprint)
             dist.barrier()
         if on_epoch is not None:
-            on_epoch({"epoch": epoch, "loss": rec["losses"][-1], "seconds": time.perf_counter() - start})
+            info = {"epoch": epoch, "epochs": cfg.epochs, "step": state.step, "steps": total_steps,
+                    "loss": rec["losses"][-1], "seconds": time.perf_counter() - start}
+            if task.dev_gold:
+                info.update(dev_accuracy=rec["dev_accuracy"][-1], dev_macro_f1=rec["dev_macro_f1"][-1])
+            on_epoch(info)
     if best_state is not None:
         task.load_state_dict(best_state)
         selected = state.best_epoch

@@ -2,7 +2,8 @@
 
 The one public surface of the plugin API, in the style of ``llm``'s and ``tox``'s plugin facades: the hook
 marker, the spec classes, the data a model sees and returns, the labels, the five-field chain helpers,
-the errors a model may raise and the contract check. Importing it is cheap (pluggy and dataclasses only);
+the errors a model may raise, progress and logging (:func:`fit_reporter`, :func:`get_logger`) and the
+contract check. Importing it is cheap (pluggy and dataclasses only);
 :func:`check_model`, :class:`Registry`, and :class:`Metric` / :class:`SampleScores` (for a metric plugin)
 load their modules on first use.
 
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+from mulcot_bench.console.fit import FitReporter, fit_reporter
+from mulcot_bench.console.logs import get_logger
 from mulcot_bench.errors import ModelUnavailable, UserError
 from mulcot_bench.labels import LABELS, check_label
 from mulcot_bench.plugin.hookspecs import hookimpl
@@ -47,6 +50,7 @@ __all__ = [
     "LABELS",
     "DatasetSpec",
     "FitContext",
+    "FitReporter",
     "Metric",
     "MetricSpec",
     "Model",
@@ -62,6 +66,8 @@ __all__ = [
     "UserError",
     "check_label",
     "check_model",
+    "fit_reporter",
+    "get_logger",
     "hookimpl",
     "parse",
     "parse_label",

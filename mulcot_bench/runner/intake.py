@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from mulcot_bench.console.logs import warn
 from mulcot_bench.data.images import MissingImagesError
 from mulcot_bench.data.manifest import load_manifest, manifest_names
 from mulcot_bench.data.verify import partial_differences
@@ -40,7 +41,7 @@ def take_in(specs: list[DatasetSpec], data_root: Path, options: RunOptions) -> l
     for taken in out:
         if taken.data is not None:
             for line in getattr(taken.data, "warnings", []):
-                log(f"warning: [{taken.record.name}] {line}")
+                warn(f"[{taken.record.name}] {line}")
     return out
 
 

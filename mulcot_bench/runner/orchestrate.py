@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mulcot_bench import __version__
 from mulcot_bench.cache import Cache
+from mulcot_bench.console.logs import open_run_log, run_log
 from mulcot_bench.errors import ModelUnavailable, UserError, describe
 from mulcot_bench.faults import call_timeout, failpoint
 from mulcot_bench.journal import Journal
@@ -23,6 +24,8 @@ from mulcot_bench.runner.intake import take_in
 from mulcot_bench.runner.options import RunOptions, RunOutcome
 from mulcot_bench.runner.pipeline import DatasetPipeline, ModelRun, log
 from mulcot_bench.runner.predictions import prediction_records, write_predictions
+from mulcot_bench.runner.preflight import preflight
+from mulcot_bench.runner.progress import Meter, Steps
 from mulcot_bench.runner.provenance import git_commit, package_versions, platform_string, python_version
 from mulcot_bench.runner.seeds import aggregate
 from mulcot_bench.runner.selection import select_datasets, select_models
@@ -52,7 +55,7 @@ def run(registry: Registry, options: RunOptions) -> RunOutcome:
     Model calls run under the per-call timeout; model outputs are journalled in the run folder as they are
     made, and a run folder's journal is replayed into the cache first (see :mod:`mulcot_bench.journal`).
     """
-    with call_timeout(options.model_timeout):
+    with call_timeout(options.model_timeout), run_log():
         return _run(registry, options)
 
 
@@ -71,12 +74,15 @@ def _run(registry: Registry, options: RunOptions) -> RunOutcome:
             f"(-o {need[0]}.checkpoint=PATH, a folder its save() wrote) or leave it out"
         )
     started = datetime.now(UTC)
-    unreachable = probe_models(registry, [*models, *([options.teacher] if options.teacher else [])])
+    probed = [m for m in [*models, *([options.teacher] if options.teacher else [])] if m not in options.checkpoints]
+    unreachable = probe_models(registry, probed)  # a checkpointed model's weights are its checkpoint, not probed
     models = [m for m in models if m not in unreachable]
     taken = take_in(datasets, data_root, options)  # a named dataset that cannot run stops here, nothing written
+    preflight(registry, taken, models, unreachable)
     run_id = options.run_id or started.strftime("%Y%m%d-%H%M%S")
     run_dir = options.runs_dir / safe_name(run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
+    open_run_log(run_dir)
     if options.cache_dir is not None:  # plugins' own caches (image features, converted weights) follow --cache-dir
         os.environ[CACHE_ENV] = str(options.cache_dir)
     cache = Cache(options.cache_dir or default_cache_dir())
@@ -167,7 +173,6 @@ def probe_models(registry: Registry, names: list[str]) -> dict[str, str]:
             probe(spec.card)
         except ModelUnavailable as exc:
             out[name] = _reason(exc)
-            log(f"{name} unavailable: {out[name]}")
     return out
 
 
@@ -211,17 +216,24 @@ def evaluate_dataset(
         log(f"[{name}] {said}{f' (seed {seed})' if seed is not None else ''}: {_reason(exc)}")
         failures.append(Failure(what=what, dataset=name, model=model, reason=_reason(exc), seed=seed))
 
+    # no teacher stage for models that need none (zero-shot, rules), nor for a teacher whose probe failed
+    teach = pipeline.needs_teacher_set() and pipeline.failed_teacher() is None
+    evaluations = [
+        (model, variant)
+        for model, variant in _evaluations(pipeline, ablations)
+        if not trained_only or pipeline.trains(model)
+    ]
+    steps = Steps(name + (f" seed {seed}" if seed is not None else ""), int(teach) + len(evaluations) + 1)
     try:
-        # no teacher stage for models that need none (zero-shot, rules), nor for a teacher whose probe failed
-        if pipeline.needs_teacher_set() and pipeline.failed_teacher() is None:
+        if teach:
+            steps.next(f"teacher {pipeline.teacher()}: chains for the train split")
             pipeline.teacher_set()
     except Exception as exc:  # a failing teacher stops the pipeline but not the baselines
         failed("teacher", pipeline.teacher(), exc)
-    for model, variant in _evaluations(pipeline, ablations):
+    for model, variant in evaluations:
+        steps.next(model + (f" ({variant})" if variant else ""))
         if model == pipeline.failed_teacher():
             continue  # recorded once above; asking it again for a row of its own would only repeat the cause
-        if trained_only and not pipeline.trains(model):
-            continue
         try:
             runs.append(pipeline.evaluate(model, variant=variant))
         except ModelUnavailable as exc:
@@ -231,6 +243,8 @@ def evaluate_dataset(
         except Exception as exc:
             failed("model", model, exc)
     out = []
+    steps.next(f"scoring {len(runs)} model(s)")
+    meter = Meter(f"[{name}] scoring", len(runs), unit="model")
     for r in runs:
         failpoint("score")
         pipeline.stage_report(r)
@@ -266,6 +280,8 @@ def evaluate_dataset(
             seed=pipeline.seed if trained else None,
         )
         out.append((entry, found))
+        meter.update(1)
+    meter.close()
     return out
 
 

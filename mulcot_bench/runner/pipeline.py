@@ -9,17 +9,18 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from mulcot_bench.cache import Cache, key
+from mulcot_bench.console import logs
 from mulcot_bench.errors import ModelUnavailable, UserError
 from mulcot_bench.plugin.registry import Registry
 from mulcot_bench.plugin.specs import ModelSpec, resolve
 from mulcot_bench.runner.checkpoints import fingerprint
+from mulcot_bench.runner.progress import duration, fit_progress, heartbeat
 from mulcot_bench.runner.stages import augment, cached_calls, teacher_rationales
 from mulcot_bench.types import FitContext, Prediction, Sample, Splits
 
@@ -58,7 +59,8 @@ def _serves(teacher: Any, data: Splits) -> bool:
 
 
 def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    """One line on stderr and in the run's log (see :mod:`mulcot_bench.console.logs`)."""
+    logs.log(message)
 
 
 @dataclass
@@ -306,11 +308,14 @@ class DatasetPipeline:
                     level=self.data.level,
                     assistant=self.fitted(assistant) if assistant else None,
                     workdir=partial,
+                    progress=fit_progress(self.data.name, name),
                 )
                 log(f"[{self.data.name}] training {name} ({spec.card.role}) on {len(self.train_set(name))} items")
                 start = time.perf_counter()
-                report = dict(model.fit(self.train_set(name), list(self.data.dev), ctx) or {})
+                with heartbeat(f"[{self.data.name}] {name}"):
+                    report = dict(model.fit(self.train_set(name), list(self.data.dev), ctx) or {})
                 report.setdefault("wall_seconds", round(time.perf_counter() - start, 3))
+                log(f"[{self.data.name}] {name} trained in {duration(time.perf_counter() - start)}")
                 self.cache.put("stage-report", art, report)
                 if hasattr(model, "save"):
                     self.cache.store_artifact(art, model.save)
@@ -335,7 +340,7 @@ class DatasetPipeline:
             blank(self.data.split(split), variant),
             lambda b: self.fitted(name).predict(b),
             name,
-            progress=f"{name} predict" + (f" ({variant})" if variant else ""),
+            progress=f"[{self.data.name}] {name} predict" + (f" ({variant})" if variant else ""),
             prepare=lambda: self.fitted(name),  # training is not under the per-call timeout
         )
         learns_from = spec.card.role == "student" or (spec.card.role == "baseline" and spec.card.rationale)

@@ -30,6 +30,7 @@ from mulcot_bench.errors import CallsFailed, ModelUnavailable, UserError, descri
 from mulcot_bench.faults import ModelFault, guarded
 from mulcot_bench.rationale import parse
 from mulcot_bench.redact import redact, redact_obj, secrets
+from mulcot_bench.runner.progress import Meter
 from mulcot_bench.types import Prediction, Sample
 
 BATCH = 64
@@ -91,14 +92,12 @@ def cached_calls(
             queued.add(k)
     stats = CallStats(cached=len(samples) - len(todo), computed=len(todo))
     if todo:
-        from tqdm import tqdm
-
         limit = max_failed_share()
         model = prepare() if prepare is not None else None
         size = _call_batch(model)
         secret = secrets()  # an output that echoes an API key is stored, journalled and scored redacted
         failed: dict[str, str] = {}
-        bar = tqdm(total=len(todo), desc=progress or f"{model_name} {ns}", unit="sample", leave=False, disable=None)
+        bar = Meter(progress or f"{model_name} {ns}", len(todo))
         for start in range(0, len(todo), size):
             idx = todo[start : start + size]
             batch = [samples[i] for i in idx]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,10 +33,12 @@ from mulcot_bench.plugin import (
     FIELDS,
     LABELS,
     FitContext,
+    FitReporter,
     ModelCard,
     Prediction,
     Sample,
     UserError,
+    fit_reporter,
     parse,
     render_chain,
 )
@@ -74,10 +75,6 @@ def class_weights(labels: Tensor, mode: str) -> Tensor | None:
     return w / (w[labels].mean())
 
 
-def _fmt(seconds: float) -> str:
-    return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
-
-
 class EncoderChainModel:
     """One class for the three cards; the card's settings decide sizes, epochs and the KD weight."""
 
@@ -94,9 +91,6 @@ class EncoderChainModel:
         s = self.s
         return ChainNet(vocab_size, int(s["d_model"]), int(s["fusion_layers"]), int(s["heads"]), float(s["dropout"]),
                         int(s["image_pool"]) ** 2, int(s["queries"]), int(s["emb_dim"]), int(s["decoder_layers"]))
-
-    def _log(self, message: str) -> None:
-        print(f"[{self.card.name}] {message}", file=sys.stderr, flush=True)
 
     # training --------------------------------------------------------------------------------------------------
     def fit(self, train: Sequence[Sample], dev: Sequence[Sample], ctx: FitContext) -> dict[str, Any]:
@@ -141,7 +135,8 @@ class EncoderChainModel:
                    "t2": bool(self.s["kd_t2"]), "assistant": teacher.card.name if teacher else None},
             "feature_seconds": round(feature_seconds, 1),
         }
-        report["label_phase"] = self._label_phase(inputs, labels, n, teacher, ctx.seed)
+        progress = fit_reporter(ctx, f"fit {self.card.name} label", self.s["label_epochs"])
+        report["label_phase"] = self._label_phase(inputs, labels, n, teacher, ctx.seed, progress)
         self.chains = bool(chain_rows)
         torch.manual_seed(ctx.seed + 1)
         if chain_rows:
@@ -149,8 +144,9 @@ class EncoderChainModel:
             seqs = [self.vocab.encode(fields[i], t) for i, t in zip(chain_rows, targets, strict=True)]
             dev_rows = [(n + j, f) for j, f in enumerate(chain_fields(s.rationale) for s in dev) if f is not None]
             dev_seqs = [self.vocab.encode(f, dev[r - n].target) for r, f in dev_rows]
+            progress = fit_reporter(ctx, f"fit {self.card.name} chain", self.s["chain_epochs"])
             report["chain_phase"] = self._chain_phase(inputs, labels, chain_rows, seqs, [r for r, _ in dev_rows],
-                                                      dev_seqs, teacher, ctx.seed)
+                                                      dev_seqs, teacher, ctx.seed, progress)
         else:
             report["why_no_chains"] = ("no training item carries a five-field chain (under the reference protocol "
                                        "Twitter-2015's train split has none): label task only, predictions have "
@@ -173,7 +169,7 @@ class EncoderChainModel:
         return torch.cat(parts) if parts else torch.zeros(0, 3)
 
     def _label_phase(self, inputs: Inputs, labels: Tensor, n: int, teacher: EncoderChainModel | None,
-                     seed: int) -> dict[str, Any]:
+                     seed: int, progress: FitReporter) -> dict[str, Any]:
         assert self.net is not None
         s = self.s
         epochs, bs = int(s["label_epochs"]), int(s["batch_size"])
@@ -190,6 +186,7 @@ class EncoderChainModel:
         best: tuple[float, float] = (-1.0, -1.0)
         best_state, best_epoch, history = None, 0, []
         t0 = time.perf_counter()
+        step = 0
         for epoch in range(1, epochs + 1):
             self.net.train()
             order = np.random.RandomState(seed * 1000 + epoch).permutation(n)
@@ -209,6 +206,9 @@ class EncoderChainModel:
                 opt.step()
                 sched.step()
                 total_loss += float(loss.detach()) * len(rows)
+                step += 1
+                progress.step({"epoch": epoch, "epochs": epochs, "step": step, "steps": total,
+                               "loss": total_loss / (b + len(rows))})
             record: dict[str, Any] = {"epoch": epoch, "loss": round(total_loss / max(1, n), 4)}
             if dev_rows:
                 pred = self._label_logits(inputs, dev_rows).argmax(-1)
@@ -219,11 +219,8 @@ class EncoderChainModel:
                 if (acc, f1) > best:
                     best, best_epoch, best_state = (acc, f1), epoch, copy.deepcopy(self.net.state_dict())
             history.append(record)
-            elapsed = time.perf_counter() - t0
-            dev_text = (f" dev acc {record['dev_accuracy']:.3f} macro-F1 {record['dev_macro_f1']:.3f}"
-                        if dev_rows else "")
-            self._log(f"label epoch {epoch}/{epochs} loss {record['loss']:.4f}{dev_text} elapsed {_fmt(elapsed)} "
-                      f"ETA {_fmt(elapsed / epoch * (epochs - epoch))}")
+            progress.epoch({**record, "epochs": epochs, "step": step, "steps": total})
+        progress.close()
         if best_state is not None:
             self.net.load_state_dict(best_state)
         else:
@@ -256,7 +253,7 @@ class EncoderChainModel:
 
     def _chain_phase(self, inputs: Inputs, labels: Tensor, rows: list[int], seqs: list[list[int]],
                      dev_rows: list[int], dev_seqs: list[list[int]], teacher: EncoderChainModel | None,
-                     seed: int) -> dict[str, Any]:
+                     seed: int, progress: FitReporter) -> dict[str, Any]:
         assert self.net is not None
         s = self.s
         epochs, bs = int(s["chain_epochs"]), int(s["chain_batch_size"])
@@ -270,6 +267,7 @@ class EncoderChainModel:
         lam, temp, t2 = float(s["kd_lambda"]), float(s["kd_temperature"]), bool(s["kd_t2"])
         best, best_state, best_epoch, history = float("inf"), None, epochs, []
         t0 = time.perf_counter()
+        step = 0
         for epoch in range(1, epochs + 1):
             rng = np.random.RandomState(seed * 1000 + 500 + epoch)
             pick = rng.permutation(len(rows))[:per_epoch]
@@ -294,6 +292,9 @@ class EncoderChainModel:
                 sched.step()
                 total += float(terms.loss.detach()) * terms.n_ce
                 count += terms.n_ce
+                step += 1
+                progress.step({"epoch": epoch, "epochs": epochs, "step": step, "steps": steps,
+                               "loss": total / max(1, count)})
             record: dict[str, Any] = {"epoch": epoch, "loss": round(total / max(1, count), 4)}
             if dev_rows:
                 record["dev_chain_ce"] = round(self._dev_ce(inputs, labels, dev_rows, dev_seqs), 4)
@@ -301,10 +302,8 @@ class EncoderChainModel:
                     best, best_epoch = record["dev_chain_ce"], epoch
                     best_state = copy.deepcopy(self.net.decoder.state_dict())
             history.append(record)
-            elapsed = time.perf_counter() - t0
-            dev_text = f" dev chain CE {record['dev_chain_ce']:.4f}" if dev_rows else ""
-            self._log(f"chain epoch {epoch}/{epochs} loss {record['loss']:.4f}{dev_text} ({per_epoch} chains) "
-                      f"elapsed {_fmt(elapsed)} ETA {_fmt(elapsed / epoch * (epochs - epoch))}")
+            progress.epoch({**record, "epochs": epochs, "step": step, "steps": steps, "chains": per_epoch})
+        progress.close()
         if best_state is not None:
             self.net.decoder.load_state_dict(best_state)
         return {"epochs": epochs, "chains_per_epoch": per_epoch, "selected_epoch": best_epoch, "history": history,

@@ -10,7 +10,6 @@ version, ``max_length``, the target and the text, so a post is encoded once ever
 from __future__ import annotations
 
 import re
-import sys
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +17,8 @@ from typing import Any
 import numpy as np
 from mulcot_features.encoders import TextEncoder, torch_threads
 from mulcot_features.store import FeatureStore, features_root, sha256
+
+from mulcot_bench.console.logs import get_logger
 
 LAYOUT = "pair-target-text-marks-f16-v1"
 DIM = 384
@@ -78,8 +79,9 @@ class TokenEncoder:
                         out[i] = row
                 done += len(batch)
                 if len(order) > 500 and (b // self.batch_size) % 20 == 0:
-                    print(f"[enc] MiniLM token states {done}/{len(order)} ({time.perf_counter() - start:.0f}s)",
-                          file=sys.stderr, flush=True)
+                    get_logger("encoder").info(
+                        f"[enc] MiniLM token states {done}/{len(order)} ({time.perf_counter() - start:.0f}s)"
+                    )
         return out  # type: ignore[return-value]
 
     def _encode(self, items: list[tuple[str, str | None]]) -> list[np.ndarray]:

@@ -22,7 +22,6 @@ import hashlib
 import importlib.util
 import io
 import math
-import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mulcot_bench.console.logs import get_logger
 from mulcot_bench.errors import ModelUnavailable
 from mulcot_features.store import FeatureStore, features_root, sha256
 
@@ -211,8 +211,8 @@ class ImageEncoder:
         self.stats["undecodable"] += 1
         if len(self.undecodable_examples) < 5:
             self.undecodable_examples.append(f"sha256 {image_sha[:12]}: {type(exc).__name__}: {exc}")
-        print(f"[features] image sha256 {image_sha[:12]} cannot be decoded ({type(exc).__name__}: {exc}); "
-              "encoded as zeros and counted", file=sys.stderr, flush=True)
+        get_logger("features").warning(f"[features] image sha256 {image_sha[:12]} cannot be decoded "
+                                       f"({type(exc).__name__}: {exc}); encoded as zeros and counted")
 
     def _features(self, images: Sequence[bytes | None], kind: str, size_of: Any, shape: tuple[int, ...],
                   cache: bool) -> list[np.ndarray]:

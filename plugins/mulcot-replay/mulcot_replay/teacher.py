@@ -9,13 +9,13 @@ Counts are in :attr:`ReplayTeacher.stats` and on one stderr line per call.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from mulcot_bench.console.logs import get_logger
 from mulcot_bench.errors import UserError
 from mulcot_bench.labels import LABELS
 from mulcot_bench.rationale import parse, parse_label
@@ -27,7 +27,7 @@ LOG_EVERY_S = 10.0
 
 
 def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    get_logger("replay").info(message)
 
 
 def data_root() -> Path:

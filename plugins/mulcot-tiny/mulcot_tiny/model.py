@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from mulcot_bench.console.fit import fit_reporter
 from mulcot_bench.distill import dist
 from mulcot_bench.distill.losses import MASKS
 from mulcot_bench.distill.trainer import TrainerConfig, fit
@@ -213,7 +214,7 @@ class TinyVLM:
         seed = int(ctx.seed) + int(st["seed_offset"])
         tcfg = _train_config(st, seed, ctx.level)
         workdir = getattr(ctx, "workdir", None)
-        bar = ctx.progress(f"fit {self.card.name}", tcfg.epochs) if ctx.progress is not None else None
+        progress = fit_reporter(ctx, f"fit {self.card.name}", tcfg.epochs)
         with torch.random.fork_rng(devices=[]), tempfile.TemporaryDirectory(prefix="mulcot-tiny-") as scratch:
             torch.manual_seed(seed)
             self.net = VLMNet(_net_config(st, len(tok)))
@@ -247,18 +248,17 @@ class TinyVLM:
                 dev_gold,
                 lambda idx: [p.label for p in self._labels([dev[i] for i in idx], with_probs=False, shard=False)],
             )
-            on_epoch = (lambda _info: bar.update(1)) if hasattr(bar, "update") else None
             record = fit(
                 task,
                 tcfg,
                 workdir=Path(workdir) if workdir is not None else None,
                 fingerprint=f"mulcot-tiny:{self.card.name}:{self.card.role}",
-                on_epoch=on_epoch,
+                on_epoch=progress.epoch,
+                on_step=progress.step,
                 eval_batch=int(st["eval_batch_size"]),
             )
             self.net.eval()
-        if hasattr(bar, "close"):
-            bar.close()
+        progress.close()
         n_reason = sum(1 for e in items.examples["reasoning"] if e is not None)
         n_label = sum(1 for e in items.examples["label"] if e is not None)
         return {

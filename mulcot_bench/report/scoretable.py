@@ -1,0 +1,59 @@
+"""The compact score table a run prints at the end (as lm-eval does): one block per dataset, one row per model,
+accuracy, macro-F1, BLEU-4 and BERTScore-F1 with their bootstrap 95% intervals.
+
+Values are the recorded scores on the leaderboard's display scale (fractions x100, BLEU as is); nothing is
+recomputed. Column titles are the metrics' exact display names as recorded in ``results.json``.
+"""
+
+from __future__ import annotations
+
+from mulcot_bench.report.format import DASH, format_score
+from mulcot_bench.results import Entry, RunResults
+
+#: output key -> metric id, in column order
+COLUMNS = (("accuracy", "accuracy"), ("macro_f1", "macro_f1"), ("bleu4", "bleu4"), ("bertscore_f1", "bertscore"))
+
+
+def _cell(entry: Entry, key: str, metric_id: str) -> str:
+    value = entry.scores.get(key)
+    if value is None:
+        return DASH
+    low_high = entry.intervals.get(key)
+    if not low_high:
+        return format_score(value, metric_id, key)
+    low, high = (format_score(x, metric_id, key) for x in low_high)
+    return f"{format_score(value, metric_id, key)} [{low}, {high}]"
+
+
+def _line(cells: list[str], widths: list[int]) -> str:
+    """One table line: the model name left-aligned, the scores right-aligned."""
+    padded = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
+    return "| " + " | ".join(padded) + " |"
+
+
+def _names(results: RunResults) -> dict[str, str]:
+    """Output key -> exact display name as recorded (without a parenthesised detail: "BLEU-4 (corpus, sacrebleu)" is
+    "BLEU-4"); the key itself when the run recorded no such metric."""
+    names = {key: key for key, _ in COLUMNS}
+    for metric in results.metrics:
+        names.update({k: v.split(" (")[0] for k, v in metric.outputs.items() if k in names})
+    return names
+
+
+def score_table(results: RunResults) -> str:
+    """The table as Markdown-style text (empty when the run has no entries)."""
+    names = _names(results)
+    blocks = []
+    for dataset in dict.fromkeys(e.dataset for e in results.entries):
+        entries = [e for e in results.entries if e.dataset == dataset]
+        header = ["model", *(names[key] for key, _ in COLUMNS)]
+        rows = [
+            [e.model + (f" ({e.variant})" if e.variant else ""), *(_cell(e, k, m) for k, m in COLUMNS)] for e in entries
+        ]
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+        lines = [_line(r, widths) for r in [header, *rows]]
+        lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+        sizes = "/".join(str(n) for n in sorted({e.n for e in entries}))
+        title = f"{dataset} ({entries[0].split}, n={sizes}; x100 except BLEU-4; [95% bootstrap interval])"
+        blocks.append("\n".join([title, *lines]))
+    return "\n\n".join(blocks)
