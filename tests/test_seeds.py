@@ -108,3 +108,19 @@ def test_compare_pairs_by_seed_and_sample(seeded_run: Path) -> None:
 def test_bad_seeds_is_one_line(tmp_path: Path) -> None:
     done = cli("run", "-d", "synthetic", "-m", "majority", "--seeds", "1,1", cwd=tmp_path)
     assert done.returncode == 2 and "--seeds '1,1' must be distinct integers" in done.stderr
+
+
+def test_leaderboard_and_score_table_show_mean_sd_and_each_seed(seeded_run: Path) -> None:
+    results = json.loads((seeded_run / "runs" / "seeds" / "results.json").read_text())
+    student = next(e for e in results["entries"] if e["model"] == "tiny-vlm-student")
+    mean, sd = 100 * student["scores"]["accuracy"], 100 * student["sd"]["accuracy"]
+    per_seed = ", ".join(f"seed {e['seed']}: {100 * e['scores']['accuracy']:.1f}" for e in student["seeds"])
+    [page] = (seeded_run / "reports" / "seeds").glob("dataset-synthetic*.html")
+    html = page.read_text()
+    assert f'title="mean over seeds ({per_seed}); sd {sd:.2f}"' in html
+    assert f"{mean:.1f} ± {sd:.1f}" in html
+    from mulcot_bench.report.scoretable import score_table
+    from mulcot_bench.results import RunResults
+
+    table = score_table(RunResults.read(seeded_run / "runs" / "seeds"))
+    assert "mean ± sd over seeds 1,2,3" in table and f"{mean:.1f} ± {sd:.1f}" in table

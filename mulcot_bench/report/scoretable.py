@@ -18,11 +18,14 @@ def _cell(entry: Entry, key: str, metric_id: str) -> str:
     value = entry.scores.get(key)
     if value is None:
         return DASH
+    shown = format_score(value, metric_id, key)
+    if entry.sd.get(key) is not None:  # a mean over seeds: ± the standard deviation between them
+        shown += f" ± {format_score(entry.sd[key], metric_id, key)}"
     low_high = entry.intervals.get(key)
     if not low_high:
-        return format_score(value, metric_id, key)
+        return shown
     low, high = (format_score(x, metric_id, key) for x in low_high)
-    return f"{format_score(value, metric_id, key)} [{low}, {high}]"
+    return f"{shown} [{low}, {high}]"
 
 
 def _line(cells: list[str], widths: list[int]) -> str:
@@ -54,6 +57,8 @@ def score_table(results: RunResults) -> str:
         lines = [_line(r, widths) for r in [header, *rows]]
         lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
         sizes = "/".join(str(n) for n in sorted({e.n for e in entries}))
-        title = f"{dataset} ({entries[0].split}, n={sizes}; x100 except BLEU-4; [95% bootstrap interval])"
+        seeds = sorted({s.seed for e in entries for s in e.seeds if s.seed is not None})
+        over = f"; trained models: mean ± sd over seeds {','.join(map(str, seeds))}" if seeds else ""
+        title = f"{dataset} ({entries[0].split}, n={sizes}; x100 except BLEU-4; [95% bootstrap interval]{over})"
         blocks.append("\n".join([title, *lines]))
     return "\n\n".join(blocks)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from mulcot_bench.report.board import Board, Row, set_label
 from mulcot_bench.report.format import DASH, format_params, is_percent_native
-from mulcot_bench.results import DatasetRecord, Failure, ReportedEntry
+from mulcot_bench.results import DatasetRecord, Entry, Failure, ReportedEntry
 
 ROLE_ORDER = ("teacher", "assistant", "student", "baseline")
 TABLE_SPLIT = "test"
@@ -40,10 +40,20 @@ class Value:
     shown: float | None
     low: float | None = None
     high: float | None = None
+    sd: float | None = None  # ``--seeds``: standard deviation over seeds, on the display scale
+    per_seed: dict[int, float | None] = field(default_factory=dict)  # seed -> value on the display scale
 
     @property
     def text(self) -> str:
-        return DASH if self.shown is None else f"{self.shown:.1f}"
+        if self.shown is None:
+            return DASH
+        return f"{self.shown:.1f} ± {self.sd:.1f}" if self.sd is not None else f"{self.shown:.1f}"
+
+    @property
+    def title(self) -> str:
+        """The hover text: the recorded value, and each seed's value for a mean over seeds."""
+        seeds = ", ".join(f"seed {s}: {DASH if v is None else f'{v:.1f}'}" for s, v in self.per_seed.items())
+        return f"mean over seeds ({seeds}); sd {self.sd:.2f}" if seeds and self.sd is not None else str(self.raw)
 
     @property
     def ci_text(self) -> str:
@@ -152,9 +162,21 @@ def _value(raw: float | None, interval: list[float] | None, percent: bool) -> Va
     return Value(raw, shown)
 
 
+def _entry_value(e: Entry, key: str, percent: bool) -> Value:
+    """An entry's score; for a mean over seeds also its sd and each seed's value (on the display scale)."""
+    value = _value(e.scores.get(key), e.intervals.get(key), percent)
+    scale = 1.0 if percent else 100.0
+    if e.seeds and e.sd.get(key) is not None:
+        value.sd = e.sd[key] * scale
+    if e.seeds:
+        per_seed = {s.seed: s.scores.get(key) for s in e.seeds if s.seed is not None}
+        value.per_seed = {seed: None if v is None else v * scale for seed, v in per_seed.items()}
+    return value
+
+
 def measured_row(row: Row, columns: list[Column]) -> TableRow:
     e = row.entry
-    values = {c.key: _value(e.scores.get(c.key), e.intervals.get(c.key), c.percent_native) for c in columns}
+    values = {c.key: _entry_value(e, c.key, c.percent_native) for c in columns}
     return TableRow(
         kind="measured",
         key=row.key,
