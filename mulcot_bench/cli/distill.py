@@ -78,7 +78,7 @@ def distill_cmd(
     loaded = load_config(profile, config_file)
     registry = load_registry(plugins_dirs, strict)
     if print_config:
-        click.echo(config_text(loaded, registry))
+        click.echo(config_text(loaded, registry, protocol))
         return
     if not dataset:
         raise UserError("say which dataset to distil on: --dataset NAME (e.g. synthetic)")

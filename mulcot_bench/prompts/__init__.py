@@ -45,7 +45,8 @@ LEVELS: tuple[str, ...] = ("post", "aspect")
 #: shipped prompt set -> its package folder
 SETS: dict[str, str] = {"project": "templates", "reference": "reference"}
 
-__all__ = ["KINDS", "LEVELS", "SETS", "render", "render_prompt", "template_hash", "template_text"]
+__all__ = ["KINDS", "LEVELS", "SETS", "prompt_digests", "refresh_digests", "render", "render_prompt", "template_hash",
+           "template_text"]
 
 
 def _check(kind: str, level: str) -> None:
@@ -102,6 +103,26 @@ def template_hash(kind: str, level: str, template: str | Path | None = None, pro
     """
     text, syntax, _ = _source(kind, level, template, prompt_set)
     return hashlib.sha256(((syntax + "\0") if syntax != "jinja" else "").encode() + text.encode("utf-8")).hexdigest()
+
+
+def prompt_digests(
+    templates: dict[str, str | None], prompt_set: str = "project", kinds: tuple[str, ...] = ("reasoning", "label")
+) -> dict[str, str]:
+    """``{"kind:level": sha256}`` of the templates a model uses (``templates``: per-kind file overrides)."""
+    return {
+        f"{kind}:{level}": template_hash(kind, level, templates.get(kind), prompt_set=prompt_set)
+        for kind in kinds
+        for level in LEVELS
+    }
+
+
+def refresh_digests(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings whose ``prompt_sha256`` follows their ``prompts`` / ``prompt_templates`` (after an override), so
+    the templates' content stays part of the cache identity; other settings are returned as they are."""
+    if "prompt_sha256" not in settings or "prompts" not in settings:
+        return settings
+    templates = settings.get("prompt_templates") or {}
+    return {**settings, "prompt_sha256": prompt_digests(templates, str(settings["prompts"]))}
 
 
 @lru_cache(maxsize=64)

@@ -133,13 +133,9 @@ def family_defaults(family: str, role: str) -> dict[str, Any]:
 
 def prompt_identity(templates: dict[str, str | None], prompt_set: str = "project") -> dict[str, str]:
     """sha256 of the reasoning and label templates in use at both levels (the set's, or a path's)."""
-    from mulcot_bench.prompts import LEVELS, template_hash
+    from mulcot_bench.prompts import prompt_digests
 
-    return {
-        f"{kind}:{level}": template_hash(kind, level, templates.get(kind), prompt_set=prompt_set)
-        for kind in ("reasoning", "label")
-        for level in LEVELS
-    }
+    return prompt_digests(templates, prompt_set)
 
 
 def resolve(family: str, role: str, settings: dict[str, Any], where: str) -> dict[str, Any]:
