@@ -107,3 +107,25 @@ def test_a_folder_of_our_own_j2_files_is_a_prompt_set(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="has no reasoning.j2"):
         render_prompt("reasoning", ASPECT, "aspect", prompt_set=str(tmp_path))
     assert set(KINDS) >= {"reasoning", "label"}
+
+
+def test_distill_prompts_option_points_both_models_at_the_release_copy(tmp_path: Path) -> None:
+    from mulcot_bench.cli.distill import prompt_args
+    from mulcot_bench.distill.config import apply, load_config
+    from mulcot_bench.plugin.overrides import apply_model_args, parse_model_args
+    from mulcot_bench.plugin.registry import build_registry
+
+    root = _release(tmp_path / "rel")
+    (root / "templates" / "MSC" / "peft_label.py").write_text("t = 'Post {text}'\n", encoding="utf-8")
+    loaded, registry = load_config("paper"), build_registry([])
+    apply(loaded.config, registry, "paper")
+    args = prompt_args(loaded, registry, root)
+    assert args == (f"qwen2.5-vl-assistant.prompts={root.resolve()}", f"qwen2.5-vl-student.prompts={root.resolve()}")
+    apply_model_args(registry, parse_model_args(args, registry))
+    digests = registry.model("qwen2.5-vl-student").card.settings["prompt_sha256"]
+    assert digests["label:aspect"] == template_hash("label", "aspect", prompt_set=str(root.resolve()))
+    (root / "templates" / "MSC" / "peft_label.py").unlink()
+    with pytest.raises(UserError, match=r"MSC/peft_label.py \(label, post level\) does not exist"):
+        prompt_args(loaded, registry, root)
+    with pytest.raises(UserError, match="not a folder"):
+        prompt_args(loaded, registry, tmp_path / "missing")
