@@ -66,6 +66,7 @@ class DatasetRecord(_Strict):
     headline: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     protocol: str = "reference"  # or "released-rationales" (see mulcot_bench.data.views)
+    chain_filter: str = "five-fields"  # or "reference": which training chains were kept (mulcot_bench.runner.stages)
     # where the test split's reasoning references come from: source ("released", "teacher", "released+teacher",
     # "none"), counts, and the teacher's name and identity when it wrote some
     references: dict[str, Any] = Field(default_factory=dict)

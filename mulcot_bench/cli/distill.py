@@ -42,6 +42,13 @@ from mulcot_bench.errors import UserError
 @click.option("--reports-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
 @click.option("--run-id", help="Name of the run folder (default: distill-<UTC timestamp>).")
 @click.option("--seed", type=int, help="Overrides the config's seed.")
+@click.option(
+    "--prompts",
+    "prompts_dir",
+    type=click.Path(path_type=Path),
+    help="The assistant's and student's prompt templates from this folder: a copy of the MulCoT-RD release "
+    "(templates/MASC|MSC/peft_*.py, read as they are) or <kind>.j2 files of your own (same as -o MODEL.prompts=DIR).",
+)
 @model_arg_option
 @synthetic_size_option
 @synthetic_seed_option
@@ -62,6 +69,7 @@ def distill_cmd(
     reports_dir: Path,
     run_id: str | None,
     seed: int | None,
+    prompts_dir: Path | None,
     model_args: tuple[str, ...],
     synthetic_size: str | None,
     synthetic_seed: int,
@@ -80,8 +88,10 @@ def distill_cmd(
 
     loaded = load_config(profile, config_file)
     registry = load_registry(plugins_dirs, strict)
+    if prompts_dir is not None:
+        model_args = prompt_args(loaded, registry, prompts_dir) + model_args
     if print_config:
-        click.echo(config_text(loaded, registry))
+        click.echo(config_text(loaded, registry, protocol))
         return
     if not dataset:
         raise UserError("say which dataset to distil on: --dataset NAME (e.g. synthetic)")
@@ -110,3 +120,21 @@ def distill_cmd(
         click.echo(f"distillation summary: {outcome.run_dir / 'distill.json'}")
     if outcome.results.failures:
         sys.exit(1)
+
+
+def prompt_args(loaded: object, registry: object, folder: Path) -> tuple[str, ...]:
+    """``--prompts DIR`` as ``-o MODEL.prompts=DIR`` for the config's assistant and student (both must take it)."""
+    from mulcot_bench.prompts import template_hash
+
+    if not folder.is_dir():
+        raise UserError(f"--prompts {folder}: not a folder; pass a copy of the MulCoT-RD release or a folder of .j2")
+    out = []
+    for role in ("assistant", "student"):
+        name = getattr(loaded.config, role).model  # type: ignore[attr-defined]
+        if "prompts" not in registry.model(name).card.settings:  # type: ignore[attr-defined]
+            raise UserError(f"--prompts: model {name!r} has no 'prompts' setting; its prompts cannot be replaced")
+        out.append(f"{name}.prompts={folder.resolve()}")
+    for kind in ("reasoning", "label"):  # one clear line now if the folder lacks a template the models need
+        for level in ("post", "aspect"):
+            template_hash(kind, level, prompt_set=str(folder.resolve()))
+    return tuple(out)

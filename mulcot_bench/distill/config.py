@@ -21,6 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mulcot_bench.errors import UserError
+from mulcot_bench.prompts import refresh_digests
 
 PROFILES_PACKAGE = "mulcot_bench.distill"
 AUGMENT_TEMPERATURE = 0.7  # what mulcot_bench.runner.pipeline samples at (checked against it when a config is applied)
@@ -36,10 +37,13 @@ SETTING_KEYS: dict[str, str] = {
     "training.plateau_patience": "plateau_patience",
     "training.plateau_factor": "plateau_factor",
     "training.min_lr": "min_lr",
+    "training.loss_scaling": "loss_scaling",
+    "training.select_ties": "select_ties",
     "lora.r": "lora_r",
     "lora.alpha": "lora_alpha",
     "lora.dropout": "lora_dropout",
     "lora.targets": "lora_targets",
+    "lora.scope": "lora_scope",
     "kd.lambda": "kd_lambda",
     "kd.temperature": "kd_temperature",
     "kd.t2": "kd_t2",
@@ -47,9 +51,18 @@ SETTING_KEYS: dict[str, str] = {
     "kd.source": "kd_source",
     "kd.top_k": "kd_top_k",
     "kd.hidden_weight": "kd_hidden_weight",
+    "kd.vocab": "kd_vocab",
     "generation.max_new_tokens": "max_new_tokens",
+    "generation.max_label_tokens": "max_label_tokens",
+    "generation.label_format": "label_format",
+    "generation.target_end": "target_end",
+    "generation.top_k": "top_k",
+    "prompts.set": "prompts",
     "images.resize": "image_resize",
 }
+
+
+SECTIONS: tuple[str, ...] = ("training", "lora", "kd", "generation", "images", "prompts")
 
 
 class _Strict(BaseModel):
@@ -69,6 +82,8 @@ class Training(_Strict):
     plateau_patience: int | None = Field(default=None, ge=0)
     plateau_factor: float | None = Field(default=None, gt=0, le=1)
     min_lr: float | None = Field(default=None, ge=0)
+    loss_scaling: Literal["mean", "sum"] | None = None
+    select_ties: Literal["macro-f1-loss", "field-metric"] | None = None
 
 
 class Lora(_Strict):
@@ -76,6 +91,7 @@ class Lora(_Strict):
     alpha: int | None = Field(default=None, ge=1)
     dropout: float | None = Field(default=None, ge=0, lt=1)
     targets: list[str] | None = None
+    scope: Literal["language", "all"] | None = None
 
 
 class KD(_Strict):
@@ -88,11 +104,22 @@ class KD(_Strict):
     source: Literal["live", "cached"] | None = None
     top_k: int | None = Field(default=None, ge=0)
     hidden_weight: float | None = Field(default=None, ge=0)
+    vocab: Literal["shared-prefix", "resize"] | None = None
 
 
 class Generation(_Strict):
     decoding: Literal["greedy"] = "greedy"
     max_new_tokens: int | None = Field(default=None, ge=1)
+    max_label_tokens: int | None = Field(default=None, ge=1)
+    label_format: Literal["quoted", "bare"] | None = None
+    target_end: Literal["end-of-turn", "pad"] | None = None
+    top_k: int | None = Field(default=None, ge=0)  # sampling (augmentation): 0 = no cut, 1 = greedy in effect
+
+
+class Prompts(_Strict):
+    """The prompt set: "project", "reference" (shipped) or a folder (ours, or a copy of the release)."""
+
+    set: str | None = None
 
 
 class Images(_Strict):
@@ -108,6 +135,7 @@ class Stage(_Strict):
     kd: KD = Field(default_factory=KD)
     generation: Generation = Field(default_factory=Generation)
     images: Images = Field(default_factory=Images)
+    prompts: Prompts = Field(default_factory=Prompts)
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -129,6 +157,8 @@ class DistillConfig(_Strict):
     description: str = ""
     extends: str | None = None
     seed: int = 42
+    # which training chains stages 1 and 2b keep (mulcot_bench.runner.stages.CHAIN_FILTERS)
+    chain_filter: Literal["five-fields", "reference"] = "five-fields"
     teacher: Teacher = Field(default_factory=Teacher)
     assistant: Stage
     augmentation: Augmentation = Field(default_factory=Augmentation)
@@ -233,7 +263,7 @@ def stage_overrides(stage: Stage, origin: dict[str, str] | None = None) -> dict[
     """
     out: dict[str, Any] = {}
     where: dict[str, str] = {}
-    for section in ("training", "lora", "kd", "generation", "images"):
+    for section in SECTIONS:
         part: BaseModel = getattr(stage, section)
         written = part.model_dump(by_alias=True, exclude_unset=True)
         for name, value in written.items():
@@ -274,7 +304,7 @@ def apply(config: DistillConfig, registry: Any, where: str) -> Any:
                 f"{where}: {role}.{origin[unknown[0]]}: model {stage.model!r} has no setting {unknown[0]!r}{more}; "
                 f"its settings are {', '.join(sorted(spec.card.settings))}"
             )
-        card = replace(spec.card, settings={**spec.card.settings, **overrides})
+        card = replace(spec.card, settings=refresh_digests({**spec.card.settings, **overrides}))
         if role == "student":
             card = replace(card, assistant=config.assistant.model)
         registry.models[stage.model] = ModelSpec(card, spec.factory)
@@ -289,6 +319,7 @@ def resolved_rows(config: DistillConfig, raw: dict[str, Any], registry: Any | No
     rows: list[tuple[str, Any, str]] = [
         ("profile", config.profile, "config"),
         ("seed", config.seed, "config" if "seed" in raw else "default"),
+        ("chain_filter", config.chain_filter, "config -> pipeline" if "chain_filter" in raw else "default -> pipeline"),
         ("teacher.model", config.teacher.model, "config" if config.teacher.model else "first teacher serving the data"),
         ("teacher.correction", config.teacher.correction, "fixed"),
     ]
@@ -299,7 +330,7 @@ def resolved_rows(config: DistillConfig, raw: dict[str, Any], registry: Any | No
             card_settings = registry.models[stage.model].card.settings
         rows.append((f"{role}.model", stage.model, "config"))
         written = raw.get(role, {})
-        for section in ("training", "lora", "kd", "generation", "images"):
+        for section in SECTIONS:
             part = getattr(stage, section)
             for name, field in type(part).model_fields.items():
                 key = field.alias or name
@@ -320,12 +351,17 @@ def resolved_rows(config: DistillConfig, raw: dict[str, Any], registry: Any | No
             rows.append((f"{role}.settings.{name}", value, "config"))
     rows.append(("augmentation.samples_per_item", config.augmentation.samples_per_item, "fixed"))
     rows.append(("augmentation.temperature", config.augmentation.temperature, "pipeline"))
-    rows.append(("augmentation.keep", config.augmentation.keep, "fixed"))
+    keep = "prediction parsed from the chain equals gold" if config.chain_filter == "reference" else (
+        "five fields and their Prediction equals gold")
+    rows.append(("augmentation.keep", keep, "chain_filter"))
     return rows
 
 
-def config_text(loaded: Loaded, registry: Any | None) -> str:
-    """The resolved config, one ``field = value`` line each, with where each value comes from."""
+def config_text(loaded: Loaded, registry: Any | None, protocol: str | None = None) -> str:
+    """The resolved config, one ``field = value`` line each, with where each value comes from, then the reference
+    protocol's points (:mod:`mulcot_bench.distill.protocol`); ``protocol`` is the data view (``--protocol``)."""
+    from mulcot_bench.distill.protocol import points_text
+
     config = loaded.config
     lines = [f"# distillation config from {' + '.join(loaded.sources)}"]
     if config.description:
@@ -334,6 +370,11 @@ def config_text(loaded: Loaded, registry: Any | None) -> str:
     width = max(len(r[0]) for r in rows)
     for name, value, source in rows:
         lines.append(f"{name.ljust(width)} = {_fmt(value):<24} # {source}")
+    if protocol is not None:
+        view = {"reference": "the dataset's own splits (train trains, dev selects, test scores), as the reference",
+                "released-rationales": "Twitter-2015 as its released chains allow (not the reference's data)"}
+        lines.append(f"# data view: --protocol {protocol}: {view.get(protocol, protocol)}")
+    lines.extend(points_text(rows, _fmt))
     for note in config.notes:
         lines.append(f"# note: {note}")
     return "\n".join(lines)

@@ -76,6 +76,7 @@ def distill(
     parsed = parse_model_args(model_args, registry)
     apply_model_args(registry, parsed)
     run_options.setdefault("checkpoints", parsed.checkpoints)
+    run_options.setdefault("chain_filter", config.chain_filter)
     registry.dataset(dataset)
     distributed = dist.init_from_env()
     scratch = None

@@ -15,6 +15,7 @@ from typing import Any
 from mulcot_bench.errors import UserError
 from mulcot_bench.plugin.registry import Registry
 from mulcot_bench.plugin.specs import ModelSpec
+from mulcot_bench.prompts import refresh_digests
 
 CHECKPOINT = "checkpoint"
 EXAMPLE = "-o tiny-vlm-student.lr=0.001"
@@ -59,7 +60,7 @@ def apply_model_args(registry: Registry, args: ModelArgs) -> Registry:
     """Put the overridden settings on the registered cards (in place); returns the registry."""
     for model, settings in args.settings.items():
         spec = registry.model(model)
-        card = replace(spec.card, settings={**spec.card.settings, **settings})
+        card = replace(spec.card, settings=refresh_digests({**spec.card.settings, **settings}))
         registry.models[model] = ModelSpec(card, spec.factory)
     return registry
 

@@ -1,8 +1,16 @@
 """Prompt templates: the reasoning and label prompts, and the teacher's predict and explain prompts.
 
-Four shipped Jinja2 templates (``templates/<kind>.j2``), each covering post level (MVSA: the sentiment of the
-post) and aspect level (Twitter: the sentiment toward ``sample.target``). A user may override any of them with
-a template file of their own (``template=PATH``); it is rendered with the same variables:
+Two shipped prompt sets of four Jinja2 templates each, every template covering post level (MVSA: the sentiment
+of the post) and aspect level (Twitter: the sentiment toward ``sample.target``):
+
+* ``project`` (``templates/<kind>.j2``, the default): label definitions in every prompt;
+* ``reference`` (``reference/<kind>.j2``): the released code's structure in our own words (a role line, the
+  aspect note, the post given as text plus target aspect, no label definitions in the assistant/student
+  prompts; definitions, a neutral rule and fixed field descriptions in the teacher's).
+
+A set may also be a folder: ``<kind>.j2`` files of the user's own, or a copy of the MulCoT-RD release, whose
+``templates/MASC|MSC/*.py`` are read as they are (:mod:`mulcot_bench.prompts.released`). A single template file
+(``template=PATH``) overrides the set for its kind. A .j2 template is rendered with these variables:
 
 ==============  ==============================================================================
 ``text``        the post's text
@@ -28,13 +36,17 @@ from typing import Any
 
 from mulcot_bench.errors import UserError
 from mulcot_bench.labels import LABELS
+from mulcot_bench.prompts import released
 from mulcot_bench.rationale import FIELDS
 from mulcot_bench.types import Sample
 
 KINDS: tuple[str, ...] = ("reasoning", "label", "teacher_predict", "teacher_explain")
 LEVELS: tuple[str, ...] = ("post", "aspect")
+#: shipped prompt set -> its package folder
+SETS: dict[str, str] = {"project": "templates", "reference": "reference"}
 
-__all__ = ["KINDS", "LEVELS", "render", "template_hash", "template_text"]
+__all__ = ["KINDS", "LEVELS", "SETS", "prompt_digests", "refresh_digests", "render", "render_prompt", "template_hash",
+           "template_text"]
 
 
 def _check(kind: str, level: str) -> None:
@@ -44,23 +56,73 @@ def _check(kind: str, level: str) -> None:
         raise UserError(f"unknown prompt level {level!r}; use 'post' (MVSA) or 'aspect' (Twitter)")
 
 
-def template_text(kind: str, level: str, template: str | Path | None = None) -> str:
-    """The text of the template that :func:`render` uses for ``kind`` at ``level`` (shipped or ``template``)."""
+def _source(kind: str, level: str, template: str | Path | None, prompt_set: str) -> tuple[str, str, str]:
+    """(text, syntax, name) of the template in use: syntax ``jinja`` (.j2) or ``release`` (str.format)."""
     _check(kind, level)
-    if template is None:
-        return (files("mulcot_bench.prompts") / "templates" / f"{kind}.j2").read_text(encoding="utf-8")
-    path = Path(template).expanduser()
+    if template is not None:
+        path = Path(template).expanduser()
+        if not path.is_file():
+            raise UserError(f"prompt template {path} for {kind!r} does not exist; pass the path of a .j2 file")
+        return _read(path, kind), "jinja", str(path)
+    if prompt_set in SETS:
+        name = f"mulcot_bench/prompts/{SETS[prompt_set]}/{kind}.j2"
+        text = (files("mulcot_bench.prompts") / SETS[prompt_set] / f"{kind}.j2").read_text(encoding="utf-8")
+        return text, "jinja", name
+    folder = Path(prompt_set).expanduser()
+    if not folder.is_dir():
+        raise UserError(
+            f"prompt set {prompt_set!r} is neither {' nor '.join(SETS)} nor a folder; pass a folder of <kind>.j2 "
+            "files or a copy of the MulCoT-RD release"
+        )
+    if released.is_release(folder):
+        path = released.release_file(folder, kind, level)
+        return released.read_template(path), "release", str(path)
+    path = folder / f"{kind}.j2"
     if not path.is_file():
-        raise UserError(f"prompt template {path} for {kind!r} does not exist; pass the path of a .j2 file")
+        raise UserError(f"prompt folder {folder} has no {kind}.j2 (nor templates/MASC|MSC of the release)")
+    return _read(path, kind), "jinja", str(path)
+
+
+def _read(path: Path, kind: str) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"prompt template {path} for {kind!r} cannot be read ({exc}); pass a UTF-8 text file") from exc
 
 
-def template_hash(kind: str, level: str, template: str | Path | None = None) -> str:
-    """sha256 of the template text :func:`render` uses: put it into a model's settings (its cache identity)."""
-    return hashlib.sha256(template_text(kind, level, template).encode("utf-8")).hexdigest()
+def template_text(kind: str, level: str, template: str | Path | None = None, prompt_set: str = "project") -> str:
+    """The text of the template that :func:`render` uses for ``kind`` at ``level``: ``template`` if given, else
+    the prompt set's (``project``, ``reference`` or a folder)."""
+    return _source(kind, level, template, prompt_set)[0]
+
+
+def template_hash(kind: str, level: str, template: str | Path | None = None, prompt_set: str = "project") -> str:
+    """sha256 of the template :func:`render` uses: put it into a model's settings (its cache identity).
+
+    A release template's text is hashed with a ``release`` prefix (it is filled by ``str.format``, not Jinja2).
+    """
+    text, syntax, _ = _source(kind, level, template, prompt_set)
+    return hashlib.sha256(((syntax + "\0") if syntax != "jinja" else "").encode() + text.encode("utf-8")).hexdigest()
+
+
+def prompt_digests(
+    templates: dict[str, str | None], prompt_set: str = "project", kinds: tuple[str, ...] = ("reasoning", "label")
+) -> dict[str, str]:
+    """``{"kind:level": sha256}`` of the templates a model uses (``templates``: per-kind file overrides)."""
+    return {
+        f"{kind}:{level}": template_hash(kind, level, templates.get(kind), prompt_set=prompt_set)
+        for kind in kinds
+        for level in LEVELS
+    }
+
+
+def refresh_digests(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings whose ``prompt_sha256`` follows their ``prompts`` / ``prompt_templates`` (after an override), so
+    the templates' content stays part of the cache identity; other settings are returned as they are."""
+    if "prompt_sha256" not in settings or "prompts" not in settings:
+        return settings
+    templates = settings.get("prompt_templates") or {}
+    return {**settings, "prompt_sha256": prompt_digests(templates, str(settings["prompts"]))}
 
 
 @lru_cache(maxsize=64)
@@ -78,13 +140,20 @@ def _compile(source: str, name: str) -> Any:
 
 
 def render_prompt(
-    kind: str, sample: Sample, level: str, *, gold: str | None = None, template: str | Path | None = None
+    kind: str,
+    sample: Sample,
+    level: str,
+    *,
+    gold: str | None = None,
+    template: str | Path | None = None,
+    prompt_set: str = "project",
 ) -> str:
     """The prompt of ``kind`` for one sample (text only: a model attaches the image itself).
 
     ``kind``: ``reasoning`` (reply: the five-field chain), ``label`` (reply: ``"Prediction": <label>``),
     ``teacher_predict`` (the teacher's first pass), ``teacher_explain`` (explain why ``gold`` is right).
-    ``level``: ``post`` or ``aspect``; at aspect level the sample must have a target.
+    ``level``: ``post`` or ``aspect``; at aspect level the sample must have a target. ``prompt_set``: ``project``,
+    ``reference`` or a folder (see the module docstring); ``template`` overrides it for this kind.
     """
     _check(kind, level)
     if kind == "teacher_explain":
@@ -94,8 +163,10 @@ def render_prompt(
         raise ValueError(f"gold is only used by the teacher_explain prompt, not {kind!r}")
     if level == "aspect" and not sample.target:
         raise UserError(f"sample {sample.id!r} has no target, which an aspect-level prompt needs")
-    name = str(template) if template is not None else f"mulcot_bench/prompts/templates/{kind}.j2"
-    compiled = _compile(template_text(kind, level, template), name)
+    text, syntax, name = _source(kind, level, template, prompt_set)
+    if syntax == "release":
+        return released.fill(text, sample.text, sample.target if level == "aspect" else None)
+    compiled = _compile(text, name)
     variables = {
         "text": sample.text,
         "target": sample.target if level == "aspect" else None,

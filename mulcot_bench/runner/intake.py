@@ -23,6 +23,7 @@ from mulcot_bench.results import DatasetRecord
 from mulcot_bench.runner.options import RunOptions
 from mulcot_bench.runner.pipeline import log
 from mulcot_bench.runner.selection import label_counts, load_dataset, unavailable
+from mulcot_bench.runner.stages import check_chain_filter
 from mulcot_bench.types import Splits
 
 
@@ -83,6 +84,7 @@ def _take(spec: DatasetSpec, data_root: Path, options: RunOptions, named: bool) 
         headline=list(spec.headline),
         notes=list(getattr(data, "notes", [])),
         protocol=options.protocol,
+        chain_filter=check_chain_filter(options.chain_filter),
     )
     return Taken(record, data)
 

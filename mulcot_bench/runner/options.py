@@ -28,6 +28,7 @@ class RunOptions:
     model_timeout: float | None = None  # seconds per model call (None: $MULCOT_BENCH_MODEL_TIMEOUT or no limit)
     ablations: list[str] = field(default_factory=list)
     protocol: str = "reference"
+    chain_filter: str = "five-fields"  # which training chains stages 1 and 2b keep (runner.stages.CHAIN_FILTERS)
     limits: tuple[int, int, int] | None = None
     bootstrap: int = DEFAULT_RESAMPLES
     allow_partial: bool = False  # run a known release that loaded short of its manifest (recorded, printed)

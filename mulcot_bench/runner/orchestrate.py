@@ -117,7 +117,8 @@ def _run(registry: Registry, options: RunOptions) -> RunOutcome:
             if len(seeds) > 1:
                 log(f"[{data.name}] seed {seed} ({i + 1}/{len(seeds)})")
             pipeline = DatasetPipeline(
-                registry, data, cache, seed, models, options.teacher, checkpoints=options.checkpoints
+                registry, data, cache, seed, models, options.teacher, checkpoints=options.checkpoints,
+                chain_filter=options.chain_filter,
             )
             if failed_teacher:
                 pipeline.mark_teacher_failed(failed_teacher)

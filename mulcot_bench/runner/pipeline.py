@@ -92,6 +92,7 @@ class DatasetPipeline:
     model_names: list[str]
     teacher_name: str | None = None
     checkpoints: dict[str, Path] = field(default_factory=dict)
+    chain_filter: str = "five-fields"  # which training chains stages 1 and 2b keep (stages.CHAIN_FILTERS)
     failures: list[tuple[str, str]] = field(default_factory=list)
     _built: dict[str, Any] = field(default_factory=dict)
     _fitted: dict[str, Any] = field(default_factory=dict)
@@ -167,12 +168,14 @@ class DatasetPipeline:
         start = time.perf_counter()
         try:
             kept, counts = teacher_rationales(
-                self.cache, self.identity(name), lambda: self.build(name), name, self.data.train
+                self.cache, self.identity(name), lambda: self.build(name), name, self.data.train,
+                keep=self.chain_filter,
             )
         except Exception:
             self._teacher_failed = name
             raise
         counts["wall_seconds"] = round(time.perf_counter() - start, 3)
+        counts["chain_filter"] = self.chain_filter
         log(
             f"[{self.data.name}] teacher {name}: {counts['kept_as_predicted']} kept, {counts['corrected']} corrected, "
             f"{counts['label_only']} label-only, {counts['rejected']} rejected"
@@ -241,7 +244,9 @@ class DatasetPipeline:
                 base,
                 AUGMENT_TEMPERATURE,
                 self.seed,
+                keep=self.chain_filter,
             )
+            counts["chain_filter"] = self.chain_filter
             self._stage.setdefault(assistant, {})["augmentation"] = counts
             self._augmented[assistant] = base + extra
         return self._augmented[assistant]

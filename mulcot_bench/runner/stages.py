@@ -28,12 +28,36 @@ from typing import Any
 from mulcot_bench.cache import Cache, key
 from mulcot_bench.errors import CallsFailed, ModelUnavailable, UserError, describe
 from mulcot_bench.faults import ModelFault, guarded
-from mulcot_bench.rationale import parse
+from mulcot_bench.rationale import parse, parse_label
 from mulcot_bench.redact import redact, redact_obj, secrets
 from mulcot_bench.runner.progress import Meter
 from mulcot_bench.types import Prediction, Sample
 
 BATCH = 64
+#: Which training chains stages 1 and 2b keep. "five-fields" (ours): a chain must parse into the five fields and its
+#: Prediction field equal the gold label. "reference" (the released code): teacher chains are kept whatever their
+#: format (a first-pass chain when the teacher's label is the gold one, a correction chain when it is not empty),
+#: augmented chains when the label parsed from them (first label after "Prediction", else the last) is the gold one.
+CHAIN_FILTERS: tuple[str, ...] = ("five-fields", "reference")
+
+
+def check_chain_filter(keep: str) -> str:
+    if keep not in CHAIN_FILTERS:
+        raise UserError(f"unknown chain filter {keep!r}; use one of {', '.join(CHAIN_FILTERS)}")
+    return keep
+
+
+def _explained(chain: str, gold: str, keep: str) -> bool:
+    """A correction chain kept under ``keep``."""
+    if keep == "reference":
+        return bool(chain.strip())
+    return parse(chain).valid and parse(chain).prediction == gold
+
+
+def _sampled(chain: str, gold: str, keep: str) -> bool:
+    if keep == "reference":
+        return parse_label(chain) == gold
+    return parse(chain).valid and parse(chain).prediction == gold
 FAILED_SHARE_ENV = "MULCOT_BENCH_MAX_FAILED_SHARE"
 
 
@@ -153,9 +177,17 @@ def _checked_call(
 
 
 def teacher_rationales(
-    cache: Cache, ident: str, teacher: Callable[[], Any], name: str, train: Sequence[Sample], attempts: int = 3
+    cache: Cache,
+    ident: str,
+    teacher: Callable[[], Any],
+    name: str,
+    train: Sequence[Sample],
+    attempts: int = 3,
+    keep: str = "five-fields",
 ) -> tuple[list[Sample], dict[str, int]]:
     """Stage 1: predict; where wrong, ask the teacher to explain the gold label (bounded retries).
+
+    ``keep`` (:data:`CHAIN_FILTERS`) says which chains are kept; the calls (and their cache) do not depend on it.
 
     Returns the training samples with the teacher's chain as rationale (rejected ones dropped and counted;
     ones the teacher does not serve at all kept without a chain, for the label task only, and counted).
@@ -166,7 +198,7 @@ def teacher_rationales(
     chains: dict[int, str] = {}
     wrong: list[int] = []
     for i, (s, p) in enumerate(zip(train, preds, strict=True)):
-        if p.label == s.label and p.rationale and parse(p.rationale).valid:
+        if p.label == s.label and p.rationale and (keep == "reference" or parse(p.rationale).valid):
             chains[i] = p.rationale
         else:
             wrong.append(i)
@@ -199,7 +231,7 @@ def teacher_rationales(
         still = []
         for i, p in zip(todo, explained, strict=True):
             chain = p.rationale or ""
-            if parse(chain).valid and parse(chain).prediction == train[i].label:
+            if _explained(chain, train[i].label or "", keep):
                 chains[i] = chain
                 corrected += 1
             else:
@@ -230,8 +262,10 @@ def augment(
     train: Sequence[Sample],
     temperature: float,
     seed: int,
+    keep: str = "five-fields",
 ) -> tuple[list[Sample], dict[str, int]]:
-    """Stage 2b: the assistant samples one more chain per item; only chains predicting the gold label are kept."""
+    """Stage 2b: the assistant samples one more chain per item; only chains predicting the gold label are kept
+    (``keep``: :data:`CHAIN_FILTERS`)."""
     ns = "assistant-sample"
     sampled, _ = cached_calls(
         cache,
@@ -246,6 +280,6 @@ def augment(
     extra = []
     for s, p in zip(train, sampled, strict=True):
         chain = p.rationale or ""
-        if parse(chain).valid and parse(chain).prediction == s.label:
+        if _sampled(chain, s.label or "", keep):
             extra.append(s.with_rationale(chain))
     return extra, {"sampled": len(train), "augmented": len(extra), "rejected": len(train) - len(extra)}

@@ -74,10 +74,32 @@ def label_rows(prompt_lengths: Sequence[int], targets: Sequence[Sequence[int]], 
     return labels
 
 
-def cut_at(ids: Sequence[int], stop: int) -> list[int]:
-    """The generated ids up to (not including) the first ``stop`` id."""
+def cut_at(ids: Sequence[int], stop: int | Sequence[int]) -> list[int]:
+    """The generated ids up to (not including) the first ``stop`` id (or the first of several)."""
     ids = list(ids)
-    return ids[: ids.index(stop)] if stop in ids else ids
+    stops = {stop} if isinstance(stop, int) else set(stop)
+    return next((ids[:i] for i, t in enumerate(ids) if t in stops), ids)
+
+
+def end_ids(st: dict[str, Any], eos: int, pad: int) -> tuple[int, list[int]]:
+    """The id that ends a training target (setting ``target_end``: the end of turn, or the pad / end-of-text token
+    as the reference appends) and the ids that stop generation (the end of turn and that one)."""
+    end = pad if st["target_end"] == "pad" else eos
+    return end, sorted({eos, end})
+
+
+def resize_vocab(model: nn.Module, size: int | None) -> int | None:
+    """Grow the model's token embeddings (and output rows) to ``size`` (setting kd_vocab='resize': the student takes
+    the assistant's vocabulary size, as the reference does); the new rows are zeros, so a reloaded model is the
+    same. Returns the size before, or None when nothing was resized."""
+    before = int(model.get_output_embeddings().weight.shape[0])
+    if size is None or size <= before:
+        return None
+    model.resize_token_embeddings(int(size), mean_resizing=False)
+    with torch.no_grad():
+        for emb in {id(m): m for m in (model.get_input_embeddings(), model.get_output_embeddings())}.values():
+            emb.weight[before:].zero_()
+    return before
 
 
 def resolve_device(setting: str) -> torch.device:
@@ -87,7 +109,9 @@ def resolve_device(setting: str) -> torch.device:
     return torch.device(setting)
 
 
-def generation_kwargs(st: dict[str, Any], max_new: int, temperature: float, eos: int, pad: int) -> dict[str, Any]:
+def generation_kwargs(
+    st: dict[str, Any], max_new: int, temperature: float, eos: int | list[int], pad: int
+) -> dict[str, Any]:
     """Explicit decoding options (a checkpoint's own generation_config, e.g. Qwen's top_k=1, never leaks in)."""
     kw: dict[str, Any] = {
         "max_new_tokens": int(max_new),
@@ -236,14 +260,21 @@ class Backend:
 
     eos_id: int
     pad_id: int
+    end_id: int  # the id that ends a training target (setting target_end)
+    stop_ids: list[int]  # the ids that stop generation
     checkpoint: Checkpoint | None = None  # set before setup() when a model loads an adapter or model folder
+    resize_to: int | None = None  # set before setup(): grow the vocabulary to this size (kd_vocab='resize')
 
     def setup(self) -> None:
         """Load the pretrained parts and add the trainable ones (call under a seeded RNG)."""
         raise NotImplementedError
 
     def encode_target(self, text: str, eos: bool = True) -> list[int]:
-        """Target token ids (followed by the end-of-turn id when ``eos``)."""
+        """Target token ids (followed by the target's end id, setting ``target_end``, when ``eos``)."""
+        raise NotImplementedError
+
+    def vocab_size(self) -> int:
+        """Rows of the output layer (what KD's KL runs over)."""
         raise NotImplementedError
 
     def decode(self, ids: Sequence[int]) -> str:

@@ -23,10 +23,10 @@ from typing import Any
 import torch
 
 from mulcot_bench.console.fit import fit_reporter
+from mulcot_bench.distill.trainer import dev_scores
 from mulcot_bench.errors import ModelUnavailable, UserError
 from mulcot_bench.labels import LABELS
 from mulcot_bench.rationale import FIELDS, parse, parse_label, render_chain
-from mulcot_bench.scoring.stats import macro_f1
 from mulcot_bench.types import FitContext, ModelCard, Prediction, Sample
 from mulcot_hf.backend import Backend
 from mulcot_hf.checkpoints import SAVED_FORMAT, Checkpoint, adapter_base, adapter_settings, checkpoint_form, refuse
@@ -43,9 +43,10 @@ ADAPTER_KEYS = ("base_model_name_or_path", "use_rslora", "modules_to_save", "pef
 QWEN_MODEL_TYPES = ("qwen2_5_vl",)
 
 
-def label_target(label: str) -> str:
-    """The label prompt's target text (the last field of a chain)."""
-    return f'"Prediction": "{label}"'
+def label_target(label: str, label_format: str = "quoted") -> str:
+    """The label prompt's target text: the chain's last field (``quoted``) or the reference's ``"Prediction": label``
+    (``bare``)."""
+    return f'"Prediction": "{label}"' if label_format == "quoted" else f'"Prediction": {label}'
 
 
 def level_of(sample: Sample) -> str:
@@ -106,13 +107,14 @@ class ChatVLM:
     def make_backend(self) -> Backend:
         raise NotImplementedError
 
-    def _setup(self, seed: int, checkpoint: Checkpoint | None = None) -> Backend:
+    def _setup(self, seed: int, checkpoint: Checkpoint | None = None, resize_to: int | None = None) -> Backend:
         """Load the base and add fresh trainable parts, seeded (the same seed gives the same initial weights), or
-        the parts of a loaded adapter / model folder (``checkpoint``)."""
+        the parts of a loaded adapter / model folder (``checkpoint``); ``resize_to`` grows the vocabulary."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             backend = self.make_backend()
             backend.checkpoint = checkpoint
+            backend.resize_to = resize_to
             backend.setup()
         self.backend = backend
         return backend
@@ -126,12 +128,15 @@ class ChatVLM:
     def prompt(self, sample: Sample, task: str) -> str:
         from mulcot_bench.prompts import render_prompt
 
-        return render_prompt(task, sample, level_of(sample), template=self.settings["prompt_templates"].get(task))
+        st = self.settings
+        return render_prompt(
+            task, sample, level_of(sample), template=st["prompt_templates"].get(task), prompt_set=str(st["prompts"])
+        )
 
     def target_text(self, sample: Sample, task: str) -> str | None:
         """The target of a task for one item; None when the item has no chain (label-only item)."""
         if task == "label":
-            return label_target(sample.label)
+            return label_target(sample.label, str(self.settings["label_format"]))
         if not sample.rationale:
             return None
         return shorten_chain(sample.rationale, int(self.settings["field_words"]))
@@ -183,7 +188,10 @@ class ChatVLM:
         dev_items = subset(dev, int(st["max_dev_items"]), seed + 1)
         if not items:
             raise ValueError(f"model {self.card.name!r}: empty training set")
-        backend = self._setup(seed)
+        resize = None
+        if st["kd_vocab"] == "resize" and lam > 0 and assistant is not None:  # the reference: the assistant's size
+            resize = assistant._ready().vocab_size()
+        backend = self._setup(seed, resize_to=resize)
         if st.get("init") == "assistant" and assistant is not None:
             backend.start_from(assistant._ready())
         kd = KD(lam, float(st["kd_temperature"]), bool(st["kd_t2"]), str(st["kd_mask"]))
@@ -212,9 +220,13 @@ class ChatVLM:
             "task_losses": record.task_losses,
             "dev_accuracy": record.dev_accuracy,
             "dev_macro_f1": record.dev_macro_f1,
+            "dev_weighted_f1": record.dev_weighted_f1,
             "dev_format": record.dev_format,
             "dev_score": record.dev_score,
             "select_on": st["select_on"],
+            "selection": f"dev {st['select_on']}, ties: {st['select_ties']}",
+            "optimizer": {"name": "AdamW", "weight_decay": st["weight_decay"], "grad_clip": st["grad_clip"],
+                          "loss_scaling": st["loss_scaling"], "grad_accum": st["grad_accum"]},  # fmt: skip
             "lr": record.lr,
             "selected_epoch": record.selected_epoch,
             "epoch_seconds": record.epoch_seconds,
@@ -243,13 +255,16 @@ class ChatVLM:
             n = int(self.settings["select_chains"])
             some = dev[:n] if n > 0 else dev  # generating chains costs far more than the labels' few tokens
             fmt = sum(1 for chain in self._chains(some, 0.0) if parse(chain).valid) / len(some)
-        return DevScores(acc, macro_f1(gold, pred), fmt)
+        f1 = dev_scores(gold, pred)
+        level = "aspect" if any(s.target for s in dev) else "post"
+        return DevScores(acc, f1["macro-F1"], fmt, f1["weighted-F1"], level)
 
     # inference ------------------------------------------------------------------------------------------------
     def _label_ids(self) -> tuple[list[int], list[int]]:
         """The ids the three label targets share at the start, and each label's first own id."""
         backend = self._ready()
-        rows = [backend.encode_target(label_target(label), eos=False) for label in LABELS]
+        label_format = str(self.settings["label_format"])
+        rows = [backend.encode_target(label_target(label, label_format), eos=False) for label in LABELS]
         n = 0
         while all(len(r) > n for r in rows) and len({r[n] for r in rows}) == 1:
             n += 1
@@ -380,7 +395,9 @@ class ChatVLM:
             )
         self.settings = {**self.settings, **config["settings"]}
         self.report = dict(config.get("report") or {})
-        backend = self._setup(0)  # fresh trainable parts are overwritten by the saved ones just below
+        base = config.get("base") or {}
+        resize = base.get("vocab_size") if base.get("vocab_resized_from") else None  # as it was trained
+        backend = self._setup(0, resize_to=resize)  # fresh trainable parts are overwritten by the saved ones below
         backend.load_state(load_file(str(folder / "weights.safetensors")))
         backend.train(False)
         return self

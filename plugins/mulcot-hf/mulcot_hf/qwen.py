@@ -31,11 +31,13 @@ from mulcot_hf.backend import (
     adapt,
     count_params,
     cut_at,
+    end_ids,
     generation_kwargs,
     label_rows,
     load_trainable_state,
     lora_target,
     pad_rows,
+    resize_vocab,
     resolve_device,
     trainable_state,
 )
@@ -88,6 +90,7 @@ class QwenBackend(Backend):
         self.image_processor: Any = None
         self.template = ""
         self.model: Any = None
+        self.resized_from: int | None = None
 
     def _dtype(self) -> torch.dtype:
         choice = str(self.st["dtype"])
@@ -105,16 +108,19 @@ class QwenBackend(Backend):
         except OSError as exc:
             raise hub_unavailable(self.source, self.name, exc) from exc
         self.template = _chat_template(self.source, self.tokenizer)
+        self.resized_from = resize_vocab(model, self.resize_to)
         model.requires_grad_(False)
         scope = str(self.st["lora_scope"])
         if scope not in ("language", "all"):
             raise ValueError(f"model {self.name!r}: lora_scope={scope!r} is not 'language' or 'all'")
+        # "all": the module names matched across the whole model (the vision tower's MLP too), as the reference
         targets = lora_target(self.st["lora_targets"], exclude="visual" if scope == "language" else None)
         self.model = adapt(model, self.st, targets, self.checkpoint, f"model {self.name!r}").to(self.device)
         self.eos_id = int(self.tokenizer.convert_tokens_to_ids(END_OF_TURN))
         self.image_id = int(self.tokenizer.convert_tokens_to_ids(IMAGE_TOKEN))
         pad = self.tokenizer.pad_token_id
         self.pad_id = int(pad if pad is not None else self.eos_id)
+        self.end_id, self.stop_ids = end_ids(self.st, self.eos_id, self.pad_id)
         self.merge = int(getattr(self.image_processor, "merge_size", 2))
 
     def _ready(self) -> tuple[Any, Any]:
@@ -126,7 +132,11 @@ class QwenBackend(Backend):
     def encode_target(self, text: str, eos: bool = True) -> list[int]:
         tok, _ = self._ready()
         ids = list(tok(text, add_special_tokens=False).input_ids)
-        return [*ids, self.eos_id] if eos else ids
+        return [*ids, self.end_id] if eos else ids
+
+    def vocab_size(self) -> int:
+        _, model = self._ready()
+        return int(model.get_output_embeddings().weight.shape[0])
 
     def decode(self, ids: Sequence[int]) -> str:
         tok, _ = self._ready()
@@ -191,9 +201,9 @@ class QwenBackend(Backend):
     ) -> list[list[int]]:
         _, model = self._ready()
         inputs, _, _ = self._inputs(samples, prompts, None, left=True)
-        out = model.generate(**inputs, **generation_kwargs(self.st, max_new, temperature, self.eos_id, self.pad_id))
+        out = model.generate(**inputs, **generation_kwargs(self.st, max_new, temperature, self.stop_ids, self.pad_id))
         width = int(inputs["input_ids"].shape[1])
-        return [cut_at(row[width:].tolist(), self.eos_id) for row in out]
+        return [cut_at(row[width:].tolist(), self.stop_ids) for row in out]
 
     # training -------------------------------------------------------------------------------------------------
     def parameters(self) -> list[dict[str, Any]]:
@@ -228,5 +238,7 @@ class QwenBackend(Backend):
             "layers": int(getattr(text, "num_hidden_layers", 0)),
             "hidden_size": int(getattr(text, "hidden_size", 0)),
             "image_resize": self.side,
+            "vocab_size": self.vocab_size(),
+            "vocab_resized_from": self.resized_from,
             "dtype": str(self._dtype()).removeprefix("torch."),
         }

@@ -18,6 +18,28 @@ LORA_TARGETS: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", 
 #: Epoch selection criteria (see ``mulcot_hf.training``).
 SELECT_ON: tuple[str, ...] = ("accuracy", "joint")
 
+#: Settings that take one of a few words: the allowed values (the first is the project's default where the
+#: family does not say otherwise; ``docs/protocol.md`` says which side the reference takes and why).
+CHOICES: dict[str, tuple[str, ...]] = {
+    "select_on": SELECT_ON,
+    # ties on the dev score: "macro-f1-loss" (macro-F1, then the lower training loss: the later, better-fitted
+    # epoch wins on small dev sets) or "field-metric" (the reference: weighted-F1 at post level, macro-F1 at
+    # aspect level, the first such epoch wins)
+    "select_ties": ("macro-f1-loss", "field-metric"),
+    # "mean": each micro-batch's loss divided by grad_accum (gradients of one large batch); "sum": unscaled, as
+    # the reference back-propagates each task's loss
+    "loss_scaling": ("mean", "sum"),
+    # the label prompt's target: '"Prediction": "neutral"' (quoted, as the chain's field) or '"Prediction": neutral'
+    "label_format": ("quoted", "bare"),
+    # the token that ends every training target (and stops generation): the chat template's end of turn, or the
+    # tokenizer's pad / end-of-text token as the reference appends
+    "target_end": ("end-of-turn", "pad"),
+    # KD with an assistant of a larger vocabulary: the KL over the shared ids, or the student's embeddings resized
+    # to the assistant's size (the reference)
+    "kd_vocab": ("shared-prefix", "resize"),
+    "lora_scope": ("language", "all"),
+}
+
 #: Shared by both families: the training recipe, KD, decoding and subset options.
 TRAINING: dict[str, Any] = {
     "train": "lora",  # "lora": LoRA adapters on the language model; "full": every language-model weight
@@ -30,18 +52,23 @@ TRAINING: dict[str, Any] = {
     "epochs": 3,
     "batch_size": 2,
     "grad_accum": 1,
-    "grad_clip": 1.0,
+    "grad_clip": 1.0,  # 0: no clipping
+    "loss_scaling": "mean",
     "plateau_patience": 2,  # halve the LR when dev accuracy has not improved for this many epochs
     "plateau_factor": 0.5,
     "min_lr": 1e-6,
     "select_on": "accuracy",  # epoch selection: "accuracy" (dev label accuracy, the reference) or "joint"
+    "select_ties": "macro-f1-loss",
     "select_chains": 16,  # "joint": the five-field rate is measured on the first N dev items (0: all)
     "kd_lambda": 0.0,
     "kd_temperature": 2.0,
     "kd_t2": False,
     "kd_mask": "targets",  # "targets" (KD on target tokens) or "reference" (the released code's labels != 0)
+    "kd_vocab": "shared-prefix",
     "max_new_tokens": 512,  # greedy chain length bound at evaluation
     "max_label_tokens": 10,
+    "label_format": "quoted",
+    "target_end": "end-of-turn",
     "eval_batch_size": 4,
     "label_probs": True,  # label probabilities from the next-token distribution after '"Prediction": "'
     "top_k": 0,  # sampling (augmentation): 0 = no top-k cut
@@ -53,7 +80,10 @@ TRAINING: dict[str, Any] = {
     "max_dev_items": 0,  # > 0: select the epoch on a seeded random subset of N dev items
     "seed_offset": 0,
     "device": "auto",  # "auto": CUDA when available, else CPU
-    "prompt_templates": {"reasoning": None, "label": None},  # None: the shipped templates; else a .j2 path
+    # the prompt set: "project" or "reference" (shipped), or a folder: .j2 files of ours, or a copy of the released
+    # repository (its templates/MASC|MSC/peft_*.py read as they are); prompt_templates (a .j2 per kind) win over it
+    "prompts": "project",
+    "prompt_templates": {"reasoning": None, "label": None},  # None: the prompt set's; else a .j2 path
 }
 
 #: smol-vlm: EfficientNet-Lite0 grid -> MLP projector -> visual prefix tokens in SmolLM2-135M-Instruct.
@@ -101,11 +131,11 @@ def family_defaults(family: str, role: str) -> dict[str, Any]:
     raise ValueError(f"unknown model family {family!r}; use 'smol' or 'qwen'")
 
 
-def prompt_identity(templates: dict[str, str | None]) -> dict[str, str]:
-    """sha256 of the reasoning and label templates in use (shipped or overridden by a path)."""
-    from mulcot_bench.prompts import template_hash
+def prompt_identity(templates: dict[str, str | None], prompt_set: str = "project") -> dict[str, str]:
+    """sha256 of the reasoning and label templates in use at both levels (the set's, or a path's)."""
+    from mulcot_bench.prompts import prompt_digests
 
-    return {kind: template_hash(kind, "aspect", templates.get(kind)) for kind in ("reasoning", "label")}
+    return prompt_digests(templates, prompt_set)
 
 
 def resolve(family: str, role: str, settings: dict[str, Any], where: str) -> dict[str, Any]:
@@ -118,8 +148,9 @@ def resolve(family: str, role: str, settings: dict[str, Any], where: str) -> dic
     out.update(settings)
     if out.get("init", "pretrained") not in ("pretrained", "assistant"):
         raise ValueError(f"model {where!r}: init={out['init']!r}; use 'pretrained' or 'assistant'")
-    if out["select_on"] not in SELECT_ON:
-        raise ValueError(f"model {where!r}: select_on={out['select_on']!r}; use one of {list(SELECT_ON)}")
+    for name, allowed in CHOICES.items():
+        if name in out and out[name] not in allowed:
+            raise ValueError(f"model {where!r}: {name}={out[name]!r}; use one of {list(allowed)}")
     return out
 
 
@@ -128,7 +159,7 @@ def card_settings(family: str, role: str, **overrides: Any) -> dict[str, Any]:
     out = resolve(family, role, overrides, f"{family}-{role}")
     if family == "qwen" and out["model"] is None and role in QWEN_ENV:
         out["model"] = os.environ.get(QWEN_ENV[role]) or None
-    out["prompt_sha256"] = prompt_identity(out["prompt_templates"])
+    out["prompt_sha256"] = prompt_identity(out["prompt_templates"], str(out["prompts"]))
     return out
 
 

@@ -24,6 +24,7 @@ from mulcot_hf.backend import (
     Batch,
     count_params,
     cut_at,
+    end_ids,
     generation_kwargs,
     label_rows,
     load_trainable_state,
@@ -113,6 +114,7 @@ class SmolBackend(Backend):
         self.eos_id = int(self.tokenizer.convert_tokens_to_ids("<|im_end|>"))
         pad = self.tokenizer.pad_token_id
         self.pad_id = int(pad if pad is not None else self.eos_id)
+        self.end_id, self.stop_ids = end_ids(self.st, self.eos_id, self.pad_id)
 
     def _ready(self) -> tuple[Any, Any, Projector]:
         if self.lm is None or self.projector is None or self.tokenizer is None:
@@ -123,7 +125,11 @@ class SmolBackend(Backend):
     def encode_target(self, text: str, eos: bool = True) -> list[int]:
         tok, _, _ = self._ready()
         ids = list(tok(text, add_special_tokens=False).input_ids)
-        return [*ids, self.eos_id] if eos else ids
+        return [*ids, self.end_id] if eos else ids
+
+    def vocab_size(self) -> int:
+        _, lm, _ = self._ready()
+        return int(lm.get_output_embeddings().weight.shape[0])
 
     def decode(self, ids: Sequence[int]) -> str:
         tok, _, _ = self._ready()
@@ -191,9 +197,9 @@ class SmolBackend(Backend):
         out = lm.generate(
             inputs_embeds=embeds,
             attention_mask=mask,
-            **generation_kwargs(self.st, max_new, temperature, self.eos_id, self.pad_id),
+            **generation_kwargs(self.st, max_new, temperature, self.stop_ids, self.pad_id),
         )
-        return [cut_at(row.tolist(), self.eos_id) for row in out]  # only new tokens come back from embeddings
+        return [cut_at(row.tolist(), self.stop_ids) for row in out]  # only new tokens come back from embeddings
 
     # training -------------------------------------------------------------------------------------------------
     def parameters(self) -> list[dict[str, Any]]:

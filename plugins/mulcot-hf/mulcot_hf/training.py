@@ -4,9 +4,13 @@ Per step, a batch of items gives two teacher-forced passes: the reasoning prompt
 items that carry a chain) and the label prompt -> ``"Prediction": "<label>"`` (every item). Each task's loss
 is ``mulcot_bench.distill.losses.kd_loss`` over its target tokens (plain CE when lambda is 0, else
 ``(1 - lambda) CE + lambda KL`` against the frozen assistant's live logits), and the step loss is their plain
-sum, as in the reference. After each epoch a dev score decides the learning-rate plateau schedule and which
-epoch's weights are kept (ties: macro-F1, then the lower training loss: on the small dev sets of CPU runs,
-ties are common and the later, better-fitted epoch should win them). The dev score is the label prompt's
+sum, as in the reference; ``loss_scaling="mean"`` divides it by ``grad_accum`` (one large batch's gradient),
+``"sum"`` back-propagates it unscaled (the reference). AdamW takes ``weight_decay``; ``grad_clip`` > 0 clips the
+gradient norm. After each epoch a dev score decides the learning-rate plateau schedule and which epoch's
+weights are kept. Ties (``select_ties``): ``macro-f1-loss`` breaks them by macro-F1, then the lower training
+loss (on the small dev sets of CPU runs ties are common and the later, better-fitted epoch should win them);
+``field-metric`` is the reference's rule: weighted-F1 at post level (MVSA), macro-F1 at aspect level
+(Twitter), the first such epoch wins. The dev score is the label prompt's
 accuracy (``select_on="accuracy"``, the reference) or, with ``select_on="joint"``, the mean of that accuracy
 and the share of dev chains (greedy, reasoning prompt) that parse into the five fields: JMSRC asks for both,
 and on small dev sets accuracy alone can keep an epoch that has not yet learnt to write a chain.
@@ -60,6 +64,7 @@ class Record:
     task_losses: dict[str, list[float]] = field(default_factory=lambda: {t: [] for t in TASKS})
     dev_accuracy: list[float | None] = field(default_factory=list)
     dev_macro_f1: list[float | None] = field(default_factory=list)
+    dev_weighted_f1: list[float | None] = field(default_factory=list)
     dev_format: list[float | None] = field(default_factory=list)  # share of five-field dev chains ("joint")
     dev_score: list[float | None] = field(default_factory=list)  # what selection and the LR schedule used
     lr: list[float] = field(default_factory=list)
@@ -75,6 +80,8 @@ class DevScores:
     accuracy: float | None = None
     macro_f1: float | None = None
     format: float | None = None  # share of dev chains with the five fields (measured for "joint" only)
+    weighted_f1: float | None = None
+    level: str = "aspect"  # "post" (MVSA) or "aspect" (Twitter): which F1 breaks ties under "field-metric"
 
     @property
     def score(self) -> float | None:
@@ -90,6 +97,14 @@ def subset(items: Sequence[Sample], n: int, seed: int) -> list[Sample]:
     keep = sorted(random.Random(seed).sample(range(len(items)), n))
     return [items[i] for i in keep]
 
+
+
+def selection_key(dev: DevScores, loss: float, ties: str) -> tuple[float, ...]:
+    """What epoch selection maximises (a strictly greater key replaces the kept epoch; see the module docstring)."""
+    if ties == "field-metric":
+        tie = dev.weighted_f1 if dev.level == "post" else dev.macro_f1
+        return (dev.score or 0.0, tie or 0.0)
+    return (dev.score or 0.0, dev.macro_f1 or 0.0, -loss)
 
 
 def shifted_targets(logits: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:
@@ -157,7 +172,7 @@ def train(
     )
     order_rng = torch.Generator().manual_seed(seed)
     record = Record()
-    best: tuple[float, float, float] | None = None
+    best: tuple[float, ...] | None = None
     best_state: dict[str, Tensor] | None = None
     batch_size, accum = int(st["batch_size"]), max(1, int(st["grad_accum"]))
     params = [p for g in groups for p in g["params"]]
@@ -186,7 +201,7 @@ def train(
                 continue
             if not math.isfinite(float(total.detach())):
                 raise FloatingPointError(f"training loss became {float(total)} at epoch {epoch + 1}, step {k + 1}")
-            (total / accum).backward()
+            (total / accum if st["loss_scaling"] == "mean" else total).backward()
             if (k + 1) % accum == 0 or k + 1 == len(chunks):
                 if float(st["grad_clip"]) > 0:
                     torch.nn.utils.clip_grad_norm_(params, float(st["grad_clip"]))
@@ -207,9 +222,10 @@ def train(
             sched.step(dev.score)
         record.dev_accuracy.append(dev.accuracy)
         record.dev_macro_f1.append(dev.macro_f1)
+        record.dev_weighted_f1.append(dev.weighted_f1)
         record.dev_format.append(dev.format)
         record.dev_score.append(dev.score)
-        score = (dev.score or 0.0, dev.macro_f1 or 0.0, -record.losses[-1])
+        score = selection_key(dev, record.losses[-1], str(st["select_ties"]))
         if evaluate is None or best is None or score > best:  # without dev: the last epoch
             best, best_state = score, backend.state()
             record.selected_epoch = epoch + 1

@@ -65,9 +65,12 @@ def test_prompt_template_content_is_in_the_identity(tmp_path: Path) -> None:
     first = card_settings("smol", "assistant", prompt_templates={"reasoning": str(path), "label": None})
     path.write_text("Sentiment toward {{ target }} in {{ text }}?\n", encoding="utf-8")
     second = card_settings("smol", "assistant", prompt_templates={"reasoning": str(path), "label": None})
-    assert first["prompt_sha256"]["reasoning"] != shipped["reasoning"]
-    assert first["prompt_sha256"]["reasoning"] != second["prompt_sha256"]["reasoning"]
-    assert first["prompt_sha256"]["label"] == shipped["label"]
+    for level in ("post", "aspect"):
+        assert first["prompt_sha256"][f"reasoning:{level}"] != shipped[f"reasoning:{level}"]
+        assert first["prompt_sha256"][f"reasoning:{level}"] != second["prompt_sha256"][f"reasoning:{level}"]
+        assert first["prompt_sha256"][f"label:{level}"] == shipped[f"label:{level}"]
+    reference = card_settings("smol", "assistant", prompts="reference")["prompt_sha256"]
+    assert set(reference) == set(shipped) and not set(reference.values()) & set(shipped.values())
 
 
 def test_qwen_weights_come_from_the_env_var(monkeypatch: pytest.MonkeyPatch) -> None:

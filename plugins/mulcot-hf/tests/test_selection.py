@@ -78,3 +78,33 @@ def test_select_on_defaults_and_bad_values() -> None:
     assert card_settings("qwen", "student")["select_on"] == "accuracy"
     with pytest.raises(ValueError, match="select_on='format'; use one of \\['accuracy', 'joint'\\]"):
         resolve("smol", "assistant", {"select_on": "format"}, "x")
+
+
+def test_field_metric_ties_keep_the_first_epoch_and_use_the_level_f1() -> None:
+    from mulcot_hf.training import selection_key
+
+    post = [DevScores(0.5, 0.9, None, 0.4, "post"), DevScores(0.5, 0.1, None, 0.6, "post")]
+    assert selection_key(post[1], 1.0, "field-metric") > selection_key(post[0], 2.0, "field-metric")  # weighted-F1
+    aspect = [DevScores(0.5, 0.5, None, 0.9, "aspect"), DevScores(0.5, 0.5, None, 0.1, "aspect")]
+    assert selection_key(aspect[0], 2.0, "field-metric") == selection_key(aspect[1], 1.0, "field-metric")
+    assert selection_key(aspect[1], 1.0, "macro-f1-loss") > selection_key(aspect[0], 2.0, "macro-f1-loss")
+
+
+def test_loss_scaling_sum_gives_grad_accum_times_the_mean_gradient() -> None:
+    steps = {}
+    for scaling in ("mean", "sum"):
+        backend = OneWeight()
+        items = [Sample(id=str(i), text="t", label="positive") for i in range(4)]
+        st = {**card_settings("smol", "assistant"), "epochs": 1, "batch_size": 2, "grad_accum": 2,
+              "loss_scaling": scaling, "grad_clip": 0.0, "weight_decay": 0.0}  # fmt: skip
+        seen: list[torch.Tensor] = []  # the gradient AdamW is given after the step's two micro-batches
+
+        def keep(p: torch.Tensor, seen: list[torch.Tensor] = seen) -> None:
+            seen.append(p.grad.detach().clone())
+
+        hook = backend.w.register_post_accumulate_grad_hook(keep)
+        train(backend, items, lambda name, chosen: Task(name, chosen, ["p"] * len(chosen), [[1, 2]] * len(chosen)),
+              st, 0, KD(0.0, 2.0, False, "targets"), None)  # fmt: skip
+        hook.remove()
+        steps[scaling] = seen[-1]
+    assert torch.allclose(steps["sum"], 2 * steps["mean"])
