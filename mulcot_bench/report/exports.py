@@ -151,13 +151,7 @@ def csv_table(board: Board, tables: list[LeaderTable], missing: list[DatasetReco
     for t in tables:
         for r in [*t.rows, *t.reported]:
             line: list[Any] = [
-                _csv_text(t.dataset.name),
-                _csv_text(t.test_set),
-                r.kind,
-                _csv_text(r.model),
-                _csv_text(r.variant or ""),
-                _csv_text(r.role),
-                _csv_text(r.run_id),
+                *_row_id(t, r),
                 "" if r.rank is None else r.rank,
                 "" if r.params is None else r.params,
                 "" if r.n is None else r.n,
@@ -169,6 +163,12 @@ def csv_table(board: Board, tables: list[LeaderTable], missing: list[DatasetReco
             line.append(_csv_text(r.citation))
             writer.writerow(line)
     return buf.getvalue()
+
+
+def _row_id(t: LeaderTable, r: TableRow) -> list[str]:
+    """The columns naming a row in both CSVs: dataset, test set, kind, model, variant, role, run."""
+    return [_csv_text(t.dataset.name), _csv_text(t.test_set), r.kind, _csv_text(r.model), _csv_text(r.variant or ""),
+            _csv_text(r.role), _csv_text(r.run_id)]  # fmt: skip
 
 
 LONG_HEAD = (
@@ -191,13 +191,7 @@ def csv_long(board: Board, tables: list[LeaderTable], missing: list[DatasetRecor
                     continue
                 writer.writerow(
                     [
-                        _csv_text(t.dataset.name),
-                        _csv_text(t.test_set),
-                        r.kind,
-                        _csv_text(r.model),
-                        _csv_text(r.variant or ""),
-                        _csv_text(r.role),
-                        _csv_text(r.run_id),
+                        *_row_id(t, r),
                         column_id(c.key),
                         _csv_text(c.display),
                         _number(v.shown),
