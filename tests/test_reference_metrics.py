@@ -96,9 +96,15 @@ def test_reference_meteor_says_synonyms_none_without_wordnet(monkeypatch: pytest
 
     from mulcot_bench.metrics.meteor import NoSynonyms
 
-    monkeypatch.setattr(wordnet, "wordnet", lambda: None)
-    assert "synonyms:none" in rv.ReferenceMeteor().signature()
-    value = rv.meteor_scores(["the car is red"], ["the auto is red"])[0]
+    monkeypatch.setattr(wordnet, "dict_folder", lambda: None)  # no OS install and no NLTK corpus
+    monkeypatch.setattr(wordnet, "_nltk_has_wordnet", lambda: False)
+    wordnet.wordnet.cache_clear()
+    try:
+        assert wordnet.wordnet() is None
+        assert "synonyms:none" in rv.ReferenceMeteor().signature()
+        value = rv.meteor_scores(["the car is red"], ["the auto is red"])[0]
+    finally:
+        wordnet.wordnet.cache_clear()
     assert value == pytest.approx(meteor_score([["the", "auto", "is", "red"]], ["the", "car", "is", "red"],
                                                 wordnet=NoSynonyms()), abs=1e-12)  # fmt: skip
     assert value < 0.7

@@ -115,6 +115,14 @@ def wordnet() -> Any | None:
 
 
 def version() -> str:
-    """``wordnet-3.0`` (the loaded database's version) or ``none``."""
+    """``wordnet-3.0`` (the database's version) or ``none``; read from the database header where NLTK's corpus is
+    not installed, so a signature never loads the reader (a run whose pairs are all cached loads no WordNet)."""
+    folder = dict_folder()
+    if not _nltk_has_wordnet() and folder is not None and lexnames_text(folder) is not None:
+        with open(folder / "data.adj", encoding="utf-8", errors="replace") as fh:
+            for _, line in zip(range(40), fh, strict=False):
+                match = re.search(r"WordNet (\d+\.\d+) Copyright", line)
+                if match:
+                    return f"wordnet-{match.group(1)}"
     reader = wordnet()
     return f"wordnet-{reader.get_version()}" if reader is not None else "none"
