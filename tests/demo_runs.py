@@ -59,7 +59,7 @@ METRICS = [
     MetricRecord(
         id="bleu4_sentence",
         kind="rationale",
-        outputs={"bleu4_sentence": "BLEU-4 (sentence avg, reference variant)"},
+        outputs={"bleu4_sentence": "BLEU-4 (sentence avg, effective order)"},
         signature="demo|sentence bleu",
         summary=[],
     ),

@@ -232,8 +232,8 @@ def test_builtin_metrics_registered_with_names() -> None:
     specs = []
     register_metrics(specs.append)
     outputs = {k: v for s in specs for k, v in s.outputs.items()}
-    assert outputs["bleu4_sentence"] == "BLEU-4 (sentence avg, reference variant)"
-    assert outputs["minilm_cosine"] == "MiniLM cosine similarity (reference's semantic similarity)"
+    assert outputs["bleu4_sentence"] == "BLEU-4 (sentence avg, effective order)"
+    assert outputs["minilm_cosine"] == "MiniLM cosine similarity (sentence-transformers, reference)"
     assert outputs["meteor"] == "METEOR (exact+stem, nltk)"
     for key in ("rouge_l", "distinct_1", "distinct_2", "chain_consistency", "chain_gold", "f1_negative"):
         assert key in outputs

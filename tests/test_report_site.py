@@ -98,7 +98,7 @@ def test_sample_shows_rationale_reference_scores(site: tuple[Path, Path]) -> Non
     assert first["rationale"].splitlines()[0].replace('"', "&#34;") in block
     assert first["reference"].splitlines()[0].replace('"', "&#34;") in block
     score = first["scores"]["bleu4_sentence"]
-    assert f"BLEU-4 (sentence avg, reference variant): {score:.1f}" in block  # display name, 0-100 as is
+    assert f"BLEU-4 (sentence avg, effective order): {score:.1f}" in block  # display name, 0-100 as is
     # a model without per-sample scores (the demo's label-only baselines) shows none
     tfidf = (out / "samples" / "mvsa_single" / "text-tfidf-lr" / "all-1.html").read_text(encoding="utf-8")
     assert "BLEU-4 (sentence avg" not in tfidf and "probs: positive" in tfidf

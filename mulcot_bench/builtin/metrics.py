@@ -63,9 +63,10 @@ def _register_depth(register) -> None:  # noqa: ANN001
         MetricSpec(
             "bleu4_sentence",
             "rationale",
-            {"bleu4_sentence": "BLEU-4 (sentence avg, reference variant)"},
+            {"bleu4_sentence": "BLEU-4 (sentence avg, effective order)"},
             f"{_M}.bleu:SentenceBleu",
-            description="sacrebleu sentence BLEU-4 per sample (13a, no smoothing, effective order), averaged, x100",
+            description="sacrebleu sentence BLEU-4 per sample (13a, no smoothing, effective order: a hypothesis under "
+            "4 tokens is scored on the orders it has), averaged, x100",
             uses_reference=True,
             percent=True,
         )
@@ -108,9 +109,10 @@ def _register_depth(register) -> None:  # noqa: ANN001
         MetricSpec(
             "minilm_cosine",
             "rationale",
-            {"minilm_cosine": "MiniLM cosine similarity (reference's semantic similarity)"},
+            {"minilm_cosine": "MiniLM cosine similarity (sentence-transformers, reference)"},
             f"{_M}.embedding:MiniLMCosine",
-            description="mean cosine of mean-pooled, L2-normalised all-MiniLM-L6-v2 embeddings; not BERTScore",
+            description="mean cosine of sentence-transformers all-MiniLM-L6-v2 embeddings, as the MulCoT-RD release "
+            "computes its semantic similarity; not BERTScore",
             uses_reference=True,
             loads_model=True,
         )
@@ -134,3 +136,60 @@ def _register_depth(register) -> None:  # noqa: ANN001
         )
     )
     register(MetricSpec("per_class", "label", dict(OUTPUTS), f"{_M}.perclass:PerClass", summary=()))
+    _register_reference_variants(register)
+
+
+def _register_reference_variants(register) -> None:  # noqa: ANN001
+    """The MulCoT-RD release's own metric implementations, beside ours where they differ (issue 16, point 7)."""
+    variants = f"{_M}.reference_variants"
+    register(
+        MetricSpec(
+            "bleu4_sentence_ref",
+            "rationale",
+            {"bleu4_sentence_ref": "BLEU-4 (sentence avg, order 4, no smoothing, reference)"},
+            f"{variants}:ReferenceSentenceBleu",
+            description="sentence BLEU-4 per sample as the MulCoT-RD release computes it (13a, no smoothing, no "
+            "effective order: a hypothesis under 4 tokens scores 0), averaged, x100",
+            summary=(),
+            uses_reference=True,
+            percent=True,
+        )
+    )
+    register(
+        MetricSpec(
+            "rouge_l_ref",
+            "rationale",
+            {"rouge_l_ref": "ROUGE-L F (rouge package, reference)"},
+            f"{variants}:ReferenceRougeL",
+            description="the rouge package's ROUGE-L F per sample (summary-level LCS over '.'-split sentences, "
+            "whitespace tokens, beta = P/R), averaged",
+            summary=(),
+            uses_reference=True,
+        )
+    )
+    register(
+        MetricSpec(
+            "meteor_ref",
+            "rationale",
+            {"meteor_ref": "METEOR (nltk, Treebank tokens, WordNet synonyms where installed, reference)"},
+            f"{variants}:ReferenceMeteor",
+            description="NLTK meteor_score per sample on lowercased Treebank tokens with stem and WordNet 3.0 "
+            "synonym matching (the signature says synonyms:none where WordNet is not installed), averaged",
+            summary=(),
+            uses_reference=True,
+        )
+    )
+    register(
+        MetricSpec(
+            "distinct_ref",
+            "rationale",
+            {
+                "distinct_1_ref": "Distinct-1 (generated, per-text mean, reference)",
+                "distinct_2_ref": "Distinct-2 (generated, per-text mean, reference)",
+            },
+            f"{variants}:ReferenceDistinct",
+            description="mean over generated rationales of distinct / all n-grams of lowercased Treebank tokens "
+            "(the release's definition, applied to generations, not to its references)",
+            summary=(),
+        )
+    )

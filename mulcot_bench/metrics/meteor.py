@@ -21,7 +21,7 @@ from mulcot_bench.types import Prediction, Sample
 PARAMS = {"alpha": 0.9, "beta": 3.0, "gamma": 0.5}
 
 
-class _NoSynonyms:
+class NoSynonyms:
     """Stands in for NLTK's WordNet reader: no word has synonyms, so only exact and stem matches align."""
 
     def synsets(self, *_args: Any, **_kwargs: Any) -> list[Any]:
@@ -33,7 +33,7 @@ def meteor_scores(hyps: Sequence[str], refs: Sequence[str]) -> list[float]:
     from nltk.stem.porter import PorterStemmer
     from nltk.translate.meteor_score import single_meteor_score
 
-    stemmer, wordnet = PorterStemmer(), _NoSynonyms()
+    stemmer, wordnet = PorterStemmer(), NoSynonyms()
     out = []
     for h, r in zip(hyps, refs, strict=True):
         ht, rt = tokens(h), tokens(r)
