@@ -60,8 +60,10 @@ def checkpoint_form(folder: Path) -> Checkpoint:
         if config.get("peft_type") != "LORA":
             raise refuse(folder, f"{ADAPTER_CONFIG} has peft_type {config.get('peft_type')!r}, not 'LORA'")
         if not (folder / ADAPTER_WEIGHTS).is_file():
-            pickled = (folder / "adapter_model.bin").is_file()
-            why = "holds adapter_model.bin (a pickle, never loaded here)" if pickled else f"has no {ADAPTER_WEIGHTS}"
+            legacy = (folder / "adapter_model.bin").is_file()  # torch's unsafe format: never loaded here
+            why = f"has no {ADAPTER_WEIGHTS}"
+            if legacy:
+                why = "holds adapter_model.bin (an unsafe legacy format, never loaded)"
             raise refuse(folder, f"{why}; save the adapter with safe_serialization (the peft default)")
         return Checkpoint("adapter", folder, config)
     if (folder / "config.json").is_file():

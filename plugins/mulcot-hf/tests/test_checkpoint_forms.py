@@ -218,7 +218,7 @@ def _write(folder: Path, files: dict[str, object]) -> Path:
     [
         ({}, "holds neither config.json nor adapter_config.json"),
         ({"adapter_config.json": {"peft_type": "IA3"}}, "peft_type 'IA3', not 'LORA'"),
-        ({"adapter_config.json": {"peft_type": "LORA"}, "adapter_model.bin": "x"}, "a pickle, never loaded here"),
+        ({"adapter_config.json": {"peft_type": "LORA"}, "adapter_model.bin": "x"}, "unsafe legacy format"),
         ({"adapter_config.json": {"peft_type": "LORA"}}, "has no adapter_model.safetensors"),
         ({"config.json": {"hidden_size": 8}}, "config.json has neither format 'mulcot-hf' nor a model_type"),
         ({"config.json": "{not json"}, "not readable JSON"),
