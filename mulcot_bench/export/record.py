@@ -54,21 +54,16 @@ def safe_key(name: str) -> str:
     return _UNSAFE.sub("_", name)
 
 
-def entry_seed(entry: Entry) -> int | None:
-    """The entry's own seed (per-seed entries of a multi-seed run); None for one-seed runs and aggregates."""
-    return getattr(entry, "seed", None)
-
-
 def entry_key(run_id: str, entry: Entry, repeat: int = 0) -> str:
     """A stable key for (run id, dataset, split, model, variant, seed); ``repeat`` separates identical tuples."""
-    parts = [run_id, entry.dataset, entry.split, entry.model, entry.variant, entry_seed(entry)]
+    parts = [run_id, entry.dataset, entry.split, entry.model, entry.variant, entry.seed]
     return stable_hash(*parts, *([repeat] if repeat else []))[:32]
 
 
 def run_name(entry: Entry) -> str:
     """``dataset/model``, with ``@variant`` for ablation rows and `` seed N`` for per-seed rows."""
     name = f"{entry.dataset}/{entry.model}" + (f"@{entry.variant}" if entry.variant else "")
-    seed = entry_seed(entry)
+    seed = entry.seed
     return name + (f" seed {seed}" if seed is not None else "")
 
 
@@ -105,7 +100,7 @@ def metrics_of(entry: Entry) -> dict[str, float]:
 def params_of(results: RunResults, entry: Entry) -> dict[str, str]:
     """The entry's identity, card settings, seed and the run's provenance, as strings."""
     prov = results.provenance
-    seed = entry_seed(entry)
+    seed = entry.seed
     params: dict[str, Any] = {
         "model": entry.model,
         "role": entry.role,
@@ -167,7 +162,7 @@ def entry_records(run_dir: Path, results: RunResults, leaderboard: list[Path]) -
             f"{TAG}.role": entry.role,
             f"{TAG}.split": entry.split,
             **({f"{TAG}.variant": entry.variant} if entry.variant else {}),
-            **({f"{TAG}.seed": str(entry_seed(entry))} if entry_seed(entry) is not None else {}),
+            **({f"{TAG}.seed": str(entry.seed)} if entry.seed is not None else {}),
             **({f"{TAG}.missing_files": ",".join(missing)} if missing else {}),
         }
         params, metrics = params_of(results, entry), metrics_of(entry)

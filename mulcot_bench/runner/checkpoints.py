@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from mulcot_bench.cache import Cache, key
 from mulcot_bench.errors import UserError
@@ -26,15 +28,17 @@ def check_checkpoints(registry: Registry, checkpoints: dict[str, Path]) -> None:
             raise UserError(f"model {name!r} cannot load a checkpoint (it has no load()); drop -o {name}.checkpoint")
 
 
+def trainable(registry: Registry, name: str, build: Callable[[], Any] | None = None) -> bool:
+    """Whether a model has ``fit``, read from its class where the factory is one (else from ``build()``)."""
+    factory = resolve(registry.model(name).factory)
+    if isinstance(factory, type):
+        return hasattr(factory, "fit")
+    return hasattr(build() if build is not None else registry.model(name).build(), "fit")
+
+
 def untrained(registry: Registry, names: list[str], checkpoints: dict[str, Path]) -> list[str]:
     """The trainable models among ``names`` that have no checkpoint (what ``--no-train`` refuses)."""
-    out = []
-    for name in names:
-        factory = resolve(registry.model(name).factory)
-        trainable = hasattr(factory if isinstance(factory, type) else registry.model(name).build(), "fit")
-        if trainable and name not in checkpoints:
-            out.append(name)
-    return out
+    return [name for name in names if name not in checkpoints and trainable(registry, name)]
 
 
 def _files(path: Path) -> list[Path]:
@@ -48,7 +52,7 @@ def fingerprint(path: Path, cache: Cache | None = None) -> str:
     checkpoint is read once, and again only when a file of it changes.
     """
     files = _files(path)
-    stamp = key(str(path.resolve()), [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files])
+    stamp = key(str(path.resolve()), [(str(f), st.st_size, st.st_mtime_ns) for f in files for st in [f.stat()]])
     known = cache.get("checkpoint-sha256", stamp) if cache is not None else None
     if isinstance(known, str):
         return known

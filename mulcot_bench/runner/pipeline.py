@@ -18,8 +18,8 @@ from mulcot_bench.cache import Cache, key
 from mulcot_bench.console import logs
 from mulcot_bench.errors import ModelUnavailable, UserError
 from mulcot_bench.plugin.registry import Registry
-from mulcot_bench.plugin.specs import ModelSpec, resolve
-from mulcot_bench.runner.checkpoints import fingerprint
+from mulcot_bench.plugin.specs import ModelSpec
+from mulcot_bench.runner.checkpoints import fingerprint, trainable
 from mulcot_bench.runner.progress import duration, fit_progress, heartbeat
 from mulcot_bench.runner.stages import augment, cached_calls, teacher_rationales
 from mulcot_bench.types import FitContext, Prediction, Sample, Splits
@@ -253,8 +253,7 @@ class DatasetPipeline:
 
     def trainable(self, name: str) -> bool:
         """Whether a model has ``fit``, read from its class where the factory is one (nothing built or loaded)."""
-        factory = resolve(self.registry.model(name).factory)
-        return hasattr(factory if isinstance(factory, type) else self.build(name), "fit")
+        return trainable(self.registry, name, lambda: self.build(name))
 
     def trains(self, name: str) -> bool:
         """Whether this pipeline trains the model (its seed matters): trainable, not a teacher, no checkpoint."""
@@ -365,7 +364,7 @@ class DatasetPipeline:
         """Where the model's weights are: the checkpoint it was loaded from, or the cache folder it was saved to."""
         if name in self.checkpoints:
             return str(self.checkpoints[name])
-        if self.registry.model(name).card.role == "teacher" or not self.trainable(name):
+        if not self.trains(name):
             return None
         folder = self.cache.artifact(self.artifact(name))
         return str(folder) if folder is not None else None
