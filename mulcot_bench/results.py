@@ -88,6 +88,7 @@ class Entry(_Strict):
     predictions_file: str
     identity: str
     settings: dict[str, Any] = Field(default_factory=dict)
+    runtime: dict[str, Any] = Field(default_factory=dict)  # runtime options (-o): how it ran, not in the identity
     assistant: str | None = None
     stage: dict[str, Any] = Field(default_factory=dict)
     cached: bool = False

@@ -87,6 +87,8 @@ class ModelCard:
     """What the registry knows about a model without building it.
 
     ``settings`` are every option that changes the model's output; they are part of its cache identity.
+    ``runtime`` are options that change how a model runs but never what it answers (concurrency, timeouts):
+    settable with ``-o`` like settings, recorded with the results, outside the cache identity.
     ``assistant`` names the assistant a student distils from (None: the run's default assistant).
     ``default`` False makes a model opt-in: ``run --all`` leaves it out unless named with ``-m`` (models that
     need downloaded weights, a GPU or an endpoint).
@@ -101,6 +103,7 @@ class ModelCard:
     settings: dict[str, Any] = field(default_factory=dict)
     assistant: str | None = None
     default: bool = True
+    runtime: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -84,16 +84,21 @@ def show_cmd(model: str, plugins_dirs: tuple[Path, ...], strict: bool, as_json: 
         "assistant": card.assistant,
         "opt_in": not card.default,
         "settings": card.settings,
+        "runtime": card.runtime,
     }
     if as_json:
         click.echo(json.dumps(info, indent=2, default=str))
         return
     for name, value in info.items():
-        if name != "settings":
+        if name not in ("settings", "runtime"):
             click.echo(f"{name}: {value}")
     click.echo("settings (-o MODEL.KEY=VALUE; also MODEL.checkpoint=PATH):")
     for name, value in sorted(card.settings.items()):
         click.echo(f"    {name} = {json.dumps(value, default=str)}")
+    if card.runtime:
+        click.echo("runtime options (-o MODEL.KEY=VALUE; how it runs, not what it answers: not in the cache identity):")
+        for name, value in sorted(card.runtime.items()):
+            click.echo(f"    {name} = {json.dumps(value, default=str)}")
 
 
 @plugins_group.command("new")

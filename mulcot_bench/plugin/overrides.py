@@ -1,8 +1,9 @@
 """Model arguments from the command line: ``-o MODEL.KEY=VALUE`` put on the registered cards.
 
 A key must be a setting the model's card declares (a card holds every option that changes the model's
-output, so an overridden value changes the model's cache identity and is recorded with its results), or
-``checkpoint``: a folder the model's ``save()`` wrote, evaluated without training.
+output, so an overridden value changes the model's cache identity and is recorded with its results), a runtime
+option the card declares (how the model runs, never what it answers: outside the identity), or ``checkpoint``: a
+folder the model's ``save()`` wrote, evaluated without training.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ FALSE = {"false", "no", "off", "0"}
 
 @dataclass
 class ModelArgs:
-    """Parsed ``-o`` values: per model, the card settings to replace and the checkpoint to load."""
+    """Parsed ``-o`` values: per model, the card settings and runtime options to replace and the checkpoint."""
 
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    runtime: dict[str, dict[str, Any]] = field(default_factory=dict)
     checkpoints: dict[str, Path] = field(default_factory=dict)
 
 
@@ -48,19 +50,27 @@ def parse_model_args(items: list[str] | tuple[str, ...], registry: Registry) -> 
                 raise UserError(f"-o {item!r}: give the checkpoint folder, e.g. -o {model}.checkpoint=PATH")
             out.checkpoints[model] = Path(raw).expanduser()
             continue
-        known = spec.card.settings
+        known, runtime = spec.card.settings, spec.card.runtime
+        if setting in runtime:
+            out.runtime.setdefault(model, {})[setting] = coerce(raw, runtime[setting], item)
+            continue
         if setting not in known:
-            valid = f"its keys are {', '.join([*sorted(known), CHECKPOINT])}" if known else "only checkpoint applies"
+            keys = [*sorted(known), *sorted(runtime), CHECKPOINT]
+            valid = f"its keys are {', '.join(keys)}" if len(keys) > 1 else "only checkpoint applies"
             raise UserError(f"-o {item!r}: model {model!r} has no setting {setting!r}; {valid}")
         out.settings.setdefault(model, {})[setting] = coerce(raw, known[setting], item)
     return out
 
 
 def apply_model_args(registry: Registry, args: ModelArgs) -> Registry:
-    """Put the overridden settings on the registered cards (in place); returns the registry."""
-    for model, settings in args.settings.items():
+    """Put the overridden settings and runtime options on the registered cards (in place); returns the registry."""
+    for model in {**args.settings, **args.runtime}:
         spec = registry.model(model)
-        card = replace(spec.card, settings=refresh_digests({**spec.card.settings, **settings}))
+        card = replace(
+            spec.card,
+            settings=refresh_digests({**spec.card.settings, **args.settings.get(model, {})}),
+            runtime={**spec.card.runtime, **args.runtime.get(model, {})},
+        )
         registry.models[model] = ModelSpec(card, spec.factory)
     return registry
 

@@ -271,6 +271,7 @@ def evaluate_dataset(
             predictions_file=write_predictions(run_dir, name, r, records, seed if trained else None),
             identity=r.identity,
             settings=r.spec.card.settings,
+            runtime=r.spec.card.runtime,
             assistant=r.assistant,
             stage=r.stage,
             cached=r.cached,

@@ -97,7 +97,7 @@ class EndpointModel:
         self.images = str(s.get("images", "auto"))
         if self.images not in IMAGE_MODES:
             raise UserError(f"model {card.name!r}: images={self.images!r}; use one of {', '.join(IMAGE_MODES)}")
-        transport = transport or Transport.from_env()
+        transport = transport or Transport.from_env(runtime=card.runtime)
         self.call_batch = transport.concurrency  # committed to the cache as each group of concurrent calls ends
         self.client = ChatClient(
             base_url,  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ nothing is contacted and no HTTP library is imported until a model is used.
 from __future__ import annotations
 
 from mulcot_bench.plugin import ModelCard, ModelSpec, Register, hookimpl
-from mulcot_openai.settings import TEACHER_KINDS, ZERO_SHOT_KINDS, card_settings
+from mulcot_openai.settings import RUNTIME_OPTIONS, TEACHER_KINDS, ZERO_SHOT_KINDS, card_settings
 
 
 @hookimpl
@@ -19,6 +19,7 @@ def register_models(register: Register) -> None:
                 role="teacher",
                 description="Teacher on an OpenAI-compatible chat endpoint (MULCOT_OPENAI_BASE_URL, _MODEL)",
                 settings=card_settings(TEACHER_KINDS),
+                runtime=dict(RUNTIME_OPTIONS),
                 default=False,
             ),
             "mulcot_openai.model:OpenAITeacher",
@@ -31,6 +32,7 @@ def register_models(register: Register) -> None:
                 role="baseline",
                 description="Zero-shot: the reasoning and label prompts sent to an OpenAI-compatible chat endpoint",
                 settings=card_settings(ZERO_SHOT_KINDS),
+                runtime=dict(RUNTIME_OPTIONS),
                 default=False,
             ),
             "mulcot_openai.model:OpenAIZeroShot",

@@ -119,13 +119,26 @@ class Transport:
     concurrency: int = 4
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Transport:
+    def from_env(cls, env: Mapping[str, str] | None = None, runtime: Mapping[str, Any] | None = None) -> Transport:
+        """The card's runtime options (``-o MODEL.concurrency=2``) where set, else the environment, else defaults."""
         env = os.environ if env is None else env
-        out = cls(
-            timeout_s=_number(env, ENV_TIMEOUT, float, cls.timeout_s),
-            max_attempts=_number(env, ENV_MAX_ATTEMPTS, int, cls.max_attempts),
-            concurrency=_number(env, ENV_CONCURRENCY, int, cls.concurrency),
-        )
+        given = {k: v for k, v in (runtime or {}).items() if v is not None}
+        try:
+            out = cls(
+                timeout_s=float(given.get("timeout_s", _number(env, ENV_TIMEOUT, float, cls.timeout_s))),
+                max_attempts=int(given.get("max_attempts", _number(env, ENV_MAX_ATTEMPTS, int, cls.max_attempts))),
+                concurrency=int(given.get("concurrency", _number(env, ENV_CONCURRENCY, int, cls.concurrency))),
+            )
+        except (TypeError, ValueError):
+            bad = f"runtime options {given}: timeout_s must be a number, max_attempts and concurrency integers"
+            raise UserError(bad) from None
         if out.timeout_s <= 0 or out.max_attempts < 1 or out.concurrency < 1:
-            raise UserError(f"{ENV_TIMEOUT} must be > 0, {ENV_MAX_ATTEMPTS} and {ENV_CONCURRENCY} at least 1")
+            raise UserError(
+                f"{ENV_TIMEOUT} (timeout_s) must be > 0, {ENV_MAX_ATTEMPTS} (max_attempts) and {ENV_CONCURRENCY} "
+                "(concurrency) at least 1"
+            )
         return out
+
+
+#: the endpoint models' runtime options (-o MODEL.KEY=VALUE): null means the environment variable, else the default
+RUNTIME_OPTIONS: dict[str, Any] = {"concurrency": None, "timeout_s": None, "max_attempts": None}

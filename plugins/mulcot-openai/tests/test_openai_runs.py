@@ -134,11 +134,21 @@ def test_the_endpoint_set_as_model_arguments_alone_reaches_a_text_only_server(tm
         args = [CLI, "run", "-d", "synthetic", "-m", "openai-zero-shot", "--synthetic-size", "6,3,4", "--run-id", "a",
                 "--bootstrap", "0", "-o", f"openai-zero-shot.base_url={server.url}",
                 "-o", "openai-zero-shot.model=smollm2", "-o", "openai-zero-shot.images=off"]  # fmt: skip
-        proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+        proc = subprocess.run([*args, "-o", "openai-zero-shot.concurrency=1"], env=env, capture_output=True, text=True,
+                              timeout=300)  # fmt: skip
         assert proc.returncode == 0, proc.stderr[-2000:]
-        assert server.requests and not any(r["listed"] for r in server.requests)
+        asked = len(server.requests)
+        assert asked and not any(r["listed"] for r in server.requests)
+        # a runtime option is recorded but is not in the cache identity: without it, every answer comes from the cache
+        rerun = list(args)
+        rerun[args.index("--run-id") + 1] = "b"
+        again = subprocess.run(rerun, env=env, capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert len(server.requests) == asked
     [entry] = _results(tmp_path, "a")["entries"]
     assert entry["n"] == 4 and entry["settings"]["images"] == "off" and entry["settings"]["model"] == "smollm2"
+    assert entry["runtime"]["concurrency"] == 1 and "concurrency" not in entry["settings"]
+    assert _results(tmp_path, "b")["entries"][0]["identity"] == entry["identity"]
     bad = subprocess.run([*args[:-1], "openai-zero-shot.images=sometimes"], env=env, capture_output=True, text=True,
                          timeout=120)  # fmt: skip
     assert bad.returncode != 0 and "images='sometimes'; use one of" in bad.stderr + bad.stdout
