@@ -17,8 +17,10 @@ from fakerun import env, plugins_dir
 
 from mulcot_bench.errors import UserError
 from mulcot_bench.plugin.registry import build_registry
+from mulcot_bench.results import Entry, RunResults
 from mulcot_bench.runner.jobs import model_groups, plan_jobs
 from mulcot_bench.runner.launchers import SubmititLauncher, parse_launcher_args
+from mulcot_bench.runner.merge import merge_entries
 
 SECOND = """
 from dataclasses import replace
@@ -201,3 +203,28 @@ def test_launcher_arg_without_launcher_is_refused(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].endswith("--launcher-arg needs --launcher local or --launcher submitit")
     assert not (tmp_path / "runs").exists()
+
+
+def _entry(dataset: str, model: str, role: str, variant: str | None = None) -> Entry:
+    return Entry(model=model, role=role, plugin="p", dataset=dataset, split="test", n=1, invalid=0, scores={},
+                 predictions_file=f"predictions/{dataset}/{model}.jsonl", identity=model, variant=variant)  # fmt: skip
+
+
+def test_merged_entries_come_in_single_process_order() -> None:
+    """Two chain jobs and a baseline job of two datasets: ranks interleave across jobs as one pipeline orders them,
+    and the teacher row both chain jobs wrote is kept once."""
+    chain_a = [_entry("d1", "t", "teacher"), _entry("d1", "a1", "assistant"), _entry("d1", "s1", "student"),
+               _entry("d1", "s1", "student", "text-only"), _entry("d1", "nokd1", "baseline")]  # fmt: skip
+    chain_b = [_entry("d1", "t", "teacher"), _entry("d1", "a2", "assistant"), _entry("d1", "s2", "student")]
+    base = [_entry("d1", "rule", "baseline", "text-only"), _entry("d1", "rule", "baseline")]
+    other = [_entry("d0", "rule", "baseline")]
+    parts = [
+        RunResults.model_construct(entries=chain_a), RunResults.model_construct(entries=chain_b),
+        RunResults.model_construct(entries=base), RunResults.model_construct(entries=other),
+    ]  # fmt: skip
+    merged = merge_entries(parts, ["d0", "d1"], ["a1", "s1", "nokd1", "a2", "s2", "rule"], ["text-only"])
+    assert [(e.dataset, e.model, e.variant) for e in merged] == [
+        ("d0", "rule", None), ("d1", "t", None), ("d1", "a1", None), ("d1", "a2", None), ("d1", "s1", None),
+        ("d1", "s1", "text-only"), ("d1", "s2", None), ("d1", "nokd1", None), ("d1", "rule", None),
+        ("d1", "rule", "text-only"),
+    ]  # fmt: skip
