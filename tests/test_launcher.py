@@ -158,6 +158,17 @@ def test_a_job_that_dies_is_a_failure_naming_it_and_its_log(tmp_path: Path) -> N
     assert "FAILED (no results; see" in done.stderr and "2 failed" in done.stderr
 
 
+@pytest.mark.slow
+def test_a_run_whose_every_job_dies_still_writes_its_results_and_leaderboard(tmp_path: Path) -> None:
+    done = mulcot(tmp_path, "dead", "--launcher", "local", models=("crash",))
+    assert done.returncode == 1, done.stderr
+    merged = results(tmp_path, "dead")
+    assert merged["entries"] == [] and [f["what"] for f in merged["failures"]] == ["job", "job"]
+    assert {m["id"] for m in merged["metrics"]} >= {"accuracy", "macro_f1"} and merged["bootstrap"]["resamples"] == 100
+    assert [d["name"] for d in merged["datasets"]] == ["synthetic", "second"]
+    assert (tmp_path / "dead" / "reports" / "same" / "index.html").is_file()
+
+
 def test_model_groups_keep_each_chain_together() -> None:
     registry = build_registry([])
     models = ["synthetic-teacher", "tiny-vlm-assistant", "tiny-vlm-student", "tiny-vlm-student-nokd", "majority"]

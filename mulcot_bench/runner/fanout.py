@@ -37,6 +37,7 @@ from mulcot_bench.runner.orchestrate import check_selection, render, run_provena
 from mulcot_bench.runner.pipeline import log
 from mulcot_bench.runner.preflight import preflight
 from mulcot_bench.runner.progress import LINE_EVERY, duration, eta
+from mulcot_bench.scoring.scorer import Scorer
 
 POLL_SECONDS = 1.0
 JOBS_FOLDER = "jobs"  # <run folder>/jobs/<job>: each job's own run folder
@@ -99,43 +100,60 @@ def _fanout(registry: Registry, options: RunOptions, launch: Launch) -> RunOutco
         for _, s in submitted:
             launcher.cancel(s)
         raise
+    parts, records, own = collect(launcher, submitted, jobs_dir, run_dir)
+    provenance = run_provenance(registry, options, started.isoformat())
+    provenance.launcher = LauncherRecord(name=launcher.name, settings={k: str(v) for k, v in settings.items()},
+                                         jobs=records)  # fmt: skip
+    datasets_run = merge_datasets(parts, [t.record for t in taken])
+    names = [r.name for r in datasets_run]
+    scorer = None if parts else Scorer(registry, None, options.bootstrap)  # no job wrote results: the metrics' own
+    results = RunResults(
+        run_id=run_id,
+        provenance=provenance,
+        metrics=merge_metrics(parts) if scorer is None else scorer.records(),
+        datasets=datasets_run,
+        entries=merge_entries(parts, names, models, options.ablations),
+        failures=merge_failures(parts, own),
+        skipped=merge_skipped(parts),
+        reported=reported_entries(names),
+        bootstrap=parts[0].bootstrap if scorer is None else scorer.bootstrap(),
+    )
+    results.provenance.finished_at = datetime.now(UTC).isoformat()
+    results = RunResults.model_validate(redact_obj(results.model_dump(mode="json")))
+    results.write(run_dir)
+    return RunOutcome(run_dir, results, render(run_dir, options))
+
+
+def collect(
+    launcher: Any, submitted: list[tuple[Job, Started]], jobs_dir: Path, run_dir: Path
+) -> tuple[list[RunResults], list[JobRecord], list[Failure]]:
+    """Each ended job's results (its predictions files copied into ``run_dir``), its record, and a failure for
+    each job that left no readable ``results.json``."""
     parts: list[RunResults] = []
     records: list[JobRecord] = []
     own: list[Failure] = []
     copied: set[str] = set()
     for job, s in submitted:
         job_dir = jobs_dir / job.name
-        found = (job_dir / "results.json").is_file()
-        if found:
-            part = RunResults.read(job_dir)
-            parts.append(part)
-            copy_predictions(job_dir, run_dir, part.entries, copied)
+        why = ""
+        if not (job_dir / "results.json").is_file():
+            why = f"wrote no results ({launcher.outcome(s)})"
         else:
-            reason = f"job {job.name} ({s.job_id}) wrote no results ({launcher.outcome(s)}); see its log {s.log}"
-            own.append(Failure(what="job", dataset=job.dataset, model=", ".join(job.models), reason=redact(reason)))
+            try:
+                part = RunResults.read(job_dir)
+            except (OSError, ValueError) as exc:
+                why = f"wrote results that do not read ({str(exc).splitlines()[0]})"
+            else:
+                parts.append(part)
+                copy_predictions(job_dir, run_dir, part.entries, copied)
+        if why:
+            reason = redact(f"job {job.name} ({s.job_id}) {why}; see its log {s.log}")
+            own.append(Failure(what="job", dataset=job.dataset, model=", ".join(job.models), reason=reason))
         records.append(JobRecord(
             name=job.name, dataset=job.dataset, models=list(job.models), job_id=s.job_id, command=s.command,
-            log=str(s.log), status="done" if found else "failed",
+            log=str(s.log), status="failed" if why else "done",
         ))  # fmt: skip
-    provenance = run_provenance(registry, options, started.isoformat())
-    provenance.launcher = LauncherRecord(name=launcher.name, settings={k: str(v) for k, v in settings.items()},
-                                         jobs=records)  # fmt: skip
-    names = [r.name for r in merge_datasets(parts, [t.record for t in taken])]
-    results = RunResults(
-        run_id=run_id,
-        provenance=provenance,
-        metrics=merge_metrics(parts),
-        datasets=merge_datasets(parts, [t.record for t in taken]),
-        entries=merge_entries(parts, names, models, options.ablations),
-        failures=merge_failures(parts, own),
-        skipped=merge_skipped(parts),
-        reported=reported_entries(names),
-        bootstrap=parts[0].bootstrap if parts else {},
-    )
-    results.provenance.finished_at = datetime.now(UTC).isoformat()
-    results = RunResults.model_validate(redact_obj(results.model_dump(mode="json")))
-    results.write(run_dir)
-    return RunOutcome(run_dir, results, render(run_dir, options))
+    return parts, records, own
 
 
 def wait(launcher: Any, jobs: list[tuple[Started, Path]]) -> None:
