@@ -133,6 +133,13 @@ def test_submitit_local_fanout_equals_the_single_process_run(tmp_path: Path) -> 
     assert (tmp_path / "fanned" / "reports" / "same" / "index.html").is_file()
     assert fanned.stdout.split("\n", 2)[2] == single.stdout.split("\n", 2)[2]  # the score tables
 
+    again = mulcot(tmp_path, "fanned", "--launcher", "submitit", "--launcher-arg", "cluster=local")  # same run id
+    assert again.returncode == 0, again.stderr
+    rerun = results(tmp_path, "fanned")  # every job ran again on the shared cache, nothing trained or predicted
+    assert {j["job_id"] for j in rerun["provenance"]["launcher"]["jobs"]}.isdisjoint(j["job_id"] for j in jobs)
+    assert all(e["cached"] for e in rerun["entries"])
+    assert [comparable(e) for e in rerun["entries"]] == [comparable(e) for e in one["entries"]]
+
 
 @pytest.mark.slow
 def test_a_job_that_dies_is_a_failure_naming_it_and_its_log(tmp_path: Path) -> None:
