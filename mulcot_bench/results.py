@@ -29,6 +29,26 @@ class PluginRecord(_Strict):
     registered: dict[str, list[str]] = Field(default_factory=dict)
 
 
+class JobRecord(_Strict):
+    """One job of a fanned-out run (``run --launcher``): what it ran, where, and how it ended."""
+
+    name: str
+    dataset: str
+    models: list[str]
+    job_id: str | None = None
+    command: list[str]
+    log: str | None = None  # the launcher's log file of the job (its stderr)
+    status: str  # "done" (its results.json was read) or "failed"
+
+
+class LauncherRecord(_Strict):
+    """How a run was fanned out: the launcher, its settings and every job."""
+
+    name: str  # "local" or "submitit"
+    settings: dict[str, str] = Field(default_factory=dict)
+    jobs: list[JobRecord] = Field(default_factory=list)
+
+
 class Provenance(_Strict):
     mulcot_bench_version: str
     python: str
@@ -41,6 +61,7 @@ class Provenance(_Strict):
     command: str
     started_at: str
     finished_at: str | None = None
+    launcher: LauncherRecord | None = None  # ``run --launcher``: the jobs whose results were merged (None: one process)
 
 
 class MetricRecord(_Strict):

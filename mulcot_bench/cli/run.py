@@ -90,10 +90,32 @@ SHARED: list[Callable[[Any], Any]] = [
         "also MULCOT_BENCH_MODEL_TIMEOUT (default: no limit). Training is not limited.",
     ),
     mlflow_option,
+    click.option(
+        "--launcher",
+        type=click.Choice(["local", "submitit"]),
+        help="Fan the run out as one job per (dataset, model group) and merge their results: local (subprocesses "
+        "here) or submitit (Slurm, or its local executor with --launcher-arg cluster=local; needs the [launcher] "
+        "extra). Default: everything in this process.",
+    ),
+    click.option(
+        "--launcher-arg",
+        "launcher_args",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="A launcher setting (repeatable): submitit takes cluster (slurm, local, debug), partition, timeout_min, "
+        "cpus_per_task, gpus_per_node, mem_gb, nodes, tasks_per_node and slurm_*; local takes max_parallel.",
+    ),
+    click.option("--no-report", is_flag=True, hidden=True, help="Write results.json only (a launcher's job)."),
     plugins_dir_option,
     strict_option,
     verbosity_options,
 ]
+
+#: options a launcher's job does not repeat from the parent's command line: it sets them per job
+PER_JOB = frozenset(
+    {"run_all", "models", "datasets", "no_train", "data_root", "runs_dir", "reports_dir", "cache_dir", "run_id",
+     "mlflow_uri", "launcher", "launcher_args", "no_report"}
+)  # fmt: skip
 
 
 def shared_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -152,6 +174,9 @@ def execute(
     resamples: int,
     model_timeout: str | None,
     mlflow_uri: str | None,
+    launcher: str | None,
+    launcher_args: tuple[str, ...],
+    no_report: bool,
     plugins_dirs: tuple[Path, ...],
     strict: bool,
 ) -> None:
@@ -160,6 +185,8 @@ def execute(
     from mulcot_bench.runner import RunOptions, run
 
     check_mlflow(mlflow_uri)
+    if launcher_args and not launcher:
+        raise UserError("--launcher-arg needs --launcher local or --launcher submitit")
     synthetic = synthetic_options(synthetic_size, synthetic_seed)
     several = parse_seeds(seeds)
     registry = load_registry(plugins_dirs, strict)
@@ -190,9 +217,40 @@ def execute(
         model_timeout=parse_timeout(model_timeout, "--model-timeout"),
         checkpoints=checkpoints,
         train=train,
+        report=not no_report,
     )
-    outcome = run(registry, options)
+    if launcher:
+        from mulcot_bench.runner.fanout import Launch, run_fanout
+
+        outcome = run_fanout(registry, options, Launch(launcher, list(launcher_args), job_args()))
+    else:
+        outcome = run(registry, options)
     click.echo(close_run(outcome))
     export_after_run(outcome.run_dir, mlflow_uri)
     if outcome.results.failures:
         sys.exit(1)
+
+
+def job_args(ctx: click.Context | None = None) -> list[str]:
+    """The options of the current ``run``/``eval`` command line that every launcher job repeats (those given,
+    paths made absolute), leaving out :data:`PER_JOB`."""
+    from click.core import ParameterSource
+
+    ctx = ctx or click.get_current_context()
+    out: list[str] = []
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or param.name in PER_JOB:
+            continue
+        if ctx.get_parameter_source(param.name) in (None, ParameterSource.DEFAULT):
+            continue
+        flag = max(param.opts, key=len)
+        if not param.expose_value:  # -v / -q: flags handled by their callback
+            out.append(flag)
+            continue
+        value = ctx.params[param.name]
+        for one in value if param.multiple else (value,):
+            if param.is_flag:
+                out += [flag] if one else []
+            else:
+                out += [flag, str(one.resolve()) if isinstance(one, Path) else str(one)]
+    return out

@@ -34,6 +34,7 @@ class RunOptions:
     allow_partial: bool = False  # run a known release that loaded short of its manifest (recorded, printed)
     checkpoints: dict[str, Path] = field(default_factory=dict)  # model -> folder its save() wrote (not trained)
     train: bool = True  # False (``eval``, ``run --no-train``): a trainable model without a checkpoint is refused
+    report: bool = True  # False (``--no-report``, a launcher's job): write results.json, render no leaderboard
 
 
 @dataclass

@@ -16,6 +16,7 @@ from mulcot_bench.metrics.classification import invalid_count
 from mulcot_bench.metrics.perclass import confusion
 from mulcot_bench.paths import CACHE_ENV, default_cache_dir, default_data_root, safe_name
 from mulcot_bench.plugin.registry import Registry
+from mulcot_bench.plugin.specs import DatasetSpec
 from mulcot_bench.redact import redact, redact_obj
 from mulcot_bench.reported import reported_entries
 from mulcot_bench.results import DatasetRecord, Entry, Failure, PluginRecord, Provenance, RunResults
@@ -33,7 +34,8 @@ from mulcot_bench.scoring.metric import SampleScores
 from mulcot_bench.scoring.scorer import Scorer
 
 
-def _provenance(registry: Registry, options: RunOptions, started: str) -> Provenance:
+def run_provenance(registry: Registry, options: RunOptions, started: str) -> Provenance:
+    """What produced a run: versions, platform, plugins, git commit, seed and command."""
     plugins = [PluginRecord(**vars(p)) for p in registry.loaded.plugins]
     return Provenance(
         mulcot_bench_version=__version__,
@@ -59,7 +61,9 @@ def run(registry: Registry, options: RunOptions) -> RunOutcome:
         return _run(registry, options)
 
 
-def _run(registry: Registry, options: RunOptions) -> RunOutcome:
+def check_selection(registry: Registry, options: RunOptions) -> tuple[Path, list[DatasetSpec], list[str]]:
+    """The data root, datasets and models a run takes; bad input (an unknown name, a missing data root, a model
+    that would need training under ``--no-train``) raises :class:`UserError` before anything is written."""
     data_root = options.data_root if options.data_root is not None else default_data_root()
     if options.data_root is not None and not options.data_root.is_dir():
         raise UserError(f"data root {options.data_root} does not exist; pass an existing folder to --data-root")
@@ -73,6 +77,11 @@ def _run(registry: Registry, options: RunOptions) -> RunOutcome:
             f"not training, but {', '.join(need)} would need training; give each a checkpoint "
             f"(-o {need[0]}.checkpoint=PATH, a folder its save() wrote) or leave it out"
         )
+    return data_root, datasets, models
+
+
+def _run(registry: Registry, options: RunOptions) -> RunOutcome:
+    data_root, datasets, models = check_selection(registry, options)
     started = datetime.now(UTC)
     probed = [m for m in [*models, *([options.teacher] if options.teacher else [])] if m not in options.checkpoints]
     unreachable = probe_models(registry, probed)  # a checkpointed model's weights are its checkpoint, not probed
@@ -132,7 +141,7 @@ def _run(registry: Registry, options: RunOptions) -> RunOutcome:
         entries.extend(aggregate(scored, scorer) if options.seeds else [e for e, _ in scored])
     results = RunResults(
         run_id=run_id,
-        provenance=_provenance(registry, options, started.isoformat()),
+        provenance=run_provenance(registry, options, started.isoformat()),
         metrics=scorer.records(),
         datasets=records,
         entries=entries,
@@ -145,14 +154,20 @@ def _run(registry: Registry, options: RunOptions) -> RunOutcome:
         results.skipped["journal_lines_cut_short"] = replayed.skipped
     results = RunResults.model_validate(redact_obj(results.model_dump(mode="json")))
     results.write(run_dir)
+    return RunOutcome(run_dir, results, render(run_dir, options))
+
+
+def render(run_dir: Path, options: RunOptions) -> Path | None:
+    """The leaderboard of a written run folder under ``--reports-dir`` (None with ``report`` off: a launcher's job)."""
+    if not options.report:
+        return None
     failpoint("report")
     from mulcot_bench.report import render_report
 
-    out = options.reports_dir / safe_name(run_id)
+    out = options.reports_dir / run_dir.name
     if out.resolve() == run_dir.resolve():  # --reports-dir equal to --runs-dir: never render over the run folder
         out = run_dir / "report"
-    report = render_report(run_dir, out)
-    return RunOutcome(run_dir, results, report)
+    return render_report(run_dir, out)
 
 
 def probe_models(registry: Registry, names: list[str]) -> dict[str, str]:

@@ -63,6 +63,17 @@ def log(message: str) -> None:
     logs.log(message)
 
 
+def assistant_of(registry: Registry, name: str, selected: list[str]) -> str | None:
+    """The assistant a learner trains from: the one its card names, else the first selected assistant, else the
+    first default one (None: no assistant installed)."""
+    card = registry.model(name).card
+    if card.assistant:
+        return card.assistant
+    assistants = [n for n, s in registry.models.items() if s.card.role == "assistant"]
+    chosen = [n for n in assistants if n in selected] or [n for n in assistants if registry.model(n).card.default]
+    return chosen[0] if chosen else None
+
+
 @dataclass
 class ModelRun:
     """One model's outputs on the test split, with its stage report."""
@@ -120,18 +131,12 @@ class DatasetPipeline:
     def assistant_for(self, name: str) -> str | None:
         """The assistant a student (or a rationale-trained baseline) learns from."""
         card = self.registry.model(name).card
-        if card.assistant:
-            if card.assistant not in self.registry.models:
-                raise ModelUnavailable(
-                    f"model {name!r} names assistant {card.assistant!r}, which no installed plugin registers; "
-                    "install the plugin that registers it"
-                )
-            return card.assistant
-        assistants = [n for n, s in self.registry.models.items() if s.card.role == "assistant"]
-        chosen = [n for n in assistants if n in self.model_names] or [
-            n for n in assistants if self.registry.model(n).card.default
-        ]
-        return chosen[0] if chosen else None
+        if card.assistant and card.assistant not in self.registry.models:
+            raise ModelUnavailable(
+                f"model {name!r} names assistant {card.assistant!r}, which no installed plugin registers; "
+                "install the plugin that registers it"
+            )
+        return assistant_of(self.registry, name, self.model_names)
 
     def teacher(self) -> str | None:
         """The teacher that serves this dataset (``--teacher`` or the first registered one that does)."""

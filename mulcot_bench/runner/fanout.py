@@ -1,0 +1,186 @@
+"""``run --launcher``: the run fanned out as independent jobs, one ``mulcot-bench run`` per (dataset, model group).
+
+Every job shares the cache and writes its own run folder under ``<run folder>/jobs/<job>`` without a
+leaderboard; the parent waits (a line per finished job and every few seconds: jobs done, failed, ETA), merges
+the jobs' ``results.json`` and predictions files into ``<run folder>`` and renders the one leaderboard. A job that
+wrote no results is a failure naming the job and its log file (the run exits 1); it is never dropped.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mulcot_bench.console.logs import open_run_log, run_log
+from mulcot_bench.paths import default_cache_dir, safe_name
+from mulcot_bench.plugin.registry import Registry
+from mulcot_bench.redact import redact, redact_obj
+from mulcot_bench.reported import reported_entries
+from mulcot_bench.results import Failure, JobRecord, LauncherRecord, RunResults
+from mulcot_bench.runner.intake import take_in
+from mulcot_bench.runner.jobs import Job, plan_jobs
+from mulcot_bench.runner.launchers import Started, open_launcher, parse_launcher_args
+from mulcot_bench.runner.merge import (
+    copy_predictions,
+    merge_datasets,
+    merge_entries,
+    merge_failures,
+    merge_metrics,
+    merge_skipped,
+)
+from mulcot_bench.runner.options import RunOptions, RunOutcome
+from mulcot_bench.runner.orchestrate import check_selection, render, run_provenance
+from mulcot_bench.runner.pipeline import log
+from mulcot_bench.runner.preflight import preflight
+from mulcot_bench.runner.progress import LINE_EVERY, duration, eta
+from mulcot_bench.scoring.scorer import Scorer
+
+POLL_SECONDS = 1.0
+JOBS_FOLDER = "jobs"  # <run folder>/jobs/<job>: each job's own run folder
+LOGS_FOLDER = "launcher"  # <run folder>/launcher: the launcher's logs of the jobs
+
+
+@dataclass
+class Launch:
+    """How to fan a run out: the launcher, its ``--launcher-arg`` settings, and the ``run`` options every job
+    repeats from the parent's command line (datasets, models and folders are set per job)."""
+
+    name: str
+    settings: list[str] = field(default_factory=list)
+    job_args: list[str] = field(default_factory=list)
+
+
+def job_command(job: Job, launch: Launch, options: RunOptions, jobs_dir: Path) -> list[str]:
+    """The ``mulcot-bench run`` command line of one job: its slice, the shared cache, its own run folder."""
+    cmd = [sys.executable, "-m", "mulcot_bench.cli", "run", *launch.job_args, "-d", job.dataset]
+    for model in job.models:
+        cmd += ["-m", model]
+    cmd += ["--cache-dir", str((options.cache_dir or default_cache_dir()).resolve())]
+    if options.data_root is not None:
+        cmd += ["--data-root", str(options.data_root.resolve())]
+    cmd += ["--runs-dir", str(jobs_dir.resolve()), "--run-id", job.name, "--no-report"]
+    return cmd + ([] if options.train else ["--no-train"])
+
+
+def run_fanout(registry: Registry, options: RunOptions, launch: Launch) -> RunOutcome:
+    """Run every (dataset, model group) job through the launcher, wait, merge and render; see the module."""
+    with run_log():
+        return _fanout(registry, options, launch)
+
+
+def _fanout(registry: Registry, options: RunOptions, launch: Launch) -> RunOutcome:
+    settings = parse_launcher_args(launch.name, launch.settings)
+    data_root, datasets, models = check_selection(registry, options)
+    started = datetime.now(UTC)
+    run_id = options.run_id or started.strftime("%Y%m%d-%H%M%S")
+    run_dir = options.runs_dir / safe_name(run_id)
+    launcher = open_launcher(launch.name, (run_dir / LOGS_FOLDER).resolve(), settings)
+    taken = take_in(datasets, data_root, options)  # a named dataset that cannot run stops here, nothing written
+    preflight(registry, taken, models, {})
+    running = [t.record.name for t in taken if t.data is not None]
+    for t in taken:
+        t.data = None  # the jobs load their own
+    run_dir.mkdir(parents=True, exist_ok=True)
+    open_run_log(run_dir)
+    jobs_dir = run_dir / JOBS_FOLDER
+    plan = plan_jobs(registry, running, models)
+    log(f"launcher {launcher.name}: {len(plan)} job(s): {', '.join(j.name for j in plan) or 'none'}")
+    submitted: list[tuple[Job, Started]] = []
+    try:
+        for job in plan:
+            (jobs_dir / job.name / "results.json").unlink(missing_ok=True)  # an earlier attempt's are not this one's
+            command = job_command(job, launch, options, jobs_dir)
+            submitted.append((job, launcher.submit(job.name, command, Path.cwd())))
+        wait(launcher, [(s, jobs_dir / job.name / "results.json") for job, s in submitted])
+    except KeyboardInterrupt:
+        for _, s in submitted:
+            launcher.cancel(s)
+        raise
+    parts, records, own = collect(launcher, submitted, jobs_dir, run_dir)
+    provenance = run_provenance(registry, options, started.isoformat())
+    provenance.launcher = LauncherRecord(name=launcher.name, settings={k: str(v) for k, v in settings.items()},
+                                         jobs=records)  # fmt: skip
+    datasets_run = merge_datasets(parts, [t.record for t in taken])
+    names = [r.name for r in datasets_run]
+    scorer = None if parts else Scorer(registry, None, options.bootstrap)  # no job wrote results: the metrics' own
+    results = RunResults(
+        run_id=run_id,
+        provenance=provenance,
+        metrics=merge_metrics(parts) if scorer is None else scorer.records(),
+        datasets=datasets_run,
+        entries=merge_entries(parts, names, models, options.ablations),
+        failures=merge_failures(parts, own),
+        skipped=merge_skipped(parts),
+        reported=reported_entries(names),
+        bootstrap=parts[0].bootstrap if scorer is None else scorer.bootstrap(),
+    )
+    results.provenance.finished_at = datetime.now(UTC).isoformat()
+    results = RunResults.model_validate(redact_obj(results.model_dump(mode="json")))
+    results.write(run_dir)
+    return RunOutcome(run_dir, results, render(run_dir, options))
+
+
+def collect(
+    launcher: Any, submitted: list[tuple[Job, Started]], jobs_dir: Path, run_dir: Path
+) -> tuple[list[RunResults], list[JobRecord], list[Failure]]:
+    """Each ended job's results (its predictions files copied into ``run_dir``), its record, and a failure for
+    each job that left no readable ``results.json``."""
+    parts: list[RunResults] = []
+    records: list[JobRecord] = []
+    own: list[Failure] = []
+    copied: set[str] = set()
+    for job, s in submitted:
+        job_dir = jobs_dir / job.name
+        why = ""
+        if not (job_dir / "results.json").is_file():
+            why = f"wrote no results ({launcher.outcome(s)})"
+        else:
+            try:
+                part = RunResults.read(job_dir)
+            except (OSError, ValueError) as exc:
+                why = f"wrote results that do not read ({str(exc).splitlines()[0]})"
+            else:
+                parts.append(part)
+                copy_predictions(job_dir, run_dir, part.entries, copied)
+        if why:
+            reason = redact(f"job {job.name} ({s.job_id}) {why}; see its log {s.log}")
+            own.append(Failure(what="job", dataset=job.dataset, model=", ".join(job.models), reason=reason))
+        records.append(JobRecord(
+            name=job.name, dataset=job.dataset, models=list(job.models), job_id=s.job_id, command=s.command,
+            log=str(s.log), status="failed" if why else "done",
+        ))  # fmt: skip
+    return parts, records, own
+
+
+def wait(launcher: Any, jobs: list[tuple[Started, Path]]) -> None:
+    """Until every job has ended: a line as each ends (did it write its ``results.json``?) and every
+    :data:`LINE_EVERY` seconds (jobs ended, failed, ETA)."""
+    start = last = time.monotonic()
+    ended: set[str] = set()
+    failed = 0
+    while len(ended) < len(jobs):
+        for job, results in jobs:
+            if job.name in ended or not launcher.finished(job):
+                continue
+            ended.add(job.name)
+            ok = results.is_file()
+            failed += not ok
+            said = "done" if ok else f"FAILED (no results; see {job.log})"
+            log(
+                f"launcher: job {job.name} {said}; {_progress(len(ended), failed, len(jobs), time.monotonic() - start)}"
+            )
+        now = time.monotonic()
+        if len(ended) < len(jobs) and now - last >= LINE_EVERY:
+            last = now
+            log("launcher: " + _progress(len(ended), failed, len(jobs), now - start))
+        if len(ended) < len(jobs):
+            time.sleep(POLL_SECONDS)
+
+
+def _progress(done: int, failed: int, total: int, elapsed: float) -> str:
+    left = eta(done, total, elapsed)
+    return f"{done}/{total} jobs ended, {failed} failed, {duration(elapsed)}" + (f", ETA {left}" if left else "")

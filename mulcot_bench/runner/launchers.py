@@ -1,0 +1,153 @@
+"""Where the jobs of ``run --launcher`` run: plain subprocesses on this machine (``local``), or through the
+``submitit`` package (Slurm; its local executor runs the same jobs as subprocesses on one machine).
+
+A launcher only starts a job's command and says when it has ended; what the job produced is read from its
+``results.json`` by the caller (never from a launcher's own return values).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mulcot_bench.errors import UserError
+
+LAUNCHERS = ("local", "submitit")
+#: ``--launcher-arg`` keys of the submitit launcher -> their type (``partition`` is Slurm's; any ``slurm_*`` key
+#: goes to submitit as text)
+SUBMITIT_KEYS: dict[str, Callable[[str], Any]] = {
+    "cluster": str,
+    "partition": str,
+    "timeout_min": int,
+    "cpus_per_task": int,
+    "gpus_per_node": int,
+    "mem_gb": float,
+    "nodes": int,
+    "tasks_per_node": int,
+}
+LOCAL_KEYS: dict[str, Callable[[str], Any]] = {"max_parallel": int}
+SUBMITIT_MISSING = "--launcher submitit needs the submitit package: pip install 'mulcot-bench[launcher]'"
+
+
+@dataclass
+class Started:
+    """A submitted job: its id, its command and the log file to read when it fails."""
+
+    name: str
+    command: list[str]
+    job_id: str | None
+    log: Path
+    handle: Any = None
+
+
+def parse_launcher_args(name: str, items: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` settings of a launcher, typed; a malformed or unknown one is one line naming it."""
+    keys = SUBMITIT_KEYS if name == "submitit" else LOCAL_KEYS
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UserError(f"--launcher-arg {item!r} must be KEY=VALUE, e.g. --launcher-arg timeout_min=60")
+        if key not in keys and not (name == "submitit" and key.startswith("slurm_")):
+            raise UserError(
+                f"--launcher-arg {key!r} is not a setting of the {name} launcher; valid: "
+                + ", ".join(keys)
+                + (", slurm_*" if name == "submitit" else "")  # fmt: skip
+            )
+        try:
+            out[key] = keys.get(key, str)(value.strip())
+        except ValueError:
+            raise UserError(f"--launcher-arg {item!r}: {key} takes a number") from None
+    return out
+
+
+class LocalLauncher:
+    """Each job a subprocess of this one, at most ``max_parallel`` at a time (default: the CPU count)."""
+
+    name = "local"
+
+    def __init__(self, folder: Path, settings: dict[str, Any]) -> None:
+        self.folder = folder
+        self.max_parallel = max(1, int(settings.get("max_parallel") or os.cpu_count() or 1))
+        self.waiting: list[Started] = []
+        self.running: list[Started] = []
+
+    def submit(self, name: str, command: list[str], cwd: Path) -> Started:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        job = Started(name, command, None, self.folder / f"{name}.log", handle={"cwd": cwd})
+        self.waiting.append(job)
+        self._start()
+        return job
+
+    def _start(self) -> None:
+        self.running = [j for j in self.running if j.handle.poll() is None]
+        while self.waiting and len(self.running) < self.max_parallel:
+            job = self.waiting.pop(0)
+            with job.log.open("wb") as out:  # the child keeps its own copy of the descriptor
+                job.handle = subprocess.Popen(
+                    job.command, cwd=job.handle["cwd"], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                )
+            job.job_id = f"pid {job.handle.pid}"
+            self.running.append(job)
+
+    def finished(self, job: Started) -> bool:
+        self._start()
+        return job.job_id is not None and job.handle.poll() is not None
+
+    def outcome(self, job: Started) -> str:
+        return f"exit code {job.handle.returncode}"
+
+    def cancel(self, job: Started) -> None:
+        if job in self.waiting:
+            self.waiting.remove(job)
+        elif job.job_id is not None and job.handle.poll() is None:
+            job.handle.terminate()
+
+
+class SubmititLauncher:
+    """Each job a ``submitit`` job running the command (``CommandFunction``); logs under ``folder``."""
+
+    name = "submitit"
+
+    def __init__(self, folder: Path, settings: dict[str, Any]) -> None:
+        try:
+            import submitit
+        except ImportError:
+            raise UserError(SUBMITIT_MISSING) from None
+        self.submitit = submitit
+        params = {("slurm_partition" if k == "partition" else k): v for k, v in settings.items() if k != "cluster"}
+        try:
+            self.executor = submitit.AutoExecutor(folder=folder, cluster=settings.get("cluster"))
+            self.executor.update_parameters(**params)
+        except (ValueError, NameError, AssertionError, RuntimeError) as exc:
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise UserError(f"--launcher-arg: submitit refused the settings: {first}") from None
+
+    def submit(self, name: str, command: list[str], cwd: Path) -> Started:
+        self.executor.update_parameters(name=name)
+        handle = self.executor.submit(self.submitit.helpers.CommandFunction(command, cwd=cwd, verbose=True))
+        return Started(name, command, str(handle.job_id), Path(handle.paths.stderr), handle)
+
+    def finished(self, job: Started) -> bool:
+        try:
+            return bool(job.handle.done())
+        except Exception:  # noqa: BLE001 - the debug executor runs the job inside done() and raises its error
+            return True
+
+    def outcome(self, job: Started) -> str:
+        return f"state {job.handle.state}"
+
+    def cancel(self, job: Started) -> None:
+        job.handle.cancel(check=False)
+
+
+def open_launcher(name: str, folder: Path, settings: dict[str, Any]) -> LocalLauncher | SubmititLauncher:
+    """The launcher called ``name``, its job logs under ``folder``."""
+    if name == "submitit":
+        return SubmititLauncher(folder, settings)
+    return LocalLauncher(folder, settings)

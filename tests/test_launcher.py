@@ -1,0 +1,248 @@
+"""``run --launcher``: a run fanned out as (dataset, model group) jobs, merged into the single-process result.
+
+The runs use the fake models of ``tests/fake_plugins/counting.py`` on two datasets: the embedded ``synthetic``
+set and ``second`` (the same generator with another seed, registered by a plugin file), so a run takes seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakerun import env, plugins_dir
+
+from mulcot_bench.errors import UserError
+from mulcot_bench.plugin.registry import build_registry
+from mulcot_bench.results import Entry, RunResults
+from mulcot_bench.runner.jobs import model_groups, plan_jobs
+from mulcot_bench.runner.launchers import SubmititLauncher, parse_launcher_args
+from mulcot_bench.runner.merge import merge_entries
+
+SECOND = """
+from dataclasses import replace
+
+from mulcot_bench.data.synthetic import generate
+from mulcot_bench.plugin.hookspecs import hookimpl
+from mulcot_bench.plugin.specs import DatasetSpec
+
+
+def load(root, name, **options):
+    return replace(generate(seed=7, train=40, dev=10, test=30), name=name)
+
+
+@hookimpl
+def register_datasets(register):
+    register(DatasetSpec("second", "Second synthetic set", "aspect", load))
+"""
+
+#: a baseline whose process dies while predicting: its job ends without results
+CRASH = """
+import os
+
+from mulcot_bench.plugin.hookspecs import hookimpl
+from mulcot_bench.plugin.specs import ModelSpec
+from mulcot_bench.types import ModelCard
+
+
+class Crash:
+    def __init__(self, card):
+        self.card = card
+
+    def predict(self, samples):
+        os._exit(3)
+
+
+@hookimpl
+def register_models(register):
+    register(ModelSpec(ModelCard("crash", "baseline", "dies", rationale=False, default=False), Crash))
+"""
+
+MODELS = ("count-assistant", "count-student", "count-rule")
+
+
+def mulcot(tmp: Path, where: str, *more: str, models: tuple[str, ...] = MODELS) -> subprocess.CompletedProcess[str]:
+    """``mulcot-bench run`` on both datasets, its run folder ``tmp/where/runs/same`` and its own cache."""
+    folder = plugins_dir(tmp, {"second.py": SECOND, "crash.py": CRASH})
+    cmd = [sys.executable, "-m", "mulcot_bench.cli", "run", "-d", "synthetic", "-d", "second"]
+    cmd += ["--teacher", "count-teacher", *[x for m in models for x in ("-m", m)], "--plugins-dir", str(folder)]
+    cmd += ["--synthetic-size", "60,20,40", "--bootstrap", "100", "--run-id", "same", "--cache-dir", str(tmp / where)]
+    cmd += ["--runs-dir", str(tmp / where / "runs"), "--reports-dir", str(tmp / where / "reports"), *more]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp, env=env(tmp))
+
+
+def results(tmp: Path, where: str) -> dict[str, Any]:
+    return json.loads((tmp / where / "runs" / "same" / "results.json").read_text())
+
+
+def comparable(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry without what depends on the process and cache, not on the result: wall times, cache hits, the
+    cache folder its trained weights went to."""
+    return {k: v for k, v in entry.items() if k not in ("stage", "cached", "checkpoint")}
+
+
+def export(tmp: Path, where: str) -> dict[str, str]:
+    """The leaderboard tables (``report --format csv,md``) of a run, by file name."""
+    out = tmp / where / "tables"
+    cmd = [sys.executable, "-m", "mulcot_bench.cli", "report", str(tmp / where / "runs" / "same"), "--out", str(out)]
+    done = subprocess.run([*cmd, "--format", "csv,md"], capture_output=True, text=True, timeout=120, env=env(tmp))
+    assert done.returncode == 0, done.stderr
+    return {p.name: p.read_text() for p in sorted(out.iterdir()) if p.is_file()}
+
+
+@pytest.mark.slow
+def test_submitit_local_fanout_equals_the_single_process_run(tmp_path: Path) -> None:
+    pytest.importorskip("submitit")
+    single = mulcot(tmp_path, "single")
+    assert single.returncode == 0, single.stderr
+    fanned = mulcot(tmp_path, "fanned", "--launcher", "submitit", "--launcher-arg", "cluster=local")
+    assert fanned.returncode == 0, fanned.stderr
+    one, merged = results(tmp_path, "single"), results(tmp_path, "fanned")
+
+    launcher = merged["provenance"]["launcher"]
+    jobs = launcher["jobs"]
+    assert launcher["name"] == "submitit" and launcher["settings"] == {"cluster": "local"}
+    assert [j["name"] for j in jobs] == [
+        "synthetic.count-assistant", "synthetic.baselines", "second.count-assistant", "second.baselines",
+    ]  # fmt: skip
+    assert {j["dataset"] for j in jobs} == {"synthetic", "second"} and {j["status"] for j in jobs} == {"done"}
+    assert len({j["job_id"] for j in jobs}) == len(jobs)  # the local executor's job ids: the jobs' process ids
+    for job in jobs:  # each ran the ordinary run for its slice, with the parent's options and the shared cache
+        cmd = job["command"]
+        assert cmd[cmd.index("-d") + 1] == job["dataset"] and "--no-report" in cmd
+        assert cmd[cmd.index("--cache-dir") + 1] == str(tmp_path / "fanned")
+        assert cmd[cmd.index("--bootstrap") + 1] == "100" and cmd[cmd.index("--teacher") + 1] == "count-teacher"
+        assert Path(job["log"]).is_file()
+        assert (tmp_path / "fanned" / "runs" / "same" / "jobs" / job["name"] / "results.json").is_file()
+    assert "launcher: job second.baselines done" in fanned.stderr and "4/4 jobs ended, 0 failed" in fanned.stderr
+
+    assert [comparable(e) for e in merged["entries"]] == [comparable(e) for e in one["entries"]]
+    assert [e["model"] for e in merged["entries"] if e["dataset"] == "second"] == [
+        "count-teacher", "count-assistant", "count-student", "count-rule",
+    ]  # fmt: skip
+    for key in ("datasets", "metrics", "failures", "reported", "bootstrap", "skipped"):
+        assert merged[key] == one[key], key
+    for entry in merged["entries"]:  # the predictions files came into the merged run folder, equal
+        rel = entry["predictions_file"]
+        fan_file = tmp_path / "fanned" / "runs" / "same" / rel
+        assert fan_file.read_text() == (tmp_path / "single" / "runs" / "same" / rel).read_text()
+    assert export(tmp_path, "fanned") == export(tmp_path, "single")
+    assert (tmp_path / "fanned" / "reports" / "same" / "index.html").is_file()
+    assert fanned.stdout.split("\n", 2)[2] == single.stdout.split("\n", 2)[2]  # the score tables
+
+    again = mulcot(tmp_path, "fanned", "--launcher", "submitit", "--launcher-arg", "cluster=local")  # same run id
+    assert again.returncode == 0, again.stderr
+    rerun = results(tmp_path, "fanned")  # every job ran again on the shared cache, nothing trained or predicted
+    assert {j["job_id"] for j in rerun["provenance"]["launcher"]["jobs"]}.isdisjoint(j["job_id"] for j in jobs)
+    assert all(e["cached"] for e in rerun["entries"])
+    assert [comparable(e) for e in rerun["entries"]] == [comparable(e) for e in one["entries"]]
+
+
+@pytest.mark.slow
+def test_a_job_that_dies_is_a_failure_naming_it_and_its_log(tmp_path: Path) -> None:
+    done = mulcot(
+        tmp_path, "local", "--launcher", "local", "--launcher-arg", "max_parallel=2",
+        models=("count-assistant", "count-student", "crash"),
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    merged = results(tmp_path, "local")
+    status = {j["name"]: j["status"] for j in merged["provenance"]["launcher"]["jobs"]}
+    assert status == {
+        "synthetic.count-assistant": "done", "synthetic.baselines": "failed",
+        "second.count-assistant": "done", "second.baselines": "failed",
+    }  # fmt: skip
+    failed = [f for f in merged["failures"] if f["what"] == "job"]
+    assert [(f["dataset"], f["model"]) for f in failed] == [("synthetic", "crash"), ("second", "crash")]
+    log = tmp_path / "local" / "runs" / "same" / "launcher" / "synthetic.baselines.log"
+    assert "job synthetic.baselines" in failed[0]["reason"] and str(log) in failed[0]["reason"]
+    assert "exit code 3" in failed[0]["reason"] and log.is_file()
+    assert {(e["dataset"], e["model"]) for e in merged["entries"]} == {
+        (d, m) for d in ("synthetic", "second") for m in ("count-teacher", "count-assistant", "count-student")
+    }
+    assert "FAILED (no results; see" in done.stderr and "2 failed" in done.stderr
+
+
+@pytest.mark.slow
+def test_a_run_whose_every_job_dies_still_writes_its_results_and_leaderboard(tmp_path: Path) -> None:
+    done = mulcot(tmp_path, "dead", "--launcher", "local", models=("crash",))
+    assert done.returncode == 1, done.stderr
+    merged = results(tmp_path, "dead")
+    assert merged["entries"] == [] and [f["what"] for f in merged["failures"]] == ["job", "job"]
+    assert {m["id"] for m in merged["metrics"]} >= {"accuracy", "macro_f1"} and merged["bootstrap"]["resamples"] == 100
+    assert [d["name"] for d in merged["datasets"]] == ["synthetic", "second"]
+    assert (tmp_path / "dead" / "reports" / "same" / "index.html").is_file()
+
+
+def test_model_groups_keep_each_chain_together() -> None:
+    registry = build_registry([])
+    models = ["synthetic-teacher", "tiny-vlm-assistant", "tiny-vlm-student", "tiny-vlm-student-nokd", "majority"]
+    assert model_groups(registry, models) == {
+        "tiny-vlm-assistant": models[:4],  # the no-KD student learns from the assistant's augmented chains
+        "baselines": ["majority"],
+    }
+    assert model_groups(registry, ["tiny-vlm-student"]) == {"tiny-vlm-assistant": ["tiny-vlm-student"]}
+    assert model_groups(registry, ["majority", "synthetic-teacher"]) == {
+        "teacher": ["synthetic-teacher"],
+        "baselines": ["majority"],
+    }
+    jobs = plan_jobs(registry, ["synthetic", "twitter2015"], ["majority", "tiny-vlm-student"])
+    assert [(j.name, j.models) for j in jobs] == [
+        ("synthetic.tiny-vlm-assistant", ("tiny-vlm-student",)), ("synthetic.baselines", ("majority",)),
+        ("twitter2015.tiny-vlm-assistant", ("tiny-vlm-student",)), ("twitter2015.baselines", ("majority",)),
+    ]  # fmt: skip
+
+
+def test_launcher_args_are_typed_and_bad_ones_named() -> None:
+    assert parse_launcher_args("submitit", ["cluster=local", "timeout_min=30", "mem_gb=1.5", "slurm_qos=low"]) == {
+        "cluster": "local", "timeout_min": 30, "mem_gb": 1.5, "slurm_qos": "low",
+    }  # fmt: skip
+    with pytest.raises(UserError, match=r"'max_parallel' is not a setting of the submitit launcher; valid: cluster"):
+        parse_launcher_args("submitit", ["max_parallel=2"])
+    with pytest.raises(UserError, match="'partition' is not a setting of the local launcher"):
+        parse_launcher_args("local", ["partition=gpu"])
+    with pytest.raises(UserError, match="timeout_min takes a number"):
+        parse_launcher_args("submitit", ["timeout_min=soon"])
+    with pytest.raises(UserError, match="must be KEY=VALUE"):
+        parse_launcher_args("local", ["max_parallel"])
+
+
+def test_submitit_missing_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setitem(sys.modules, "submitit", None)  # as if not installed
+    with pytest.raises(UserError, match=r"needs the submitit package: pip install 'mulcot-bench\[launcher\]'"):
+        SubmititLauncher(tmp_path, {"cluster": "local"})
+
+
+def test_launcher_arg_without_launcher_is_refused(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "mulcot_bench.cli", "run", "-d", "synthetic", "--launcher-arg", "cluster=local"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].endswith("--launcher-arg needs --launcher local or --launcher submitit")
+    assert not (tmp_path / "runs").exists()
+
+
+def _entry(dataset: str, model: str, role: str, variant: str | None = None) -> Entry:
+    return Entry(model=model, role=role, plugin="p", dataset=dataset, split="test", n=1, invalid=0, scores={},
+                 predictions_file=f"predictions/{dataset}/{model}.jsonl", identity=model, variant=variant)  # fmt: skip
+
+
+def test_merged_entries_come_in_single_process_order() -> None:
+    """Two chain jobs and a baseline job of two datasets: ranks interleave across jobs as one pipeline orders them,
+    and the teacher row both chain jobs wrote is kept once."""
+    chain_a = [_entry("d1", "t", "teacher"), _entry("d1", "a1", "assistant"), _entry("d1", "s1", "student"),
+               _entry("d1", "s1", "student", "text-only"), _entry("d1", "nokd1", "baseline")]  # fmt: skip
+    chain_b = [_entry("d1", "t", "teacher"), _entry("d1", "a2", "assistant"), _entry("d1", "s2", "student")]
+    base = [_entry("d1", "rule", "baseline", "text-only"), _entry("d1", "rule", "baseline")]
+    other = [_entry("d0", "rule", "baseline")]
+    parts = [
+        RunResults.model_construct(entries=chain_a), RunResults.model_construct(entries=chain_b),
+        RunResults.model_construct(entries=base), RunResults.model_construct(entries=other),
+    ]  # fmt: skip
+    merged = merge_entries(parts, ["d0", "d1"], ["a1", "s1", "nokd1", "a2", "s2", "rule"], ["text-only"])
+    assert [(e.dataset, e.model, e.variant) for e in merged] == [
+        ("d0", "rule", None), ("d1", "t", None), ("d1", "a1", None), ("d1", "a2", None), ("d1", "s1", None),
+        ("d1", "s1", "text-only"), ("d1", "s2", None), ("d1", "nokd1", None), ("d1", "rule", None),
+        ("d1", "rule", "text-only"),
+    ]  # fmt: skip
