@@ -7,6 +7,7 @@ Usage:
 Without ``--url`` (or ``$MULCOT_OPENAI_BASE_URL`` / ``$OPENAI_BASE_URL``) it prints one line and exits 2: this
 script needs a running server (see docs/teachers.md, "A local server"). It runs
 ``mulcot-bench run -d DATASET -m openai -m openai-zero-shot --teacher openai`` in a fresh cache under ``--out``,
+with the endpoint given as model arguments (``-o openai.base_url=URL -o openai-zero-shot.model=NAME ...``),
 then prints per model: accuracy, macro-F1, invalid items, the teacher's stage counts and the wall time. The
 key, if the server wants one, is read from ``$MULCOT_OPENAI_API_KEY`` or ``$OPENAI_API_KEY`` (never printed).
 """
@@ -40,19 +41,18 @@ def main(argv: list[str] | None = None) -> int:
         print("no model given: pass --model NAME (the name the server serves, e.g. from GET /v1/models)")
         return 2
     out = args.out.resolve()
-    env = {
-        **os.environ,
-        "MULCOT_OPENAI_BASE_URL": args.url,
-        "MULCOT_OPENAI_MODEL": args.model,
-        "MULCOT_OPENAI_IMAGES": args.images,
-        "MULCOT_OPENAI_CONCURRENCY": str(args.concurrency),
-        "MULCOT_OPENAI_MAX_TOKENS": str(args.max_tokens),
-        "MULCOT_BENCH_CACHE": str(out / "cache"),
-    }
+    env = {**os.environ, "MULCOT_BENCH_CACHE": str(out / "cache")}
+    model_args = [
+        f"{name}.{key}={value}"
+        for name in ("openai", "openai-zero-shot")
+        for key, value in (("base_url", args.url), ("model", args.model), ("images", args.images),
+                           ("max_tokens", args.max_tokens), ("concurrency", args.concurrency))
+    ]  # fmt: skip
     run_id = time.strftime("%Y%m%d-%H%M%S")
     cli = [str(Path(sys.executable).parent / "mulcot-bench"), "run", "-d", args.dataset, "-m", "openai",
            "-m", "openai-zero-shot", "--teacher", "openai", "--runs-dir", str(out / "runs"),
-           "--reports-dir", str(out / "reports"), "--run-id", run_id]  # fmt: skip
+           "--reports-dir", str(out / "reports"), "--run-id", run_id,
+           *[arg for item in model_args for arg in ("-o", item)]]  # fmt: skip
     if args.dataset == "synthetic":
         cli += ["--synthetic-size", args.sizes]
     start = time.perf_counter()
