@@ -35,7 +35,7 @@ import numpy as np
 from mulcot_bench.console.logs import get_logger
 from mulcot_bench.errors import ModelUnavailable
 from mulcot_features.onnx_image import ONNX_INSTALL, export_path, load_session, onnx_available
-from mulcot_features.store import FeatureStore, features_root, sha256
+from mulcot_features.store import BackgroundWrites, FeatureStore, features_root, sha256
 
 if TYPE_CHECKING:
     import torch
@@ -270,16 +270,16 @@ class ImageEncoder:
                 out[i] = hit
             else:
                 pending[digest] = [data, image_sha, [i]]
-        with torch_threads(self.threads if any(todo.values()) else None):
+        with torch_threads(self.threads if any(todo.values()) else None), BackgroundWrites(self.store) as writes:
             for size, pending in todo.items():
                 for batch in _chunks(list(pending.items()), self.batch_size):
-                    self._encode(batch, size, kind, shape, cache, out)
+                    self._encode(batch, size, kind, shape, writes if cache else None, out)
         for i, row in enumerate(out):  # every row is a hit, a zero row or encoded (duplicates included)
             if row is None:
                 raise AssertionError(f"feature row {i} was never filled")  # a bug, not bad input
         return out  # type: ignore[return-value]
 
-    def _encode(self, batch: list, size: int, kind: str, shape: tuple[int, ...], cache: bool,
+    def _encode(self, batch: list, size: int, kind: str, shape: tuple[int, ...], writes: BackgroundWrites | None,
                 out: list[np.ndarray | None]) -> None:
         inputs, keep = [], []
         for digest, (data, image_sha, indices) in batch:
@@ -297,8 +297,8 @@ class ImageEncoder:
         self.forward_calls += 1
         for (digest, indices), row in zip(keep, rows, strict=True):
             row = np.array(row, dtype=np.float32)
-            if cache:
-                self.store.put(digest, row)
+            if writes is not None:
+                writes.put(digest, row)
             self.stats["encoded"] += 1
             for i in indices:
                 out[i] = row
@@ -368,11 +368,11 @@ class TextEncoder:
                 pending[digest] = (text, [i])
         # batches of similar length waste little padding
         order = sorted(pending.items(), key=lambda item: len(item[1][0]))
-        with torch_threads(self.threads if order else None):
+        with torch_threads(self.threads if order else None), BackgroundWrites(self.store) as writes:
             for batch in _chunks(order, self.batch_size):
                 vectors = self._encode([text for _, (text, _) in batch])
                 for (digest, (_, indices)), vec in zip(batch, vectors, strict=True):
-                    self.store.put(digest, vec)
+                    writes.put(digest, vec)
                     self.stats["encoded"] += 1
                     for i in indices:
                         out[i] = vec
