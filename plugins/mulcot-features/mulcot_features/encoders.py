@@ -25,6 +25,7 @@ import importlib.util
 import io
 import math
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -270,17 +271,24 @@ class ImageEncoder:
                 out[i] = hit
             else:
                 pending[digest] = [data, image_sha, [i]]
-        with torch_threads(self.threads if any(todo.values()) else None), BackgroundWrites(self.store) as writes:
-            for size, pending in todo.items():
-                for batch in _chunks(list(pending.items()), self.batch_size):
-                    self._encode(batch, size, kind, shape, writes if cache else None, out)
+        jobs = [(batch, size) for size, pending in todo.items() for batch in _chunks(list(pending.items()),
+                                                                                  self.batch_size)]
+        with torch_threads(self.threads if jobs else None), BackgroundWrites(self.store) as writes, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="image-decode") as decoder:
+            # the next batch is decoded (Pillow releases the GIL) while the network runs on this one
+            ahead = decoder.submit(self._decode, *jobs[0], shape, out) if jobs else None
+            for n in range(len(jobs)):
+                inputs, keep = ahead.result()  # type: ignore[union-attr]
+                ahead = decoder.submit(self._decode, *jobs[n + 1], shape, out) if n + 1 < len(jobs) else None
+                self._encode(inputs, keep, kind, writes if cache else None, out)
         for i, row in enumerate(out):  # every row is a hit, a zero row or encoded (duplicates included)
             if row is None:
                 raise AssertionError(f"feature row {i} was never filled")  # a bug, not bad input
         return out  # type: ignore[return-value]
 
-    def _encode(self, batch: list, size: int, kind: str, shape: tuple[int, ...], writes: BackgroundWrites | None,
-                out: list[np.ndarray | None]) -> None:
+    def _decode(self, batch: list, size: int, shape: tuple[int, ...],
+                out: list[np.ndarray | None]) -> tuple[list[np.ndarray], list[tuple[str, list[int]]]]:
+        """A batch's network inputs and (key, indices) of each; undecodable images get counted zero rows."""
         inputs, keep = [], []
         for digest, (data, image_sha, indices) in batch:
             try:
@@ -290,6 +298,10 @@ class ImageEncoder:
                 self._bad(image_sha, exc)
                 for i in indices:
                     out[i] = np.zeros(shape, np.float32)
+        return inputs, keep
+
+    def _encode(self, inputs: list[np.ndarray], keep: list[tuple[str, list[int]]], kind: str,
+                writes: BackgroundWrites | None, out: list[np.ndarray | None]) -> None:
         if not inputs:
             return
         maps = self.run_network(np.stack(inputs))

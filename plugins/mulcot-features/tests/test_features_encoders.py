@@ -142,3 +142,23 @@ def test_unknown_or_missing_runtime_is_refused(monkeypatch, tmp_path: Path) -> N
     with pytest.raises(ModelUnavailable, match="pip install onnxruntime onnx"):
         ImageEncoder(tmp_path, runtime="onnxruntime")
     assert ImageEncoder(tmp_path).runtime_used == "torch"  # auto falls back to torch
+
+
+def test_a_failed_feature_write_is_raised_not_reported_as_cached(monkeypatch, tmp_path: Path) -> None:
+    enc = ImageEncoder(tmp_path, image_size=64)
+
+    def full_disk(digest: str, array: np.ndarray) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(enc.store, "put", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        enc.pooled([RED, BLUE])
+
+
+def test_many_batches_decoded_ahead_keep_their_order(tmp_path: Path) -> None:
+    images = [image_bytes((10 * i, 255 - 10 * i, 7 * i)) for i in range(7)]
+    batched = ImageEncoder(tmp_path / "a", image_size=64, batch_size=2).pooled([None, *images, b"junk", images[0]])
+    single = np.stack([ImageEncoder(tmp_path / "b", image_size=64).pooled([im])[0] for im in images])
+    np.testing.assert_allclose(batched[1:8], single, rtol=1e-4, atol=1e-5)
+    assert not batched[0].any() and not batched[8].any()
+    np.testing.assert_array_equal(batched[9], batched[1])
