@@ -14,11 +14,13 @@ Then, in alternating rounds:
   samples in batches of the same size, in a fresh interpreter too (so both sides pay torch's first calls),
   timed from the checkpoint load to the last prediction.
 
-On a shared machine, wall times of separate processes a few seconds long differ by 2x from load alone, so
-each ``eval`` also runs under cProfile, which times both sides inside the same process at the same moment:
-the runner's prediction stage (``cached_calls``: batching, cache look-ups and writes, journal, progress) against
-the model's own ``predict`` calls within it (the bare loop's work, same batches). Their ratio is the overhead
-figure; cProfile's own cost falls on the Python-heavy runner side, so it overstates the overhead.
+Both run on ``--threads`` OpenMP threads (1): with torch's default 2 on this loaded 2-core machine the tiny
+model's predict took 8-12 s instead of 0.8-1.0 s (spinning workers), which swamps any overhead. Separate
+processes seconds long still move with the load, so each round also runs a second ``eval`` under cProfile,
+which times both sides inside one process at the same moment: the runner's prediction stage (``cached_calls``:
+batching, cache look-ups and writes, journal, progress) against the model's own ``predict`` calls within it
+(the bare loop's work, same batches). cProfile's own cost falls on the Python-heavy runner side, so that ratio
+overstates the overhead.
 
 Prints each figure, the ratios (goal: run's prediction / bare loop <= 1.10) and the load average.
 """
@@ -29,6 +31,7 @@ import argparse
 import inspect
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -93,7 +96,8 @@ def bare_child(model_name: str, checkpoint: Path, batch: int) -> None:
     from mulcot_bench.plugin.registry import build_registry
 
     test = list(generate().split("test"))
-    model, load_s = timed(lambda: build_registry().model(model_name).build().load(checkpoint))
+    model = build_registry().model(model_name).build()  # discovery and imports: before the run's step line too
+    model, load_s = timed(lambda: model.load(checkpoint))
     _, predict_s = timed(lambda: [model.predict(test[i : i + batch]) for i in range(0, len(test), batch)])
     print(json.dumps({"load": load_s, "predict": predict_s, "samples": len(test)}))
 
@@ -104,11 +108,16 @@ def main() -> int:
     ap.add_argument("--model", default="tiny-vlm-assistant")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--bare-child", nargs=3, metavar=("MODEL", "CHECKPOINT", "BATCH"), help=argparse.SUPPRESS)
+    ap.add_argument("--threads", type=int, default=1, help="OMP/MKL threads of both sides (OMP_NUM_THREADS)")
     args = ap.parse_args()
     if args.bare_child:
         bare_child(args.bare_child[0], Path(args.bare_child[1]), int(args.bare_child[2]))
         return 0
     from mulcot_bench.runner.stages import BATCH
+
+    # both sides on the same threads: with torch's default 2 on this loaded 2-core machine the tiny model's
+    # predict took 8-12 s against 0.8-1.0 s on one thread (spinning OpenMP workers), which would swamp the overhead
+    os.environ.update(OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
 
     work = args.work or Path(tempfile.mkdtemp(prefix="eval-overhead-"))
     m = args.model
@@ -119,30 +128,32 @@ def main() -> int:
     checkpoint = Path(next(e["checkpoint"] for e in results["entries"] if e["model"] == m))
     built = build_registry_model(m)
     batch = getattr(built, "call_batch", None) or BATCH
-    model_file = inspect.getsourcefile(type(built).predict)
-    print(f"checkpoint {checkpoint}; batch {batch}; {load_line()}", flush=True)
+    model_file = inspect.getsourcefile(type(built))  # predict may be wrapped (torch.no_grad)
+    print(f"checkpoint {checkpoint}; batch {batch}; {args.threads} thread(s); {load_line()}", flush=True)
     steps, wholes, bares, inside = [], [], [], []
+    evals = ["eval", m, "-o", f"{m}.checkpoint={checkpoint}", "-d", "synthetic"]
     for r in range(1, args.rounds + 1):
-        run_id = f"eval-{r}"
-        whole = cli(["eval", m, "-o", f"{m}.checkpoint={checkpoint}", "-d", "synthetic"], work / f"cache-{r}",
-                    work, run_id, work / f"{run_id}.prof")
-        step = step_seconds(work / "runs" / run_id / "run.log", m)
-        stage, model_s, calls = profiled_split(work / f"{run_id}.prof", str(model_file))
-        inside.append(stage / model_s)
-        print(f"round {r}, inside eval (cProfile): prediction stage {stage:.2f} s, model predict {model_s:.2f} s "
-              f"in {calls} calls, ratio {stage / model_s:.3f}", flush=True)
+        for run_id in (f"eval-{r}", f"profiled-{r}"):  # an earlier call's cached answers and journals go
+            shutil.rmtree(work / f"cache-{run_id}", ignore_errors=True)
+            shutil.rmtree(work / "runs" / run_id, ignore_errors=True)
+        whole = cli(evals, work / f"cache-eval-{r}", work, f"eval-{r}")
+        step = step_seconds(work / "runs" / f"eval-{r}" / "run.log", m)
         load_s, predict_s, n = bare(m, checkpoint, batch)
+        cli(evals, work / f"cache-profiled-{r}", work, f"profiled-{r}", work / f"profiled-{r}.prof")
+        stage, model_s, calls = profiled_split(work / f"profiled-{r}.prof", str(model_file))
         steps.append(step)
         wholes.append(whole)
         bares.append(load_s + predict_s)
+        inside.append(stage / model_s)
         print(f"round {r}: run's prediction step {step:.2f} s (whole eval command {whole:.2f} s); bare load "
-              f"{load_s:.2f} s + predict {predict_s:.2f} s for {n} samples = {load_s + predict_s:.2f} s; "
-              f"{load_line()}", flush=True)
+              f"{load_s:.2f} s + predict {predict_s:.2f} s for {n} samples = {load_s + predict_s:.2f} s; inside "
+              f"a profiled eval: prediction stage {stage:.2f} s / model predict {model_s:.2f} s in {calls} calls "
+              f"= {stage / model_s:.3f}; {load_line()}", flush=True)
     step, whole, base = median(steps), median(wholes), median(bares)
     print(f"median of {args.rounds}: inside eval, prediction stage / model predict = {median(inside):.3f} "
           f"(goal <= 1.10); separate processes: run's prediction step / bare = {step:.2f} / {base:.2f} = "
-          f"{step / base:.2f} (steps {', '.join(f'{x:.1f}' for x in steps)}; bare "
-          f"{', '.join(f'{x:.1f}' for x in bares)}); whole eval command (cProfile on) / bare = {whole / base:.1f}")
+          f"{step / base:.3f} (steps {', '.join(f'{x:.2f}' for x in steps)}; bare "
+          f"{', '.join(f'{x:.2f}' for x in bares)}); whole eval command / bare = {whole / base:.1f}")
     return 0
 
 
