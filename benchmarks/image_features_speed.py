@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from speed_common import default_data_root, free_cores, load_line, timed, twitter_images
+from speed_common import default_data_root, free_cores, load_line, missing_twitter, timed, twitter_images
 
 
 def before(images: list[bytes], cache: Path, threads: int) -> np.ndarray:
@@ -73,9 +73,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch threads of the old path (the card's 1)")
     ap.add_argument("--profile", action="store_true", help="print a torch profiler summary of the eager network")
     args = ap.parse_args()
-    if not (args.data_root / "twitter2015").is_dir():
-        print(f"no twitter2015 under {args.data_root}; pass --data-root (the folder holding twitter2015/)",
-              file=sys.stderr)
+    if missing_twitter(args.data_root):
         return 2
     images = twitter_images(args.data_root)
     fast = images[: args.limit] if args.limit else images

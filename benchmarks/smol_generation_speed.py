@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from speed_common import default_data_root, load_line, timed
+from speed_common import default_data_root, load_line, missing_twitter, timed
 
 
 def backend_for(role: str) -> tuple[Any, Any]:
@@ -60,9 +60,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1: safe on a shared machine)")
     ap.add_argument("--profile", action="store_true", help="torch profiler summary of the student's call")
     args = ap.parse_args()
-    if not (args.data_root / "twitter2015").is_dir():
-        print(f"no twitter2015 under {args.data_root}; pass --data-root (the folder holding twitter2015/)",
-              file=sys.stderr)
+    if missing_twitter(args.data_root):
         return 2
     import torch
     from mulcot_hf.backend import generation_kwargs, pad_embeddings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,14 @@ REPO = Path(__file__).resolve().parents[1]
 def default_data_root() -> Path:
     """``$MULCOT_BENCH_DATA_ROOT``, else ``../shared/data`` beside the repository."""
     return Path(os.environ.get("MULCOT_BENCH_DATA_ROOT") or REPO.parent / "shared" / "data")
+
+
+def missing_twitter(root: Path, name: str = "twitter2015") -> bool:
+    """True (after one line on stderr naming the folder and what to do) when ``root`` has no ``name`` folder."""
+    if (root / name).is_dir():
+        return False
+    print(f"no {name} under {root}; pass --data-root (the folder holding {name}/)", file=sys.stderr)
+    return True
 
 
 def twitter_images(root: Path, name: str = "twitter2015") -> list[bytes]:
