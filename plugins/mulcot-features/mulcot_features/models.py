@@ -44,12 +44,12 @@ def shared_text_encoder(cache_dir: Path, max_length: int, threads: int | None) -
 
 @lru_cache(maxsize=4)
 def shared_image_encoder(cache_dir: Path, image_size: int, max_upscale: float | None, batch_size: int,
-                         threads: int | None) -> Any:
+                         threads: int | None, runtime: str = "auto") -> Any:
     """One EfficientNet-Lite0 per process and setting (its counters are read as differences)."""
     from mulcot_features.encoders import ImageEncoder
 
     return ImageEncoder(cache_dir, image_size=image_size, max_upscale=max_upscale, batch_size=batch_size,
-                        threads=threads)
+                        threads=threads, runtime=runtime)
 
 
 def text_input(sample: Sample, template: str) -> str:
@@ -100,7 +100,8 @@ class FeatureLogReg:
             upscale = self.settings["max_upscale"]
             self._image = shared_image_encoder(default_cache_dir(), int(self.settings["image_size"]),
                                                None if upscale is None else float(upscale),
-                                               int(self.settings["batch_size"]), self.settings["torch_threads"])
+                                               int(self.settings["batch_size"]), self.settings["torch_threads"],
+                                               self.settings["image_runtime"])
         return self._image
 
     def encoder_identities(self) -> dict[str, Any]:

@@ -111,3 +111,54 @@ def test_threads_option_is_restored_after_encoding(tmp_path: Path) -> None:
         assert enc.forward_calls == 1 and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_onnx_and_torch_runtimes_agree_and_share_the_cache(tmp_path: Path) -> None:
+    onnx = ImageEncoder(tmp_path / "a", image_size=96, runtime="onnxruntime")
+    eager = ImageEncoder(tmp_path / "b", image_size=96, runtime="torch")
+    assert (onnx.runtime_used, eager.runtime_used) == ("onnxruntime", "torch")
+    np.testing.assert_allclose(onnx.pooled([RED, BLUE]), eager.pooled([RED, BLUE]), rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(onnx.grid([BLUE]).numpy(), eager.grid([BLUE]).numpy(), rtol=1e-3, atol=1e-4)
+    assert list((tmp_path / "a").rglob("*.onnx"))  # the export is kept in the feature cache
+    shared = ImageEncoder(tmp_path / "a", image_size=96, runtime="torch")
+    shared.pooled([RED, BLUE])
+    assert shared.forward_calls == 0 and shared.stats["cache_hits"] == 2  # one cache for both runtimes
+
+
+def test_a_damaged_onnx_export_is_made_again(tmp_path: Path) -> None:
+    ImageEncoder(tmp_path / "a", image_size=64, runtime="onnxruntime").pooled([RED])
+    (export,) = (tmp_path / "a").rglob("*.onnx")
+    export.write_bytes(b"not a model")
+    enc = ImageEncoder(tmp_path / "a", image_size=64, runtime="onnxruntime", cache_grid=False)
+    assert enc.grid([RED]).shape == (1, 1280, 2, 2) and enc.forward_calls == 1
+    assert export.stat().st_size > 1_000_000
+
+
+def test_unknown_or_missing_runtime_is_refused(monkeypatch, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="'tensorrt' is not one of auto, onnxruntime, torch"):
+        ImageEncoder(tmp_path, runtime="tensorrt")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    with pytest.raises(ModelUnavailable, match="pip install onnxruntime onnx"):
+        ImageEncoder(tmp_path, runtime="onnxruntime")
+    assert ImageEncoder(tmp_path).runtime_used == "torch"  # auto falls back to torch
+
+
+def test_a_failed_feature_write_is_raised_not_reported_as_cached(monkeypatch, tmp_path: Path) -> None:
+    enc = ImageEncoder(tmp_path, image_size=64)
+
+    def full_disk(digest: str, array: np.ndarray) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(enc.store, "put", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        enc.pooled([RED, BLUE])
+
+
+def test_many_batches_decoded_ahead_keep_their_order(tmp_path: Path) -> None:
+    images = [image_bytes((10 * i, 255 - 10 * i, 7 * i)) for i in range(7)]
+    batched = ImageEncoder(tmp_path / "a", image_size=64, batch_size=2).pooled([None, *images, b"junk", images[0]])
+    single = np.stack([ImageEncoder(tmp_path / "b", image_size=64).pooled([im])[0] for im in images])
+    np.testing.assert_allclose(batched[1:8], single, rtol=1e-4, atol=1e-5)
+    assert not batched[0].any() and not batched[8].any()
+    np.testing.assert_array_equal(batched[9], batched[1])

@@ -104,3 +104,13 @@ def test_fusion_sees_both_modalities(mulcot_registry: Registry, small) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_meets_the_contract(mulcot_registry: Registry, name: str) -> None:
     check_model(name, registry=mulcot_registry, data=tiny_data())
+
+
+def test_the_cards_image_runtime_reaches_the_encoder(mulcot_registry: Registry) -> None:
+    from dataclasses import replace
+
+    card = mulcot_registry.model("effnet-lr").card
+    assert card.settings["image_runtime"] == "auto"
+    assert FeatureLogReg(card).image_encoder().runtime_used == "onnxruntime"  # installed by the set-up line
+    eager = replace(card, settings={**card.settings, "image_runtime": "torch"})
+    assert FeatureLogReg(eager).image_encoder().runtime_used == "torch"
