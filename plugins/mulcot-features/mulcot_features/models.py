@@ -101,7 +101,7 @@ class FeatureLogReg:
             self._image = shared_image_encoder(default_cache_dir(), int(self.settings["image_size"]),
                                                None if upscale is None else float(upscale),
                                                int(self.settings["batch_size"]), self.settings["torch_threads"],
-                                               self.settings["image_runtime"])
+                                               self.card.runtime.get("image_runtime", "auto"))
         return self._image
 
     def encoder_identities(self) -> dict[str, Any]:

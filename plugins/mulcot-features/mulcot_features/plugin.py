@@ -31,9 +31,11 @@ IMAGE = {
     "max_upscale": 2.0,
     "batch_size": 32,
     "image_preprocessing": "pil-exif-rgb-draft-squash-bilinear-(x-127)/128-v1",
-    # auto: ONNX Runtime when installed (about 6x faster here), else torch; they agree to float rounding
-    "image_runtime": "auto",
 }
+#: Runtime options (``-o effnet-lr.image_runtime=torch``), outside the cache identity: ``auto`` runs the image
+#: network in ONNX Runtime when installed (about 6x faster here), else torch; they agree to float rounding, and
+#: features are cached by image content whichever computed them.
+IMAGE_RUNTIME = {"image_runtime": "auto"}
 
 
 def _card(name: str, description: str, features: list[str], extra: dict) -> ModelCard:
@@ -42,7 +44,8 @@ def _card(name: str, description: str, features: list[str], extra: dict) -> Mode
     modalities = tuple(m for m in ("text", "image") if m in features)
     dims = (2 * 384 if "text" in features else 0) + (1280 if "image" in features else 0)
     return ModelCard(name, "baseline", description, params=3 * dims + 3, modalities=modalities, rationale=False,
-                     settings={"features": features, **extra, **CLASSIFIER})
+                     settings={"features": features, **extra, **CLASSIFIER},
+                     runtime=dict(IMAGE_RUNTIME) if "image" in features else {})
 
 
 @hookimpl

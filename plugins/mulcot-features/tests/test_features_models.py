@@ -110,7 +110,7 @@ def test_the_cards_image_runtime_reaches_the_encoder(mulcot_registry: Registry) 
     from dataclasses import replace
 
     card = mulcot_registry.model("effnet-lr").card
-    assert card.settings["image_runtime"] == "auto"
+    assert card.runtime["image_runtime"] == "auto" and "image_runtime" not in card.settings  # not in the identity
     assert FeatureLogReg(card).image_encoder().runtime_used == "onnxruntime"  # installed by the set-up line
-    eager = replace(card, settings={**card.settings, "image_runtime": "torch"})
+    eager = replace(card, runtime={**card.runtime, "image_runtime": "torch"})
     assert FeatureLogReg(eager).image_encoder().runtime_used == "torch"
