@@ -90,6 +90,20 @@ SHARED: list[Callable[[Any], Any]] = [
         "also MULCOT_BENCH_MODEL_TIMEOUT (default: no limit). Training is not limited.",
     ),
     mlflow_option,
+    click.option(
+        "--device",
+        type=click.Choice(["auto", "cpu", "cuda"]),
+        default="auto",
+        show_default=True,
+        help="Under torchrun/accelerate (one process per rank): cpu runs the ranks on gloo, cuda on nccl (one GPU "
+        "per rank), auto picks nccl where a GPU is seen.",
+    ),
+    click.option(
+        "--cache-layout",
+        type=click.Choice(["auto", "shared", "sharded"]),
+        help="Under torchrun: shared (one SQLite cache, local disk), sharded (a file per rank, merged by rank 0; "
+        "safe on a network file system) or auto; also MULCOT_BENCH_CACHE_LAYOUT. See docs/parallel.md.",
+    ),
     plugins_dir_option,
     strict_option,
     verbosity_options,
@@ -154,6 +168,8 @@ def execute(
     mlflow_uri: str | None,
     plugins_dirs: tuple[Path, ...],
     strict: bool,
+    device: str = "auto",
+    cache_layout: str | None = None,
 ) -> None:
     """Build the run's options from the command line, run it, print the summary; exit 1 on any failure."""
     from mulcot_bench.faults import parse_timeout
@@ -190,8 +206,12 @@ def execute(
         model_timeout=parse_timeout(model_timeout, "--model-timeout"),
         checkpoints=checkpoints,
         train=train,
+        device=device,
+        cache_layout=cache_layout,
     )
     outcome = run(registry, options)
+    if not outcome.main:  # another rank of a data-parallel run: rank 0 prints and exports
+        sys.exit(1 if outcome.results.failures else 0)
     click.echo(close_run(outcome))
     export_after_run(outcome.run_dir, mlflow_uri)
     if outcome.results.failures:

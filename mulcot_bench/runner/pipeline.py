@@ -17,6 +17,8 @@ from typing import Any
 from mulcot_bench.cache import Cache, key
 from mulcot_bench.console import logs
 from mulcot_bench.errors import ModelUnavailable, UserError
+from mulcot_bench.parallel.collect import any_rank
+from mulcot_bench.parallel.world import current
 from mulcot_bench.plugin.registry import Registry
 from mulcot_bench.plugin.specs import ModelSpec
 from mulcot_bench.runner.checkpoints import fingerprint, trainable
@@ -301,6 +303,8 @@ class DatasetPipeline:
         elif hasattr(model, "fit"):
             art = self.artifact(name)
             folder = self.cache.artifact(art)
+            if current().size > 1 and any_rank(folder is None, f"finding the trained {name}"):
+                folder = None  # a rank that lacks it trains, so all do: the trainer's DDP steps are collective
             if folder is not None and hasattr(model, "load"):
                 model.load(folder)
             else:
@@ -320,7 +324,8 @@ class DatasetPipeline:
                     report = dict(model.fit(self.train_set(name), list(self.data.dev), ctx) or {})
                 report.setdefault("wall_seconds", round(time.perf_counter() - start, 3))
                 log(f"[{self.data.name}] {name} trained in {duration(time.perf_counter() - start)}")
-                self.cache.put("stage-report", art, report)
+                if current().main:  # rank 0's report (its wall time) is the one scored runs show
+                    self.cache.put("stage-report", art, report)
                 if hasattr(model, "save"):
                     self.cache.store_artifact(art, model.save)
                 shutil.rmtree(partial, ignore_errors=True)
