@@ -47,7 +47,7 @@ def all_gather_json(value: Any, what: str = "a gather") -> list[Any]:
     import torch.distributed as dist
 
     device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
-    data = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    data = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")  # key order kept
     size = dist.get_world_size()
     try:
         length = torch.tensor([len(data)], dtype=torch.int64, device=device)
