@@ -81,8 +81,9 @@ def test_a_killed_rank_is_one_line_and_the_rerun_resumes(tmp_path: Path, one_pro
     os.kill(int(marker.read_text().split()[1]), signal.SIGKILL)  # rank 1, after its second committed batch
     _, err = proc.communicate(timeout=120)
     assert proc.returncode != 0
-    ours = [line for line in err.splitlines() if line.startswith("error: rank 0 of 2 lost")]
-    assert len(ours) == 1 and "--run-id" in ours[0], err[-3000:]
+    ours = [line for line in err.splitlines() if "error: rank 0 of 2 " in line]
+    assert len(ours) == 1 and "another rank" in ours[0] and "--run-id one to resume" in ours[0], err[-3000:]
+    assert "rank      : 1 (local_rank: 1)" in err  # torchrun's report names the killed rank
     before = calls(tmp_path)
     assert before and list((tmp_path / "cache2").glob("cache.rank1.sqlite3"))  # its shard file is left behind
     again = subprocess.run(cmd, cwd=tmp_path, env=env(tmp_path, OMP_NUM_THREADS="1"), capture_output=True,

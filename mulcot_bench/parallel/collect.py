@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from mulcot_bench.errors import UserError
-from mulcot_bench.parallel.world import current, joined_here
+from mulcot_bench.parallel.world import current, joined_here, resume_hint, said
 
 T = TypeVar("T")
 
@@ -66,9 +66,10 @@ def all_gather_json(value: Any, what: str = "a gather") -> list[Any]:
 
 def lost(what: str) -> RankLost:
     """The one line a rank says when the group broke under it."""
+    said()
     return RankLost(
         f"rank {current().rank} of {current().size} lost the other processes during {what}: another rank stopped "
-        "(the launcher names it); run the same command with the same --run-id to resume from the journals and cache"
+        f"(the launcher's report names it); {resume_hint()}"
     )
 
 

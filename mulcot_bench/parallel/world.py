@@ -6,9 +6,12 @@ without them a process is rank 0 of 1 and every helper of this room is the singl
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from mulcot_bench.errors import UserError
 
@@ -56,7 +59,7 @@ def from_env(env: Mapping[str, str] = os.environ) -> World:
     return World(rank, size, _int(env, "LOCAL_RANK", 0), max(1, min(local_size, size)))
 
 
-_state: dict[str, World | None] = {"world": None}  # the joined world
+_state: dict[str, Any] = {"world": None, "run_id": None, "said": False, "term": None}
 
 
 def current() -> World:
@@ -93,7 +96,37 @@ def start(device: str = "auto", backend: str | None = None) -> World:
             torch.cuda.set_device(world.local_rank)
         dist.init_process_group(backend=chosen)
     _state["world"] = world
+    # the launcher stops the other ranks with SIGTERM when one fails: each says so in one line (main thread only)
+    with contextlib.suppress(ValueError):
+        _state["term"] = signal.signal(signal.SIGTERM, _stopped)
     return world
+
+
+def note_run(run_id: str) -> None:
+    """The run's id, for the line that says how to resume."""
+    _state["run_id"] = run_id
+
+
+def resume_hint() -> str:
+    run = f" --run-id {_state['run_id']}" if _state["run_id"] else " the same --run-id"
+    return f"run the same command with{run} to resume from the journals and cache"
+
+
+def said() -> None:
+    """This rank has printed why it stops (:func:`_stopped` then stays silent)."""
+    _state["said"] = True
+
+
+def _stopped(signum: int, frame: object) -> None:
+    """SIGTERM from the launcher: one line naming this rank, then exit at once (finished work is committed)."""
+    if not _state["said"]:
+        world = current()
+        line = (
+            f"error: rank {world.rank} of {world.size} was stopped by the launcher because another rank failed "
+            f"(the launcher's report names it); {resume_hint()}\n"
+        )
+        os.write(2, line.encode())
+    os._exit(128 + signum)
 
 
 def joined_here() -> bool:
@@ -107,11 +140,15 @@ def joined_here() -> bool:
     return dist.is_available() and dist.is_initialized()
 
 
-def finish() -> None:
-    """Leave the group, after every rank got here (nothing when none was joined)."""
+def finish(clean: bool = True) -> None:
+    """Leave the group (nothing when none was joined): after every rank got here, or, not ``clean`` (this rank
+    stops on an error, the others may be gone), at once."""
+    if _state["term"] is not None:
+        signal.signal(signal.SIGTERM, _state["term"])
     if joined_here():
         import torch.distributed as dist
 
-        dist.barrier()
+        if clean:
+            dist.barrier()
         dist.destroy_process_group()
-    _state["world"] = None
+    _state.update(world=None, run_id=None, said=False, term=None)

@@ -16,7 +16,7 @@ from mulcot_bench.metrics.perclass import confusion
 from mulcot_bench.parallel.collect import barrier, broadcast_json
 from mulcot_bench.parallel.layout import choose
 from mulcot_bench.parallel.shards import close_cache, open_cache
-from mulcot_bench.parallel.world import World, finish, joined_here, start
+from mulcot_bench.parallel.world import World, finish, joined_here, note_run, start
 from mulcot_bench.paths import CACHE_ENV, default_cache_dir, default_data_root, safe_name
 from mulcot_bench.plugin.registry import Registry
 from mulcot_bench.redact import redact, redact_obj
@@ -64,10 +64,14 @@ def run(registry: Registry, options: RunOptions) -> RunOutcome:
         errors_only()
     try:
         with call_timeout(options.model_timeout), run_log():
-            return _run(registry, options, world)
-    finally:
+            outcome = _run(registry, options, world)
+    except BaseException:
         if not joined:
-            finish()
+            finish(clean=False)  # the other ranks may be gone: no barrier
+        raise
+    if not joined:
+        finish()
+    return outcome
 
 
 def _run(registry: Registry, options: RunOptions, world: World) -> RunOutcome:
@@ -91,6 +95,7 @@ def _run(registry: Registry, options: RunOptions, world: World) -> RunOutcome:
     taken = take_in(datasets, data_root, options)  # a named dataset that cannot run stops here, nothing written
     preflight(registry, taken, models, unreachable)
     run_id = broadcast_json(options.run_id or started.strftime("%Y%m%d-%H%M%S"), "choosing the run id")
+    note_run(run_id)
     run_dir = options.runs_dir / safe_name(run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
     open_run_log(run_dir, RUN_LOG if world.main else f"run.rank{world.rank}.log")
