@@ -62,9 +62,7 @@ def spread_calls(fill: Shardable, prepare: Callable[[], Any] | None) -> tuple[di
     errors = [(r, p["error"]) for r, p in enumerate(parts) if "error" in p]
     if errors:
         rank, (kind, text) = errors[0]
-        cls = RERAISED.get(kind)
-        raise (cls(f"{text} (rank {rank})") if cls else ModelFault(f"model {fill.model_name!r} failed on rank "
-                                                                   f"{rank}: {kind}: {text}"))
+        raise same_error(kind, text, rank, fill.model_name)
     merged: dict[str, Any] = {}
     total = [0, 0, 0]
     for part in parts:
@@ -75,3 +73,42 @@ def spread_calls(fill: Shardable, prepare: Callable[[], Any] | None) -> tuple[di
         have = fill.cache.rows(fill.ns, list(fresh))
         fill.cache.put_many(fill.ns, {k: v for k, v in fresh.items() if k not in have})
     return merged, total
+
+
+def same_error(kind: str, text: str, rank: int, model: str) -> Exception:
+    """The error rank ``rank`` ended with (type name, message), to raise on every rank."""
+    cls = RERAISED.get(kind)
+    return cls(f"{text} (rank {rank})") if cls else ModelFault(f"model {model!r} failed on rank {rank}: {kind}: {text}")
+
+
+def trains_alone(model: Any) -> bool:
+    """In a data-parallel run, whether rank 0 alone trains ``model``: it has no DDP support (``distributed_fit``)
+    and can be shared through the artifact cache (``save``/``load``)."""
+    ddp = bool(getattr(model, "distributed_fit", False))
+    return current().size > 1 and not ddp and hasattr(model, "save") and hasattr(model, "load")
+
+
+def rank0_trains(train: Callable[[], None], stored: Callable[[], Any], model: Any, name: str) -> None:
+    """Rank 0 runs ``train`` (which stores the artifact) while the others wait, then they load what it stored;
+    a rank that cannot see it (its cache is on another machine's disk) trains too. An error is every rank's."""
+    world = current()
+    error: list[str] | None = None
+    failure: Exception | None = None
+    if world.main:
+        try:
+            train()
+        except RankLost:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every rank raises it after the gather below
+            failure, error = exc, [type(exc).__name__, str(exc) or describe(exc)]
+    first = all_gather_json(error, f"waiting for rank 0 to train {name}")[0]
+    if failure is not None:
+        raise failure
+    if first is not None:
+        raise same_error(first[0], first[1], 0, name)
+    if not world.main:
+        folder = stored()
+        if folder is None:
+            train()
+        else:
+            model.load(folder)

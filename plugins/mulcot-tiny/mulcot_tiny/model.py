@@ -118,6 +118,9 @@ def _chunks(n: int, size: int) -> Iterator[slice]:
 class TinyVLM:
     """A tiny trainable vision-language model that writes five-field chains and labels."""
 
+    #: trains with the shared trainer's DDP when the run is data-parallel (every rank fits together)
+    distributed_fit = True
+
     def __init__(self, card: ModelCard) -> None:
         self.card = card
         self.settings = resolve_settings(card)
