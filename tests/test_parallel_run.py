@@ -27,6 +27,23 @@ TINY = {"d_model": 32, "layers": 1, "heads": 2, "cnn_channels": 4, "epochs": 2, 
         "max_len": 200, "batch_size": 8, "warmup_steps": 2}  # fmt: skip
 
 
+def _same(a: object, b: object, where: str = "") -> None:
+    """Equal, except floats within 1e-6 relative: BERTScore's float32 network is not bit-reproducible across
+    processes (two one-process runs differ the same way: README "Development"); labels and chains are exact."""
+    if isinstance(a, float) and isinstance(b, float):
+        assert a == pytest.approx(b, rel=1e-6, abs=1e-9), where
+    elif isinstance(a, dict) and isinstance(b, dict):
+        assert list(a) == list(b), where
+        for k in a:
+            _same(a[k], b[k], f"{where}/{k}")
+    elif isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _same(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, where
+
+
 def _launched(cmd: list[str]) -> list[str]:
     """The same command under torchrun with two ranks (``python -m mulcot_bench.cli ...`` -> ``-m ...``)."""
     assert cmd[1] == "-m"
@@ -54,7 +71,7 @@ def test_two_ranks_give_the_one_process_results_and_files(tmp_path: Path, one_pr
     done = _fake(tmp_path, "one", 2)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "data-parallel: 2 ranks (2 on this machine), cache layout shared" in done.stderr
-    assert comparable(tmp_path, "one") == expected  # scores, identities, every predictions line exactly
+    _same(comparable(tmp_path, "one"), expected)  # scores, identities, every predictions line
     run_dir = tmp_path / "runs" / "one"
     rank1 = (run_dir / "run.rank1.log").read_text()
     assert "[synthetic] step" in rank1 and "[synthetic] step" not in done.stdout
@@ -93,7 +110,7 @@ def test_a_killed_rank_is_one_line_and_the_rerun_resumes(tmp_path: Path, one_pro
                            text=True, timeout=300)  # fmt: skip
     assert again.returncode == 0, again.stderr[-3000:]
     assert "cache layout sharded" in again.stderr
-    assert comparable(tmp_path, "one") == expected
+    _same(comparable(tmp_path, "one"), expected)
     twice = {k: n for k, n in calls(tmp_path).items() if n > 1}
     assert not twice, f"asked again after the kill: {list(twice)[:5]}"  # the shards' and journals' work was kept
     assert not list((tmp_path / "cache2").glob("cache.rank*"))  # rank 0 merged every shard file
@@ -122,7 +139,7 @@ def test_tiny_vlm_greedy_labels_and_chains_match_across_ranks(tmp_path: Path) ->
     two = subprocess.run(two_cmd, cwd=tmp_path, env=env_, capture_output=True, text=True, timeout=300)
     assert two.returncode == 0, two.stderr[-3000:]
     res2 = json.loads((tmp_path / "runs2" / "t" / "results.json").read_text())
-    assert [e["scores"] for e in res2["entries"]] == [e["scores"] for e in res1["entries"]]
+    _same([e["scores"] for e in res2["entries"]], [e["scores"] for e in res1["entries"]])
     for model in ("synthetic-teacher", "tiny-vlm-assistant"):
         a, b = ([json.loads(line) for line in (tmp_path / f"runs{t}" / "t" / "predictions" / "synthetic" /
                  f"{model}.jsonl").read_text().splitlines()] for t in "12")  # fmt: skip
