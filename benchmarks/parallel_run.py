@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path)
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="mulcot-parallel-"))
+    work.mkdir(parents=True, exist_ok=True)
     base = ["run", "-d", "synthetic", "--synthetic-size", args.sizes, "--bootstrap", "0", "--run-id", "bench"]
     for m in args.models or DEFAULT_MODELS:
         base += ["-m", m]
