@@ -60,10 +60,11 @@ def init_from_env(backend: str | None = None) -> bool:
     return start(backend=backend).size > 1
 
 
-def shutdown() -> None:
+def shutdown(clean: bool = True) -> None:
+    """Leave the group (:func:`mulcot_bench.parallel.world.finish`; ``clean`` False: without a barrier)."""
     from mulcot_bench.parallel.world import finish
 
-    finish()
+    finish(clean)
 
 
 def barrier() -> None:
