@@ -131,6 +131,20 @@ class Cache:
         if rows:
             self._write("INSERT OR REPLACE INTO kv (ns, k, v) VALUES (?, ?, ?)", rows)
 
+    def absorb(self, path: Path) -> None:
+        """Copy every row of another cache database file into this one (its rows win), in one transaction; a file
+        without the table (its process was killed before making it) adds nothing."""
+        self._db.execute("ATTACH DATABASE ? AS other", (str(path),))
+        try:
+            if self._db.execute("SELECT 1 FROM other.sqlite_master WHERE name = 'kv'").fetchone():
+                self._write("INSERT OR REPLACE INTO kv (ns, k, v) SELECT ns, k, v FROM other.kv", [()])
+        finally:
+            self._db.execute("DETACH DATABASE other")
+
+    def checkpoint(self) -> None:
+        """Move the write-ahead log into the database file and empty it (the file alone then holds every row)."""
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def put(self, ns: str, k: str, value: Any) -> None:
         self.put_many(ns, {k: value})
 

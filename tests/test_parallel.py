@@ -119,10 +119,12 @@ def test_a_killed_runs_shard_is_merged_when_the_next_run_opens_the_cache(tmp_pat
     left = ShardCache(tmp_path, 1)
     left.put("ns", "k", {"v": 1})
     left.close()  # the shard file a killed rank left behind
+    (tmp_path / "cache.rank3.sqlite3").write_bytes(b"")  # one killed before it made its table
     cache = open_cache(tmp_path, "sharded", World())
+    assert not (tmp_path / "cache.rank3.sqlite3").exists()
     assert isinstance(cache, ShardCache) and cache.get("ns", "k") == {"v": 1}
     cache.put("ns", "k2", {"v": 2})
-    assert close_cache(cache, "sharded", World()) == 1
+    assert close_cache(cache, "sharded", World()) == 1  # its own shard file
     assert Cache(tmp_path).get_many("ns", ["k", "k2"]) == {"k": {"v": 1}, "k2": {"v": 2}}
 
 
@@ -136,3 +138,27 @@ def test_each_rank_journals_to_its_own_file_and_replay_reads_them_all(tmp_path: 
     cache = Cache(tmp_path / "cache")
     assert Journal(tmp_path).replay(cache).restored == 2
     assert cache.get_many("predict-test", ["k0", "k1"]) == {"k0": {"label": "positive"}, "k1": {"label": "negative"}}
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"MULCOT_BENCH_CACHE_LAYOUT": "spread"}, "error: cache layout 'spread' (--cache-layout or "
+         "$MULCOT_BENCH_CACHE_LAYOUT): use one of auto, shared, sharded"),
+        ({"WORLD_SIZE": "two"}, "error: environment variable WORLD_SIZE='two' is not a whole number; launch with "
+         "torchrun"),
+    ],
+)  # fmt: skip
+def test_a_bad_layout_or_launcher_environment_is_one_line_and_writes_nothing(
+    tmp_path: Path, env: dict[str, str], says: str
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "mulcot_bench", "run", "-d", "synthetic", "-m", "majority", "--synthetic-size",
+           "6,3,3", "--cache-dir", str(tmp_path / "cache"), "--runs-dir", str(tmp_path / "runs")]  # fmt: skip
+    done = subprocess.run(cmd, cwd=tmp_path, env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.strip().splitlines()[-1] == says, done.stderr[-2000:]
+    assert [line for line in done.stderr.splitlines() if line.startswith("error:")] == [says]
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "cache").exists()

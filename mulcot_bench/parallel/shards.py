@@ -12,7 +12,7 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
-from mulcot_bench.cache import BUSY_TIMEOUT_S, DB_NAME, Cache, select
+from mulcot_bench.cache import DB_NAME, Cache, select
 from mulcot_bench.parallel.collect import barrier
 from mulcot_bench.parallel.world import World
 
@@ -51,22 +51,13 @@ def merge_shards(folder: Path) -> int:
     Only rank 0 calls this, while no rank has a shard file open. Returns the number of shard files merged.
     """
     shards = sorted(folder.glob(SHARD_GLOB))
-    main = Cache(folder)  # creates the main file (WAL, table) if there is none yet
-    main.close()
-    db = sqlite3.connect(folder / DB_NAME, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    main = Cache(folder)  # the main file as every run opens it (WAL): only rank 0 writes it now
     try:
-        db.execute("PRAGMA locking_mode=EXCLUSIVE")  # no shared-memory index: safe on a network file system
         for path in shards:
-            db.execute("ATTACH DATABASE ? AS shard", (str(path),))
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                db.execute("INSERT OR REPLACE INTO kv (ns, k, v) SELECT ns, k, v FROM shard.kv")
-                db.execute("COMMIT")
-            finally:
-                db.execute("DETACH DATABASE shard")
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the main file alone holds every row: readers may skip the WAL
+            main.absorb(path)
+        main.checkpoint()  # readers of the next sharded run open the file alone, without its WAL
     finally:
-        db.close()
+        main.close()
     for path in shards:
         for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
             part.unlink(missing_ok=True)

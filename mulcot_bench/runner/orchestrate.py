@@ -94,6 +94,8 @@ def _run(registry: Registry, options: RunOptions, world: World) -> RunOutcome:
     models = [m for m in models if m not in unreachable]
     taken = take_in(datasets, data_root, options)  # a named dataset that cannot run stops here, nothing written
     preflight(registry, taken, models, unreachable)
+    cache_dir = options.cache_dir or default_cache_dir()
+    layout = choose(options.cache_layout, world, cache_dir)  # an unsafe layout is refused before anything is written
     run_id = broadcast_json(options.run_id or started.strftime("%Y%m%d-%H%M%S"), "choosing the run id")
     note_run(run_id)
     run_dir = options.runs_dir / safe_name(run_id)
@@ -101,8 +103,6 @@ def _run(registry: Registry, options: RunOptions, world: World) -> RunOutcome:
     open_run_log(run_dir, RUN_LOG if world.main else f"run.rank{world.rank}.log")
     if options.cache_dir is not None:  # plugins' own caches (image features, converted weights) follow --cache-dir
         os.environ[CACHE_ENV] = str(options.cache_dir)
-    cache_dir = options.cache_dir or default_cache_dir()
-    layout = choose(options.cache_layout, world, cache_dir)
     if world.size > 1:
         log(f"data-parallel: {world.size} ranks ({world.local_size} on this machine), cache layout {layout}")
     cache = open_cache(cache_dir, layout, world)
