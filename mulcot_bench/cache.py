@@ -28,6 +28,7 @@ from mulcot_bench.paths import CACHE_ENV, default_cache_dir  # noqa: F401 - wher
 if TYPE_CHECKING:
     from mulcot_bench.journal import Journal
 
+DB_NAME = "cache.sqlite3"
 BUSY_TIMEOUT_S = 600  # a writer waits this long for another process's transaction before failing
 STALE_TMP_S = 24 * 3600  # temporary artifact folders older than this are left by killed runs: removed
 
@@ -54,17 +55,31 @@ def fsync_tree(folder: Path) -> None:
         fsync_dir(d)
 
 
+def select(db: sqlite3.Connection, ns: str, keys: list[str]) -> dict[str, str]:
+    """Key -> stored JSON text of the ``keys`` found in one cache database's ``ns``."""
+    found: dict[str, str] = {}
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        found.update(db.execute(f"SELECT k, v FROM kv WHERE ns = ? AND k IN ({marks})", [ns, *chunk]))
+    return found
+
+
 class Cache:
     """A namespaced key-value store of JSON values; safe for several processes (WAL, busy timeout)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, db_name: str = DB_NAME, exclusive: bool = False) -> None:
+        """``db_name``: the SQLite file in ``folder``; ``exclusive``: this process alone opens it (no shared-memory
+        index, so WAL is safe on a network file system: the per-rank shard files of :mod:`mulcot_bench.parallel`)."""
         self.folder = folder
         self.hits = 0
         self.misses = 0
         self.journal: Journal | None = None  # the run journal model outputs are also appended to, if any
         folder.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(folder / "cache.sqlite3", timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        self._db = sqlite3.connect(folder / db_name, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
+        if exclusive:
+            self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
         self._db.execute("PRAGMA synchronous=FULL")  # a committed batch survives a power cut, not only a kill
         self._set_up()
         self._clean_stale()
@@ -98,15 +113,14 @@ class Cache:
     def get_many(self, ns: str, keys: Iterable[str]) -> dict[str, Any]:
         """The cached values among ``keys`` (missing keys are absent from the result)."""
         keys = list(keys)
-        found: dict[str, Any] = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(f"SELECT k, v FROM kv WHERE ns = ? AND k IN ({marks})", [ns, *chunk])
-            found.update((k, json.loads(v)) for k, v in rows)
+        found = {k: json.loads(v) for k, v in self.rows(ns, keys).items()}
         self.hits += len(found)
         self.misses += len(keys) - len(found)
         return found
+
+    def rows(self, ns: str, keys: list[str]) -> dict[str, str]:
+        """The stored JSON text of those ``keys`` that are cached (no hit or miss counted)."""
+        return select(self._db, ns, keys)
 
     def get(self, ns: str, k: str) -> Any | None:
         return self.get_many(ns, [k]).get(k)
@@ -116,6 +130,20 @@ class Cache:
         rows = [(ns, k, json.dumps(v, sort_keys=True)) for k, v in items.items()]
         if rows:
             self._write("INSERT OR REPLACE INTO kv (ns, k, v) VALUES (?, ?, ?)", rows)
+
+    def absorb(self, path: Path) -> None:
+        """Copy every row of another cache database file into this one (its rows win), in one transaction; a file
+        without the table (its process was killed before making it) adds nothing."""
+        self._db.execute("ATTACH DATABASE ? AS other", (str(path),))
+        try:
+            if self._db.execute("SELECT 1 FROM other.sqlite_master WHERE name = 'kv'").fetchone():
+                self._write("INSERT OR REPLACE INTO kv (ns, k, v) SELECT ns, k, v FROM other.kv", [()])
+        finally:
+            self._db.execute("DETACH DATABASE other")
+
+    def checkpoint(self) -> None:
+        """Move the write-ahead log into the database file and empty it (the file alone then holds every row)."""
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def put(self, ns: str, k: str, value: Any) -> None:
         self.put_many(ns, {k: value})

@@ -48,11 +48,14 @@ class ReplayCounts:
 class Journal:
     """An append-only JSONL log per model under one folder (``runs/<run-id>/journal``)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, tag: str = "") -> None:
+        """``tag`` names the writer's own files (``<model><tag>.jsonl``: each rank of a data-parallel run has one);
+        replay reads every file of the folder."""
         self.folder = folder
+        self.tag = tag
 
     def path(self, model: str) -> Path:
-        return self.folder / f"{safe_name(model)}.jsonl"
+        return self.folder / f"{safe_name(model)}{self.tag}.jsonl"
 
     def append(
         self, model: str, ns: str, samples: list[Sample], keys: list[str], outputs: list[dict[str, Any]]

@@ -18,7 +18,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "mulcot_bench"
 #: the rooms, lowest first: a module may import its own room and the rooms before it, never one after it
 ROOMS = ("core", "console", "data", "prompts", "reported", "plugin", "scoring", "metrics", "builtin", "report",
-         "export", "runner", "distill", "cli")  # fmt: skip
+         "export", "parallel", "runner", "distill", "cli")  # fmt: skip
 #: the plugin facade re-exports the metric contract for metric plugins, loaded on first use (never at import)
 ALLOWED_UP = {("mulcot_bench.plugin", "mulcot_bench.scoring.metric")}
 

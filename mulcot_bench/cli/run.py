@@ -106,6 +106,20 @@ SHARED: list[Callable[[Any], Any]] = [
         "cpus_per_task, gpus_per_node, mem_gb, nodes, tasks_per_node and slurm_*; local takes max_parallel.",
     ),
     click.option("--no-report", is_flag=True, hidden=True, help="Write results.json only (a launcher's job)."),
+    click.option(
+        "--device",
+        type=click.Choice(["auto", "cpu", "cuda"]),
+        default="auto",
+        show_default=True,
+        help="Under torchrun/accelerate (one process per rank): cpu runs the ranks on gloo, cuda on nccl (one GPU "
+        "per rank), auto picks nccl where a GPU is seen.",
+    ),
+    click.option(
+        "--cache-layout",
+        type=click.Choice(["auto", "shared", "sharded"]),
+        help="Under torchrun: shared (one SQLite cache, local disk), sharded (a file per rank, merged by rank 0; "
+        "safe on a network file system) or auto; also MULCOT_BENCH_CACHE_LAYOUT. See docs/parallel.md.",
+    ),
     plugins_dir_option,
     strict_option,
     verbosity_options,
@@ -179,6 +193,8 @@ def execute(
     no_report: bool,
     plugins_dirs: tuple[Path, ...],
     strict: bool,
+    device: str = "auto",
+    cache_layout: str | None = None,
 ) -> None:
     """Build the run's options from the command line, run it, print the summary; exit 1 on any failure."""
     from mulcot_bench.faults import parse_timeout
@@ -218,13 +234,21 @@ def execute(
         checkpoints=checkpoints,
         train=train,
         report=not no_report,
+        device=device,
+        cache_layout=cache_layout,
     )
     if launcher:
+        from mulcot_bench.parallel.world import from_env
         from mulcot_bench.runner.fanout import Launch, run_fanout
+
+        if from_env().size > 1:
+            raise UserError(f"--launcher {launcher} fans a run out from one process; start it without torchrun")
 
         outcome = run_fanout(registry, options, Launch(launcher, list(launcher_args), job_args()))
     else:
         outcome = run(registry, options)
+    if not outcome.main:  # another rank of a data-parallel run: rank 0 prints and exports
+        sys.exit(1 if outcome.results.failures else 0)
     click.echo(close_run(outcome))
     export_after_run(outcome.run_dir, mlflow_uri)
     if outcome.results.failures:

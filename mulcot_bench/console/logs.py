@@ -138,6 +138,14 @@ def setup(level: int) -> None:
         quiet_third_party_bars()
 
 
+def errors_only() -> None:
+    """Only errors on the console (the other ranks of a data-parallel run: rank 0 speaks; their run log keeps all)."""
+    setup(QUIET)
+    for handler in _root().handlers:
+        if isinstance(handler, ConsoleHandler):
+            handler.setLevel(logging.ERROR)
+
+
 def quiet_third_party_bars() -> None:
     """Turn off the progress bars of huggingface_hub and transformers (weight loading, downloads).
 
@@ -174,9 +182,9 @@ def run_log() -> Iterator[RunLogHandler]:
         handler.close()
 
 
-def open_run_log(run_dir: Path) -> Path:
-    """Start writing the current run's lines (those so far first) to ``run_dir/run.log``."""
-    path = run_dir / RUN_LOG
+def open_run_log(run_dir: Path, name: str = RUN_LOG) -> Path:
+    """Start writing the current run's lines (those so far first) to ``run_dir/name`` (``run.log``)."""
+    path = run_dir / name
     if _current:
         _current[-1].open(path)
     return path

@@ -50,29 +50,21 @@ def launched() -> bool:
 def init_from_env(backend: str | None = None) -> bool:
     """Join the launcher's process group if there is one and none is joined yet; True when distributed.
 
-    ``backend`` defaults to nccl when CUDA is available, else gloo (``MULCOT_BENCH_DIST_BACKEND`` overrides).
+    ``backend`` defaults to nccl when CUDA is available, else gloo (``MULCOT_BENCH_DIST_BACKEND`` overrides);
+    see :func:`mulcot_bench.parallel.world.start`.
     """
     if not launched():
         return False
-    import torch
-    import torch.distributed as dist
+    from mulcot_bench.parallel.world import start
 
-    if dist.is_initialized():
-        return True
-    chosen = backend or os.environ.get("MULCOT_BENCH_DIST_BACKEND")
-    if chosen is None:
-        chosen = "nccl" if torch.cuda.is_available() else "gloo"
-    if chosen == "nccl":
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    dist.init_process_group(backend=chosen)
-    return True
+    return start(backend=backend).size > 1
 
 
-def shutdown() -> None:
-    d = _dist()
-    if d is not None:
-        d.barrier()
-        d.destroy_process_group()
+def shutdown(clean: bool = True) -> None:
+    """Leave the group (:func:`mulcot_bench.parallel.world.finish`; ``clean`` False: without a barrier)."""
+    from mulcot_bench.parallel.world import finish
+
+    finish(clean)
 
 
 def barrier() -> None:

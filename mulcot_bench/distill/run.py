@@ -7,17 +7,14 @@ resolved config field by field and each stage's report (data counts, losses per 
 time, peak memory).
 
 Under ``torchrun`` / ``accelerate launch`` every process runs this same command: they join one process group,
-the models split training and prediction across the processes (see :mod:`mulcot_bench.distill.dist`), and
-every process reads and writes the same cache folder, so they take the same path through the pipeline;
-only rank 0 writes the run folder and the leaderboard (the others write theirs to a scratch folder that is
-removed). Scoring is not split: every process scores (cheap next to training).
+the models train with DDP (see :mod:`mulcot_bench.distill.dist`) and the run splits every model call across the
+processes (docs/parallel.md), so they take the same path through the pipeline; only rank 0 scores and writes
+the run folder's results and the leaderboard (the others add their journals and ``run.rank<N>.log``).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -79,31 +76,27 @@ def distill(
     run_options.setdefault("chain_filter", config.chain_filter)
     registry.dataset(dataset)
     distributed = dist.init_from_env()
-    scratch = None
+    if run_options.get("seed") is None:
+        run_options["seed"] = config.seed
+    # rank 0's id wins (run() shares it); the other ranks write only their journals and run.rank<N>.log there
+    run_options["run_id"] = run_options.get("run_id") or "distill-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    options = RunOptions(
+        datasets=[dataset],
+        models=[config.assistant.model, config.student.model],
+        teacher=config.teacher.model,
+        **run_options,
+    )
     try:
-        if run_options.get("seed") is None:
-            run_options["seed"] = config.seed
-        run_options["run_id"] = dist.broadcast(
-            run_options.get("run_id") or "distill-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        )
-        if not dist.is_main():
-            scratch = Path(tempfile.mkdtemp(prefix=f"mulcot-distill-rank{dist.rank()}-"))
-            run_options.update(runs_dir=scratch / "runs", reports_dir=scratch / "reports")
-        options = RunOptions(
-            datasets=[dataset],
-            models=[config.assistant.model, config.student.model],
-            teacher=config.teacher.model,
-            **run_options,
-        )
         outcome = run(registry, options)
-        if dist.is_main():
-            write_summary(outcome, loaded, registry)
-        return outcome
-    finally:
+    except BaseException:
         if distributed:
-            dist.shutdown()
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
+            dist.shutdown(clean=False)  # the other ranks may be gone: no barrier
+        raise
+    if dist.is_main():
+        write_summary(outcome, loaded, registry)
+    if distributed:
+        dist.shutdown()
+    return outcome
 
 
 def write_summary(outcome: Any, loaded: Loaded, registry: Any) -> Path:

@@ -35,6 +35,8 @@ class RunOptions:
     checkpoints: dict[str, Path] = field(default_factory=dict)  # model -> folder its save() wrote (not trained)
     train: bool = True  # False (``eval``, ``run --no-train``): a trainable model without a checkpoint is refused
     report: bool = True  # False (``--no-report``, a launcher's job): write results.json, render no leaderboard
+    device: str = "auto"  # data-parallel runs: cpu (gloo), cuda (nccl), auto (nccl where a GPU is seen)
+    cache_layout: str | None = None  # auto, shared, sharded (None: $MULCOT_BENCH_CACHE_LAYOUT or auto)
 
 
 @dataclass
@@ -44,3 +46,4 @@ class RunOutcome:
     run_dir: Path
     results: RunResults
     report: Path | None
+    main: bool = True  # False on the other ranks of a data-parallel run: they write no results and print nothing

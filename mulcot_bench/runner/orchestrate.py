@@ -7,13 +7,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mulcot_bench import __version__
-from mulcot_bench.cache import Cache
-from mulcot_bench.console.logs import open_run_log, run_log
+from mulcot_bench.console.logs import RUN_LOG, errors_only, open_run_log, run_log
 from mulcot_bench.errors import ModelUnavailable, UserError, describe
 from mulcot_bench.faults import call_timeout, failpoint
-from mulcot_bench.journal import Journal
+from mulcot_bench.journal import Journal, ReplayCounts
 from mulcot_bench.metrics.classification import invalid_count
 from mulcot_bench.metrics.perclass import confusion
+from mulcot_bench.parallel.collect import barrier, broadcast_json
+from mulcot_bench.parallel.layout import choose
+from mulcot_bench.parallel.shards import close_cache, open_cache
+from mulcot_bench.parallel.world import World, finish, joined_here, note_run, start
 from mulcot_bench.paths import CACHE_ENV, default_cache_dir, default_data_root, safe_name
 from mulcot_bench.plugin.registry import Registry
 from mulcot_bench.plugin.specs import DatasetSpec
@@ -57,8 +60,20 @@ def run(registry: Registry, options: RunOptions) -> RunOutcome:
     Model calls run under the per-call timeout; model outputs are journalled in the run folder as they are
     made, and a run folder's journal is replayed into the cache first (see :mod:`mulcot_bench.journal`).
     """
-    with call_timeout(options.model_timeout), run_log():
-        return _run(registry, options)
+    joined = joined_here()  # ``distill`` joins the group itself and leaves it itself
+    world = start(options.device)
+    if not world.main:
+        errors_only()
+    try:
+        with call_timeout(options.model_timeout), run_log():
+            outcome = _run(registry, options, world)
+    except BaseException:
+        if not joined:
+            finish(clean=False)  # the other ranks may be gone: no barrier
+        raise
+    if not joined:
+        finish()
+    return outcome
 
 
 def check_selection(registry: Registry, options: RunOptions) -> tuple[Path, list[DatasetSpec], list[str]]:
@@ -80,7 +95,7 @@ def check_selection(registry: Registry, options: RunOptions) -> tuple[Path, list
     return data_root, datasets, models
 
 
-def _run(registry: Registry, options: RunOptions) -> RunOutcome:
+def _run(registry: Registry, options: RunOptions, world: World) -> RunOutcome:
     data_root, datasets, models = check_selection(registry, options)
     started = datetime.now(UTC)
     probed = [m for m in [*models, *([options.teacher] if options.teacher else [])] if m not in options.checkpoints]
@@ -88,15 +103,23 @@ def _run(registry: Registry, options: RunOptions) -> RunOutcome:
     models = [m for m in models if m not in unreachable]
     taken = take_in(datasets, data_root, options)  # a named dataset that cannot run stops here, nothing written
     preflight(registry, taken, models, unreachable)
-    run_id = options.run_id or started.strftime("%Y%m%d-%H%M%S")
+    cache_dir = options.cache_dir or default_cache_dir()
+    layout = choose(options.cache_layout, world, cache_dir)  # an unsafe layout is refused before anything is written
+    run_id = broadcast_json(options.run_id or started.strftime("%Y%m%d-%H%M%S"), "choosing the run id")
+    note_run(run_id)
     run_dir = options.runs_dir / safe_name(run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
-    open_run_log(run_dir)
+    open_run_log(run_dir, RUN_LOG if world.main else f"run.rank{world.rank}.log")
     if options.cache_dir is not None:  # plugins' own caches (image features, converted weights) follow --cache-dir
         os.environ[CACHE_ENV] = str(options.cache_dir)
-    cache = Cache(options.cache_dir or default_cache_dir())
-    cache.journal = Journal(run_dir / "journal")
-    replayed = cache.journal.replay(cache)
+    if world.size > 1:
+        log(f"data-parallel: {world.size} ranks ({world.local_size} on this machine), cache layout {layout}")
+    cache = open_cache(cache_dir, layout, world)
+    cache.journal = Journal(run_dir / "journal", "" if world.main else f".rank{world.rank}")
+    # shared: rank 0 replays the journals for all ranks; sharded: each rank into its own shard file
+    replays = world.main or layout == "sharded"
+    replayed = cache.journal.replay(cache) if replays else ReplayCounts()
+    barrier("replaying the journal")
     if replayed.restored or replayed.skipped:
         cut = f"; skipped {replayed.skipped} cut-short lines ({', '.join(replayed.skipped_where[:3])})"
         log(
@@ -135,7 +158,8 @@ def _run(registry: Registry, options: RunOptions) -> RunOutcome:
                 item.record.references = references(pipeline, failures)
                 data = pipeline.data  # with the references the teacher wrote, for every later seed
             scored += evaluate_dataset(
-                pipeline, scorer, run_dir, failures, options.ablations, seed if options.seeds else None, i > 0
+                pipeline, scorer, run_dir, failures, options.ablations, seed if options.seeds else None, i > 0,
+                score=world.main,
             )
             failed_teacher = pipeline.failed_teacher()  # asked once: later seeds do not ask a failed teacher again
         entries.extend(aggregate(scored, scorer) if options.seeds else [e for e, _ in scored])
@@ -153,6 +177,11 @@ def _run(registry: Registry, options: RunOptions) -> RunOutcome:
     if replayed.skipped:
         results.skipped["journal_lines_cut_short"] = replayed.skipped
     results = RunResults.model_validate(redact_obj(results.model_dump(mode="json")))
+    merged = close_cache(cache, layout, world)
+    if merged:
+        log(f"cache: merged {merged} rank shard file(s) into {cache_dir}")
+    if not world.main:  # rank 0 scores and writes the run's files
+        return RunOutcome(run_dir, results, None, main=False)
     results.write(run_dir)
     return RunOutcome(run_dir, results, render(run_dir, options))
 
@@ -220,10 +249,12 @@ def evaluate_dataset(
     ablations: list[str] = (),
     seed: int | None = None,
     trained_only: bool = False,
+    score: bool = True,
 ) -> list[tuple[Entry, SampleScores]]:
     """:func:`run_dataset`, each entry with its per-sample scores. ``seed`` (``--seeds``): the seed this pass
     trains with, recorded on its entries, failures and predictions files; ``trained_only``: only the models
-    this seed trains (a later seed does not evaluate the untrained models again)."""
+    this seed trains (a later seed does not evaluate the untrained models again); ``score`` False (the other
+    ranks of a data-parallel run): the models run, nothing is scored or written."""
     name = pipeline.data.name
     runs: list[ModelRun] = []
 
@@ -258,7 +289,9 @@ def evaluate_dataset(
             raise
         except Exception as exc:
             failed("model", model, exc)
-    out = []
+    out: list[tuple[Entry, SampleScores]] = []
+    if not score:
+        return out
     steps.next(f"scoring {len(runs)} model(s)")
     meter = Meter(f"[{name}] scoring", len(runs), unit="model")
     for r in runs:

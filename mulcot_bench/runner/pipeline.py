@@ -17,10 +17,13 @@ from typing import Any
 from mulcot_bench.cache import Cache, key
 from mulcot_bench.console import logs
 from mulcot_bench.errors import ModelUnavailable, UserError
+from mulcot_bench.parallel.collect import any_rank
+from mulcot_bench.parallel.world import current
 from mulcot_bench.plugin.registry import Registry
 from mulcot_bench.plugin.specs import ModelSpec
 from mulcot_bench.runner.checkpoints import fingerprint, trainable
 from mulcot_bench.runner.progress import duration, fit_progress, heartbeat
+from mulcot_bench.runner.spread import rank0_trains, trains_alone
 from mulcot_bench.runner.stages import augment, cached_calls, teacher_rationales
 from mulcot_bench.types import FitContext, Prediction, Sample, Splits
 
@@ -306,31 +309,44 @@ class DatasetPipeline:
         elif hasattr(model, "fit"):
             art = self.artifact(name)
             folder = self.cache.artifact(art)
+            if current().size > 1 and any_rank(folder is None, f"finding the trained {name}"):
+                folder = None  # a rank that lacks it trains, so all do: the trainer's DDP steps are collective
             if folder is not None and hasattr(model, "load"):
                 model.load(folder)
             else:
                 assistant = self.assistant_for(name) if spec.card.role == "student" else None
-                partial = self.cache.folder / "partial" / art  # checkpoints: a crashed fit resumes from here
-                ctx = FitContext(
-                    seed=self.seed,
-                    dataset=self.data.name,
-                    level=self.data.level,
-                    assistant=self.fitted(assistant) if assistant else None,
-                    workdir=partial,
-                    progress=fit_progress(self.data.name, name),
-                )
-                log(f"[{self.data.name}] training {name} ({spec.card.role}) on {len(self.train_set(name))} items")
-                start = time.perf_counter()
-                with heartbeat(f"[{self.data.name}] {name}"):
-                    report = dict(model.fit(self.train_set(name), list(self.data.dev), ctx) or {})
-                report.setdefault("wall_seconds", round(time.perf_counter() - start, 3))
-                log(f"[{self.data.name}] {name} trained in {duration(time.perf_counter() - start)}")
-                self.cache.put("stage-report", art, report)
-                if hasattr(model, "save"):
-                    self.cache.store_artifact(art, model.save)
-                shutil.rmtree(partial, ignore_errors=True)
+                helper = self.fitted(assistant) if assistant else None  # on every rank, before one trains alone
+                train = lambda: self._train(name, model, art, helper)  # noqa: E731
+                if trains_alone(model):
+                    rank0_trains(train, lambda: self.cache.artifact(art), model, name)
+                else:
+                    train()
         self._fitted[name] = model
         return model
+
+    def _train(self, name: str, model: Any, art: str, assistant: Any) -> None:
+        """Fit ``model`` (resuming from its partial checkpoints), store its report and its artifact."""
+        partial = self.cache.folder / "partial" / art  # checkpoints: a crashed fit resumes from here
+        ctx = FitContext(
+            seed=self.seed,
+            dataset=self.data.name,
+            level=self.data.level,
+            assistant=assistant,
+            workdir=partial,
+            progress=fit_progress(self.data.name, name),
+        )
+        role = self.registry.model(name).card.role
+        log(f"[{self.data.name}] training {name} ({role}) on {len(self.train_set(name))} items")
+        start = time.perf_counter()
+        with heartbeat(f"[{self.data.name}] {name}"):
+            report = dict(model.fit(self.train_set(name), list(self.data.dev), ctx) or {})
+        report.setdefault("wall_seconds", round(time.perf_counter() - start, 3))
+        log(f"[{self.data.name}] {name} trained in {duration(time.perf_counter() - start)}")
+        if current().main:  # rank 0's report (its wall time) is the one scored runs show
+            self.cache.put("stage-report", art, report)
+        if hasattr(model, "save"):
+            self.cache.store_artifact(art, model.save)
+        shutil.rmtree(partial, ignore_errors=True)
 
     # evaluation --------------------------------------------------------------------------------------------
     def evaluate(self, name: str, split: str = "test", variant: str | None = None) -> ModelRun:

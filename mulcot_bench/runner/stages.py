@@ -27,10 +27,12 @@ from typing import Any
 
 from mulcot_bench.cache import Cache, key
 from mulcot_bench.errors import CallsFailed, ModelUnavailable, UserError, describe
-from mulcot_bench.faults import ModelFault, guarded
+from mulcot_bench.faults import ModelFault, failpoint, guarded
+from mulcot_bench.parallel.world import current
 from mulcot_bench.rationale import parse, parse_label
 from mulcot_bench.redact import redact, redact_obj, secrets
 from mulcot_bench.runner.progress import Meter
+from mulcot_bench.runner.spread import spread_calls
 from mulcot_bench.types import Prediction, Sample
 
 BATCH = 64
@@ -105,36 +107,75 @@ def cached_calls(
     ``prepare`` (build, load or train the model) runs once before the first call, and only if some result is
     missing; it is not under the per-call timeout, and what it raises passes through as it is. What it returns
     (the model) may set ``call_batch``. Items that come back ``failed`` are not cached (see the module).
+    In a data-parallel run each rank asks only its interleaved shard and every rank gets all outputs
+    (:func:`mulcot_bench.runner.spread.spread_calls`).
     """
     keys = [key(ident, ns, s.content_hash, extra_key(s)) for s in samples]
-    found = cache.get_many(ns, keys)
-    todo: list[int] = []
-    queued: set[str] = set()
-    for i, k in enumerate(keys):
-        if k not in found and k not in queued:  # two samples with the same content are asked once
-            todo.append(i)
-            queued.add(k)
-    stats = CallStats(cached=len(samples) - len(todo), computed=len(todo))
-    if todo:
+    fill = Fill(cache, ns, keys, samples, call, model_name, progress or f"{model_name} {ns}")
+    if current().size > 1:
+        found, (cached, computed, failed) = spread_calls(fill, prepare)
+        stats = CallStats(cached, computed, {"failed": failed} if failed else {})
+    else:
+        found, stats = fill.run(range(len(keys)), prepare)
+    return [Prediction.from_json(found[k]) for k in keys], stats
+
+
+@dataclass
+class Fill:
+    """One cached call over some of its items: what :func:`cached_calls` and each rank's shard of it run."""
+
+    cache: Cache
+    ns: str
+    keys: list[str]
+    samples: Sequence[Sample]
+    call: Callable[[list[Sample]], list[Prediction]]
+    model_name: str
+    progress: str
+
+    def missing(self, positions: Sequence[int]) -> tuple[dict[str, Any], list[int]]:
+        """The cached outputs among ``positions``, and the positions to ask (a repeated key once)."""
+        found = self.cache.get_many(self.ns, [self.keys[i] for i in positions])
+        todo: list[int] = []
+        queued: set[str] = set()
+        for i in positions:
+            k = self.keys[i]
+            if k not in found and k not in queued:  # two samples with the same content are asked once
+                todo.append(i)
+                queued.add(k)
+        return found, todo
+
+    def run(
+        self, positions: Sequence[int], prepare: Callable[[], Any] | None, force_prepare: bool = False
+    ) -> tuple[dict[str, Any], CallStats]:
+        """Outputs (key -> JSON) of ``positions``, asking the model for the missing ones; ``prepare`` runs when
+        some are missing, or with ``force_prepare`` (another rank needs the model: training may be collective)."""
+        found, todo = self.missing(positions)
+        stats = CallStats(cached=len(positions) - len(todo), computed=len(todo))
+        if not todo and not force_prepare:
+            return found, stats
         limit = max_failed_share()
         model = prepare() if prepare is not None else None
+        if not todo:
+            return found, stats
         size = _call_batch(model)
         secret = secrets()  # an output that echoes an API key is stored, journalled and scored redacted
         failed: dict[str, str] = {}
-        bar = Meter(progress or f"{model_name} {ns}", len(todo))
+        bar = Meter(self.progress, len(todo))
+        keys, samples, ns = self.keys, self.samples, self.ns
         for start in range(0, len(todo), size):
             idx = todo[start : start + size]
             batch = [samples[i] for i in idx]
-            out = _checked_call(call, batch, model_name, ns)
+            out = _checked_call(self.call, batch, self.model_name, ns)
             answered = [(i, p) for i, p in zip(idx, out, strict=True) if p.failed is None]
             failed.update({keys[i]: redact(p.failed, secret) for i, p in zip(idx, out, strict=True) if p.failed})
             fresh = {keys[i]: redact_obj(p.to_json(), secret) for i, p in answered}
             if fresh:
-                cache.put_many(ns, fresh)
-                if cache.journal is not None:
-                    cache.journal.append(
-                        model_name, ns, [samples[i] for i, _ in answered], list(fresh), list(fresh.values())
+                self.cache.put_many(ns, fresh)
+                if self.cache.journal is not None:
+                    self.cache.journal.append(
+                        self.model_name, ns, [samples[i] for i, _ in answered], list(fresh), list(fresh.values())
                     )
+                failpoint(f"calls-committed-rank{current().rank}")
             found.update(fresh)
             bar.update(len(idx))
             if not answered and (limit == 0 or len(failed) > limit * len(todo)):
@@ -146,11 +187,11 @@ def cached_calls(
             if len(failed) > limit * asked:
                 first = next(iter(failed.values()))
                 raise CallsFailed(
-                    f"model {model_name!r}: {len(failed)} of {asked} {ns} requests got no answer ({first}); "
+                    f"model {self.model_name!r}: {len(failed)} of {asked} {ns} requests got no answer ({first}); "
                     "none of them was cached or scored, and the next run asks them again"
                 )
             found.update({k: Prediction(label=None, failed=why).to_json() for k, why in failed.items()})
-    return [Prediction.from_json(found[k]) for k in keys], stats
+        return found, stats
 
 
 def _checked_call(

@@ -118,6 +118,9 @@ def _chunks(n: int, size: int) -> Iterator[slice]:
 class TinyVLM:
     """A tiny trainable vision-language model that writes five-field chains and labels."""
 
+    #: trains with the shared trainer's DDP when the run is data-parallel (every rank fits together)
+    distributed_fit = True
+
     def __init__(self, card: ModelCard) -> None:
         self.card = card
         self.settings = resolve_settings(card)
@@ -340,12 +343,9 @@ class TinyVLM:
     def predict(self, samples: Sequence[Sample]) -> list[Prediction]:
         """Label (greedy, label prompt), label probabilities, and a greedy chain (reasoning prompt) per sample.
 
-        Under torch.distributed each rank predicts its shard and every rank returns all predictions, in order.
+        Under torch.distributed the run gives each rank its own shard of the samples (``runner.spread``).
         """
-        samples = list(samples)
-        if dist.world_size() > 1:
-            return dist.sharded_map(lambda idx: self._predict([samples[i] for i in idx]), len(samples))
-        return self._predict(samples)
+        return self._predict(list(samples))
 
     def _predict(self, samples: list[Sample]) -> list[Prediction]:
         tok, net = self._ready()
@@ -370,12 +370,7 @@ class TinyVLM:
         Each item's draw is seeded from ``seed`` and the item's content (:func:`sample_seed`), so it is the same
         whatever batch, cache chunk or process the item is sampled in.
         """
-        samples = list(samples)
-        if dist.world_size() > 1:
-            return dist.sharded_map(
-                lambda idx: self._sample([samples[i] for i in idx], temperature, seed), len(samples)
-            )
-        return self._sample(samples, temperature, seed)
+        return self._sample(list(samples), temperature, seed)
 
     def _sample(self, samples: list[Sample], temperature: float, seed: int) -> list[Prediction]:
         tok, net = self._ready()
