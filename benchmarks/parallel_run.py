@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -37,6 +38,23 @@ def outputs(run_dir: Path) -> tuple[list, dict]:
         for e in res["entries"]
     }  # fmt: skip
     return [(e["model"], e["scores"]) for e in res["entries"]], lines
+
+
+STEP = re.compile(r"^(\S+ \S+) INFO +(\[[^]]+\]) step \d+/\d+: (.+?) \(at ")
+
+
+def steps(run_dir: Path) -> dict[str, float]:
+    """Seconds per pipeline step, from the step lines' timestamps in the run's ``run.log`` (the profile of a run);
+    the last step (scoring) runs to the log's last line."""
+    from datetime import datetime
+
+    stamp = lambda text: datetime.strptime(text, "%Y-%m-%d %H:%M:%S,%f")  # noqa: E731
+    lines = (run_dir / "run.log").read_text().splitlines()
+    marks = [(f"{m[2]} {m[3]}", stamp(m[1])) for m in map(STEP.match, lines) if m]
+    stamped = [line for line in lines if re.match(r"\d{4}-\d\d-\d\d \d", line)]
+    end = stamp(" ".join(stamped[-1].split()[:2]))
+    ends = [t for _, t in marks[1:]] + [end]
+    return {name: (nxt - t).total_seconds() for (name, t), nxt in zip(marks, ends, strict=True)}
 
 
 def main() -> None:
@@ -66,6 +84,11 @@ def main() -> None:
          if isinstance(a[k], float) and isinstance(b.get(k), float)),
         default=0.0,
     )  # fmt: skip
+    per = {n: steps(work / f"runs{n}" / "bench") for n in (1, args.ranks)}
+    print(f"{'step':<40} {'1 process':>10} {f'{args.ranks} ranks':>10}")
+    for name in per[1]:
+        print(f"{name[:40]:<40} {per[1][name]:>9.1f}s {per[args.ranks].get(name, float('nan')):>9.1f}s")
+    print(f"wall ratio {args.ranks} ranks / 1 process: {runs[args.ranks] / runs[1]:.2f}")
     print(f"speed-up {runs[1] / runs[args.ranks]:.2f}x; same entries and metrics: {same_keys}; largest relative "
           f"score gap {gap:.1e}; labels and chains equal: {one[1] == many[1]} ({work})")  # fmt: skip
 
