@@ -13,7 +13,7 @@ from mulcot_bench.faults import call_timeout, failpoint
 from mulcot_bench.journal import Journal, ReplayCounts
 from mulcot_bench.metrics.classification import invalid_count
 from mulcot_bench.metrics.perclass import confusion
-from mulcot_bench.parallel.collect import barrier, broadcast_json
+from mulcot_bench.parallel.collect import RankLost, barrier, broadcast_json
 from mulcot_bench.parallel.layout import choose
 from mulcot_bench.parallel.shards import close_cache, open_cache
 from mulcot_bench.parallel.world import World, finish, joined_here, note_run, start
@@ -226,6 +226,8 @@ def references(pipeline: DatasetPipeline, failures: list[Failure]) -> dict[str, 
     is recorded (then it is not asked again for the training chains either)."""
     try:
         return pipeline.add_references()
+    except RankLost:
+        raise
     except Exception as exc:
         name, reason = pipeline.data.name, _reason(exc)
         log(f"[{name}] teacher {pipeline.teacher()} failed on the test references: {reason}")
@@ -275,6 +277,8 @@ def evaluate_dataset(
         if teach:
             steps.next(f"teacher {pipeline.teacher()}: chains for the train split")
             pipeline.teacher_set()
+    except RankLost:  # another rank stopped: this rank stops too (one line from the CLI), not a teacher failure
+        raise
     except Exception as exc:  # a failing teacher stops the pipeline but not the baselines
         failed("teacher", pipeline.teacher(), exc)
     for model, variant in evaluations:
