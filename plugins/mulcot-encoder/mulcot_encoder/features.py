@@ -55,8 +55,11 @@ class Inputs:
             text[i, :n] = self.texts[r]
             mask[i, :n] = True
         which = self.image_of[list(rows)]
-        image = self.images[np.maximum(which, 0)].astype(np.float32)
-        image[which < 0] = 0.0
+        if len(self.images):
+            image = self.images[np.maximum(which, 0)].astype(np.float32)
+            image[which < 0] = 0.0
+        else:  # no post has an image (a text-only ablation, a dataset without images)
+            image = np.zeros((len(rows), *self.images.shape[1:]), np.float32)
         return Batch(torch.from_numpy(text[..., :TEXT_DIM]), torch.from_numpy(text[..., TEXT_DIM]).long(),
                      torch.from_numpy(mask), torch.from_numpy(image), torch.from_numpy(which >= 0))
 

@@ -95,3 +95,14 @@ def test_the_cards_declare_every_option(mulcot_registry) -> None:  # noqa: ANN00
                     "image_pool", "text_max_length", "max_chain_tokens", "torch_threads"):
             assert key in settings
     assert card("enc-student").settings["d_model"] == 32  # the tests' tiny override
+
+
+def test_posts_without_any_image_predict(assistant, mulcot_data) -> None:  # noqa: ANN001
+    """A batch in which no post has an image (the text-only ablation, a dataset without images) is predicted
+    from the text alone; it once failed with an IndexError on the empty image table."""
+    from dataclasses import replace
+
+    model, _ = assistant
+    blank = [replace(s, image=None) for s in mulcot_data.test[:6]]
+    preds = model.predict(blank)
+    assert len(preds) == 6 and all(p.label in LABELS and parse(p.rationale).valid for p in preds)
