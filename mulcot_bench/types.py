@@ -91,7 +91,9 @@ class ModelCard:
     settable with ``-o`` like settings, recorded with the results, outside the cache identity.
     ``assistant`` names the assistant a student distils from (None: the run's default assistant).
     ``default`` False makes a model opt-in: ``run --all`` leaves it out unless named with ``-m`` (models that
-    need downloaded weights, a GPU or an endpoint).
+    need downloaded weights, a GPU or an endpoint). ``datasets`` scopes a default model: ``run`` without ``-m``
+    runs it only on these datasets (None: on every one) and says where it left it out; a model named with ``-m``
+    runs on every dataset of the run. Use it for models built for one dataset (the tiny models and ``synthetic``).
     """
 
     name: str
@@ -104,6 +106,7 @@ class ModelCard:
     assistant: str | None = None
     default: bool = True
     runtime: dict[str, Any] = field(default_factory=dict)
+    datasets: tuple[str, ...] | None = None
 
 
 @dataclass

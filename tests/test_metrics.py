@@ -103,3 +103,38 @@ def test_bertscore_whitespace_only_hypothesis_scores_zero_without_the_model() ->
     assert metric._score(["  \n", "a chain"], ["ref", "ref"]) == [[0.0, 0.0, 0.0], [0.5, 0.5, 0.5]]
     assert calls == [["a chain"]]
     assert metric._score([" "], ["ref"]) == [[0.0, 0.0, 0.0]] and len(calls) == 1
+
+
+def test_priming_scores_several_models_in_one_call_with_the_same_values(tmp_path: Path) -> None:
+    """``Scorer.prime`` fills the per-pair cache for every model at once: each model-loading metric is called
+    once, sees each reference once, and every score equals scoring the models one by one."""
+    from mulcot_bench.metrics.embedding import MiniLMCosine
+    from mulcot_bench.plugin.registry import build_registry
+    from mulcot_bench.scoring.scorer import Scorer
+
+    gold, first = _data()
+    second = [Prediction(label=p.label, rationale=(p.rationale or "") + " and more") for p in first]
+    one_by_one = Scorer(build_registry(), Cache(tmp_path / "a"), resamples=0)
+    expected = [one_by_one.score(gold, preds) for preds in (first, second)]
+
+    seen: list[list[str]] = []
+    real_embed = MiniLMCosine.embed
+
+    def counting(self: MiniLMCosine, texts: list[str]) -> object:
+        seen.append(list(texts))
+        return real_embed(self, texts)
+
+    MiniLMCosine.embed = counting  # type: ignore[method-assign]
+    try:
+        primed = Scorer(build_registry(), Cache(tmp_path / "b"), resamples=0)
+        primed.prime(gold, [first, second])
+        assert len(seen) == 1  # one call for both models
+        assert sorted(seen[0]) == sorted(set(HYPS) | {h + " and more" for h in HYPS} | set(REFS))
+        got = [primed.score(gold, preds) for preds in (first, second)]
+        assert len(seen) == 1  # scoring afterwards embeds nothing
+    finally:
+        MiniLMCosine.embed = real_embed  # type: ignore[method-assign]
+    for ours, theirs in zip(got, expected, strict=True):
+        assert ours.keys() == theirs.keys()
+        for k, v in theirs.items():
+            assert ours[k] == (pytest.approx(v, abs=1e-6) if isinstance(v, float) else v), k

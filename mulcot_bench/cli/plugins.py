@@ -43,6 +43,8 @@ def list_plugins(plugins_dirs: tuple[Path, ...], strict: bool, as_json: bool = F
                 if kind == "models":
                     card = registry.models[name].card
                     opt_in = "" if card.default else ", opt-in: not in --all"
+                    if card.default and card.datasets is not None:
+                        opt_in = f", --all runs it on {', '.join(card.datasets)} only"
                     extra = f"  ({card.role}{', ' + fmt_params(card.params) if card.params else ''}{opt_in})"
                 click.echo(f"    {kind[:-1]}: {name}{extra}")
 
@@ -56,6 +58,7 @@ def plugins_json(registry: Registry) -> list[dict[str, Any]]:
                 "role": registry.models[name].card.role,
                 "params": registry.models[name].card.params,
                 "opt_in": not registry.models[name].card.default,
+                "datasets": registry.models[name].card.datasets,
                 "description": registry.models[name].card.description,
             }
             for name in info.registered.get("models", [])
@@ -83,6 +86,7 @@ def show_cmd(model: str, plugins_dirs: tuple[Path, ...], strict: bool, as_json: 
         "rationale": card.rationale,
         "assistant": card.assistant,
         "opt_in": not card.default,
+        "datasets": list(card.datasets) if card.datasets is not None else "all",
         "settings": card.settings,
         "runtime": card.runtime,
     }

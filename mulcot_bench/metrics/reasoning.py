@@ -121,6 +121,10 @@ class BertScore:
         p, r, f = self._scorer.score(hyps, refs)
         return [[float(a), float(b), float(c)] for a, b, c in zip(p, r, f, strict=True)]
 
+    def pair_scores(self, hyps: Sequence[str], refs: Sequence[str], cache: Cache | None) -> list[list[float]]:
+        """Per-pair [P, R, F1], from the cache where present."""
+        return cached_pair_values("bertscore", self.signature(), list(hyps), list(refs), cache, self._score)
+
     def compute(
         self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None
     ) -> dict[str, float | None]:
@@ -128,14 +132,13 @@ class BertScore:
         pairs = scored_pairs(gold, preds)
         if pairs is None:
             return dict.fromkeys(names)
-        hyps, refs = pairs
-        rows = cached_pair_values("bertscore", self.signature(), hyps, refs, cache, self._score)
+        rows = self.pair_scores(*pairs, cache)
         return {name: sum(r[j] for r in rows) / len(rows) for j, name in enumerate(names)}
 
     def per_sample(self, gold: Sequence[Sample], preds: Sequence[Prediction], cache: Cache | None) -> SampleScores:
         """Per-sample BERTScore-F1 (the leaderboard's BERTScore figure), from the same per-pair cache."""
 
         def f1(hyps: list[str], refs: list[str]) -> list[float]:
-            return [t[2] for t in cached_pair_values("bertscore", self.signature(), hyps, refs, cache, self._score)]
+            return [row[2] for row in self.pair_scores(hyps, refs, cache)]
 
         return mean_per_sample(gold, preds, "bertscore_f1", f1)

@@ -37,6 +37,7 @@ from mulcot_bench.runner.orchestrate import check_selection, render, run_provena
 from mulcot_bench.runner.pipeline import log
 from mulcot_bench.runner.preflight import preflight
 from mulcot_bench.runner.progress import LINE_EVERY, duration, eta
+from mulcot_bench.runner.selection import OUT_OF_SCOPE, out_of_scope_note, scoped
 from mulcot_bench.scoring.scorer import Scorer
 
 POLL_SECONDS = 1.0
@@ -87,7 +88,7 @@ def _fanout(registry: Registry, options: RunOptions, launch: Launch) -> RunOutco
     run_dir.mkdir(parents=True, exist_ok=True)
     open_run_log(run_dir)
     jobs_dir = run_dir / JOBS_FOLDER
-    plan = plan_jobs(registry, running, models)
+    plan = plan_jobs(registry, running, models, named=options.models is not None)
     log(f"launcher {launcher.name}: {len(plan)} job(s): {', '.join(j.name for j in plan) or 'none'}")
     submitted: list[tuple[Job, Started]] = []
     try:
@@ -118,6 +119,11 @@ def _fanout(registry: Registry, options: RunOptions, launch: Launch) -> RunOutco
         reported=reported_entries(names),
         bootstrap=parts[0].bootstrap if scorer is None else scorer.bootstrap(),
     )
+    for record in datasets_run:  # as one process records them: the models left out of a dataset's scope
+        left_out = scoped(registry, models, record.name, named=options.models is not None)[1]
+        if left_out and record.name in running:
+            record.notes.append(out_of_scope_note(record.name, left_out, registry))
+            results.skipped[OUT_OF_SCOPE] = results.skipped.get(OUT_OF_SCOPE, 0) + len(left_out)
     results.provenance.finished_at = datetime.now(UTC).isoformat()
     results = RunResults.model_validate(redact_obj(results.model_dump(mode="json")))
     results.write(run_dir)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from mulcot_bench.paths import safe_name
 from mulcot_bench.plugin.registry import Registry
 from mulcot_bench.runner.pipeline import assistant_of
+from mulcot_bench.runner.selection import scoped
 
 #: the group of the baselines that learn from no chain (they need no assistant)
 BASELINES = "baselines"
@@ -61,7 +62,11 @@ def model_groups(registry: Registry, models: list[str]) -> dict[str, list[str]]:
     return {g: groups[g] for g in order}
 
 
-def plan_jobs(registry: Registry, datasets: list[str], models: list[str]) -> list[Job]:
-    """Every (dataset, model group) job, datasets in run order."""
-    groups = model_groups(registry, models)
-    return [Job(dataset, group, tuple(names)) for dataset in datasets for group, names in groups.items()]
+def plan_jobs(registry: Registry, datasets: list[str], models: list[str], named: bool = True) -> list[Job]:
+    """Every (dataset, model group) job, datasets in run order; without ``-m`` (``named`` False) each dataset
+    takes only the models in its scope (:func:`~mulcot_bench.runner.selection.scoped`)."""
+    return [
+        Job(dataset, group, tuple(names))
+        for dataset in datasets
+        for group, names in model_groups(registry, scoped(registry, models, dataset, named)[0]).items()
+    ]

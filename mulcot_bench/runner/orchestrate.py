@@ -32,7 +32,7 @@ from mulcot_bench.runner.preflight import preflight
 from mulcot_bench.runner.progress import Meter, Steps
 from mulcot_bench.runner.provenance import git_commit, package_versions, platform_string, python_version
 from mulcot_bench.runner.seeds import aggregate
-from mulcot_bench.runner.selection import select_datasets, select_models
+from mulcot_bench.runner.selection import OUT_OF_SCOPE, out_of_scope_note, scoped, select_datasets, select_models
 from mulcot_bench.scoring.metric import SampleScores
 from mulcot_bench.scoring.scorer import Scorer
 
@@ -139,17 +139,24 @@ def _run(registry: Registry, options: RunOptions, world: World) -> RunOutcome:
     failures += [Failure(what="unavailable", model=name, reason=why) for name, why in unreachable.items()]
     records: list[DatasetRecord] = [t.record for t in taken]
     seeds = options.seeds or [options.seed]
+    out_of_scope = 0
     for item in taken:
         if item.data is None:
             continue
         data, item.data = item.data, None  # the pipelines hold it; let it go with them
+        here, left_out = scoped(registry, models, data.name, named=options.models is not None)
+        if left_out:
+            note = out_of_scope_note(data.name, left_out, registry)
+            log(f"[{data.name}] {note}")
+            item.record.notes.append(note)
+            out_of_scope += len(left_out)
         failed_teacher = options.teacher if options.teacher in unreachable else None
         scored: list[tuple[Entry, SampleScores]] = []
         for i, seed in enumerate(seeds):
             if len(seeds) > 1:
                 log(f"[{data.name}] seed {seed} ({i + 1}/{len(seeds)})")
             pipeline = DatasetPipeline(
-                registry, data, cache, seed, models, options.teacher, checkpoints=options.checkpoints,
+                registry, data, cache, seed, here, options.teacher, checkpoints=options.checkpoints,
                 chain_filter=options.chain_filter,
             )
             if failed_teacher:
@@ -176,6 +183,8 @@ def _run(registry: Registry, options: RunOptions, world: World) -> RunOutcome:
     results.provenance.finished_at = datetime.now(UTC).isoformat()
     if replayed.skipped:
         results.skipped["journal_lines_cut_short"] = replayed.skipped
+    if out_of_scope:
+        results.skipped[OUT_OF_SCOPE] = out_of_scope
     results = RunResults.model_validate(redact_obj(results.model_dump(mode="json")))
     merged = close_cache(cache, layout, world)
     if merged:
@@ -297,6 +306,10 @@ def evaluate_dataset(
     if not score:
         return out
     steps.next(f"scoring {len(runs)} model(s)")
+    chains = [r.predictions for r in runs if r.spec.card.rationale and any(p.rationale for p in r.predictions)]
+    if len(chains) > 1:
+        log(f"[{name}] scoring: the chains of {len(chains)} models against the references, the shared ones once")
+        scorer.prime(pipeline.data.test, chains)
     meter = Meter(f"[{name}] scoring", len(runs), unit="model")
     for r in runs:
         failpoint("score")

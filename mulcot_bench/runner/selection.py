@@ -28,6 +28,31 @@ def select_models(registry: Registry, names: list[str] | None) -> list[str]:
     return list(names)
 
 
+#: the ``RunResults.skipped`` key counting (dataset, model) pairs left out by a card's ``datasets`` scope
+OUT_OF_SCOPE = "models_out_of_their_dataset_scope"
+
+
+def scoped(registry: Registry, models: list[str], dataset: str, named: bool) -> tuple[list[str], list[str]]:
+    """(the models that run on ``dataset``, those left out there): without ``-m`` (``named`` False) a model whose
+    card scopes it to other datasets (``ModelCard.datasets``) is left out; a named model runs everywhere."""
+    if named:
+        return list(models), []
+    run, out = [], []
+    for name in models:
+        scope = registry.model(name).card.datasets
+        (run if scope is None or dataset in scope else out).append(name)
+    return run, out
+
+
+def out_of_scope_note(dataset: str, left_out: list[str], registry: Registry) -> str:
+    """The one line a run prints and records for the models its selection left out of ``dataset``."""
+    scopes = sorted({", ".join(registry.model(n).card.datasets or ()) for n in left_out})
+    return (
+        f"{len(left_out)} model(s) not run on {dataset}: {', '.join(left_out)} (their cards scope them to "
+        f"{'; '.join(scopes)}); name them with -m to run them here"
+    )
+
+
 def load_dataset(
     spec: DatasetSpec, data_root: Path | None, options: dict[str, object]
 ) -> tuple[Splits | None, Path | None]:

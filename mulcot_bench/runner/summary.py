@@ -17,6 +17,8 @@ def exit_summary(outcome: RunOutcome) -> str:
     skipped = [f"{d.name} ({d.status})" for d in res.datasets if d.status not in ("present", "embedded")]
     if skipped:
         lines.append(f"datasets not run: {', '.join(skipped)}")
+    if res.skipped:
+        lines.append("skipped: " + ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in sorted(res.skipped.items())))
     said: dict[str, str] = {}  # each cause is printed once; a later failure with the same cause points back
     for f in res.failures:
         where = " ".join(x for x in (f.model, f"on {f.dataset}" if f.dataset else None) if x)
