@@ -45,7 +45,7 @@ from mulcot_bench.plugin import (
 from mulcot_bench.scoring.stats import macro_f1
 from mulcot_encoder.decode import generate, row_generators
 from mulcot_encoder.features import Inputs, identities, load_inputs
-from mulcot_encoder.net import ChainNet, Encoded
+from mulcot_encoder.net import ChainNet, Encoded, LabelNet
 from mulcot_encoder.vocab import BOS, PAD, ChainVocab
 
 WEIGHTS_FILE = "weights.safetensors"
@@ -75,6 +75,13 @@ def class_weights(labels: Tensor, mode: str) -> Tensor | None:
     return w / (w[labels].mean())
 
 
+def dev_scores(logits: Tensor, gold: Tensor) -> tuple[float, float]:
+    """Accuracy and macro-F1 of the argmax of ``logits`` against ``gold`` label ids."""
+    pred = logits.argmax(-1)
+    acc = float((pred == gold).float().mean())
+    return acc, macro_f1([LABELS[i] for i in gold.tolist()], [LABELS[i] for i in pred.tolist()])
+
+
 class EncoderChainModel:
     """One class for the three cards; the card's settings decide sizes, epochs and the KD weight."""
 
@@ -90,7 +97,8 @@ class EncoderChainModel:
     def _build(self, vocab_size: int) -> ChainNet:
         s = self.s
         return ChainNet(vocab_size, int(s["d_model"]), int(s["fusion_layers"]), int(s["heads"]), float(s["dropout"]),
-                        int(s["image_pool"]) ** 2, int(s["queries"]), int(s["emb_dim"]), int(s["decoder_layers"]))
+                        int(s["image_pool"]) ** 2, int(s["queries"]), int(s["emb_dim"]), int(s["decoder_layers"]),
+                        int(s["label_members"]) - 1)
 
     # training --------------------------------------------------------------------------------------------------
     def fit(self, train: Sequence[Sample], dev: Sequence[Sample], ctx: FitContext) -> dict[str, Any]:
@@ -135,8 +143,7 @@ class EncoderChainModel:
                    "t2": bool(self.s["kd_t2"]), "assistant": teacher.card.name if teacher else None},
             "feature_seconds": round(feature_seconds, 1),
         }
-        progress = fit_reporter(ctx, f"fit {self.card.name} label", self.s["label_epochs"])
-        report["label_phase"] = self._label_phase(inputs, labels, n, teacher, ctx.seed, progress)
+        report.update(self._label_phases(inputs, labels, n, teacher, ctx))
         self.chains = bool(chain_rows)
         torch.manual_seed(ctx.seed + 1)
         if chain_rows:
@@ -156,24 +163,52 @@ class EncoderChainModel:
         self.meta = {"encoders": identities(self.s), "report": report}
         return report
 
-    def _encode(self, inputs: Inputs, rows: Sequence[int], net: ChainNet | None = None) -> Encoded:
+    def _encode(self, inputs: Inputs, rows: Sequence[int], net: LabelNet | None = None) -> Encoded:
         return (net or self.net).encode(inputs.batch(rows))  # type: ignore[union-attr]
 
-    def _label_logits(self, inputs: Inputs, rows: Sequence[int]) -> Tensor:
-        """Eval-mode label logits of ``rows``, in batches."""
+    def _label_logits(self, inputs: Inputs, rows: Sequence[int], net: LabelNet | None = None) -> Tensor:
+        """Eval-mode label logits of ``rows``, in batches: ``net``'s own, or (None) the label answer's, the log of
+        the members' mean probability."""
         assert self.net is not None
-        self.net.eval()
+        model = net or self.net
+        model.eval()
+        parts = []
         with torch.no_grad():
-            parts = [self._encode(inputs, rows[i : i + EVAL_BATCH]).label_logits
-                     for i in range(0, len(rows), EVAL_BATCH)]
+            for i in range(0, len(rows), EVAL_BATCH):
+                batch = inputs.batch(rows[i : i + EVAL_BATCH])
+                enc = model.encode(batch)
+                parts.append(enc.label_logits if net is not None else self.net.label_log_probs(batch, enc))
         return torch.cat(parts) if parts else torch.zeros(0, 3)
 
-    def _label_phase(self, inputs: Inputs, labels: Tensor, n: int, teacher: EncoderChainModel | None,
-                     seed: int, progress: FitReporter) -> dict[str, Any]:
+    def _label_phases(self, inputs: Inputs, labels: Tensor, n: int, teacher: EncoderChainModel | None,
+                      ctx: FitContext) -> dict[str, Any]:
+        """The label phase of each member (the first one's fusion also feeds the chain decoder), each from its own
+        seed; with more than one, the report gives the members' mean-probability answer on dev."""
         assert self.net is not None
+        nets: list[LabelNet] = [self.net, *self.net.members]
+        out: dict[str, Any] = {}
+        for m, net in enumerate(nets):
+            seed = ctx.seed + 1000 * m
+            torch.manual_seed(seed)
+            what = f"fit {self.card.name} label" + (f" {m + 1}/{len(nets)}" if len(nets) > 1 else "")
+            progress = fit_reporter(ctx, what, self.s["label_epochs"])
+            phase = self._label_phase(net, inputs, labels, n, teacher, seed, progress)
+            if m == 0:
+                out["label_phase"] = phase
+            else:
+                out.setdefault("label_members", []).append({k: v for k, v in phase.items() if k != "history"})
+        dev_rows = list(range(n, len(inputs)))
+        if len(nets) > 1 and dev_rows:
+            acc, f1 = dev_scores(self._label_logits(inputs, dev_rows), labels[dev_rows])
+            out["label_answer"] = {"members": len(nets), "rule": "argmax of the members' mean probability",
+                                   "dev_accuracy": round(acc, 4), "dev_macro_f1": round(f1, 4)}
+        return out
+
+    def _label_phase(self, net: LabelNet, inputs: Inputs, labels: Tensor, n: int, teacher: EncoderChainModel | None,
+                     seed: int, progress: FitReporter) -> dict[str, Any]:
         s = self.s
         epochs, bs = int(s["label_epochs"]), int(s["batch_size"])
-        params = list(self.net.fusion.parameters()) + list(self.net.head.parameters())
+        params = list(net.fusion.parameters()) + list(net.head.parameters())
         opt = torch.optim.AdamW(params, lr=float(s["label_lr"]), weight_decay=float(s["weight_decay"]))
         total = epochs * ((n + bs - 1) // bs)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=float(s["label_lr"]), total_steps=max(1, total),
@@ -188,12 +223,12 @@ class EncoderChainModel:
         t0 = time.perf_counter()
         step = 0
         for epoch in range(1, epochs + 1):
-            self.net.train()
+            net.train()
             order = np.random.RandomState(seed * 1000 + epoch).permutation(n)
             total_loss = 0.0
             for b in range(0, n, bs):
                 rows = order[b : b + bs].tolist()
-                logits = self._encode(inputs, rows).label_logits
+                logits = self._encode(inputs, rows, net).label_logits
                 terms = kd_terms(logits, a_logits[rows] if a_logits is not None else None, labels[rows],
                                  lam=lam, temperature=temp, t2=bool(s["kd_t2"]))
                 loss = terms.loss
@@ -211,18 +246,15 @@ class EncoderChainModel:
                                "loss": total_loss / (b + len(rows))})
             record: dict[str, Any] = {"epoch": epoch, "loss": round(total_loss / max(1, n), 4)}
             if dev_rows:
-                pred = self._label_logits(inputs, dev_rows).argmax(-1)
-                gold = labels[dev_rows]
-                acc = float((pred == gold).float().mean())
-                f1 = macro_f1([LABELS[i] for i in gold.tolist()], [LABELS[i] for i in pred.tolist()])
+                acc, f1 = dev_scores(self._label_logits(inputs, dev_rows, net), labels[dev_rows])
                 record.update(dev_accuracy=round(acc, 4), dev_macro_f1=round(f1, 4))
                 if (acc, f1) > best:
-                    best, best_epoch, best_state = (acc, f1), epoch, copy.deepcopy(self.net.state_dict())
+                    best, best_epoch, best_state = (acc, f1), epoch, copy.deepcopy(net.state_dict())
             history.append(record)
             progress.epoch({**record, "epochs": epochs, "step": step, "steps": total})
         progress.close()
         if best_state is not None:
-            self.net.load_state_dict(best_state)
+            net.load_state_dict(best_state)
         else:
             best_epoch = epochs
         out = {"epochs": epochs, "selected_epoch": best_epoch, "history": history,
@@ -348,14 +380,16 @@ class EncoderChainModel:
                    seed: int) -> list[Prediction]:
         assert self.net is not None and self.vocab is not None
         with torch.no_grad():
-            enc = self._encode(inputs, rows)
-            probs = enc.label_logits.float().softmax(-1)
+            batch = inputs.batch(rows)
+            enc = self.net.encode(batch)
+            log_probs = self.net.label_log_probs(batch, enc)
+            probs = log_probs.exp()
             gens = None
             if temperature is None:
                 labels = probs.argmax(-1)
             else:
                 gens = row_generators(seed, [samples[r].content_hash for r in rows])
-                tempered = (enc.label_logits.float() / max(temperature, 1e-6)).softmax(-1)
+                tempered = (log_probs / max(temperature, 1e-6)).softmax(-1)
                 labels = torch.stack([torch.multinomial(p, 1, generator=g)[0]
                                       for p, g in zip(tempered, gens, strict=True)])
             ids = (generate(self.net, enc, labels, int(self.s["max_chain_tokens"]), temperature, gens,

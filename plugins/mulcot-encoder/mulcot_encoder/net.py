@@ -138,21 +138,38 @@ class ChainDecoder(nn.Module):
         return F.linear(out, self.emb.weight, self.bias), state
 
 
-class ChainNet(nn.Module):
-    """Fusion + label head + chain decoder."""
+class LabelNet(nn.Module):
+    """Fusion + label head: what the label phase trains."""
 
-    def __init__(self, vocab: int, d: int, layers: int, heads: int, dropout: float, patches: int, queries: int,
-                 emb: int, decoder_layers: int) -> None:
+    def __init__(self, d: int, layers: int, heads: int, dropout: float, patches: int, queries: int) -> None:
         super().__init__()
         self.fusion = Fusion(d, layers, heads, dropout, patches, queries)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * d, d), nn.GELU(), nn.Linear(d, N_LABELS))
-        self.decoder = ChainDecoder(vocab, d, emb, decoder_layers, dropout)
 
     def encode(self, b: Batch) -> Encoded:
         memory, mask, focus = self.fusion(b)
         n_q = self.fusion.queries.shape[0]
         summary = memory[:, :n_q].mean(1)
         return Encoded(memory, mask, summary + focus, self.head(torch.cat([summary, focus], dim=-1)))
+
+
+class ChainNet(LabelNet):
+    """Fusion + label head + chain decoder, and ``extra_members`` more fusion + label heads (trained from other
+    seeds) whose mean probability with this one's is the label answer (:meth:`label_log_probs`)."""
+
+    def __init__(self, vocab: int, d: int, layers: int, heads: int, dropout: float, patches: int, queries: int,
+                 emb: int, decoder_layers: int, extra_members: int = 0) -> None:
+        super().__init__(d, layers, heads, dropout, patches, queries)
+        self.decoder = ChainDecoder(vocab, d, emb, decoder_layers, dropout)
+        self.members = nn.ModuleList(
+            [LabelNet(d, layers, heads, dropout, patches, queries) for _ in range(extra_members)]
+        )
+
+    def label_log_probs(self, b: Batch, enc: Encoded) -> Tensor:
+        """Log of the members' mean label probability (B, 3); with no extra member, log-softmax of ``enc``'s."""
+        logs = [enc.label_logits.float().log_softmax(-1)]
+        logs += [m.encode(b).label_logits.float().log_softmax(-1) for m in self.members]
+        return torch.logsumexp(torch.stack(logs), dim=0) - math.log(len(logs))
 
     def decoder_parameters(self) -> list[nn.Parameter]:
         return list(self.decoder.parameters())

@@ -45,12 +45,12 @@ TRAIN: dict[str, Any] = {
 }
 ASSISTANT: dict[str, Any] = {
     "d_model": 192, "fusion_layers": 2, "heads": 4, "queries": 8, "emb_dim": 96, "dropout": 0.2, "decoder_layers": 1,
-    "label_epochs": 8, "chain_epochs": 8, "max_chain_items_per_epoch": None,
+    "label_epochs": 8, "label_members": 3, "chain_epochs": 8, "max_chain_items_per_epoch": None,
     "kd_lambda": 0.0, "kd_temperature": 2.0, "kd_t2": True,
 }
 STUDENT: dict[str, Any] = {
     "d_model": 96, "fusion_layers": 1, "heads": 4, "queries": 4, "emb_dim": 64, "dropout": 0.2, "decoder_layers": 1,
-    "label_epochs": 8, "chain_epochs": 6, "max_chain_items_per_epoch": 1000,
+    "label_epochs": 8, "label_members": 1, "chain_epochs": 6, "max_chain_items_per_epoch": 1000,
     "kd_lambda": 0.5, "kd_temperature": 2.0, "kd_t2": True,
 }
 

@@ -42,6 +42,26 @@ def test_save_load_round_trip_gives_identical_predictions(assistant, mulcot_data
     assert [(p.label, p.rationale, p.probs) for p in first] == [(p.label, p.rationale, p.probs) for p in second]
 
 
+def test_the_assistants_label_answer_is_its_members_mean_probability(assistant, mulcot_data) -> None:  # noqa: ANN001
+    import torch
+    from mulcot_encoder.features import load_inputs
+
+    model, report = assistant
+    members = [model.net, *model.net.members]
+    assert len(members) == model.card.settings["label_members"] == 3
+    assert len(report["label_members"]) == 2 and report["label_answer"]["members"] == 3
+    test = mulcot_data.test[:16]
+    inputs, _ = load_inputs(test, model.s)
+    with torch.no_grad():
+        batch = inputs.batch(list(range(len(test))))
+        own = torch.stack([m.eval().encode(batch).label_logits.softmax(-1) for m in members])
+    assert not torch.allclose(own[0], own[1])  # members trained from other seeds differ
+    mean = own.mean(0)
+    got = torch.tensor([[p.probs[label] for label in LABELS] for p in model.predict(test)])
+    assert torch.allclose(got, mean, atol=1e-5)
+    assert [p.label for p in model.predict(test)] == [LABELS[i] for i in mean.argmax(-1).tolist()]
+
+
 def test_kd_student_learns_from_the_assistant(assistant, mulcot_data) -> None:  # noqa: ANN001
     teacher, _ = assistant
     kd, kd_report = fitted("enc-student", mulcot_data.train, mulcot_data.dev, assistant=teacher)
