@@ -13,7 +13,10 @@ from mulcot_bench.report.tables import LeaderTable, TableRow
 
 QUALITY_KEYS = ("accuracy", "bleu4", "bertscore_f1")
 STAGE_KEYS_FIRST = ("train", "n_train", "kept_as_predicted", "corrected", "label_only", "rejected", "augmentation")
-LINEAGE_KEYS = (*STAGE_KEYS_FIRST, "counts", "n_with_rationale", "epochs_run", "selected_epoch", "selection")
+#: shown beside each stage of the lineage table (``why_no_chains``: a chain model that trained on no chain says why)
+LINEAGE_KEYS = (
+    *STAGE_KEYS_FIRST, "counts", "n_with_rationale", "epochs_run", "selected_epoch", "selection", "why_no_chains"
+)
 
 
 @dataclass

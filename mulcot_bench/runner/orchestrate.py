@@ -309,7 +309,11 @@ def evaluate_dataset(
     chains = [r.predictions for r in runs if r.spec.card.rationale and any(p.rationale for p in r.predictions)]
     if len(chains) > 1:
         log(f"[{name}] scoring: the chains of {len(chains)} models against the references, the shared ones once")
-        scorer.prime(pipeline.data.test, chains)
+        calls = scorer.priming(pipeline.data.test, chains)
+        with Meter(f"[{name}] scoring chains", len(calls), unit="metric call") as meter:
+            for _, call in calls:
+                call()
+                meter.update(1)
     meter = Meter(f"[{name}] scoring", len(runs), unit="model")
     for r in runs:
         failpoint("score")

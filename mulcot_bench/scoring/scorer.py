@@ -8,8 +8,9 @@ ROUGE-L, METEOR, BERTScore, MiniLM cosine) go through the per-pair cache, so eac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from mulcot_bench.cache import Cache
@@ -75,14 +76,22 @@ class Scorer:
         return scores
 
     def prime(self, gold: Sequence[Sample], outputs: Sequence[Sequence[Prediction]]) -> None:
-        """Fill the per-pair cache for several models' outputs on the same test split in one call per metric.
+        """Fill the per-pair cache for several models' outputs on the same test split (:meth:`priming`)."""
+        for _, call in self.priming(gold, outputs):
+            call()
+
+    def priming(
+        self, gold: Sequence[Sample], outputs: Sequence[Sequence[Prediction]]
+    ) -> list[tuple[str, Callable[[], object]]]:
+        """The calls that fill the per-pair cache for several models' outputs at once: (metric id, call) per
+        pair metric and chunk of at most :data:`PRIME_PAIRS` pairs.
 
         A metric that loads a model (BERTScore, MiniLM cosine) then embeds each distinct text once per call: the
         references, shared by every model, once instead of once per model, and a model's chains equal to the
-        references not at all. Scores are unchanged (each pair keeps its own value); without a cache it does
-        nothing, as the values would be computed again."""
+        references not at all. Scores are unchanged (each pair keeps its own value); without a cache there is
+        nothing to fill."""
         if self.cache is None:
-            return
+            return []
         chunks: list[tuple[list[str], list[str]]] = []
         for preds in outputs:
             pairs = scored_pairs(gold, preds)
@@ -92,11 +101,12 @@ class Scorer:
                 chunks.append(([], []))
             chunks[-1][0].extend(pairs[0])
             chunks[-1][1].extend(pairs[1])
-        for spec in self.specs:
-            pair_scores = getattr(self.metrics[spec.id], "pair_scores", None)
-            if spec.kind == "rationale" and callable(pair_scores):
-                for hyps, refs in chunks:
-                    pair_scores(hyps, refs, self.cache)
+        return [
+            (spec.id, partial(pair_scores, hyps, refs, self.cache))
+            for spec in self.specs
+            if spec.kind == "rationale" and callable(pair_scores := getattr(self.metrics[spec.id], "pair_scores", None))
+            for hyps, refs in chunks
+        ]
 
     def sample_scores(
         self,
