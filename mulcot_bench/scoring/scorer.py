@@ -23,8 +23,8 @@ from mulcot_bench.scoring.stats import DEFAULT_RESAMPLES
 from mulcot_bench.types import Prediction, Sample
 
 BOOTSTRAP_SEED = 42  # fixed, not the run's seed: intervals of two runs draw the same resamples
-#: at most this many (hypothesis, reference) pairs per batched call of :meth:`Scorer.prime`: bounds the token
-#: embeddings BERTScore holds at once (about 1.3 GB for 4,200 pairs of Twitter-2015 chains)
+#: at most this many (hypothesis, reference) pairs per batched call of :meth:`Scorer.priming` (four models on
+#: Twitter-2015 test): bounds the token embeddings BERTScore holds at once
 PRIME_PAIRS = 4200
 
 
