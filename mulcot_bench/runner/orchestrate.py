@@ -310,10 +310,9 @@ def evaluate_dataset(
     if len(chains) > 1:
         log(f"[{name}] scoring: the chains of {len(chains)} models against the references, the shared ones once")
         calls = scorer.priming(pipeline.data.test, chains)
-        with Meter(f"[{name}] scoring chains", len(calls), unit="metric call") as meter:
-            for _, call in calls:
-                call()
-                meter.update(1)
+        for i, (metric, call) in enumerate(calls, start=1):
+            log(f"[{name}] scoring chains: {metric} ({i}/{len(calls)})")
+            call()
     meter = Meter(f"[{name}] scoring", len(runs), unit="model")
     for r in runs:
         failpoint("score")
