@@ -65,7 +65,8 @@ def cards() -> list[ModelCard]:
     return [
         ModelCard("enc-assistant", "assistant",
                   "Frozen MiniLM token states + EfficientNet-Lite0 grid -> query fusion (d 192, 2 layers) -> "
-                  "label head + GRU chain decoder", params=1_510_000, settings=settings(ASSISTANT)),
+                  "label head (3 members, mean probability) + GRU chain decoder", params=3_280_000,
+                  settings=settings(ASSISTANT)),
         ModelCard("enc-student", "student",
                   "The enc- family's student (d 96, 1 layer), KD from enc-assistant's label and chain-token logits",
                   params=550_000, settings=settings(STUDENT), assistant="enc-assistant"),
