@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from mulcot_bench.cache import Cache
 from mulcot_bench.errors import UserError
 from mulcot_bench.metrics.bleu import cached_sentence_scores, corpus_bleu_stat
-from mulcot_bench.metrics.pairs import cached_pair_values, mean_per_sample, reference_pairs, scored_pairs
+from mulcot_bench.metrics.pairs import cached_pair_values, mean_per_sample
 from mulcot_bench.rationale import FIELDS, parse
 from mulcot_bench.scoring.metric import SampleScores
+from mulcot_bench.scoring.pairs import reference_pairs, scored_pairs
 from mulcot_bench.types import Prediction, Sample
 
 

@@ -14,11 +14,11 @@ from functools import partial
 from typing import Any
 
 from mulcot_bench.cache import Cache
-from mulcot_bench.metrics.pairs import scored_pairs
 from mulcot_bench.plugin.registry import Registry
 from mulcot_bench.plugin.specs import MetricSpec
 from mulcot_bench.results import MetricRecord
 from mulcot_bench.scoring.metric import SampleScores
+from mulcot_bench.scoring.pairs import scored_pairs
 from mulcot_bench.scoring.stats import DEFAULT_RESAMPLES
 from mulcot_bench.types import Prediction, Sample
 
