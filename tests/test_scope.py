@@ -8,35 +8,23 @@ import sys
 from pathlib import Path
 
 from fakerun import env, plugins_dir, results
+from test_plugins import GOOD
 
 from mulcot_bench.plugin.registry import build_registry
 from mulcot_bench.runner.jobs import plan_jobs
 from mulcot_bench.runner.selection import OUT_OF_SCOPE, scoped
 
-ELSEWHERE = '''
-from mulcot_bench.plugin.hookspecs import hookimpl
-from mulcot_bench.plugin.specs import ModelSpec
-from mulcot_bench.types import ModelCard, Prediction
-
-
-class Neutral:
-    def __init__(self, card):
-        self.card = card
-
-    def predict(self, samples):
-        return [Prediction(label="neutral") for _ in samples]
-
-
-@hookimpl
-def register_models(register):
-    register(ModelSpec(ModelCard("only-twitter", "baseline", "scoped", rationale=False,
-                                 datasets=("twitter2015",)), Neutral))
-    register(ModelSpec(ModelCard("anywhere", "baseline", "unscoped", rationale=False), Neutral))
-'''
+#: two local plugin files made from test_plugins' template: one model scoped to twitter2015, one unscoped
+PLUGINS = {
+    "scoped.py": GOOD.replace("{name}", "only-twitter").replace(
+        "rationale=False)", "rationale=False, datasets=('twitter2015',))"
+    ),
+    "anywhere.py": GOOD.replace("{name}", "anywhere"),
+}
 
 
 def _run(tmp: Path, run_id: str, *models: str) -> subprocess.CompletedProcess[str]:
-    folder = plugins_dir(tmp, {"elsewhere.py": ELSEWHERE})
+    folder = plugins_dir(tmp, PLUGINS)
     cmd = [sys.executable, "-m", "mulcot_bench.cli", "run", "-d", "synthetic", "--plugins-dir", str(folder),
            "--cache-dir", str(tmp / "cache"), "--run-id", run_id, "--runs-dir", str(tmp / "runs"),
            "--reports-dir", str(tmp / "reports"), "--synthetic-size", "60,20,40", "--bootstrap", "0"]
