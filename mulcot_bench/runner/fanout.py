@@ -37,7 +37,7 @@ from mulcot_bench.runner.orchestrate import check_selection, render, run_provena
 from mulcot_bench.runner.pipeline import log
 from mulcot_bench.runner.preflight import preflight
 from mulcot_bench.runner.progress import LINE_EVERY, duration, eta
-from mulcot_bench.runner.selection import OUT_OF_SCOPE, out_of_scope_note, scoped
+from mulcot_bench.runner.selection import OUT_OF_SCOPE, note_out_of_scope, scoped
 from mulcot_bench.scoring.scorer import Scorer
 
 POLL_SECONDS = 1.0
@@ -122,7 +122,7 @@ def _fanout(registry: Registry, options: RunOptions, launch: Launch) -> RunOutco
     for record in datasets_run:  # as one process records them: the models left out of a dataset's scope
         left_out = scoped(registry, models, record.name, named=options.models is not None)[1]
         if left_out and record.name in running:
-            record.notes.append(out_of_scope_note(record.name, left_out, registry))
+            note_out_of_scope(record, left_out, registry)
             results.skipped[OUT_OF_SCOPE] = results.skipped.get(OUT_OF_SCOPE, 0) + len(left_out)
     results.provenance.finished_at = datetime.now(UTC).isoformat()
     results = RunResults.model_validate(redact_obj(results.model_dump(mode="json")))

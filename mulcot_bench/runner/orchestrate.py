@@ -32,7 +32,7 @@ from mulcot_bench.runner.preflight import preflight
 from mulcot_bench.runner.progress import Meter, Steps
 from mulcot_bench.runner.provenance import git_commit, package_versions, platform_string, python_version
 from mulcot_bench.runner.seeds import aggregate
-from mulcot_bench.runner.selection import OUT_OF_SCOPE, out_of_scope_note, scoped, select_datasets, select_models
+from mulcot_bench.runner.selection import OUT_OF_SCOPE, note_out_of_scope, scoped, select_datasets, select_models
 from mulcot_bench.scoring.metric import SampleScores
 from mulcot_bench.scoring.scorer import Scorer
 
@@ -146,9 +146,7 @@ def _run(registry: Registry, options: RunOptions, world: World) -> RunOutcome:
         data, item.data = item.data, None  # the pipelines hold it; let it go with them
         here, left_out = scoped(registry, models, data.name, named=options.models is not None)
         if left_out:
-            note = out_of_scope_note(data.name, left_out, registry)
-            log(f"[{data.name}] {note}")
-            item.record.notes.append(note)
+            log(f"[{data.name}] {note_out_of_scope(item.record, left_out, registry)}")
             out_of_scope += len(left_out)
         failed_teacher = options.teacher if options.teacher in unreachable else None
         scored: list[tuple[Entry, SampleScores]] = []
@@ -309,10 +307,9 @@ def evaluate_dataset(
     chains = [r.predictions for r in runs if r.spec.card.rationale and any(p.rationale for p in r.predictions)]
     if len(chains) > 1:
         log(f"[{name}] scoring: the chains of {len(chains)} models against the references, the shared ones once")
-        calls = scorer.priming(pipeline.data.test, chains)
-        for i, (metric, call) in enumerate(calls, start=1):
-            log(f"[{name}] scoring chains: {metric} ({i}/{len(calls)})")
-            call()
+        scorer.prime(
+            pipeline.data.test, chains, lambda metric, i, n: log(f"[{name}] scoring chains: {metric} ({i}/{n})")
+        )
     meter = Meter(f"[{name}] scoring", len(runs), unit="model")
     for r in runs:
         failpoint("score")

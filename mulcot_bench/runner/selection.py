@@ -44,13 +44,15 @@ def scoped(registry: Registry, models: list[str], dataset: str, named: bool) -> 
     return run, out
 
 
-def out_of_scope_note(dataset: str, left_out: list[str], registry: Registry) -> str:
-    """The one line a run prints and records for the models its selection left out of ``dataset``."""
+def note_out_of_scope(record: DatasetRecord, left_out: list[str], registry: Registry) -> str:
+    """Record on the dataset the one line a run prints for the models its selection left out there; the line."""
     scopes = sorted({", ".join(registry.model(n).card.datasets or ()) for n in left_out})
-    return (
-        f"{len(left_out)} model(s) not run on {dataset}: {', '.join(left_out)} (their cards scope them to "
+    note = (
+        f"{len(left_out)} model(s) not run on {record.name}: {', '.join(left_out)} (their cards scope them to "
         f"{'; '.join(scopes)}); name them with -m to run them here"
     )
+    record.notes.append(note)
+    return note
 
 
 def load_dataset(

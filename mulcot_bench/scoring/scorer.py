@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from functools import partial
 from typing import Any
 
 from mulcot_bench.cache import Cache
@@ -23,7 +22,7 @@ from mulcot_bench.scoring.stats import DEFAULT_RESAMPLES
 from mulcot_bench.types import Prediction, Sample
 
 BOOTSTRAP_SEED = 42  # fixed, not the run's seed: intervals of two runs draw the same resamples
-#: at most this many (hypothesis, reference) pairs per batched call of :meth:`Scorer.priming` (four models on
+#: at most this many (hypothesis, reference) pairs per batched call of :meth:`Scorer.prime` (four models on
 #: Twitter-2015 test): bounds the token embeddings BERTScore holds at once
 PRIME_PAIRS = 4200
 
@@ -75,23 +74,21 @@ class Scorer:
             scores.update(self.metrics[spec.id].compute(gold, preds, self.cache))
         return scores
 
-    def prime(self, gold: Sequence[Sample], outputs: Sequence[Sequence[Prediction]]) -> None:
-        """Fill the per-pair cache for several models' outputs on the same test split (:meth:`priming`)."""
-        for _, call in self.priming(gold, outputs):
-            call()
-
-    def priming(
-        self, gold: Sequence[Sample], outputs: Sequence[Sequence[Prediction]]
-    ) -> list[tuple[str, Callable[[], object]]]:
-        """The calls that fill the per-pair cache for several models' outputs at once: (metric id, call) per
-        pair metric and chunk of at most :data:`PRIME_PAIRS` pairs.
+    def prime(
+        self,
+        gold: Sequence[Sample],
+        outputs: Sequence[Sequence[Prediction]],
+        starting: Callable[[str, int, int], object] | None = None,
+    ) -> None:
+        """Fill the per-pair cache for several models' outputs on the same test split: one call per pair metric and
+        chunk of at most :data:`PRIME_PAIRS` pairs (``starting(metric id, i, n)`` is told before each).
 
         A metric that loads a model (BERTScore, MiniLM cosine) then embeds each distinct text once per call: the
         references, shared by every model, once instead of once per model, and a model's chains equal to the
         references not at all. Scores are unchanged (each pair keeps its own value); without a cache there is
         nothing to fill."""
         if self.cache is None:
-            return []
+            return
         chunks: list[tuple[list[str], list[str]]] = []
         for preds in outputs:
             pairs = scored_pairs(gold, preds)
@@ -101,12 +98,16 @@ class Scorer:
                 chunks.append(([], []))
             chunks[-1][0].extend(pairs[0])
             chunks[-1][1].extend(pairs[1])
-        return [
-            (spec.id, partial(pair_scores, hyps, refs, self.cache))
+        calls = [
+            (spec.id, pair_scores, chunk)
             for spec in self.specs
             if spec.kind == "rationale" and callable(pair_scores := getattr(self.metrics[spec.id], "pair_scores", None))
-            for hyps, refs in chunks
+            for chunk in chunks
         ]
+        for i, (metric, pair_scores, (hyps, refs)) in enumerate(calls, start=1):
+            if starting is not None:
+                starting(metric, i, len(calls))
+            pair_scores(hyps, refs, self.cache)
 
     def sample_scores(
         self,
