@@ -1,10 +1,20 @@
-"""Atomic file writes: write to a temporary file beside the target, fsync it, rename, fsync the folder."""
+"""File helpers: atomic writes (a temporary file beside the target, fsync, rename, fsync the folder) and a file's sha256."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
+
+
+def file_sha256(path: Path, h: hashlib._Hash | None = None) -> str:
+    """Hex sha256 of the file at ``path``, read in 1 MiB blocks (``h``: feed an existing hash instead)."""
+    h = hashlib.sha256() if h is None else h
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def write_bytes(path: Path, data: bytes) -> None:
