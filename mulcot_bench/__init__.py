@@ -6,8 +6,4 @@ Rooms: ``cli/`` (the commands), ``plugin/`` (the plugin API: import from :mod:`m
 ``report/`` (the leaderboard). Importing this package imports nothing heavy.
 """
 
-from mulcot_bench import moved
-
 __version__ = "0.1.0"
-
-moved.install()

@@ -75,6 +75,3 @@ def parse_label(text: str | None) -> str | None:
             return found.group(1).lower()
     found_all = _LABEL_RE.findall(text)
     return found_all[-1].lower() if found_all else None
-
-
-render = render_chain  # the name before 0.2; plugins written against it keep working

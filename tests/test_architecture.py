@@ -105,3 +105,12 @@ def test_every_module_imports_in_a_fresh_interpreter_in_dependency_order() -> No
     code = "import importlib, sys\nfor m in sys.argv[1:]:\n    importlib.import_module(m)\n"
     done = subprocess.run([sys.executable, "-c", code, *order], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_importing_the_package_installs_no_import_hook() -> None:
+    code = (
+        "import sys\nbefore = list(sys.meta_path), list(sys.path_hooks)\nimport mulcot_bench, mulcot_bench.plugin\n"
+        "assert (list(sys.meta_path), list(sys.path_hooks)) == before, (sys.meta_path, sys.path_hooks)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -183,6 +183,3 @@ def render_prompt(
     except TemplateError as exc:
         raise UserError(f"prompt template {name} failed to render: {exc}; it may use: {', '.join(variables)}") from exc
     return out.strip() + "\n"
-
-
-render = render_prompt  # the name before 0.2; plugins written against it keep working

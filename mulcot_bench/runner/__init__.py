@@ -6,7 +6,6 @@ live in :mod:`~mulcot_bench.runner.pipeline` and :mod:`~mulcot_bench.runner.stag
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 from mulcot_bench.runner.options import RunOptions, RunOutcome
@@ -14,7 +13,6 @@ from mulcot_bench.runner.options import RunOptions, RunOutcome
 __all__ = ["RunOptions", "RunOutcome", "exit_summary", "run"]
 
 _LAZY = {"run": "mulcot_bench.runner.orchestrate", "exit_summary": "mulcot_bench.runner.summary"}
-_MOVED = dict.fromkeys(("default_data_root", "safe_name", "DATA_ROOT_ENV"), "mulcot_bench.paths")
 
 
 def __getattr__(name: str) -> Any:
@@ -22,7 +20,4 @@ def __getattr__(name: str) -> Any:
 
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
-    if name in _MOVED:
-        warnings.warn(f"mulcot_bench.runner.{name} moved to {_MOVED[name]}", DeprecationWarning, stacklevel=2)
-        return getattr(importlib.import_module(_MOVED[name]), name)
     raise AttributeError(f"module 'mulcot_bench.runner' has no attribute {name!r}")
