@@ -1,4 +1,4 @@
-"""File helpers: atomic writes (a temporary file beside the target, fsync, rename, fsync the folder) and a file's sha256."""
+"""File helpers: atomic writes (temporary file beside the target, fsync, rename, fsync the folder), a file's sha256."""
 
 from __future__ import annotations
 
