@@ -56,7 +56,7 @@ def register_metrics(register) -> None:  # noqa: ANN001
 
 
 def _register_depth(register) -> None:  # noqa: ANN001
-    """The reference's reasoning metrics, chain checks and per-class scores (issue "Evaluation depth")."""
+    """The reference's reasoning metrics, chain checks and per-class scores."""
     from mulcot_bench.metrics.perclass import OUTPUTS
 
     register(
@@ -140,7 +140,7 @@ def _register_depth(register) -> None:  # noqa: ANN001
 
 
 def _register_reference_variants(register) -> None:  # noqa: ANN001
-    """The MulCoT-RD release's own metric implementations, beside ours where they differ (issue 16, point 7)."""
+    """The MulCoT-RD release's own metric implementations, beside ours where they differ (docs/metrics.md)."""
     variants = f"{_M}.reference_variants"
     register(
         MetricSpec(
