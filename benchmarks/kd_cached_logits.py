@@ -137,8 +137,8 @@ def llama(k: int, steps: int, lora: bool, batch: int = 8, length: int = 128, voc
     """Live vs cached KD step time on a randomly initialised Llama assistant (5.8M) and student (2.6M)."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from mulcot_bench.distill.cached import CachedLogits, TopKWriter
-    from mulcot_bench.distill.losses import kd_loss
+    from mulcot_bench.training.cached import CachedLogits, TopKWriter
+    from mulcot_bench.training.losses import kd_loss
 
     common = dict(vocab_size=vocab, max_position_embeddings=512, tie_word_embeddings=True, num_attention_heads=4)
     torch.manual_seed(0)

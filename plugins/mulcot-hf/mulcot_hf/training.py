@@ -2,7 +2,7 @@
 
 Per step, a batch of items gives two teacher-forced passes: the reasoning prompt -> the whole chain (only the
 items that carry a chain) and the label prompt -> ``"Prediction": "<label>"`` (every item). Each task's loss
-is ``mulcot_bench.distill.losses.kd_loss`` over its target tokens (plain CE when lambda is 0, else
+is ``mulcot_bench.plugin.training.kd_loss`` over its target tokens (plain CE when lambda is 0, else
 ``(1 - lambda) CE + lambda KL`` against the frozen assistant's live logits), and the step loss is their plain
 sum, as in the reference; ``loss_scaling="mean"`` divides it by ``grad_accum`` (one large batch's gradient),
 ``"sum"`` back-propagates it unscaled (the reference). AdamW takes ``weight_decay``; ``grad_clip`` > 0 clips the
@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from mulcot_bench.types import Sample
+from mulcot_bench.plugin import Sample
 from mulcot_hf.backend import IGNORE, Backend, Batch
 
 TASKS: tuple[str, ...] = ("reasoning", "label")
@@ -116,7 +116,7 @@ def shifted_targets(logits: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:
 
 def task_loss(backend: Backend, task: Task, kd: KD) -> tuple[Tensor, int]:
     """One task's loss over its items (KD against the assistant when lambda > 0) and its target-token count."""
-    from mulcot_bench.distill.losses import kd_loss
+    from mulcot_bench.plugin.training import kd_loss
 
     batch = backend.encode(task.items, task.prompts, task.targets)
     logits = backend.logits(batch)

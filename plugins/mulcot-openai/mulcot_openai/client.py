@@ -27,8 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from mulcot_bench.console.logs import get_logger
-from mulcot_bench.errors import ModelUnavailable
+from mulcot_bench.plugin import ModelUnavailable, get_logger
 from mulcot_openai.settings import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, Transport
 
 REDACTED = "***"

@@ -18,13 +18,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from mulcot_bench.console.fit import fit_reporter
-from mulcot_bench.distill import dist
-from mulcot_bench.distill.losses import MASKS
-from mulcot_bench.distill.trainer import TrainerConfig, fit
-from mulcot_bench.labels import LABELS
-from mulcot_bench.rationale import parse, parse_label
-from mulcot_bench.types import FitContext, ModelCard, Prediction, Sample
+from mulcot_bench.plugin import LABELS, FitContext, ModelCard, Prediction, Sample, fit_reporter, parse, parse_label
+from mulcot_bench.plugin.training import MASKS, TrainerConfig, fit, sharded_map, world_size
 from mulcot_tiny.settings import COMMON, OTHER_DEFAULTS, ROLE_DEFAULTS
 from mulcot_tiny.tokenizer import BOS, LABEL, REASON, SEP, Tokenizer, n_distance_tags
 from mulcot_tiny.training import (
@@ -190,7 +185,7 @@ class TinyVLM:
     def fit(self, train_set: list[Sample], dev: list[Sample], ctx: FitContext) -> dict[str, Any]:
         """Train both tasks (with KD from ``ctx.assistant`` when kd_lambda > 0); return the stage report.
 
-        The loop is :func:`mulcot_bench.distill.trainer.fit`: with ``ctx.workdir`` set (the pipeline's partial
+        The loop is :func:`mulcot_bench.plugin.training.fit`: with ``ctx.workdir`` set (the pipeline's partial
         folder of this artifact) it checkpoints every epoch and resumes after a crash; under torch.distributed
         every rank calls this with the same data and the trainer splits the work.
         """
@@ -321,11 +316,13 @@ class TinyVLM:
 
     @torch.no_grad()
     def _labels(self, samples: Sequence[Sample], with_probs: bool = True, shard: bool = True) -> list[Prediction]:
-        if shard and dist.world_size() > 1:
+        if shard and world_size() > 1:
             samples = list(samples)
-            return dist.sharded_map(
-                lambda idx: self._labels([samples[i] for i in idx], with_probs, False), len(samples)
-            )
+
+            def rows(idx: list[int]) -> list[list[Any]]:  # what the ranks gather (JSON): label, probs, raw
+                return [[p.label, p.probs, p.raw] for p in self._labels([samples[i] for i in idx], with_probs, False)]
+
+            return [Prediction(label=lab, probs=pr, raw=raw) for lab, pr, raw in sharded_map(rows, len(samples))]
         tok, net = self._ready()
         net.eval()
         out: list[Prediction] = []

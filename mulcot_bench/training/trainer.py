@@ -47,8 +47,16 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from mulcot_bench.distill import dist
 from mulcot_bench.labels import LABELS
+from mulcot_bench.parallel.collect import (
+    all_reduce_sum,
+    barrier,
+    gather_ordered,
+    sharded_map,
+    sync_buffers,
+    union_keys,
+)
+from mulcot_bench.parallel.world import is_main, rank, world_size
 
 CHECKPOINT_FORMAT = "mulcot-trainer-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -265,7 +273,7 @@ def _save_checkpoint(
             "config": asdict(cfg),
             "state": asdict(state),
             "optimizer": info,
-            "world_size": dist.world_size(),
+            "world_size": world_size(),
             "rng": {"scheme": "reseeded per epoch from (seed, epoch, rank); order from (seed, epoch)"},
         }
         (tmp / "state.json").write_text(json.dumps(payload, indent=1, sort_keys=True), encoding="utf-8")
@@ -348,8 +356,8 @@ def _fit(
     on_step: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     start = time.perf_counter()
-    report_steps = on_step if dist.is_main() else None
-    world, rk = dist.world_size(), dist.rank()
+    report_steps = on_step if is_main() else None
+    world, rk = world_size(), rank()
     params = [p for p in task.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the task has no trainable parameters")
@@ -358,7 +366,7 @@ def _fit(
     best_state: dict[str, Tensor] | None = None
     resumed_from = None
     ckpt = latest_checkpoint(workdir)
-    seen = dist.gather_ordered([ckpt.name if ckpt is not None else None], world)  # one entry per rank
+    seen = gather_ordered([ckpt.name if ckpt is not None else None], world, "finding the checkpoints")  # per rank
     if len(set(seen)) > 1:
         raise ValueError(
             f"the processes see different checkpoints under {workdir} ({seen}); the work folder must be on a "
@@ -419,17 +427,17 @@ def _fit(
                         {"epoch": epoch, "epochs": cfg.epochs, "step": state.step, "steps": total_steps,
                          "loss": sums.get("loss", 0.0) / max(1, seen)}
                     )
-        names = dist.union_keys(sums)
-        totals = dict(zip(names, dist.all_reduce_sum([sums.get(k, 0.0) for k in names]), strict=True))
+        names = union_keys(sums)
+        totals = dict(zip(names, all_reduce_sum([sums.get(k, 0.0) for k in names]), strict=True))
         rec = state.record
         rec["losses"].append(round(totals.get("loss", 0.0) / n, 6))
         rec["task_losses"].append({k: round(v / n, 6) for k, v in totals.items() if k != "loss"})
         rec["lr"].append(state.base_lr)
-        dist.sync_buffers(task)  # e.g. BatchNorm statistics: every rank evaluates (and rank 0 saves) rank 0's
+        sync_buffers(task)  # e.g. BatchNorm statistics: every rank evaluates (and rank 0 saves) rank 0's
         if task.dev_gold:
             task.eval()
             with torch.no_grad():
-                pred = dist.sharded_map(lambda idx: _chunked(task.dev_labels, idx, eval_batch), len(task.dev_gold))
+                pred = sharded_map(lambda idx: _chunked(task.dev_labels, idx, eval_batch), len(task.dev_gold))
             scores = dev_scores(task.dev_gold, pred)
             acc, tie = scores["accuracy"], scores[f1_name]
             rec["dev_accuracy"].append(round(acc, 6))
@@ -447,9 +455,9 @@ def _fit(
         rec["epoch_seconds"].append(round(time.perf_counter() - t0, 3))
         state.epoch = epoch
         if workdir is not None:
-            if dist.is_main():
+            if is_main():
                 _save_checkpoint(Path(workdir), epoch, task, best_state, opt, state, cfg, fingerprint)
-            dist.barrier()
+            barrier("saving a checkpoint")
         if on_epoch is not None:
             info = {"epoch": epoch, "epochs": cfg.epochs, "step": state.step, "steps": total_steps,
                     "loss": rec["losses"][-1], "seconds": time.perf_counter() - start}
