@@ -20,6 +20,7 @@ torch = pytest.importorskip("torch")
 from safetensors.torch import load_file, save_file  # noqa: E402
 from torch import nn  # noqa: E402
 
+from mulcot_bench.labels import LABELS  # noqa: E402
 from mulcot_bench.training.trainer import (  # noqa: E402
     TrainerConfig,
     TrainTask,
@@ -27,7 +28,6 @@ from mulcot_bench.training.trainer import (  # noqa: E402
     fit,
     latest_checkpoint,
 )
-from mulcot_bench.labels import LABELS  # noqa: E402
 
 HERE = Path(__file__).resolve()
 

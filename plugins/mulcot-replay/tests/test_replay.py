@@ -25,16 +25,10 @@ needs_data = pytest.mark.skipif(not (T15 / "teacher_cot" / "test.json").is_file(
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    for name in (
-        "MULCOT_REPLAY_FILES",
-        "MULCOT_REPLAY_FALLBACK",
-        "MULCOT_BENCH_PLUGINS_DIR",
-        "MULCOT_BENCH_BLOCK_PLUGINS",
-        "MULCOT_BENCH_DATA_ROOT",
-    ):
+def _clean_env(mulcot_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kit's isolated environment, without the replay teacher's own variables."""
+    for name in ("MULCOT_REPLAY_FILES", "MULCOT_REPLAY_FALLBACK"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MULCOT_BENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
 
 
 def teacher(**settings: object) -> ReplayTeacher:
