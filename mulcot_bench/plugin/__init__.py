@@ -11,9 +11,9 @@ folders (:func:`default_cache_dir`, :func:`default_data_root`), prompts (:func:`
 (:func:`read_text`, :func:`read_rationales`) and the embedded dataset's module ``synthetic``.
 What a model trains with is the sub-facade :mod:`mulcot_bench.plugin.training`.
 
-The rest of this package is the machinery behind it: ``hookspecs`` (the three hooks), ``specs``,
-``loading`` (finding and loading plugins), ``registry``, ``contract`` and ``doctor`` (checks), ``testing``
-(the pytest kit), ``scaffold`` and ``templates/`` (``mulcot-bench plugins new``).
+Besides ``training`` (that sub-facade), the rest of this package is the machinery behind it: ``hookspecs``
+(the three hooks), ``specs``, ``loading`` (finding and loading plugins), ``registry``, ``contract`` and
+``doctor`` (checks), ``testing`` (the pytest kit), ``scaffold`` and ``templates/`` (``mulcot-bench plugins new``).
 """
 
 from __future__ import annotations
