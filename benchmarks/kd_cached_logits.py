@@ -41,7 +41,7 @@ from mulcot_tiny.training import TASKS, ItemTable, KDOptions, LiveAssistant, Tin
 from mulcot_tiny.vlm import VLMNet, stack_pixels
 
 from mulcot_bench.data.synthetic import generate
-from mulcot_bench.types import FitContext, ModelCard
+from mulcot_bench.types import FitContext, ModelCard, Splits
 
 
 def main() -> None:
@@ -61,20 +61,7 @@ def main() -> None:
         return
 
     data = generate(seed=13)
-    t0 = time.perf_counter()
-    assistant = TinyVLM(
-        ModelCard("tiny-vlm-assistant", "assistant", "bench", settings={"epochs": args.assistant_epochs})
-    )
-    saved = Path(args.assistant_dir) if args.assistant_dir else None
-    if saved is not None and (saved / "config.json").is_file():
-        assistant.load(saved)
-        print(f"assistant loaded from {saved} ({assistant.params:,} parameters)")
-    else:
-        assistant.fit(data.train, data.dev, FitContext(seed=42, dataset="synthetic", level="aspect"))
-        print(f"assistant trained in {time.perf_counter() - t0:.1f} s ({assistant.params:,} parameters)")
-        if saved is not None:
-            assistant.save(saved)
-
+    assistant = _assistant(data, args.assistant_epochs, Path(args.assistant_dir) if args.assistant_dir else None)
     student = TinyVLM(ModelCard("tiny-vlm-student", "student", "bench"))
     st = student.settings
     student.tokenizer = tok = assistant.tokenizer
@@ -111,18 +98,7 @@ def main() -> None:
         batches = [order[s : s + bs] for s in range(0, len(order), bs)]
         _loss_gaps(tasks, batches, "the initial student")
 
-        opts = {n: torch.optim.AdamW([p for p in t.parameters() if p.requires_grad], lr=4e-3) for n, t in tasks.items()}
-        times: dict[str, list[float]] = {n: [] for n in tasks}
-        for step in range(args.steps + 3):
-            b = batches[step % len(batches)]
-            for name, t in tasks.items():
-                t0 = time.perf_counter()
-                loss, _ = t(b)
-                loss.backward()
-                opts[name].step()
-                opts[name].zero_grad(set_to_none=True)
-                if step >= 3:  # warm-up steps are not timed
-                    times[name].append(time.perf_counter() - t0)
+        times = _time_steps(tasks, batches, args.steps)
         live_ms = statistics.median(times["live"]) * 1000
         for name, ts in times.items():
             ms = statistics.median(ts) * 1000
@@ -133,12 +109,44 @@ def main() -> None:
         _loss_gaps(tasks, batches, f"the student after {args.steps + 3} live steps")
 
 
+def _assistant(data: Splits, epochs: int, saved: Path | None) -> TinyVLM:
+    """The tiny-vlm-assistant: loaded from ``saved`` when it holds one, else trained (and saved there)."""
+    t0 = time.perf_counter()
+    assistant = TinyVLM(ModelCard("tiny-vlm-assistant", "assistant", "bench", settings={"epochs": epochs}))
+    if saved is not None and (saved / "config.json").is_file():
+        assistant.load(saved)
+        print(f"assistant loaded from {saved} ({assistant.params:,} parameters)")
+    else:
+        assistant.fit(data.train, data.dev, FitContext(seed=42, dataset="synthetic", level="aspect"))
+        print(f"assistant trained in {time.perf_counter() - t0:.1f} s ({assistant.params:,} parameters)")
+        if saved is not None:
+            assistant.save(saved)
+    return assistant
+
+
+def _time_steps(tasks: dict[str, TinyTask], batches: list[list[int]], steps: int) -> dict[str, list[float]]:
+    """Seconds of each timed optimiser step per source, round-robin over the sources (3 warm-up steps first)."""
+    opts = {n: torch.optim.AdamW([p for p in t.parameters() if p.requires_grad], lr=4e-3) for n, t in tasks.items()}
+    times: dict[str, list[float]] = {n: [] for n in tasks}
+    for step in range(steps + 3):
+        b = batches[step % len(batches)]
+        for name, t in tasks.items():
+            t0 = time.perf_counter()
+            loss, _ = t(b)
+            loss.backward()
+            opts[name].step()
+            opts[name].zero_grad(set_to_none=True)
+            if step >= 3:  # warm-up steps are not timed
+                times[name].append(time.perf_counter() - t0)
+    return times
+
+
 def llama(k: int, steps: int, lora: bool, batch: int = 8, length: int = 128, vocab: int = 4096) -> None:
     """Live vs cached KD step time on a randomly initialised Llama assistant (5.8M) and student (2.6M)."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from mulcot_bench.distill.cached import CachedLogits, TopKWriter
-    from mulcot_bench.distill.losses import kd_loss
+    from mulcot_bench.training.cached import CachedLogits, TopKWriter
+    from mulcot_bench.training.losses import kd_loss
 
     common = dict(vocab_size=vocab, max_position_embeddings=512, tie_word_embeddings=True, num_attention_heads=4)
     torch.manual_seed(0)

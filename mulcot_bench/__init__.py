@@ -1,9 +1,13 @@
 """mulcot-bench: reproducible MulCoT-RD distillation and evaluation for multimodal sentiment.
 
-Rooms: ``cli/`` (the commands), ``plugin/`` (the plugin API: import from :mod:`mulcot_bench.plugin`),
-``data/`` (loaders, the synthetic set, manifests), ``runner/`` (the run and its pipeline stages),
-``distill/`` (trainer, losses, profiles), ``metrics/`` and ``scoring/`` (metrics, intervals, compare),
-``report/`` (the leaderboard). Importing this package imports nothing heavy.
+Rooms, lowest first (a room imports only the rooms before it): the core modules (types, labels, chains, cache,
+paths, files), ``console/`` (logging, progress), ``data/`` (loaders, the synthetic set, manifests), ``prompts/``,
+``reported/`` (published scores), ``plugin/`` (the plugin API: import from :mod:`mulcot_bench.plugin`, and
+:mod:`mulcot_bench.plugin.training` to train), ``scoring/`` and ``metrics/`` (metrics, intervals, compare),
+``builtin/``, ``report/`` (the leaderboard), ``export/``, ``parallel/`` (the launcher's world and its JSON
+collectives), ``training/`` (trainer, losses, cached assistant logits), ``runner/`` (the run and its pipeline
+stages), ``distill/`` (the ``distill`` command's config and profiles) and ``cli/`` (the commands). Importing this
+package imports nothing heavy.
 """
 
 __version__ = "0.1.0"

@@ -1,15 +1,12 @@
-"""Shared fixtures: isolated cache and output folders, no network, no user plugins."""
+"""Shared fixtures: isolated cache and output folders, no network, no user plugins (the kit's ``mulcot_env``)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
-    monkeypatch.delenv("MULCOT_BENCH_PLUGINS_DIR", raising=False)
-    monkeypatch.delenv("MULCOT_BENCH_BLOCK_PLUGINS", raising=False)
-    monkeypatch.delenv("MULCOT_BENCH_DATA_ROOT", raising=False)
-    monkeypatch.setenv("MULCOT_BENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
+def _isolated_env(mulcot_env: Path) -> None:
+    """Every test in the kit's isolated environment (:func:`mulcot_bench.plugin.testing.mulcot_env`)."""

@@ -14,7 +14,7 @@ from mulcot_tiny.training import TASKS, ItemTable, KDOptions, LiveAssistant, Tin
 from mulcot_tiny.vlm import VLMNet, stack_pixels  # noqa: E402
 
 from mulcot_bench.data.synthetic import generate  # noqa: E402
-from mulcot_bench.distill.cached import CachedLogits, TopKWriter, build_cache  # noqa: E402
+from mulcot_bench.training.cached import CachedLogits, TopKWriter, build_cache  # noqa: E402
 from mulcot_bench.types import FitContext, ModelCard  # noqa: E402
 
 SMALL = {

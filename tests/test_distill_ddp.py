@@ -61,18 +61,18 @@ def _toy_worker(workdir: str, out: str, stop: str) -> None:
     from safetensors.torch import save_file
     from test_distill_trainer import ToyTask
 
-    from mulcot_bench.distill import dist
-    from mulcot_bench.distill.trainer import TrainerConfig, fit
+    from mulcot_bench.parallel.world import finish, init_from_env, is_main
+    from mulcot_bench.training.trainer import TrainerConfig, fit
 
-    dist.init_from_env()
+    init_from_env()
     torch.set_num_threads(1)
     task = ToyTask(dropout=0.0)
     cfg = TrainerConfig(epochs=5, lr=0.05, batch_size=8, grad_accum=2, patience=1, grad_clip=1.0, seed=5)
     report = fit(task, cfg, workdir=Path(workdir), stop_after_epoch=int(stop) or None)
-    if dist.is_main():
+    if is_main():
         save_file({k: v.contiguous() for k, v in task.state_dict().items()}, str(Path(out) / "weights.safetensors"))
         (Path(out) / "report.json").write_text(json.dumps(report))
-    dist.shutdown()
+    finish()
 
 
 def _data():  # noqa: ANN202
@@ -84,11 +84,11 @@ def _data():  # noqa: ANN202
 def _tiny_worker(assistant_dir: str, out: str) -> None:
     from mulcot_tiny.model import TinyVLM
 
-    from mulcot_bench.distill import dist
-    from mulcot_bench.distill.trainer import dev_scores
+    from mulcot_bench.parallel.world import finish, init_from_env, is_main
+    from mulcot_bench.training.trainer import dev_scores
     from mulcot_bench.types import FitContext, ModelCard
 
-    dist.init_from_env()
+    init_from_env()
     torch.set_num_threads(1)
     data = _data()
     assistant = TinyVLM(ModelCard("a", "assistant", "test", settings=SMALL)).load(Path(assistant_dir))
@@ -97,11 +97,11 @@ def _tiny_worker(assistant_dir: str, out: str) -> None:
         data.train, data.dev, FitContext(seed=7, dataset="synthetic", level="aspect", assistant=assistant)
     )
     preds = student.predict(data.test)
-    if dist.is_main():
+    if is_main():
         scores = dev_scores([s.label for s in data.test], [p.label for p in preds])
         out_json = {"report": report, "test": scores, "labels": [p.label for p in preds]}
         (Path(out) / "result.json").write_text(json.dumps(out_json, default=str))
-    dist.shutdown()
+    finish()
 
 
 # tests ----------------------------------------------------------------------------------------------------

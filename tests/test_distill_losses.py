@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from mulcot_bench.distill.losses import (  # noqa: E402
+from mulcot_bench.training.losses import (  # noqa: E402
     HiddenProjection,
     hidden_loss,
     kd_loss,

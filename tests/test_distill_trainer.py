@@ -20,14 +20,14 @@ torch = pytest.importorskip("torch")
 from safetensors.torch import load_file, save_file  # noqa: E402
 from torch import nn  # noqa: E402
 
-from mulcot_bench.distill.trainer import (  # noqa: E402
+from mulcot_bench.labels import LABELS  # noqa: E402
+from mulcot_bench.training.trainer import (  # noqa: E402
     TrainerConfig,
     TrainTask,
     dev_scores,
     fit,
     latest_checkpoint,
 )
-from mulcot_bench.labels import LABELS  # noqa: E402
 
 HERE = Path(__file__).resolve()
 

@@ -10,7 +10,17 @@ import pytest
 from mulcot_bench.cache import Cache
 from mulcot_bench.errors import UserError
 from mulcot_bench.journal import Journal
-from mulcot_bench.parallel.collect import all_gather_json, any_rank, broadcast_json, shard, unshard
+from mulcot_bench.parallel.collect import (
+    all_gather_json,
+    all_reduce_sum,
+    any_rank,
+    broadcast_json,
+    gather_ordered,
+    shard,
+    sharded_map,
+    union_keys,
+    unshard,
+)
 from mulcot_bench.parallel.layout import choose, fs_type, mounts
 from mulcot_bench.parallel.shards import ShardCache, close_cache, merge_shards, open_cache
 from mulcot_bench.parallel.world import World, backend_for, from_env
@@ -42,6 +52,15 @@ def test_collectives_are_the_identity_in_one_process() -> None:
     assert all_gather_json({"a": [1, "é"]}) == [{"a": [1, "é"]}]
     assert broadcast_json("run-1") == "run-1"
     assert any_rank(True) and not any_rank(False)
+
+
+def test_the_trainers_collectives_are_the_identity_in_one_process() -> None:
+    assert gather_ordered(["a", None], 2) == ["a", None]
+    assert sharded_map(lambda idx: [i * 10 for i in idx], 4) == [0, 10, 20, 30]
+    assert union_keys({"loss": 1.0, "kd": 2.0}) == ["kd", "loss"]
+    assert all_reduce_sum([1, 2.5]) == [1.0, 2.5]
+    with pytest.raises(ValueError, match="returned 1 results for 3 items"):
+        sharded_map(lambda idx: idx[:1], 3)
 
 
 def test_world_from_the_launcher_environment() -> None:

@@ -203,6 +203,46 @@ def test_scaffolded_packages_install_and_pass_their_own_tests(tmp_path: Path) ->
         subprocess.run([*pip, "uninstall", "-y", *names], capture_output=True, timeout=120)
 
 
+KIT_ENV_TESTS = """
+import os
+
+ISOLATED = ("MULCOT_BENCH_PLUGINS_DIR", "MULCOT_BENCH_BLOCK_PLUGINS", "MULCOT_BENCH_DATA_ROOT")
+seen = []
+
+
+def test_one(mulcot_env):
+    assert os.environ["MULCOT_BENCH_CACHE"] == str(mulcot_env) and mulcot_env.is_dir()
+    assert os.environ["HF_HUB_OFFLINE"] == os.environ["TRANSFORMERS_OFFLINE"] == "1"
+    assert not [name for name in ISOLATED if name in os.environ]
+    seen.append(mulcot_env)
+
+
+def test_two(mulcot_env):
+    seen.append(mulcot_env)
+    assert len(set(seen)) == EXPECTED
+"""
+SHARED_CACHE = """
+import pytest
+
+
+@pytest.fixture(scope="session")
+def mulcot_cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("shared")
+"""
+
+
+def test_the_kits_environment_isolates_each_test_and_its_cache_can_be_shared(tmp_path: Path) -> None:
+    (tmp_path / "test_fresh.py").write_text(KIT_ENV_TESTS.replace("EXPECTED", "2"))
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "conftest.py").write_text(SHARED_CACHE)
+    (tmp_path / "shared" / "test_shared.py").write_text(KIT_ENV_TESTS.replace("EXPECTED", "1"))
+    outer = {"MULCOT_BENCH_PLUGINS_DIR": str(tmp_path), "MULCOT_BENCH_BLOCK_PLUGINS": "tiny", "HF_HUB_OFFLINE": "0",
+             "MULCOT_BENCH_DATA_ROOT": str(tmp_path), "MULCOT_BENCH_CACHE": str(tmp_path / "outer")}  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300, env={**os.environ, **outer})  # fmt: skip
+    assert done.returncode == 0 and "4 passed" in done.stdout, done.stdout[-3000:] + done.stderr[-2000:]
+
+
 # doctor ------------------------------------------------------------------------------------------------------
 def test_doctor_names_plugin_and_check_of_each_failure(tmp_path: Path) -> None:
     _plugin(tmp_path, "short_output", "short-output", cut="[1:]")

@@ -1,6 +1,5 @@
-"""Distillation: the KD loss, cached assistant logits, a resumable (multi-process) trainer, and config profiles.
+"""The ``distill`` command's side: the distillation config (:mod:`.config`, torch-free), its shipped profiles,
+the reference protocol's points (:mod:`.protocol`) and the run of one distillation (:mod:`.run`).
 
-Nothing here imports torch at package import time: import the submodules that need it
-(:mod:`mulcot_bench.distill.losses`, :mod:`mulcot_bench.distill.cached`, :mod:`mulcot_bench.distill.trainer`)
-from inside the function that uses them. :mod:`mulcot_bench.distill.config` is torch-free.
+The training toolkit the models use (loss, cached logits, trainer) is :mod:`mulcot_bench.training`.
 """

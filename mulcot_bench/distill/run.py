@@ -7,7 +7,7 @@ resolved config field by field and each stage's report (data counts, losses per 
 time, peak memory).
 
 Under ``torchrun`` / ``accelerate launch`` every process runs this same command: they join one process group,
-the models train with DDP (see :mod:`mulcot_bench.distill.dist`) and the run splits every model call across the
+the models train with DDP (see :mod:`mulcot_bench.training.trainer`) and the run splits every model call across the
 processes (docs/parallel.md), so they take the same path through the pipeline; only rank 0 scores and writes
 the run folder's results and the leaderboard (the others add their journals and ``run.rank<N>.log``).
 """
@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from mulcot_bench.atomic import write_text
-from mulcot_bench.distill import dist
 from mulcot_bench.distill.config import Loaded, apply, resolved_rows
+from mulcot_bench.parallel.world import finish, init_from_env, is_main, world_size
 from mulcot_bench.plugin.overrides import apply_model_args, parse_model_args
 
 STAGE_KEYS = (
@@ -75,7 +75,7 @@ def distill(
     run_options.setdefault("checkpoints", parsed.checkpoints)
     run_options.setdefault("chain_filter", config.chain_filter)
     registry.dataset(dataset)
-    distributed = dist.init_from_env()
+    distributed = init_from_env()
     if run_options.get("seed") is None:
         run_options["seed"] = config.seed
     # rank 0's id wins (run() shares it); the other ranks write only their journals and run.rank<N>.log there
@@ -90,12 +90,12 @@ def distill(
         outcome = run(registry, options)
     except BaseException:
         if distributed:
-            dist.shutdown(clean=False)  # the other ranks may be gone: no barrier
+            finish(clean=False)  # the other ranks may be gone: no barrier
         raise
-    if dist.is_main():
+    if is_main():
         write_summary(outcome, loaded, registry)
     if distributed:
-        dist.shutdown()
+        finish()
     return outcome
 
 
@@ -120,7 +120,7 @@ def write_summary(outcome: Any, loaded: Loaded, registry: Any) -> Path:
             {"field": name, "value": value, "source": source}
             for name, value, source in resolved_rows(loaded.config, loaded.raw, registry)
         ],
-        "world_size": dist.world_size(),
+        "world_size": world_size(),
         "stages": stages,
         "failures": [f.model_dump(mode="json") for f in outcome.results.failures],
     }

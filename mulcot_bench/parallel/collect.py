@@ -3,12 +3,16 @@
 torch's ``*_object`` collectives pickle their objects; here every value is JSON-encoded, sent as a ``uint8`` tensor
 (padded to the longest rank's), and decoded, on gloo (CPU) and nccl (on the rank's GPU) alike. A collective that
 breaks because another rank died raises :class:`RankLost`, one line that names this rank and says how to resume.
+
+The trainer's helpers are here too: :func:`sharded_map` (a function over this rank's shard of ``range(n)``,
+gathered in order on every rank), :func:`union_keys`, :func:`all_reduce_sum` (a float64 tensor sum) and
+:func:`sync_buffers`. Without a joined group every collective is the single-process identity.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from mulcot_bench.errors import UserError
@@ -39,14 +43,27 @@ def unshard(parts: Sequence[Sequence[T]], n: int) -> list[T]:
     return out
 
 
+def distributed() -> bool:
+    """Whether this process is one of several in a joined group (else every collective is the identity)."""
+    return current().size > 1 and joined_here()
+
+
+def _device() -> Any:
+    """Where the group's tensors live: the rank's GPU under nccl, else the CPU."""
+    import torch
+    import torch.distributed as dist
+
+    return torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+
+
 def all_gather_json(value: Any, what: str = "a gather") -> list[Any]:
     """Every rank's ``value`` (JSON-encodable), in rank order, on every rank; ``[value]`` when not distributed."""
-    if current().size == 1 or not joined_here():
+    if not distributed():
         return [value]
     import torch
     import torch.distributed as dist
 
-    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+    device = _device()
     data = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")  # key order kept
     size = dist.get_world_size()
     try:
@@ -86,3 +103,56 @@ def any_rank(flag: bool, what: str = "an agreement") -> bool:
 def barrier(what: str = "a barrier") -> None:
     """Wait for every rank (a tiny gather, so a dead rank surfaces as :class:`RankLost`)."""
     all_gather_json(0, what)
+
+
+def gather_ordered(local: Sequence[T], n: int, what: str = "a gather") -> list[T]:
+    """Every rank's results for its :func:`shard` of ``range(n)``, put back in order, on every rank.
+
+    The results travel as JSON: convert anything else (tensors, arrays, dataclasses) before, and back after.
+    """
+    return unshard(all_gather_json(list(local), what), n)
+
+
+def sharded_map(fn: Callable[[list[int]], Sequence[T]], n: int, what: str = "a sharded call") -> list[T]:
+    """``fn`` over this rank's shard of ``range(n)`` (one call), gathered in order on every rank (JSON values)."""
+    rank, size = (current().rank, current().size) if distributed() else (0, 1)
+    idx = shard(range(n), rank, size)
+    local = list(fn(idx)) if idx else []
+    if len(local) != len(idx):
+        raise ValueError(f"sharded call returned {len(local)} results for {len(idx)} items")
+    return gather_ordered(local, n, what)
+
+
+def union_keys(keys: Sequence[str] | dict[str, Any], what: str = "a union of names") -> list[str]:
+    """The sorted union of every rank's ``keys`` (the same list on every rank)."""
+    if not distributed():
+        return sorted(keys)
+    return sorted({k for part in all_gather_json(sorted(keys), what) for k in part})
+
+
+def all_reduce_sum(values: Sequence[float], what: str = "a sum") -> list[float]:
+    """Element-wise sum of ``values`` over the ranks (a float64 tensor)."""
+    if not distributed():
+        return [float(v) for v in values]
+    import torch
+    import torch.distributed as dist
+
+    t = torch.tensor([float(v) for v in values], dtype=torch.float64, device=_device())
+    try:
+        dist.all_reduce(t)
+    except RuntimeError as exc:
+        raise lost(what) from exc
+    return t.tolist()
+
+
+def sync_buffers(module: Any, what: str = "copying rank 0's buffers") -> None:
+    """Copy rank 0's buffers (e.g. BatchNorm running statistics) into every rank's ``module`` (a torch module)."""
+    if not distributed():
+        return
+    import torch.distributed as dist
+
+    try:
+        for buf in module.buffers():
+            dist.broadcast(buf.data, src=0)
+    except RuntimeError as exc:
+        raise lost(what) from exc

@@ -67,6 +67,26 @@ def current() -> World:
     return _state["world"] or World()
 
 
+def rank() -> int:
+    """This process's rank in the joined group (0 when none was joined)."""
+    return current().rank
+
+
+def world_size() -> int:
+    """How many processes the joined group has (1 when none was joined)."""
+    return current().size
+
+
+def is_main() -> bool:
+    """True on rank 0 (and when not distributed): the process that writes files."""
+    return current().main
+
+
+def launched() -> bool:
+    """True when a launcher (torchrun, accelerate) asked for more than one process."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
 def backend_for(device: str, cuda_available: bool) -> str:
     """nccl for ``cuda`` (and ``auto`` with a GPU), gloo for ``cpu``; ``$MULCOT_BENCH_DIST_BACKEND`` overrides."""
     if device not in DEVICES:
@@ -100,6 +120,16 @@ def start(device: str = "auto", backend: str | None = None) -> World:
     with contextlib.suppress(ValueError):
         _state["term"] = signal.signal(signal.SIGTERM, _stopped)
     return world
+
+
+def init_from_env(backend: str | None = None) -> bool:
+    """Join the launcher's group if it asked for more than one process (:func:`start`); True when distributed.
+
+    ``backend`` defaults to nccl when CUDA is available, else gloo (``MULCOT_BENCH_DIST_BACKEND`` overrides).
+    """
+    if not launched():
+        return False
+    return start(backend=backend).size > 1
 
 
 def note_run(run_id: str) -> None:

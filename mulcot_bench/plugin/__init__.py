@@ -3,13 +3,17 @@
 The one public surface of the plugin API, in the style of ``llm``'s and ``tox``'s plugin facades: the hook
 marker, the spec classes, the data a model sees and returns, the labels, the five-field chain helpers,
 the errors a model may raise, progress and logging (:func:`fit_reporter`, :func:`get_logger`) and the
-contract check. Importing it is cheap (pluggy and dataclasses only);
-:func:`check_model`, :class:`Registry`, and :class:`Metric` / :class:`SampleScores` (for a metric plugin)
-load their modules on first use.
+contract check. Importing it is cheap (pluggy and dataclasses only); the rest loads its module on first use:
+:func:`check_model` and :class:`Registry` (tests, and models given the run's registry), :class:`Metric` /
+:class:`SampleScores` (a metric plugin), files (:func:`write_text`, :func:`write_bytes`, :func:`file_sha256`),
+folders (:func:`default_cache_dir`, :func:`default_data_root`), prompts (:func:`render_prompt`,
+:func:`template_hash`, :func:`prompt_digests`, ``LEVELS``), :func:`macro_f1`, dataset files
+(:func:`read_text`, :func:`read_rationales`) and the embedded dataset's module ``synthetic``.
+What a model trains with is the sub-facade :mod:`mulcot_bench.plugin.training`.
 
-The rest of this package is the machinery behind it: ``hookspecs`` (the three hooks), ``specs``,
-``loading`` (finding and loading plugins), ``registry``, ``contract`` and ``doctor`` (checks), ``testing``
-(the pytest kit), ``scaffold`` and ``templates/`` (``mulcot-bench plugins new``).
+Besides ``training`` (that sub-facade), the rest of this package is the machinery behind it: ``hookspecs``
+(the three hooks), ``specs``, ``loading`` (finding and loading plugins), ``registry``, ``contract`` and
+``doctor`` (checks), ``testing`` (the pytest kit), ``scaffold`` and ``templates/`` (``mulcot-bench plugins new``).
 """
 
 from __future__ import annotations
@@ -23,19 +27,40 @@ from mulcot_bench.labels import LABELS, check_label
 from mulcot_bench.plugin.hookspecs import hookimpl
 from mulcot_bench.plugin.specs import DatasetSpec, MetricSpec, ModelSpec
 from mulcot_bench.rationale import FIELDS, parse, parse_label, render_chain
-from mulcot_bench.types import FitContext, Model, ModelCard, Prediction, Sample, Splits
+from mulcot_bench.types import FitContext, Model, ModelCard, Prediction, Role, Sample, Splits
 
 if TYPE_CHECKING:
+    from mulcot_bench.atomic import file_sha256, write_bytes, write_text
+    from mulcot_bench.data import synthetic
+    from mulcot_bench.data.rationales import read_rationales
+    from mulcot_bench.data.text import read_text
+    from mulcot_bench.paths import default_cache_dir, default_data_root
     from mulcot_bench.plugin.contract import check_model
     from mulcot_bench.plugin.registry import Registry
+    from mulcot_bench.prompts import LEVELS, prompt_digests, render_prompt, template_hash
     from mulcot_bench.scoring.metric import Metric, SampleScores
+    from mulcot_bench.scoring.stats import macro_f1
 
-#: names loaded on first use (their modules import numpy or the pipeline)
+#: names loaded on first use, as ``from MODULE import NAME`` (a submodule too): their modules import numpy,
+#: jinja2, Pillow or the pipeline
 _LAZY = {
     "check_model": "mulcot_bench.plugin.contract",
     "Registry": "mulcot_bench.plugin.registry",
     "Metric": "mulcot_bench.scoring.metric",
     "SampleScores": "mulcot_bench.scoring.metric",
+    "macro_f1": "mulcot_bench.scoring.stats",
+    "write_text": "mulcot_bench.atomic",
+    "write_bytes": "mulcot_bench.atomic",
+    "file_sha256": "mulcot_bench.atomic",
+    "default_cache_dir": "mulcot_bench.paths",
+    "default_data_root": "mulcot_bench.paths",
+    "LEVELS": "mulcot_bench.prompts",
+    "render_prompt": "mulcot_bench.prompts",
+    "template_hash": "mulcot_bench.prompts",
+    "prompt_digests": "mulcot_bench.prompts",
+    "read_text": "mulcot_bench.data.text",
+    "read_rationales": "mulcot_bench.data.rationales",
+    "synthetic": "mulcot_bench.data",
 }
 
 
@@ -48,6 +73,7 @@ class Register(Protocol):
 __all__ = [
     "FIELDS",
     "LABELS",
+    "LEVELS",
     "DatasetSpec",
     "FitContext",
     "FitReporter",
@@ -60,18 +86,31 @@ __all__ = [
     "Prediction",
     "Register",
     "Registry",
+    "Role",
     "Sample",
     "SampleScores",
     "Splits",
     "UserError",
     "check_label",
     "check_model",
+    "default_cache_dir",
+    "default_data_root",
+    "file_sha256",
     "fit_reporter",
     "get_logger",
     "hookimpl",
+    "macro_f1",
     "parse",
     "parse_label",
+    "prompt_digests",
+    "read_rationales",
+    "read_text",
     "render_chain",
+    "render_prompt",
+    "synthetic",
+    "template_hash",
+    "write_bytes",
+    "write_text",
 ]
 
 
@@ -79,5 +118,8 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        module = importlib.import_module(_LAZY[name])
+        if not hasattr(module, name):  # a submodule, as ``from package import module`` finds it
+            return importlib.import_module(f"{_LAZY[name]}.{name}")
+        return getattr(module, name)
     raise AttributeError(f"module 'mulcot_bench.plugin' has no attribute {name!r}")

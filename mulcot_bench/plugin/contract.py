@@ -194,6 +194,7 @@ class _Run:
     report: ContractReport
     require_rationale: bool
     strict_rationale: bool
+    registry: Registry | None = None  # handed to the model as a run hands its own (``use_registry``)
 
     def check(self, name: str, fn: Callable[[], str | None]) -> None:
         try:
@@ -217,7 +218,7 @@ class _Run:
 
     def fresh(self) -> Any:
         """A new instance, trained."""
-        model = self.spec.build()
+        model = self.spec.build(self.registry)
         problem = self.fit(model)
         if problem:
             raise TypeError(problem)
@@ -290,7 +291,7 @@ def check_model(
     data = data or tiny_data()
     report = ContractReport(spec.name, registry.owner.get(("models", spec.name), "(unregistered)"))
     strict = not learns_chains(spec) if strict is None else strict
-    run = _Run(spec, data, seed, assistant, report, rationale, strict)
+    run = _Run(spec, data, seed, assistant, report, rationale, strict, registry)
     start = time.perf_counter()
     with contextlib.suppress(_Failed):
         _run_checks(run, registry)
@@ -305,7 +306,7 @@ def _run_checks(run: _Run, registry: Registry) -> None:
     run.check("settings", lambda: _settings_problem(spec))
     run.check("identity", lambda: _identity_problem(registry, spec, data))
     holder: list[Any] = []
-    run.check("build", lambda: None if _keep(holder, spec.build()) is not None else "the factory returned None")
+    run.check("build", lambda: None if _keep(holder, spec.build(registry)) is not None else "the factory returned None")
     model = holder[0]
     if hasattr(model, "fit"):
         run.check("fit", lambda: run.fit(model))
@@ -346,7 +347,7 @@ def _gold_problem(explained: Sequence[Prediction], gold: Sequence[str]) -> str |
 def _round_trip(run: _Run, model: Any, first: list[Prediction]) -> str | None:
     with tempfile.TemporaryDirectory() as folder:
         model.save(Path(folder))
-        again = run.spec.build()
+        again = run.spec.build(run.registry)
         again.load(Path(folder))
         problem = same(first, again.predict(list(run.data.test)))
     return f"after save/load: {problem}" if problem else None

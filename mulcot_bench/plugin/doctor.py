@@ -95,7 +95,7 @@ def _assistant_for(spec: ModelSpec, registry: Registry, data: Splits, fitted: di
         return None
     if name not in fitted:
         try:
-            model = registry.models[name].build()
+            model = registry.models[name].build(registry)
             if hasattr(model, "fit"):
                 model.fit(data.train, data.dev, FitContext(seed=0, dataset=data.name, level=data.level))
             fitted[name] = model

@@ -37,8 +37,14 @@ class ModelSpec:
     def name(self) -> str:
         return self.card.name
 
-    def build(self) -> Any:
-        return resolve(self.factory)(self.card)
+    def build(self, registry: Any = None) -> Any:
+        """A new model, ``factory(card)``; with ``registry`` (the run's), a model that defines ``use_registry``
+        is handed it, so it looks other models up where the run does (its plugins and ``-o`` settings)."""
+        model = resolve(self.factory)(self.card)
+        use = getattr(model, "use_registry", None) if registry is not None else None
+        if callable(use):
+            use(registry)
+        return model
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,16 @@ Fixtures:
 * ``mulcot_registry``: a registry holding only that plugin (and the built-in datasets and metrics);
   a misspelt hook or a failing registration makes it raise.
 * ``mulcot_data``: a tiny synthetic dataset (24/8/8 samples); ``mulcot_samples``: its test split.
+* ``mulcot_env``: an isolated environment for one test (the Hugging Face hub offline, no plugins folder, no
+  blocked plugins, no data root from the environment, a cache folder of its own: ``mulcot_cache_dir``, fresh
+  per test unless overridden). Not autouse: use it from an autouse fixture of the plugin's ``conftest.py``.
 
 And :func:`check_model`, the contract check ``mulcot-bench plugins doctor`` runs. Nothing here imports torch.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +60,25 @@ def mulcot_data() -> Splits:
 def mulcot_samples(mulcot_data: Splits) -> list[Sample]:
     """The tiny dataset's test split."""
     return list(mulcot_data.test)
+
+
+#: what mulcot_env removes from the environment: a user's plugins folder, blocked plugins and data root
+ISOLATED_VARIABLES = ("MULCOT_BENCH_PLUGINS_DIR", "MULCOT_BENCH_BLOCK_PLUGINS", "MULCOT_BENCH_DATA_ROOT")
+
+
+@pytest.fixture
+def mulcot_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The cache folder of ``mulcot_env``: a fresh one per test (override it, e.g. session-scoped, to share one)."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture
+def mulcot_env(monkeypatch: pytest.MonkeyPatch, mulcot_cache_dir: Path) -> Path:
+    """One test's isolated environment: the Hugging Face hub offline, no plugins folder, blocked plugins or data
+    root from the environment, ``MULCOT_BENCH_CACHE`` at ``mulcot_cache_dir`` (returned)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    for name in ISOLATED_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MULCOT_BENCH_CACHE", str(mulcot_cache_dir))
+    return mulcot_cache_dir

@@ -124,7 +124,7 @@ class DatasetPipeline:
 
     def build(self, name: str) -> Any:
         if name not in self._built:
-            self._built[name] = self.registry.model(name).build()
+            self._built[name] = self.registry.model(name).build(self.registry)
         return self._built[name]
 
     # roles -------------------------------------------------------------------------------------------------

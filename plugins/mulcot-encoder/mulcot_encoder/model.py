@@ -28,7 +28,6 @@ import torch
 from mulcot_features.encoders import torch_threads
 from torch import Tensor
 
-from mulcot_bench.distill.losses import kd_terms
 from mulcot_bench.plugin import (
     FIELDS,
     LABELS,
@@ -39,10 +38,11 @@ from mulcot_bench.plugin import (
     Sample,
     UserError,
     fit_reporter,
+    macro_f1,
     parse,
     render_chain,
 )
-from mulcot_bench.scoring.stats import macro_f1
+from mulcot_bench.plugin.training import kd_terms
 from mulcot_encoder.decode import generate, row_generators
 from mulcot_encoder.features import Inputs, identities, load_inputs
 from mulcot_encoder.net import ChainNet, Encoded, LabelNet

@@ -18,7 +18,7 @@ import numpy as np
 from mulcot_features.encoders import TextEncoder, torch_threads
 from mulcot_features.store import FeatureStore, features_root, sha256
 
-from mulcot_bench.console.logs import get_logger
+from mulcot_bench.plugin import get_logger
 
 LAYOUT = "pair-target-text-marks-f16-v1"
 DIM = 384

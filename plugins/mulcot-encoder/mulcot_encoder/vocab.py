@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from mulcot_features.encoders import file_sha256
+from mulcot_features.encoders import weights_sha256
 from mulcot_features.store import features_root
 
 from mulcot_bench.plugin import ModelUnavailable
@@ -55,7 +55,7 @@ def bpe() -> Any:
         raise ModelUnavailable(f"{gguf} is missing; reinstall: {INSTALL}")
     from tokenizers import Tokenizer
 
-    cached = features_root(None) / "smollm2-tokenizer" / f"{file_sha256(gguf)}.json"
+    cached = features_root(None) / "smollm2-tokenizer" / f"{weights_sha256(gguf)}.json"
     if cached.is_file():
         return Tokenizer.from_file(str(cached))
     if importlib.util.find_spec("gguf") is None:

@@ -20,7 +20,6 @@ Nothing here imports torch or transformers at module import time.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import io
 import math
@@ -33,8 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mulcot_bench.console.logs import get_logger
-from mulcot_bench.errors import ModelUnavailable
+from mulcot_bench.plugin import ModelUnavailable, file_sha256, get_logger
 from mulcot_features.onnx_image import ONNX_INSTALL, export_path, load_session, onnx_available
 from mulcot_features.store import BackgroundWrites, FeatureStore, features_root, sha256
 
@@ -60,18 +58,14 @@ def _require(modules: dict[str, str], what: str, command: str) -> None:
 
 
 @lru_cache(maxsize=8)
-def _file_sha256(path: str, mtime_ns: int, size: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+def _weights_sha256(path: str, mtime_ns: int, size: int) -> str:
+    return file_sha256(Path(path))
 
 
-def file_sha256(path: Path) -> str:
+def weights_sha256(path: Path) -> str:
     """sha256 of a weights file, computed once per process (keyed by path, mtime and size)."""
     st = path.stat()
-    return _file_sha256(str(path), st.st_mtime_ns, st.st_size)
+    return _weights_sha256(str(path), st.st_mtime_ns, st.st_size)
 
 
 @contextmanager
@@ -176,7 +170,7 @@ class ImageEncoder:
     @property
     def fingerprint(self) -> str:
         """sha256 of the weights file."""
-        return file_sha256(self.weights_path)
+        return weights_sha256(self.weights_path)
 
     @property
     def identity(self) -> dict[str, Any]:
@@ -342,7 +336,7 @@ class TextEncoder:
     @property
     def fingerprint(self) -> str:
         """sha256 of the weights file."""
-        return file_sha256(self.weights_path)
+        return weights_sha256(self.weights_path)
 
     @property
     def identity(self) -> dict[str, Any]:

@@ -25,10 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from mulcot_bench.atomic import write_text
-from mulcot_bench.labels import LABELS
-from mulcot_bench.paths import default_cache_dir
-from mulcot_bench.types import FitContext, ModelCard, Prediction, Sample
+from mulcot_bench.plugin import LABELS, FitContext, ModelCard, Prediction, Sample, default_cache_dir, write_text
 
 WEIGHTS_FILE = "weights.safetensors"
 META_FILE = "model.json"

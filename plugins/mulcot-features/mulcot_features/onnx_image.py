@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from mulcot_bench.atomic import write_bytes
+from mulcot_bench.plugin import write_bytes
 
 ONNX_INSTALL = "pip install onnxruntime onnx"
 OPSET = 17

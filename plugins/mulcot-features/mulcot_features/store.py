@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mulcot_bench.atomic import write_bytes
-from mulcot_bench.paths import default_cache_dir
+from mulcot_bench.plugin import default_cache_dir, write_bytes
 
 
 def features_root(cache_dir: Path | None = None) -> Path:

@@ -1,4 +1,4 @@
-"""Fixtures for the mulcot-features tests: an isolated cache, no hub, no user plugins; tiny images."""
+"""Fixtures for the mulcot-features tests: the kit's isolated environment with one cache per session."""
 
 from __future__ import annotations
 
@@ -18,19 +18,14 @@ def _one_thread() -> None:
 
 
 @pytest.fixture(scope="session")
-def _feature_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def mulcot_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One cache folder for the session: features are deterministic, so tests may share them."""
     return tmp_path_factory.mktemp("cache")
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, _feature_cache: Path) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
-    monkeypatch.delenv("MULCOT_BENCH_PLUGINS_DIR", raising=False)
-    monkeypatch.delenv("MULCOT_BENCH_BLOCK_PLUGINS", raising=False)
-    monkeypatch.delenv("MULCOT_BENCH_DATA_ROOT", raising=False)
-    monkeypatch.setenv("MULCOT_BENCH_CACHE", str(_feature_cache))
+def _isolated_env(mulcot_env: Path) -> None:
+    """Every test in the kit's isolated environment (offline, no user plugins or data root, the session cache)."""
 
 
 @pytest.fixture

@@ -16,8 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from mulcot_bench.errors import UserError
-from mulcot_bench.types import Sample
+from mulcot_bench.plugin import Sample, UserError
 from mulcot_hf.checkpoints import Checkpoint
 
 IGNORE = -100

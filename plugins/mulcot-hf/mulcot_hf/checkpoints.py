@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from mulcot_bench.errors import UserError
+from mulcot_bench.plugin import UserError
 
 SAVED_FORMAT = "mulcot-hf"  # the "format" written by ChatVLM.save
 ADAPTER_CONFIG = "adapter_config.json"

@@ -22,12 +22,21 @@ from typing import Any
 
 import torch
 
-from mulcot_bench.console.fit import fit_reporter
-from mulcot_bench.distill.trainer import dev_scores
-from mulcot_bench.errors import ModelUnavailable, UserError
-from mulcot_bench.labels import LABELS
-from mulcot_bench.rationale import FIELDS, parse, parse_label, render_chain
-from mulcot_bench.types import FitContext, ModelCard, Prediction, Sample
+from mulcot_bench.plugin import (
+    FIELDS,
+    LABELS,
+    FitContext,
+    ModelCard,
+    ModelUnavailable,
+    Prediction,
+    Sample,
+    UserError,
+    fit_reporter,
+    parse,
+    parse_label,
+    render_chain,
+)
+from mulcot_bench.plugin.training import dev_scores
 from mulcot_hf.backend import Backend
 from mulcot_hf.checkpoints import SAVED_FORMAT, Checkpoint, adapter_base, adapter_settings, checkpoint_form, refuse
 from mulcot_hf.settings import resolve
@@ -126,7 +135,7 @@ class ChatVLM:
 
     # prompts and targets ----------------------------------------------------------------------------------------
     def prompt(self, sample: Sample, task: str) -> str:
-        from mulcot_bench.prompts import render_prompt
+        from mulcot_bench.plugin import render_prompt
 
         st = self.settings
         return render_prompt(

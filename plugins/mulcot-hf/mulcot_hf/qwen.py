@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from mulcot_bench.types import Sample
+from mulcot_bench.plugin import Sample
 from mulcot_hf.backend import (
     Backend,
     Batch,

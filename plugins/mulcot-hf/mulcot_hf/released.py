@@ -19,9 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mulcot_bench.atomic import write_text
-from mulcot_bench.rationale import parse
-from mulcot_bench.types import FitContext, Prediction, Sample
+from mulcot_bench.plugin import FitContext, Prediction, Sample, parse, write_text
 
 PROTOCOL = "released-rationales (train and select on dev chains, evaluate on test; Twitter-2015)"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from mulcot_bench.types import ModelCard, Role
+from mulcot_bench.plugin import ModelCard, Role
 
 #: The linear layers LoRA adapts, as in the reference (q, k, v, o, gate, up, down).
 LORA_TARGETS: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -133,7 +133,7 @@ def family_defaults(family: str, role: str) -> dict[str, Any]:
 
 def prompt_identity(templates: dict[str, str | None], prompt_set: str = "project") -> dict[str, str]:
     """sha256 of the reasoning and label templates in use at both levels (the set's, or a path's)."""
-    from mulcot_bench.prompts import prompt_digests
+    from mulcot_bench.plugin import prompt_digests
 
     return prompt_digests(templates, prompt_set)
 

@@ -17,8 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mulcot_bench.errors import ModelUnavailable
-from mulcot_bench.types import Sample
+from mulcot_bench.plugin import ModelUnavailable, Sample
 from mulcot_hf.backend import (
     Backend,
     Batch,

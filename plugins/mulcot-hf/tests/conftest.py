@@ -1,4 +1,4 @@
-"""Offline Hugging Face, one torch thread, and a persistent cache for the converted SmolLM2 checkpoint."""
+"""The kit's isolated environment, one torch thread, and a persistent cache for the converted SmolLM2 checkpoint."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 
 @pytest.fixture(autouse=True)
-def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+def _isolated_env(mulcot_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kit's isolated environment (offline, a fresh cache), and no Qwen weights from the environment."""
     for var in ("MULCOT_QWEN_ASSISTANT", "MULCOT_QWEN_STUDENT"):
         monkeypatch.delenv(var, raising=False)
 

@@ -27,8 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from mulcot_bench.console.logs import get_logger
-from mulcot_bench.errors import ModelUnavailable
+from mulcot_bench.plugin import ModelUnavailable, get_logger
 from mulcot_openai.settings import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, Transport
 
 REDACTED = "***"
@@ -51,6 +50,17 @@ class Reply:
     last: str | None = None  # the last unusable content (redacted), kept as the prediction's raw answer
     problem: str | None = None
     failed: bool = False  # True: no answer at all (transport give-up), never an answer to cache or score
+
+
+@dataclass
+class Retry:
+    """Why an attempt gave no usable answer: ``wait`` seconds before the next (None: the backoff), ``unusable``
+    for a reply that came but cannot be used (asked again at once, up to ``format_retries`` times)."""
+
+    problem: str
+    wait: float | None = None
+    last: str | None = None  # the unusable content (redacted)
+    unusable: bool = False
 
 
 def has_parts(body: dict[str, Any]) -> bool:
@@ -139,101 +149,113 @@ class ChatClient:
     # one request ---------------------------------------------------------------------------------------------
     def complete(self, payload: dict[str, Any], usable: Callable[[str], bool]) -> Reply:
         """Post one request (``model`` is added) and return its content once ``usable(content)`` holds."""
-        import httpx
-
         body = {"model": self.model, **payload}
         if self.text_only:
             body = as_text(body)
         transport_tries = 0
         format_tries = 0
         last: str | None = None
-        problem = "no attempt"
         self.count("requests")
         while True:
-            wait: float | None = None
             if self.text_only and has_parts(body):  # another request learnt meanwhile that the model takes text only
                 body = as_text(body)
             self.count("attempts")
-            try:
-                response = self._http.post(self.url, json=body)
-                if self._refused_parts(response, body):
-                    text = as_text(body)
-                    self.count("attempts")
-                    retried = self._http.post(self.url, json=text)
-                    if retried.status_code < 300:
-                        self._fall_back_to_text(response.status_code)
-                        body, response = text, retried
-            except httpx.ConnectError as exc:
-                if not self._reached:
-                    raise self._unavailable(
-                        f"cannot connect to {self.url} ({exc}); start the server or set {ENV_BASE_URL} to its "
-                        f"address (e.g. http://127.0.0.1:8000/v1)"
-                    ) from None
-                self.count("connection_errors")
-                problem = f"connection error: {exc}"
-            except httpx.TimeoutException:
-                self.count("timeouts")
-                problem = f"no answer within {self.transport.timeout_s:g} s"
-            except httpx.TransportError as exc:  # dropped connection, protocol error
-                self.count("transport_errors")
-                problem = f"transport error: {type(exc).__name__}"
-            else:
-                self._reached = True
-                status = response.status_code
-                if status in (401, 403):
-                    raise self._unavailable(
-                        f"{self.url} refused the request (HTTP {status}); check the key in {ENV_API_KEY}"
-                    )
-                if status == 404:
-                    raise self._unavailable(
-                        f"{self.url} answered HTTP 404 for model {self.model!r}; check {ENV_BASE_URL} (it ends in /v1) "
-                        f"and {ENV_MODEL}"
-                    )
-                if 300 <= status < 400:
-                    raise self._unavailable(
-                        f"{self.url} redirects (HTTP {status}) to {response.headers.get('Location', '?')}; set "
-                        f"{ENV_BASE_URL} to the address that answers"
-                    )
-                if status == 429:
-                    self.count("rate_limited")
-                    problem = "rate limited (HTTP 429)"
-                    after = retry_after_seconds(response.headers.get("Retry-After"))
-                    if after is not None:
-                        wait = min(after, self.transport.retry_after_max_s) + self._backoff(0) * 0.1
-                elif status == 408 or status >= 500:
-                    self.count("server_errors")
-                    problem = f"HTTP {status}"
-                elif status >= 400:
-                    self.count("client_errors")
-                    self.count("failed")
-                    detail = " ".join(self.redact(response.text[:200]).split())
-                    return Reply(None, None, f"HTTP {status}: {detail}" if detail else f"HTTP {status}", failed=True)
-                else:
-                    content, why = self._content(response)
-                    if why is None and content is not None and usable(content):
-                        self.count("answered")
-                        return Reply(content)
-                    if content is not None:
-                        last = self.redact(content)
-                    self.count(why or "invalid_format")
-                    problem = why or "reply without the expected fields"
-                    format_tries += 1
-                    if format_tries > self.format_retries:
-                        self.count("answered")  # a real reply, just not usable: the model's answer, scored invalid
-                        return Reply(None, last, problem)
-                    self.count("retries")
-                    continue
+            body, response, problem = self._attempt(body)
+            outcome = self._judge(response, usable) if response is not None else Retry(problem)
+            if isinstance(outcome, Reply):
+                return outcome
+            if outcome.unusable:  # a reply without a usable answer: asked again at once, format_retries times
+                last = outcome.last if outcome.last is not None else last
+                format_tries += 1
+                if format_tries > self.format_retries:
+                    self.count("answered")  # a real reply, just not usable: the model's answer, scored invalid
+                    return Reply(None, last, outcome.problem)
+                self.count("retries")
+                continue
             transport_tries += 1
             if transport_tries >= self.transport.max_attempts:
-                if problem.startswith("connection error"):
-                    raise self._unavailable(
-                        f"{self.url} stopped accepting connections ({problem}, {transport_tries} attempts); "
-                        f"restart the server or check {ENV_BASE_URL}"
-                    )
-                self.count("failed")
-                return Reply(None, None, self.redact(f"{problem} after {transport_tries} attempts"), failed=True)
+                return self._give_up(outcome.problem, transport_tries)
             self.count("retries")
-            time.sleep(wait if wait is not None else self._backoff(transport_tries - 1))
+            time.sleep(outcome.wait if outcome.wait is not None else self._backoff(transport_tries - 1))
+
+    def _attempt(self, body: dict[str, Any]) -> tuple[dict[str, Any], Any, str]:
+        """One POST (once more as text when the server refused its image): the body that was sent, the response
+        (None when none came) and why none came."""
+        import httpx
+
+        try:
+            response = self._http.post(self.url, json=body)
+            if self._refused_parts(response, body):
+                text = as_text(body)
+                self.count("attempts")
+                retried = self._http.post(self.url, json=text)
+                if retried.status_code < 300:
+                    self._fall_back_to_text(response.status_code)
+                    body, response = text, retried
+        except httpx.ConnectError as exc:
+            if not self._reached:
+                raise self._unavailable(
+                    f"cannot connect to {self.url} ({exc}); start the server or set {ENV_BASE_URL} to its "
+                    f"address (e.g. http://127.0.0.1:8000/v1)"
+                ) from None
+            self.count("connection_errors")
+            return body, None, f"connection error: {exc}"
+        except httpx.TimeoutException:
+            self.count("timeouts")
+            return body, None, f"no answer within {self.transport.timeout_s:g} s"
+        except httpx.TransportError as exc:  # dropped connection, protocol error
+            self.count("transport_errors")
+            return body, None, f"transport error: {type(exc).__name__}"
+        self._reached = True
+        return body, response, ""
+
+    def _judge(self, response: Any, usable: Callable[[str], bool]) -> Reply | Retry:
+        """What an HTTP response means: the final :class:`Reply`, or why and when to ask again; a response that
+        no retry can fix (key, URL, model, redirect) raises :class:`ModelUnavailable`."""
+        status = response.status_code
+        if status in (401, 403):
+            raise self._unavailable(f"{self.url} refused the request (HTTP {status}); check the key in {ENV_API_KEY}")
+        if status == 404:
+            raise self._unavailable(
+                f"{self.url} answered HTTP 404 for model {self.model!r}; check {ENV_BASE_URL} (it ends in /v1) "
+                f"and {ENV_MODEL}"
+            )
+        if 300 <= status < 400:
+            raise self._unavailable(
+                f"{self.url} redirects (HTTP {status}) to {response.headers.get('Location', '?')}; set "
+                f"{ENV_BASE_URL} to the address that answers"
+            )
+        if status == 429:
+            self.count("rate_limited")
+            after = retry_after_seconds(response.headers.get("Retry-After"))
+            wait = min(after, self.transport.retry_after_max_s) + self._backoff(0) * 0.1 if after is not None else None
+            return Retry("rate limited (HTTP 429)", wait)
+        if status == 408 or status >= 500:
+            self.count("server_errors")
+            return Retry(f"HTTP {status}")
+        if status >= 400:
+            self.count("client_errors")
+            self.count("failed")
+            detail = " ".join(self.redact(response.text[:200]).split())
+            return Reply(None, None, f"HTTP {status}: {detail}" if detail else f"HTTP {status}", failed=True)
+        content, why = self._content(response)
+        if why is None and content is not None and usable(content):
+            self.count("answered")
+            return Reply(content)
+        last = self.redact(content) if content is not None else None
+        self.count(why or "invalid_format")
+        return Retry(why or "reply without the expected fields", last=last, unusable=True)
+
+    def _give_up(self, problem: str, tries: int) -> Reply:
+        """The failed :class:`Reply` after the last transport attempt; a server that stopped accepting connections
+        raises :class:`ModelUnavailable` instead."""
+        if problem.startswith("connection error"):
+            raise self._unavailable(
+                f"{self.url} stopped accepting connections ({problem}, {tries} attempts); "
+                f"restart the server or check {ENV_BASE_URL}"
+            )
+        self.count("failed")
+        return Reply(None, None, self.redact(f"{problem} after {tries} attempts"), failed=True)
 
     def _refused_parts(self, response: Any, body: dict[str, Any]) -> bool:
         """An ``images=auto`` request with content parts that the server refused (400, 415, 422, 500) saying why

@@ -17,11 +17,20 @@ import base64
 from collections.abc import Sequence
 from typing import Any
 
-from mulcot_bench.errors import ModelUnavailable, UserError
-from mulcot_bench.labels import LABELS
-from mulcot_bench.prompts import render_prompt, template_hash
-from mulcot_bench.rationale import FIELDS, parse, parse_label, render_chain
-from mulcot_bench.types import ModelCard, Prediction, Sample
+from mulcot_bench.plugin import (
+    FIELDS,
+    LABELS,
+    ModelCard,
+    ModelUnavailable,
+    Prediction,
+    Sample,
+    UserError,
+    parse,
+    parse_label,
+    render_chain,
+    render_prompt,
+    template_hash,
+)
 from mulcot_openai.client import ChatClient, Reply, log
 from mulcot_openai.settings import (
     ENV_API_KEY,

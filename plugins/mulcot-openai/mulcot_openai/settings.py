@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mulcot_bench.errors import UserError
+from mulcot_bench.plugin import UserError
 
 ENV_BASE_URL = "MULCOT_OPENAI_BASE_URL"
 ENV_MODEL = "MULCOT_OPENAI_MODEL"
@@ -79,7 +79,7 @@ def _number(env: Mapping[str, str], name: str, kind: type, default: Any) -> Any:
 
 def card_settings(kinds: tuple[str, ...], env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The card settings of an endpoint model from the environment (never the key)."""
-    from mulcot_bench.prompts import LEVELS, template_hash
+    from mulcot_bench.plugin import LEVELS, template_hash
 
     env = os.environ if env is None else env
     prompt_files: dict[str, str] = {}

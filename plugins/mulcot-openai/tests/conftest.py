@@ -14,13 +14,11 @@ from fake_openai_server import KEY, FakeOpenAI  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+def _clean_env(mulcot_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kit's isolated environment, without the endpoint's variables and proxies."""
     for name in list(os.environ):
         if name.startswith("MULCOT_OPENAI_") or name.lower().endswith("_proxy"):
             monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("MULCOT_BENCH_PLUGINS_DIR", raising=False)
-    monkeypatch.delenv("MULCOT_BENCH_BLOCK_PLUGINS", raising=False)
-    monkeypatch.setenv("MULCOT_BENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture

@@ -15,11 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from mulcot_bench.data.rationales import read_rationales
-from mulcot_bench.data.text import read_text
-from mulcot_bench.errors import UserError
-from mulcot_bench.labels import LABELS
-from mulcot_bench.types import Sample
+from mulcot_bench.plugin import LABELS, Sample, UserError, read_rationales, read_text
 
 Key = tuple[str, str, str]
 _SHA = re.compile(r"[0-9a-f]{64}")

@@ -13,13 +13,12 @@ Two sources of chains:
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mulcot_bench.errors import UserError
+from mulcot_bench.plugin import UserError, file_sha256
 
 ENV_FILES = "MULCOT_REPLAY_FILES"
 ENV_FALLBACK = "MULCOT_REPLAY_FALLBACK"
@@ -27,18 +26,10 @@ ENV_FALLBACK = "MULCOT_REPLAY_FALLBACK"
 DATASETS = ("twitter2015", "twitter2017")
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def file_entry(dataset: str, path: str | Path) -> dict[str, Any]:
     """A declared file: dataset, absolute path and sha256 (None when the file is missing: an error on use)."""
     p = Path(path).expanduser().resolve()
-    return {"dataset": dataset, "path": str(p), "sha256": sha256_file(p) if p.is_file() else None}
+    return {"dataset": dataset, "path": str(p), "sha256": file_sha256(p) if p.is_file() else None}
 
 
 def parse_files(value: str) -> list[dict[str, Any]]:

@@ -4,6 +4,8 @@
 attached to the sample); ``explain`` serves the first one whose Prediction is the gold label. A sample with
 nothing to serve is a **miss**: ``Prediction(label=None, rationale=None, raw=None)``, which the pipeline
 keeps as a label-only training item and counts, or, with a ``fallback`` teacher, that teacher's answer.
+The fallback is looked up in the run's registry (handed over through ``use_registry``), so a teacher that only
+the run's ``--plugins-dir`` registers, with the run's ``-o`` settings, is the one that answers.
 Counts are in :attr:`ReplayTeacher.stats` and on one stderr line per call.
 """
 
@@ -13,15 +15,25 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mulcot_bench.console.logs import get_logger
-from mulcot_bench.errors import UserError
-from mulcot_bench.labels import LABELS
-from mulcot_bench.rationale import parse, parse_label
-from mulcot_bench.types import ModelCard, Prediction, Sample, Splits
+from mulcot_bench.plugin import (
+    LABELS,
+    ModelCard,
+    Prediction,
+    Sample,
+    Splits,
+    UserError,
+    file_sha256,
+    get_logger,
+    parse,
+    parse_label,
+)
 from mulcot_replay.index import ReplayIndex
-from mulcot_replay.settings import ENV_FALLBACK, ENV_FILES, sha256_file
+from mulcot_replay.settings import ENV_FALLBACK, ENV_FILES
+
+if TYPE_CHECKING:
+    from mulcot_bench.plugin import Registry
 
 LOG_EVERY_S = 10.0
 
@@ -32,7 +44,7 @@ def _log(message: str) -> None:
 
 def data_root() -> Path:
     """The data root a run uses without ``--data-root``: ``$MULCOT_BENCH_DATA_ROOT`` or the default folder."""
-    from mulcot_bench.paths import default_data_root
+    from mulcot_bench.plugin import default_data_root
 
     return default_data_root()
 
@@ -56,6 +68,7 @@ class ReplayTeacher:
             raise UserError(f"{ENV_FALLBACK}={card.name!r} names the replay teacher itself; name another teacher")
         self._index: ReplayIndex | None = None
         self._fallback: Any = None
+        self._registry: Registry | None = None
         self.stats: Counter[str] = Counter()
         self._logged: dict[str, float] = {}
 
@@ -66,22 +79,29 @@ class ReplayTeacher:
             index = ReplayIndex()
             for f in self.files:
                 path = Path(f["path"])
-                if sha256_file(path) != f["sha256"]:
+                if file_sha256(path) != f["sha256"]:
                     raise UserError(f"replay file {path} changed after the replay teacher was registered; rerun")
                 n = index.load(path)
                 _log(f"[{self.card.name}] {path}: {n} chains for {f['dataset']}")
             self._index = index
         return self._index
 
-    def fallback(self) -> Any:
-        """The fallback teacher, built from the installed plugins on first use."""
-        if self._fallback is None:
-            from mulcot_bench.plugin.registry import build_registry
+    def use_registry(self, registry: Registry) -> None:
+        """The run's registry (the run calls this right after building the teacher): the fallback is found there."""
+        self._registry = registry
 
-            spec = build_registry().model(str(self.fallback_name))
+    def fallback(self) -> Any:
+        """The fallback teacher, built on first use from the run's registry."""
+        if self._fallback is None:
+            if self._registry is None:
+                raise UserError(
+                    f"the replay teacher's fallback {self.fallback_name!r} is looked up in the run's registry, and "
+                    "this replay teacher was built without one; build it with spec.build(registry)"
+                )
+            spec = self._registry.model(str(self.fallback_name))
             if spec.card.role != "teacher":
                 raise UserError(f"{ENV_FALLBACK}={self.fallback_name!r} is a {spec.card.role}; name a teacher")
-            self._fallback = spec.build()
+            self._fallback = spec.build(self._registry)
         return self._fallback
 
     def candidates(self, sample: Sample) -> list[str]:

@@ -13,7 +13,8 @@ from mulcot_replay.teacher import ReplayTeacher
 
 from mulcot_bench.cache import Cache
 from mulcot_bench.errors import UserError
-from mulcot_bench.plugin.registry import plugin_registry
+from mulcot_bench.plugin.registry import build_registry, plugin_registry
+from mulcot_bench.plugin.specs import ModelSpec
 from mulcot_bench.rationale import FIELDS, parse, parse_label, render_chain
 from mulcot_bench.runner.stages import teacher_rationales
 from mulcot_bench.types import ModelCard, Sample
@@ -24,16 +25,10 @@ needs_data = pytest.mark.skipif(not (T15 / "teacher_cot" / "test.json").is_file(
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    for name in (
-        "MULCOT_REPLAY_FILES",
-        "MULCOT_REPLAY_FALLBACK",
-        "MULCOT_BENCH_PLUGINS_DIR",
-        "MULCOT_BENCH_BLOCK_PLUGINS",
-        "MULCOT_BENCH_DATA_ROOT",
-    ):
+def _clean_env(mulcot_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kit's isolated environment, without the replay teacher's own variables."""
+    for name in ("MULCOT_REPLAY_FILES", "MULCOT_REPLAY_FALLBACK"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MULCOT_BENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
 
 
 def teacher(**settings: object) -> ReplayTeacher:
@@ -155,29 +150,58 @@ def test_misses_become_label_only_items_in_the_pipeline_stage(tmp_path: Path) ->
     assert len(kept) == 12 and sum(s.rationale is None for s in kept) == 4
 
 
-def test_fallback_teacher_serves_the_misses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+ECHO_PLUGIN = """
+from mulcot_bench.plugin import FIELDS, ModelCard, ModelSpec, Prediction, hookimpl, render_chain
+
+
+def _chain(label):
+    return render_chain({**{f: 'fallback' for f in FIELDS[:-1]}, 'Prediction': label})
+
+
+class Echo:
+    def __init__(self, card):
+        self.card = card
+
+    def predict(self, samples):
+        return [Prediction('neutral', _chain('neutral')) for s in samples]
+
+    def explain(self, samples, golds):
+        return [Prediction(g, _chain(g)) for g in golds]
+
+
+class Keeper:
+    \"\"\"A trainable baseline without chains: it trains on the teacher's chains, so a run asks the teacher.\"\"\"
+
+    def __init__(self, card):
+        self.card = card
+
+    def fit(self, train, dev, ctx):
+        self.chains = sum('fallback' in (s.rationale or '') for s in train)
+        return {'fallback_chains': self.chains, 'n_train': len(train)}
+
+    def predict(self, samples):
+        return [Prediction('neutral') for s in samples]
+
+
+@hookimpl
+def register_models(register):
+    register(ModelSpec(ModelCard('echo-teacher', 'teacher', 'test', settings={'v': 1}, default=False), Echo))
+    register(ModelSpec(ModelCard('keeper', 'baseline', 'test', rationale=False, settings={'v': 1}), Keeper))
+"""
+
+
+def echo_plugins(tmp_path: Path) -> Path:
+    """A plugins folder (for ``--plugins-dir``) whose file registers ``echo-teacher`` and ``keeper``."""
     folder = tmp_path / "plugins"
     folder.mkdir()
-    (folder / "echo_teacher.py").write_text(
-        "from mulcot_bench.plugin.hookspecs import hookimpl\n"
-        "from mulcot_bench.plugin.specs import ModelSpec\n"
-        "from mulcot_bench.types import ModelCard, Prediction\n"
-        "from mulcot_bench.rationale import render_chain, FIELDS\n"
-        "def _chain(label):\n"
-        "    return render_chain({**{f: 'fallback' for f in FIELDS[:-1]}, 'Prediction': label})\n"
-        "class Echo:\n"
-        "    def __init__(self, card):\n"
-        "        self.card = card\n"
-        "    def predict(self, samples):\n"
-        "        return [Prediction('neutral', _chain('neutral')) for s in samples]\n"
-        "    def explain(self, samples, golds):\n"
-        "        return [Prediction(g, _chain(g)) for g in golds]\n"
-        "@hookimpl\n"
-        "def register_models(register):\n"
-        "    register(ModelSpec(ModelCard('echo-teacher', 'teacher', 'test', settings={'v': 1}), Echo))\n"
-    )
-    monkeypatch.setenv("MULCOT_BENCH_PLUGINS_DIR", str(folder))
-    model = teacher(fallback="echo-teacher")
+    (folder / "echo_teacher.py").write_text(ECHO_PLUGIN)
+    return folder
+
+
+def test_fallback_teacher_serves_the_misses(tmp_path: Path) -> None:
+    registry = build_registry([echo_plugins(tmp_path)])  # echo-teacher is registered only here
+    card = ModelCard("replay", "teacher", "test", settings=replay_settings(fallback="echo-teacher"))
+    model = ModelSpec(card, ReplayTeacher).build(registry)
     served = Sample("a", "t", "positive", target="x", rationale=chain("positive"))
     missed = Sample("b", "u", "negative", target="x")
     preds = model.predict([served, missed])
@@ -186,6 +210,26 @@ def test_fallback_teacher_serves_the_misses(tmp_path: Path, monkeypatch: pytest.
     assert model.stats["fallback"] == 1 and model.stats["explain_fallback"] == 1 and model.stats["misses"] == 0
     with pytest.raises(UserError, match="names the replay teacher itself"):
         teacher(fallback="replay")
+    with pytest.raises(UserError, match="looked up in the run's registry"):
+        teacher(fallback="echo-teacher").predict([missed])
+
+
+def test_a_run_finds_the_fallback_in_its_own_plugins_dir_and_model_args(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from mulcot_bench.cli import cli
+
+    args = [
+        "run", "-d", "synthetic", "-m", "keeper", "--teacher", "replay", "--plugins-dir", str(echo_plugins(tmp_path)),
+        "-o", "replay.fallback=echo-teacher", "-o", "replay.dataset_rationales=false", "--synthetic-size", "12,4,4",
+        "--bootstrap", "0", "--run-id", "fallback", "--runs-dir", str(tmp_path / "runs"),
+        "--reports-dir", str(tmp_path / "reports"), "--cache-dir", str(tmp_path / "cache"),
+    ]  # fmt: skip
+    done = CliRunner().invoke(cli, args)
+    assert done.exit_code == 0, done.output
+    results = json.loads((tmp_path / "runs" / "fallback" / "results.json").read_text())
+    keeper = next(e for e in results["entries"] if e["model"] == "keeper")
+    assert keeper["stage"]["fallback_chains"] == keeper["stage"]["n_train"] == 12  # every chain from echo-teacher
 
 
 def test_supports_follows_the_files_under_the_data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

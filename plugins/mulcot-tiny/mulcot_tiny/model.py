@@ -18,13 +18,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from mulcot_bench.console.fit import fit_reporter
-from mulcot_bench.distill import dist
-from mulcot_bench.distill.losses import MASKS
-from mulcot_bench.distill.trainer import TrainerConfig, fit
-from mulcot_bench.labels import LABELS
-from mulcot_bench.rationale import parse, parse_label
-from mulcot_bench.types import FitContext, ModelCard, Prediction, Sample
+from mulcot_bench.plugin import LABELS, FitContext, ModelCard, Prediction, Sample, fit_reporter, parse, parse_label
+from mulcot_bench.plugin.training import MASKS, CachedLogits, TrainerConfig, fit, sharded_map, world_size
 from mulcot_tiny.settings import COMMON, OTHER_DEFAULTS, ROLE_DEFAULTS
 from mulcot_tiny.tokenizer import BOS, LABEL, REASON, SEP, Tokenizer, n_distance_tags
 from mulcot_tiny.training import (
@@ -190,7 +185,7 @@ class TinyVLM:
     def fit(self, train_set: list[Sample], dev: list[Sample], ctx: FitContext) -> dict[str, Any]:
         """Train both tasks (with KD from ``ctx.assistant`` when kd_lambda > 0); return the stage report.
 
-        The loop is :func:`mulcot_bench.distill.trainer.fit`: with ``ctx.workdir`` set (the pipeline's partial
+        The loop is :func:`mulcot_bench.plugin.training.fit`: with ``ctx.workdir`` set (the pipeline's partial
         folder of this artifact) it checkpoints every epoch and resumes after a crash; under torch.distributed
         every rank calls this with the same data and the trainer splits the work.
         """
@@ -202,13 +197,7 @@ class TinyVLM:
             raise ValueError(f"model {self.card.name!r}: kd_lambda={kd.lam} needs a fitted TinyVLM assistant in ctx")
         if not train_set:
             raise ValueError(f"model {self.card.name!r}: empty training set")
-        if assistant is not None:
-            self.tokenizer = assistant.tokenizer
-        else:
-            texts = [t for s in train_set for t in (s.text, s.target or "", s.rationale or "", label_target(s.label))]
-            self.tokenizer = Tokenizer.train(texts, int(st["min_freq"]), int(st["vocab_size"]), keep=LABELS)
-        tok = self.tokenizer
-        assert tok is not None
+        tok = self._fit_tokenizer(train_set, assistant)
         items = ItemTable(
             *stack_pixels([s.image for s in train_set]),
             {task: [self._example(s, task) for s in train_set] for task in TASKS},
@@ -221,26 +210,8 @@ class TinyVLM:
         with torch.random.fork_rng(devices=[]), tempfile.TemporaryDirectory(prefix="mulcot-tiny-") as scratch:
             torch.manual_seed(seed)
             self.net = VLMNet(_net_config(st, len(tok)))
-            source = None
-            kd_report: dict[str, Any] = {}
-            if (kd.lam > 0 or kd.hidden_weight > 0) and assistant is not None and assistant.net is not None:
-                # the assistant reads the items with its own prompt settings
-                exs = {task: [assistant._example(s, task) for s in train_set] for task in TASKS}
-                live = LiveAssistant(assistant.net, ItemTable(items.pixels, items.has_image, exs), tok.pad_id, kd.mask)
-                source = live
-                if st["kd_source"] == "cached":
-                    t0 = time.perf_counter()
-                    folder = Path(workdir) if workdir is not None else Path(scratch)
-                    source = cached_assistant(
-                        live,
-                        folder / "assistant-logits.safetensors",
-                        int(st["kd_top_k"]),
-                        kd.temperature,
-                        assistant.card.name,
-                        len(tok),
-                    )
-                    kd_report = {"cache_seconds": round(time.perf_counter() - t0, 3), "cached_rows": len(source.tail)}
-            dev_gold = [s.label for s in dev]
+            folder = Path(workdir) if workdir is not None else Path(scratch)
+            source, kd_report = self._kd_source(train_set, items, kd, assistant, folder)
             task = TinyTask(
                 self.net,
                 items,
@@ -248,7 +219,7 @@ class TinyVLM:
                 kd,
                 source,
                 float(st["image_words_weight"]),
-                dev_gold,
+                [s.label for s in dev],
                 lambda idx: [p.label for p in self._labels([dev[i] for i in idx], with_probs=False, shard=False)],
             )
             record = fit(
@@ -262,8 +233,51 @@ class TinyVLM:
             )
             self.net.eval()
         progress.close()
+        report = self._fit_report(train_set, dev, items, record, start)
+        report["kd"] = self._kd_report(kd, source is not None, assistant, kd_report)
+        report["settings"] = dict(st)
+        return report
+
+    def _fit_tokenizer(self, train_set: list[Sample], assistant: TinyVLM | None) -> Tokenizer:
+        """The student's tokenizer: its assistant's (so their logits share the vocabulary), else one trained on
+        the training texts."""
+        if assistant is not None:
+            self.tokenizer = assistant.tokenizer
+        else:
+            st = self.settings
+            texts = [t for s in train_set for t in (s.text, s.target or "", s.rationale or "", label_target(s.label))]
+            self.tokenizer = Tokenizer.train(texts, int(st["min_freq"]), int(st["vocab_size"]), keep=LABELS)
+        assert self.tokenizer is not None
+        return self.tokenizer
+
+    def _kd_source(
+        self, train_set: list[Sample], items: ItemTable, kd: KDOptions, assistant: TinyVLM | None, folder: Path
+    ) -> tuple[LiveAssistant | CachedLogits | None, dict[str, Any]]:
+        """Where the KD targets come from (None without KD): the live assistant, or (``kd_source="cached"``) its
+        top-k logits computed once into ``folder``; with what the cache took."""
+        if not (kd.lam > 0 or kd.hidden_weight > 0) or assistant is None or assistant.net is None:
+            return None, {}
+        tok = self.tokenizer
+        assert tok is not None
+        # the assistant reads the items with its own prompt settings
+        exs = {task: [assistant._example(s, task) for s in train_set] for task in TASKS}
+        live = LiveAssistant(assistant.net, ItemTable(items.pixels, items.has_image, exs), tok.pad_id, kd.mask)
+        if self.settings["kd_source"] != "cached":
+            return live, {}
+        t0 = time.perf_counter()
+        path = folder / "assistant-logits.safetensors"
+        cached = cached_assistant(
+            live, path, int(self.settings["kd_top_k"]), kd.temperature, assistant.card.name, len(tok)
+        )
+        return cached, {"cache_seconds": round(time.perf_counter() - t0, 3), "cached_rows": len(cached.tail)}
+
+    def _fit_report(
+        self, train_set: list[Sample], dev: list[Sample], items: ItemTable, record: dict[str, Any], start: float
+    ) -> dict[str, Any]:
+        """The stage report's counts, the trainer's record, time and sizes (``kd`` and ``settings`` follow)."""
         n_reason = sum(1 for e in items.examples["reasoning"] if e is not None)
         n_label = sum(1 for e in items.examples["label"] if e is not None)
+        assert self.tokenizer is not None
         return {
             "model": self.card.name,
             "n_train": len(train_set),
@@ -273,19 +287,24 @@ class TinyVLM:
             **record,
             "wall_seconds": round(time.perf_counter() - start, 3),
             "params": self.params,
-            "vocab_size": len(tok),
-            "kd": {
-                "lambda": kd.lam,
-                "temperature": kd.temperature,
-                "t2_factor": kd.t2,
-                "mask": kd.mask,
-                "source": st["kd_source"] if source is not None else None,
-                "top_k": int(st["kd_top_k"]) if source is not None and st["kd_source"] == "cached" else None,
-                "hidden_weight": kd.hidden_weight,
-                "assistant": assistant.card.name if assistant is not None else None,
-                **kd_report,
-            },
-            "settings": dict(st),
+            "vocab_size": len(self.tokenizer),
+        }
+
+    def _kd_report(
+        self, kd: KDOptions, distilled: bool, assistant: TinyVLM | None, cache: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The stage report's ``kd`` entry: the options, where the targets came from, the cache's time and rows."""
+        source = self.settings["kd_source"]
+        return {
+            "lambda": kd.lam,
+            "temperature": kd.temperature,
+            "t2_factor": kd.t2,
+            "mask": kd.mask,
+            "source": source if distilled else None,
+            "top_k": int(self.settings["kd_top_k"]) if distilled and source == "cached" else None,
+            "hidden_weight": kd.hidden_weight,
+            "assistant": assistant.card.name if assistant is not None else None,
+            **cache,
         }
 
     # inference ------------------------------------------------------------------------------------
@@ -321,11 +340,13 @@ class TinyVLM:
 
     @torch.no_grad()
     def _labels(self, samples: Sequence[Sample], with_probs: bool = True, shard: bool = True) -> list[Prediction]:
-        if shard and dist.world_size() > 1:
+        if shard and world_size() > 1:
             samples = list(samples)
-            return dist.sharded_map(
-                lambda idx: self._labels([samples[i] for i in idx], with_probs, False), len(samples)
-            )
+
+            def rows(idx: list[int]) -> list[list[Any]]:  # what the ranks gather (JSON): label, probs, raw
+                return [[p.label, p.probs, p.raw] for p in self._labels([samples[i] for i in idx], with_probs, False)]
+
+            return [Prediction(label=lab, probs=pr, raw=raw) for lab, pr, raw in sharded_map(rows, len(samples))]
         tok, net = self._ready()
         net.eval()
         out: list[Prediction] = []

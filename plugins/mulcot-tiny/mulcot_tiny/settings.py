@@ -33,7 +33,7 @@ COMMON: dict[str, Any] = {
     "image_words_weight": 1.0,
     "image_words_field": "Image_analysis",
     "cosine_decay": True,
-    # the generic trainer (mulcot_bench.distill.trainer) and the KD loss (mulcot_bench.distill.losses):
+    # the generic trainer and the KD loss (both from mulcot_bench.plugin.training):
     "grad_accum": 1,  # micro-batches per optimiser step
     "plateau_factor": 0.5,  # LR factor after plateau_patience epochs without a better dev accuracy
     "kd_t2": False,  # multiply the KL by T^2 (the reference does not)

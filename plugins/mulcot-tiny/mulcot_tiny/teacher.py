@@ -11,18 +11,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import replace
 
-from mulcot_bench.data.synthetic import (
-    FACES,
-    LOOKS,
-    NAME,
-    SKY_PHRASES,
-    Attributes,
-    apply_rule,
-    resolution,
-)
-from mulcot_bench.labels import LABELS, check_label
-from mulcot_bench.rationale import render_chain
-from mulcot_bench.types import ModelCard, Prediction, Sample
+from mulcot_bench.plugin import LABELS, ModelCard, Prediction, Sample, check_label, render_chain, synthetic
 
 DEFAULTS: dict[str, float | int] = {"image_noise": 0.12, "text_noise": 0.05, "seed": 0}
 _PALETTE_WORDS = {"warm": "warm", "grey": "grey", "cool-dark": "dark, cool"}
@@ -74,7 +63,7 @@ class SyntheticTeacher:
 
     def supports(self, dataset: str) -> bool:
         """Only the synthetic dataset carries the attributes this teacher reads."""
-        return dataset == NAME
+        return dataset == synthetic.NAME
 
     def predict(self, samples: Sequence[Sample]) -> list[Prediction]:
         """One noisy reading and chain per sample, independent of the rest of the batch."""
@@ -102,42 +91,45 @@ class SyntheticTeacher:
     def _rng(self, sample: Sample, step: str) -> random.Random:
         return random.Random(f"synthetic-teacher:{self.seed}:{step}:{sample.content_hash}")
 
-    def _perceive(self, rng: random.Random, truth: Attributes) -> Attributes:
+    def _perceive(self, rng: random.Random, truth: synthetic.Attributes) -> synthetic.Attributes:
         """Misread the text sentiment and the image mood with the set rates."""
         text = _misread(rng, truth.text_sentiment, self.text_noise)
         mood = _misread(rng, truth.image_mood, self.image_noise)
         opinion = truth.opinion if text == truth.text_sentiment else ""
-        return replace(truth, text_sentiment=text, opinion=opinion, image_mood=mood, face=FACES[mood])
+        return replace(truth, text_sentiment=text, opinion=opinion, image_mood=mood, face=synthetic.FACES[mood])
 
 
-def reconcile(truth: Attributes, gold: str) -> Attributes:
+def reconcile(truth: synthetic.Attributes, gold: str) -> synthetic.Attributes:
     """The true attributes if they give ``gold``; else the fewest changes (image first) that do."""
     candidates = [(truth.text_sentiment, truth.image_mood)]
     candidates += [(truth.text_sentiment, mood) for mood in LABELS]
     candidates += [(text, mood) for text in LABELS for mood in LABELS]
-    text, mood = next((t, m) for t, m in candidates if apply_rule(t, m) == gold)
+    text, mood = next((t, m) for t, m in candidates if synthetic.apply_rule(t, m) == gold)
     opinion = truth.opinion if text == truth.text_sentiment else ""
-    return replace(truth, text_sentiment=text, opinion=opinion, image_mood=mood, face=FACES[mood])
+    return replace(truth, text_sentiment=text, opinion=opinion, image_mood=mood, face=synthetic.FACES[mood])
 
 
-def write_chain(rng: random.Random, target: str, seen: Attributes, label: str) -> str:
+def write_chain(rng: random.Random, target: str, seen: synthetic.Attributes, label: str) -> str:
     """A five-field chain in the teacher's words, one variant per field chosen by ``rng``."""
     return render_chain(
         {
             "Text_analysis": _text_analysis(rng, target, seen),
             "Image_analysis": rng.choice(_IMAGE).format(
-                f=seen.face, k=SKY_PHRASES[seen.sky], p=_PALETTE_WORDS[seen.palette], l=LOOKS[seen.image_mood]
+                f=seen.face,
+                k=synthetic.SKY_PHRASES[seen.sky],
+                p=_PALETTE_WORDS[seen.palette],
+                l=synthetic.LOOKS[seen.image_mood],
             ),
-            "Conflict_resolution": rng.choice(_RESOLVE[resolution(seen.text_sentiment, seen.image_mood)]).format(
-                s=seen.text_sentiment
-            ),
+            "Conflict_resolution": rng.choice(
+                _RESOLVE[synthetic.resolution(seen.text_sentiment, seen.image_mood)]
+            ).format(s=seen.text_sentiment),
             "Final_conclusion": rng.choice(_CONCLUDE).format(t=target, l=label),
             "Prediction": label,
         }
     )
 
 
-def _text_analysis(rng: random.Random, target: str, seen: Attributes) -> str:
+def _text_analysis(rng: random.Random, target: str, seen: synthetic.Attributes) -> str:
     if seen.text_sentiment == "neutral":
         return rng.choice(_TEXT_NEUTRAL).format(t=target)
     frames = _TEXT_WORD if seen.opinion else _TEXT_POLAR
@@ -150,13 +142,13 @@ def _misread(rng: random.Random, value: str, rate: float) -> str:
     return other if wrong else value
 
 
-def _attributes(sample: Sample) -> Attributes:
+def _attributes(sample: Sample) -> synthetic.Attributes:
     try:
-        return Attributes.from_meta(sample.meta)
+        return synthetic.Attributes.from_meta(sample.meta)
     except KeyError as missing:
         raise ValueError(
             f"sample {sample.id!r} lacks the synthetic attribute {missing.args[0]!r} in its meta; "
-            f"the synthetic teacher only serves the {NAME!r} dataset"
+            f"the synthetic teacher only serves the {synthetic.NAME!r} dataset"
         ) from None
 
 

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from mulcot_bench.rationale import FIELDS
+from mulcot_bench.plugin import FIELDS
 
 # a rendered field header ("\n\n"Image_analysis": "") is one piece; everything else is word/punctuation pieces
 HEADERS: tuple[str, ...] = tuple(f'"{name}": "' for name in FIELDS)

@@ -1,10 +1,10 @@
 """Batching, the assistant's logits as a KD source, and the tiny VLM's training task for the generic trainer.
 
-For each task t in {reasoning, label} the loss is :func:`mulcot_bench.distill.losses.kd_loss`:
+For each task t in {reasoning, label} the loss is :func:`mulcot_bench.plugin.training.kd_loss`:
 ``(1 - lam) * CE + lam * [T^2] * KL(softmax(z_a / T) || softmax(z_s / T))``, total = sum over tasks, plus the
 weighted image-words grounding loss and, optionally, hidden-state distillation through a learned projection.
 The loop itself (AdamW, accumulation, plateau halving, selection, checkpoints, resume, DDP) is
-:func:`mulcot_bench.distill.trainer.fit`.
+:func:`mulcot_bench.plugin.training.fit`.
 
 KD masks: ``"targets"`` distils the positions that predict target tokens. ``"reference"`` distils every
 position of the sequence (visual prefix, prompt and target) as the reference's ``labels != 0`` does, except
@@ -23,9 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mulcot_bench.distill.cached import CachedLogits, build_cache
-from mulcot_bench.distill.losses import HiddenProjection, TopK, kd_terms
-from mulcot_bench.distill.trainer import TrainTask
+from mulcot_bench.plugin.training import CachedLogits, HiddenProjection, TopK, TrainTask, build_cache, kd_terms
 from mulcot_tiny.vlm import VLMNet
 
 TASKS: tuple[str, ...] = ("reasoning", "label")
@@ -224,7 +222,7 @@ def image_words_loss(head: torch.nn.Linear, visual: Tensor, bags: Tensor) -> Ten
 
 
 class TinyTask(TrainTask):
-    """The tiny VLM (and its training-only heads) as a :class:`~mulcot_bench.distill.trainer.TrainTask`."""
+    """The tiny VLM (and its training-only heads) as a :class:`~mulcot_bench.plugin.training.TrainTask`."""
 
     def __init__(
         self,

@@ -20,11 +20,7 @@ from typing import Any
 
 from mulcot_tiny.model import TinyVLM
 
-from mulcot_bench.data.synthetic import generate
-from mulcot_bench.labels import LABELS
-from mulcot_bench.rationale import parse
-from mulcot_bench.scoring.stats import macro_f1
-from mulcot_bench.types import FitContext, ModelCard, Prediction, Sample
+from mulcot_bench.plugin import LABELS, FitContext, ModelCard, Prediction, Sample, macro_f1, parse, synthetic
 
 
 def _settings(text: str) -> dict[str, Any]:
@@ -99,7 +95,7 @@ def main() -> None:
     parser.add_argument("--skip-students", action="store_true")
     args = parser.parse_args()
 
-    data = generate()
+    data = synthetic.generate()
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(f"synthetic: {data.counts()}, labels {[sum(s.label == x for s in data.test) for x in LABELS]} (test)")
     ctx = FitContext(seed=args.seed, dataset="synthetic", level="aspect")

@@ -15,7 +15,7 @@ File layout (one ``.safetensors`` file, no pickle):
 * metadata (strings): format, version, k, temperature, vocab_size (the aligned vocabulary the top k was taken
   over), mask, tasks, n_items, and a caller-chosen ``key`` (e.g. the assistant's artifact key and the data).
 
-How the KL is computed from it is in :mod:`mulcot_bench.distill.losses` (top k exact, the tail's cross term
+How the KL is computed from it is in :mod:`mulcot_bench.training.losses` (top k exact, the tail's cross term
 as if its mass were spread evenly; exact for the full vocabulary). k = 0 or None, or any k at least the
 vocabulary size, stores the full vocabulary.
 """
@@ -23,8 +23,10 @@ vocabulary size, stores the full vocabulary.
 from __future__ import annotations
 
 import json
+from base64 import b64decode, b64encode
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import safe_open
@@ -32,8 +34,9 @@ from safetensors.torch import save
 from torch import Tensor
 
 from mulcot_bench.atomic import write_bytes
-from mulcot_bench.distill import dist
-from mulcot_bench.distill.losses import TopK, topk_from_logits
+from mulcot_bench.parallel.collect import all_reduce_sum, barrier, gather_ordered, shard
+from mulcot_bench.parallel.world import is_main, rank, world_size
+from mulcot_bench.training.losses import TopK, topk_from_logits
 
 FORMAT = "mulcot-kd-topk"
 VERSION = 1
@@ -208,8 +211,9 @@ def build_cache(
         assert found is not None
         return found
     writer = TopKWriter(tasks, n_items, k, temperature, vocab_limit, half)
-    mine = dist.shard(n_items)
-    local: list[tuple[str, int, TopK]] = []
+    several = world_size() > 1
+    mine = shard(range(n_items), rank(), world_size())
+    local: list[dict[str, Any]] = []  # this rank's rows, as JSON for the gather (with several processes)
     with torch.no_grad():
         for task in tasks:
             for s in range(0, len(mine), batch):
@@ -217,19 +221,48 @@ def build_cache(
                 for item, logits in zip(chunk, logits_fn(task, chunk), strict=True):
                     if logits.numel():
                         writer.add(task, item, logits)
-                        local.append((task, item, writer.rows[task][item]))
-    if dist.world_size() > 1:
-        for part in dist.gather_ordered([local], dist.world_size()):  # one list per rank
-            for task, item, top in part:
-                writer.add_topk(task, item, top)
+                        if several:
+                            local.append({"task": task, "item": item, "top": topk_to_json(writer.rows[task][item])})
+    if several:
+        for part in gather_ordered([local], world_size(), "gathering the assistant's logits"):  # one list per rank
+            for row in part:
+                writer.add_topk(row["task"], row["item"], topk_from_json(row["top"]))
     tensors, meta = writer.tensors()
     meta.update(format=FORMAT, version=str(VERSION), mask=mask, key=key)
-    if dist.is_main():
+    if is_main():
         write_bytes(path, save(tensors, metadata=meta))
-    dist.barrier()
+    barrier("writing the assistant's logits")
     return CachedLogits(tensors, meta, path)  # every rank holds the same rows, whether or not it sees the file
 
 
 def _everyone(flag: bool) -> bool:
     """True when ``flag`` holds on every rank."""
-    return dist.all_reduce_sum([0.0 if flag else 1.0])[0] == 0.0
+    return all_reduce_sum([0.0 if flag else 1.0])[0] == 0.0
+
+
+def tensor_to_json(t: Tensor) -> dict[str, Any]:
+    """A tensor as JSON: its dtype, shape and raw bytes in base64 (exact, ``-inf`` included; read on the CPU)."""
+    t = t.detach().contiguous().cpu()
+    raw = t.reshape(-1).view(torch.uint8).numpy().tobytes()
+    return {"dtype": str(t.dtype).removeprefix("torch."), "shape": list(t.shape), "data": b64encode(raw).decode()}
+
+
+def tensor_from_json(data: dict[str, Any]) -> Tensor:
+    """The tensor :func:`tensor_to_json` encoded (on the CPU)."""
+    dtype = getattr(torch, data["dtype"])
+    raw = b64decode(data["data"])
+    if not raw:
+        return torch.empty(data["shape"], dtype=dtype)
+    return torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(dtype).reshape(data["shape"])
+
+
+def topk_to_json(top: TopK) -> dict[str, Any]:
+    """One item's :class:`TopK` rows as JSON (what the ranks gather)."""
+    tensors = {name: tensor_to_json(getattr(top, name)) for name in ("values", "indices", "tail", "tail_plogp")}
+    return {**tensors, "temperature": top.temperature, "vocab_size": top.vocab_size}
+
+
+def topk_from_json(data: dict[str, Any]) -> TopK:
+    """The :class:`TopK` that :func:`topk_to_json` encoded."""
+    tensors = [tensor_from_json(data[name]) for name in ("values", "indices", "tail", "tail_plogp")]
+    return TopK(*tensors, float(data["temperature"]), int(data["vocab_size"]))

@@ -24,7 +24,7 @@ Conventions (read before calling):
   their output layer differently (Qwen2.5-VL-7B has 152,064 output rows and 3B 151,936 over one 151,665-token
   tokenizer). CE always uses the student's full vocabulary. Models with different tokenizers need a token map,
   which this module does not guess.
-* **Top-k assistant logits** (:class:`TopK`, written by :mod:`mulcot_bench.distill.cached`): per position the
+* **Top-k assistant logits** (:class:`TopK`, written by :mod:`mulcot_bench.training.cached`): per position the
   assistant's k largest logits and their ids, plus two scalars of its distribution at temperature T over the
   remaining ids (the *tail*): its mass ``p_t`` and ``sum_tail p log p``. The KL is then
 

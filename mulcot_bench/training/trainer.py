@@ -47,8 +47,16 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from mulcot_bench.distill import dist
 from mulcot_bench.labels import LABELS
+from mulcot_bench.parallel.collect import (
+    all_reduce_sum,
+    barrier,
+    gather_ordered,
+    sharded_map,
+    sync_buffers,
+    union_keys,
+)
+from mulcot_bench.parallel.world import is_main, rank, world_size
 
 CHECKPOINT_FORMAT = "mulcot-trainer-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -265,7 +273,7 @@ def _save_checkpoint(
             "config": asdict(cfg),
             "state": asdict(state),
             "optimizer": info,
-            "world_size": dist.world_size(),
+            "world_size": world_size(),
             "rng": {"scheme": "reseeded per epoch from (seed, epoch, rank); order from (seed, epoch)"},
         }
         (tmp / "state.json").write_text(json.dumps(payload, indent=1, sort_keys=True), encoding="utf-8")
@@ -337,6 +345,22 @@ def fit(
         np.random.set_state(np_state)
 
 
+@dataclass
+class _Loop:
+    """What the epochs of one fit share: the task and its (DDP) model, the optimiser, the sizes, the step hook."""
+
+    task: TrainTask
+    model: nn.Module
+    opt: torch.optim.Optimizer
+    params: list[nn.Parameter]
+    cfg: TrainerConfig
+    world: int
+    rank: int
+    n: int
+    total_steps: int
+    on_step: Callable[[dict[str, Any]], None] | None
+
+
 def _fit(
     task: TrainTask,
     cfg: TrainerConfig,
@@ -348,17 +372,49 @@ def _fit(
     on_step: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     start = time.perf_counter()
-    report_steps = on_step if dist.is_main() else None
-    world, rk = dist.world_size(), dist.rank()
+    report_steps = on_step if is_main() else None
+    world, rk = world_size(), rank()
     params = [p for p in task.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the task has no trainable parameters")
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    state = TrainState(base_lr=cfg.lr)
-    best_state: dict[str, Tensor] | None = None
-    resumed_from = None
+    state, best_state, resumed_from = _resume(task, opt, cfg, workdir, fingerprint, world)
+    model: nn.Module = task
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        model = DistributedDataParallel(task, find_unused_parameters=True)
+    n = task.n_items()
+    if n == 0:
+        raise ValueError("no training items")
+    n_micro = math.ceil(n / int(cfg.batch_size))
+    total_steps = cfg.epochs * math.ceil(n_micro / int(cfg.grad_accum))
+    loop = _Loop(task, model, opt, params, cfg, world, rk, n, total_steps, report_steps)
+    last = min(cfg.epochs, stop_after_epoch) if stop_after_epoch is not None else cfg.epochs
+    for epoch in range(state.epoch + 1, last + 1):
+        t0 = time.perf_counter()
+        _record_losses(state, _train_epoch(loop, state, epoch), n)
+        sync_buffers(task)  # e.g. BatchNorm statistics: every rank evaluates (and rank 0 saves) rank 0's
+        if task.dev_gold:
+            best_state = _evaluate(loop, state, epoch, eval_batch, best_state)
+        state.record["epoch_seconds"].append(round(time.perf_counter() - t0, 3))
+        state.epoch = epoch
+        if workdir is not None:
+            if is_main():
+                _save_checkpoint(Path(workdir), epoch, task, best_state, opt, state, cfg, fingerprint)
+            barrier("saving a checkpoint")
+        if on_epoch is not None:
+            on_epoch(_epoch_info(loop, state, epoch, start))
+    return _report(loop, state, best_state, resumed_from, start)
+
+
+def _resume(
+    task: TrainTask, opt: torch.optim.Optimizer, cfg: TrainerConfig, workdir: Path | None, fingerprint: str, world: int
+) -> tuple[TrainState, dict[str, Tensor] | None, int | None]:
+    """The state to start from, the selected state so far and the epoch resumed after: the newest matching
+    checkpoint under ``workdir`` (loaded into ``task`` and ``opt``), else a fresh start."""
     ckpt = latest_checkpoint(workdir)
-    seen = dist.gather_ordered([ckpt.name if ckpt is not None else None], world)  # one entry per rank
+    seen = gather_ordered([ckpt.name if ckpt is not None else None], world, "finding the checkpoints")  # per rank
     if len(set(seen)) > 1:
         raise ValueError(
             f"the processes see different checkpoints under {workdir} ({seen}); the work folder must be on a "
@@ -368,100 +424,115 @@ def _fit(
         loaded = _load_checkpoint(ckpt, task, opt, cfg, fingerprint)
         if loaded is not None:
             state, best_state = loaded
-            resumed_from = state.epoch
-    model: nn.Module = task
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel
+            return state, best_state, state.epoch
+    return TrainState(base_lr=cfg.lr), None, None
 
-        model = DistributedDataParallel(task, find_unused_parameters=True)
-    n = task.n_items()
-    if n == 0:
-        raise ValueError("no training items")
-    micro = int(cfg.batch_size)
-    accum = int(cfg.grad_accum)
-    n_micro = math.ceil(n / micro)
-    total_steps = cfg.epochs * math.ceil(n_micro / accum)
-    f1_name = F1_NAMES[cfg.level]
-    last = min(cfg.epochs, stop_after_epoch) if stop_after_epoch is not None else cfg.epochs
-    for epoch in range(state.epoch + 1, last + 1):
-        t0 = time.perf_counter()
-        seed_epoch(cfg.seed, epoch, rk)
-        order = epoch_order(n, cfg.seed, epoch)
-        batches = [order[s : s + micro] for s in range(0, n, micro)]
-        model.train()
-        sums: dict[str, float] = {}
-        seen = 0  # this rank's items so far this epoch
-        for m, batch in enumerate(batches):
-            group = batches[(m // accum) * accum : (m // accum) * accum + accum]
-            n_group = sum(len(b) for b in group)
-            local = batch[rk::world]
-            sync = m % accum == accum - 1 or m == len(batches) - 1
-            no_sync = model.no_sync() if world > 1 and not sync else contextlib.nullcontext()  # type: ignore[operator]
-            with no_sync:
-                loss, parts = model(local)
-                (loss * (len(local) / n_group * world)).backward()
-            if local:
-                seen += len(local)
-                sums["loss"] = sums.get("loss", 0.0) + float(loss.detach()) * len(local)
-                for name, value in parts.items():
-                    sums[name] = sums.get(name, 0.0) + float(value) * len(local)
-            if sync:
-                state.step += 1
-                lr = state.base_lr * lr_factor(cfg, state.step, total_steps)
-                for g in opt.param_groups:
-                    g["lr"] = lr
-                if cfg.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-                opt.step()
-                opt.zero_grad(set_to_none=True)
-                if report_steps is not None:
-                    report_steps(
-                        {"epoch": epoch, "epochs": cfg.epochs, "step": state.step, "steps": total_steps,
-                         "loss": sums.get("loss", 0.0) / max(1, seen)}
-                    )
-        names = dist.union_keys(sums)
-        totals = dict(zip(names, dist.all_reduce_sum([sums.get(k, 0.0) for k in names]), strict=True))
-        rec = state.record
-        rec["losses"].append(round(totals.get("loss", 0.0) / n, 6))
-        rec["task_losses"].append({k: round(v / n, 6) for k, v in totals.items() if k != "loss"})
-        rec["lr"].append(state.base_lr)
-        dist.sync_buffers(task)  # e.g. BatchNorm statistics: every rank evaluates (and rank 0 saves) rank 0's
-        if task.dev_gold:
-            task.eval()
-            with torch.no_grad():
-                pred = dist.sharded_map(lambda idx: _chunked(task.dev_labels, idx, eval_batch), len(task.dev_gold))
-            scores = dev_scores(task.dev_gold, pred)
-            acc, tie = scores["accuracy"], scores[f1_name]
-            rec["dev_accuracy"].append(round(acc, 6))
-            rec["dev_macro_f1"].append(round(scores["macro-F1"], 6))
-            rec["dev_weighted_f1"].append(round(scores["weighted-F1"], 6))
-            if state.best is None or (acc, tie) > tuple(state.best):
-                state.best, state.best_epoch = [acc, tie], epoch
-                best_state = _state_dict(task)
-            if state.plateau_best is None or acc > state.plateau_best * (1.0 + cfg.plateau_threshold):
-                state.plateau_best, state.bad_epochs = acc, 0
-            else:
-                state.bad_epochs += 1
-                if state.bad_epochs > cfg.patience:
-                    state.base_lr, state.bad_epochs = max(cfg.min_lr, state.base_lr * cfg.lr_factor), 0
-        rec["epoch_seconds"].append(round(time.perf_counter() - t0, 3))
-        state.epoch = epoch
-        if workdir is not None:
-            if dist.is_main():
-                _save_checkpoint(Path(workdir), epoch, task, best_state, opt, state, cfg, fingerprint)
-            dist.barrier()
-        if on_epoch is not None:
-            info = {"epoch": epoch, "epochs": cfg.epochs, "step": state.step, "steps": total_steps,
-                    "loss": rec["losses"][-1], "seconds": time.perf_counter() - start}
-            if task.dev_gold:
-                info.update(dev_accuracy=rec["dev_accuracy"][-1], dev_macro_f1=rec["dev_macro_f1"][-1])
-            on_epoch(info)
+
+def _train_epoch(loop: _Loop, state: TrainState, epoch: int) -> dict[str, float]:
+    """One epoch of optimiser steps; this rank's item-weighted sums of the loss and of its named parts."""
+    cfg, model, world, rk = loop.cfg, loop.model, loop.world, loop.rank
+    seed_epoch(cfg.seed, epoch, rk)
+    order = epoch_order(loop.n, cfg.seed, epoch)
+    micro, accum = int(cfg.batch_size), int(cfg.grad_accum)
+    batches = [order[s : s + micro] for s in range(0, loop.n, micro)]
+    model.train()
+    sums: dict[str, float] = {}
+    seen = 0  # this rank's items so far this epoch
+    for m, batch in enumerate(batches):
+        group = batches[(m // accum) * accum : (m // accum) * accum + accum]
+        n_group = sum(len(b) for b in group)
+        local = batch[rk::world]
+        sync = m % accum == accum - 1 or m == len(batches) - 1
+        no_sync = model.no_sync() if world > 1 and not sync else contextlib.nullcontext()  # type: ignore[operator]
+        with no_sync:
+            loss, parts = model(local)
+            (loss * (len(local) / n_group * world)).backward()
+        if local:
+            seen += len(local)
+            sums["loss"] = sums.get("loss", 0.0) + float(loss.detach()) * len(local)
+            for name, value in parts.items():
+                sums[name] = sums.get(name, 0.0) + float(value) * len(local)
+        if sync:
+            _step(loop, state, epoch, sums.get("loss", 0.0) / max(1, seen))
+    return sums
+
+
+def _step(loop: _Loop, state: TrainState, epoch: int, mean_loss: float) -> None:
+    """One optimiser step at the scheduled learning rate (clipped first when asked), then the step report."""
+    cfg = loop.cfg
+    state.step += 1
+    lr = state.base_lr * lr_factor(cfg, state.step, loop.total_steps)
+    for g in loop.opt.param_groups:
+        g["lr"] = lr
+    if cfg.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(loop.params, cfg.grad_clip)
+    loop.opt.step()
+    loop.opt.zero_grad(set_to_none=True)
+    if loop.on_step is not None:
+        loop.on_step(
+            {"epoch": epoch, "epochs": cfg.epochs, "step": state.step, "steps": loop.total_steps, "loss": mean_loss}
+        )
+
+
+def _record_losses(state: TrainState, sums: dict[str, float], n: int) -> None:
+    """The epoch's mean loss and parts over every rank's items, and its base learning rate, into the record."""
+    names = union_keys(sums, "summing the losses")
+    totals = dict(zip(names, all_reduce_sum([sums.get(k, 0.0) for k in names], "summing the losses"), strict=True))
+    rec = state.record
+    rec["losses"].append(round(totals.get("loss", 0.0) / n, 6))
+    rec["task_losses"].append({k: round(v / n, 6) for k, v in totals.items() if k != "loss"})
+    rec["lr"].append(state.base_lr)
+
+
+def _evaluate(
+    loop: _Loop, state: TrainState, epoch: int, eval_batch: int, best_state: dict[str, Tensor] | None
+) -> dict[str, Tensor] | None:
+    """Score the dev set (sharded over the ranks), keep the epoch if it is the best so far, follow the plateau;
+    returns the selected state."""
+    task, cfg = loop.task, loop.cfg
+    task.eval()
+    with torch.no_grad():
+        pred = sharded_map(lambda idx: _chunked(task.dev_labels, idx, eval_batch), len(task.dev_gold), "scoring dev")
+    scores = dev_scores(task.dev_gold, pred)
+    acc, tie = scores["accuracy"], scores[F1_NAMES[cfg.level]]
+    rec = state.record
+    rec["dev_accuracy"].append(round(acc, 6))
+    rec["dev_macro_f1"].append(round(scores["macro-F1"], 6))
+    rec["dev_weighted_f1"].append(round(scores["weighted-F1"], 6))
+    if state.best is None or (acc, tie) > tuple(state.best):
+        state.best, state.best_epoch = [acc, tie], epoch
+        best_state = _state_dict(task)
+    if state.plateau_best is None or acc > state.plateau_best * (1.0 + cfg.plateau_threshold):
+        state.plateau_best, state.bad_epochs = acc, 0
+    else:
+        state.bad_epochs += 1
+        if state.bad_epochs > cfg.patience:
+            state.base_lr, state.bad_epochs = max(cfg.min_lr, state.base_lr * cfg.lr_factor), 0
+    return best_state
+
+
+def _epoch_info(loop: _Loop, state: TrainState, epoch: int, start: float) -> dict[str, Any]:
+    """What ``on_epoch`` gets after an epoch."""
+    rec = state.record
+    info = {"epoch": epoch, "epochs": loop.cfg.epochs, "step": state.step, "steps": loop.total_steps,
+            "loss": rec["losses"][-1], "seconds": time.perf_counter() - start}  # fmt: skip
+    if loop.task.dev_gold:
+        info.update(dev_accuracy=rec["dev_accuracy"][-1], dev_macro_f1=rec["dev_macro_f1"][-1])
+    return info
+
+
+def _report(
+    loop: _Loop, state: TrainState, best_state: dict[str, Tensor] | None, resumed_from: int | None, start: float
+) -> dict[str, Any]:
+    """Load the selected state into the task (eval mode) and return the training report."""
+    task, cfg = loop.task, loop.cfg
     if best_state is not None:
         task.load_state_dict(best_state)
         selected = state.best_epoch
     else:
         selected = state.epoch
     task.eval()
+    f1_name = F1_NAMES[cfg.level]
     return {
         "epochs": cfg.epochs,
         "epochs_run": state.epoch,
@@ -470,8 +541,8 @@ def _fit(
         "selection": f"dev accuracy, ties by dev {f1_name}" if task.dev_gold else "last epoch (no dev set)",
         **state.record,
         "resumed_from_epoch": resumed_from,
-        "world_size": world,
-        "effective_batch": micro * accum,
+        "world_size": loop.world,
+        "effective_batch": int(cfg.batch_size) * int(cfg.grad_accum),
         "train_seconds": round(time.perf_counter() - start, 3),
         **peak_memory(),
     }
