@@ -357,7 +357,7 @@ def _evaluations(pipeline: DatasetPipeline, ablations: list[str]) -> list[tuple[
     out: list[tuple[str, str | None]] = []
     for model in pipeline.order():
         out.append((model, None))
-        if pipeline.registry.model(model).card.role != "teacher":
+        if pipeline.handle(model).card.role != "teacher":
             out.extend((model, v) for v in ablations)
     return out
 
