@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mulcot_bench.atomic import file_sha256
 from mulcot_bench.cache import Cache, key
 from mulcot_bench.errors import UserError
 from mulcot_bench.plugin.registry import Registry
@@ -59,9 +60,7 @@ def fingerprint(path: Path, cache: Cache | None = None) -> str:
     h = hashlib.sha256()
     for file in files:
         h.update(f"{file.relative_to(path) if file != path else file.name}\0".encode())
-        with file.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
+        file_sha256(file, h)
         h.update(b"\0")
     if cache is not None:
         cache.put("checkpoint-sha256", stamp, h.hexdigest())
