@@ -56,9 +56,7 @@ def register_metrics(register) -> None:  # noqa: ANN001
 
 
 def _register_depth(register) -> None:  # noqa: ANN001
-    """The reference's reasoning metrics, chain checks and per-class scores."""
-    from mulcot_bench.metrics.perclass import OUTPUTS
-
+    """The reference's reasoning metrics, then the chain checks and per-class scores, then the release's variants."""
     register(
         MetricSpec(
             "bleu4_sentence",
@@ -117,6 +115,14 @@ def _register_depth(register) -> None:  # noqa: ANN001
             loads_model=True,
         )
     )
+    _register_checks(register)
+    _register_reference_variants(register)
+
+
+def _register_checks(register) -> None:  # noqa: ANN001
+    """The chain checks (chain vs label answer, chain vs gold) and the per-class scores."""
+    from mulcot_bench.metrics.perclass import OUTPUTS
+
     register(
         MetricSpec(
             "chain_consistency",
@@ -136,7 +142,6 @@ def _register_depth(register) -> None:  # noqa: ANN001
         )
     )
     register(MetricSpec("per_class", "label", dict(OUTPUTS), f"{_M}.perclass:PerClass", summary=()))
-    _register_reference_variants(register)
 
 
 def _register_reference_variants(register) -> None:  # noqa: ANN001

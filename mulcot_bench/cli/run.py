@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -32,6 +33,10 @@ from mulcot_bench.cli.options import (
     verbosity_options,
 )
 from mulcot_bench.errors import UserError
+
+if TYPE_CHECKING:
+    from mulcot_bench.plugin.registry import Registry
+    from mulcot_bench.runner.options import RunOptions, RunOutcome
 
 SHARED: list[Callable[[Any], Any]] = [
     click.option("-d", "--dataset", "datasets", multiple=True, help="Dataset name (repeatable)."),
@@ -164,95 +169,79 @@ def eval_cmd(models: tuple[str, ...], **options: Any) -> None:
     execute(list(models), train=False, **options)
 
 
-def execute(
-    models: list[str] | None,
-    *,
-    train: bool,
-    datasets: tuple[str, ...],
-    model_args: tuple[str, ...],
-    teacher: str | None,
-    data_root: Path | None,
-    runs_dir: Path,
-    reports_dir: Path,
-    cache_dir: Path | None,
-    run_id: str | None,
-    seed: int,
-    seeds: str | None,
-    synthetic_size: str | None,
-    synthetic_seed: int,
-    allow_missing_images: bool,
-    protocol: str,
-    limit: str | None,
-    allow_partial: bool,
-    ablations: tuple[str, ...],
-    resamples: int,
-    model_timeout: str | None,
-    mlflow_uri: str | None,
-    launcher: str | None,
-    launcher_args: tuple[str, ...],
-    no_report: bool,
-    plugins_dirs: tuple[Path, ...],
-    strict: bool,
-    device: str = "auto",
-    cache_layout: str | None = None,
-) -> None:
-    """Build the run's options from the command line, run it, print the summary; exit 1 on any failure."""
-    from mulcot_bench.faults import parse_timeout
-    from mulcot_bench.runner import RunOptions, run
+def execute(models: list[str] | None, *, train: bool, **params: Any) -> None:
+    """Build the run's options from the command line, run it, print the summary; exit 1 on any failure.
 
+    ``params`` are the shared options' values, by their parameter names (:data:`SHARED`).
+    """
+    from mulcot_bench.runner import run
+
+    mlflow_uri, launcher, launcher_args = params["mlflow_uri"], params["launcher"], params["launcher_args"]
     check_mlflow(mlflow_uri)
     if launcher_args and not launcher:
         raise UserError("--launcher-arg needs --launcher local or --launcher submitit")
-    synthetic = synthetic_options(synthetic_size, synthetic_seed)
-    several = parse_seeds(seeds)
-    registry = load_registry(plugins_dirs, strict)
-    checkpoints = apply_overrides(registry, model_args)
-    dataset_options: dict[str, dict[str, object]] = {"synthetic": synthetic}
-    if allow_missing_images:
-        for spec in registry.datasets.values():
-            if not spec.embedded:
-                dataset_options.setdefault(spec.name, {})["allow_missing_images"] = True
-    options = RunOptions(
-        datasets=list(datasets) or None,
-        models=models,
-        data_root=data_root,
-        runs_dir=runs_dir,
-        reports_dir=reports_dir,
-        cache_dir=cache_dir,
-        seed=several[0] if several else seed,
-        seeds=several,
-        teacher=teacher,
-        run_id=run_id,
-        dataset_options=dataset_options,
-        ablations=list(ablations),
-        bootstrap=resamples,
-        protocol=protocol,
-        limits=parse_sizes(limit, "--limit"),
-        allow_partial=allow_partial,
-        command=" ".join(["mulcot-bench", *sys.argv[1:]]),
-        model_timeout=parse_timeout(model_timeout, "--model-timeout"),
-        checkpoints=checkpoints,
-        train=train,
-        report=not no_report,
-        device=device,
-        cache_layout=cache_layout,
-    )
-    if launcher:
-        from mulcot_bench.parallel.world import from_env
-        from mulcot_bench.runner.fanout import Launch, run_fanout
-
-        if from_env().size > 1:
-            raise UserError(f"--launcher {launcher} fans a run out from one process; start it without torchrun")
-
-        outcome = run_fanout(registry, options, Launch(launcher, list(launcher_args), job_args()))
-    else:
-        outcome = run(registry, options)
+    registry, options = run_options(models, train, params)
+    outcome = fan_out(registry, options, launcher, launcher_args) if launcher else run(registry, options)
     if not outcome.main:  # another rank of a data-parallel run: rank 0 prints and exports
         sys.exit(1 if outcome.results.failures else 0)
     click.echo(close_run(outcome))
     export_after_run(outcome.run_dir, mlflow_uri)
     if outcome.results.failures:
         sys.exit(1)
+
+
+def run_options(models: list[str] | None, train: bool, params: dict[str, Any]) -> tuple[Registry, RunOptions]:
+    """The registry (the ``-o`` settings on its cards) and the run's options from the command line.
+
+    A :class:`RunOptions` field takes the parameter of the same name as it is, except the fields derived here
+    from other parameters (or parsed); a field no option sets keeps its default.
+    """
+    from mulcot_bench.faults import parse_timeout
+    from mulcot_bench.runner import RunOptions
+
+    synthetic = synthetic_options(params["synthetic_size"], params["synthetic_seed"])
+    several = parse_seeds(params["seeds"])
+    registry = load_registry(params["plugins_dirs"], params["strict"])
+    checkpoints = apply_overrides(registry, params["model_args"])
+    derived: dict[str, Any] = {
+        "datasets": list(params["datasets"]) or None,
+        "models": models,
+        "seed": several[0] if several else params["seed"],
+        "seeds": several,
+        "dataset_options": dataset_options(registry, synthetic, params["allow_missing_images"]),
+        "ablations": list(params["ablations"]),
+        "bootstrap": params["resamples"],
+        "limits": parse_sizes(params["limit"], "--limit"),
+        "command": " ".join(["mulcot-bench", *sys.argv[1:]]),
+        "model_timeout": parse_timeout(params["model_timeout"], "--model-timeout"),
+        "checkpoints": checkpoints,
+        "train": train,
+        "report": not params["no_report"],
+    }
+    same = {f.name: params[f.name] for f in fields(RunOptions) if f.name not in derived and f.name in params}
+    return registry, RunOptions(**same, **derived)
+
+
+def dataset_options(
+    registry: Registry, synthetic: dict[str, object], allow_missing_images: bool
+) -> dict[str, dict[str, object]]:
+    """Loader options per dataset: the synthetic one's, and ``--allow-missing-images`` on each real one."""
+    out: dict[str, dict[str, object]] = {"synthetic": synthetic}
+    if allow_missing_images:
+        for spec in registry.datasets.values():
+            if not spec.embedded:
+                out.setdefault(spec.name, {})["allow_missing_images"] = True
+    return out
+
+
+def fan_out(registry: Registry, options: RunOptions, launcher: str, launcher_args: tuple[str, ...]) -> RunOutcome:
+    """``--launcher``: the run as one job per (dataset, model group), merged; refused under torchrun."""
+    from mulcot_bench.parallel.world import from_env
+    from mulcot_bench.runner.fanout import Launch, run_fanout
+
+    if from_env().size > 1:
+        raise UserError(f"--launcher {launcher} fans a run out from one process; start it without torchrun")
+    return run_fanout(registry, options, Launch(launcher, list(launcher_args), job_args()))
 
 
 def job_args(ctx: click.Context | None = None) -> list[str]:

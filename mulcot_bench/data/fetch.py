@@ -7,7 +7,6 @@ This is the only module of mulcot-bench that reaches the network.
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import urllib.error
@@ -15,25 +14,18 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from mulcot_bench.atomic import file_sha256
 from mulcot_bench.errors import UserError
 
 Progress = Callable[[int, int | None], None]  # (bytes so far, total bytes or None)
 _CHUNK = 1 << 16
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def fetch_file(
     url: str, dest: Path, sha256: str, progress: Progress | None = None, retries: int = 3, timeout: float = 30.0
 ) -> str:
     """Put the file at ``url`` at ``dest`` if its sha256 matches; returns "present", "downloaded" or "resumed"."""
-    if dest.is_file() and sha256_of(dest) == sha256:
+    if dest.is_file() and file_sha256(dest) == sha256:
         return "present"
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -51,7 +43,7 @@ def fetch_file(
                     f"from {part}"
                 ) from None
             resumed = True
-    digest = sha256_of(part)
+    digest = file_sha256(part)
     if digest != sha256:
         part.unlink()
         raise UserError(

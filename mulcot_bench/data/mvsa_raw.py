@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mulcot_bench.data.images import ImageFolder, check_reference
@@ -160,12 +160,52 @@ class _TextFolder:
         return text.rstrip()
 
 
+@dataclass
+class _Cleaned:
+    """The posts the cleaning kept, in id order, with the drops by reason and the kept labels counted."""
+
+    kept: list[tuple[RawItem, str, str, str, str]] = field(default_factory=list)  # item, text, label, text/image label
+    drops: Counter[str] = field(default_factory=Counter)
+    merged: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def dropped(self) -> int:
+        return sum(self.drops.values())
+
+
 def load_mvsa_raw(
     folder: Path, name: str, seed: int = DEFAULT_SEED, allow_missing_images: bool = False
 ) -> LoadedSplits:
     """MVSA-Single / MVSA-Multiple (post level) from the raw release: cleaned, then split 8:1:1 by ``seed``."""
     label_path = folder / LABEL_FILE
     items = read_label_file(label_path)
+    annotators = _annotators(items, name, label_path)
+    texts = _TextFolder(folder / DATA_FOLDER)
+    cleaned = _clean(items, texts, label_path)
+    cuts = _cut(len(cleaned.kept), seed)
+    images = ImageFolder(folder, folder=DATA_FOLDER)
+    splits = {split: _samples(split, cuts[split], cleaned, images, label_path) for split in ("train", "dev", "test")}
+    notes = images.check(name, allow_missing_images)
+    reasons = ", ".join(f"{cleaned.drops[r]} {r.replace('_', ' ')}" for r in DROP_REASONS)
+    notes.append(
+        f"{LABEL_FILE}: {len(items)} posts, {annotators} annotator(s) each; kept {len(cleaned.kept)}, dropped "
+        f"{cleaned.dropped} ({reasons}); labels {', '.join(f'{cleaned.merged[lab]} {lab}' for lab in LABELS)}"
+    )
+    warnings = list(images.warnings)
+    repaired = _repaired_note(texts)
+    if repaired:
+        warnings.append(repaired)
+        notes.append(repaired)
+    notes.append(
+        f"split: ids sorted numerically, shuffled with random.Random({seed}), cut 8:1:1 -> "
+        f"train {len(splits['train'])} / dev {len(splits['dev'])} / test {len(splits['test'])}"
+    )
+    stats = _stats(len(items), annotators, cleaned, texts, images, seed)
+    return LoadedSplits(name, "post", splits["train"], splits["dev"], splits["test"], notes, stats, warnings)
+
+
+def _annotators(items: list[RawItem], name: str, label_path: Path) -> int:
+    """The annotators per post; a count that is not the dataset's (the other MVSA release) raises."""
     annotators = len(items[0].votes)
     expected = EXPECTED_ANNOTATORS.get(name)
     if expected is not None and annotators != expected:
@@ -173,80 +213,87 @@ def load_mvsa_raw(
             f"{label_path}: {annotators} annotator(s) per post, but {name} has {expected}; "
             "is this the other MVSA release?"
         )
-    texts = _TextFolder(folder / DATA_FOLDER)
-    drops: Counter[str] = Counter()
-    merged: Counter[str] = Counter()
-    kept: list[tuple[RawItem, str, str, str, str]] = []  # item, text, label, text label, image label
+    return annotators
+
+
+def _clean(items: list[RawItem], texts: _TextFolder, label_path: Path) -> _Cleaned:
+    """The standard cleaning, posts in numeric id order: majority per modality, merged pair, a non-empty text."""
+    out = _Cleaned()
     for item in sorted(items, key=lambda i: _sort_key(i.id)):
         where = f"{label_path}:{item.line} (id {item.id})"
         text_label = majority([t for t, _ in item.votes])
         image_label = majority([i for _, i in item.votes])
         if text_label is None or image_label is None:
-            drops["no_majority"] += 1
+            out.drops["no_majority"] += 1
             continue
         label = merge(text_label, image_label)
         if label is None:
-            drops["conflicting_modalities"] += 1
+            out.drops["conflicting_modalities"] += 1
             continue
         text = texts.read(item.id, where)
         if text is None:
-            drops["missing_text"] += 1
+            out.drops["missing_text"] += 1
             continue
         if not text.strip():
-            drops["empty_text"] += 1
+            out.drops["empty_text"] += 1
             continue
-        merged[label] += 1
-        kept.append((item, text, label, text_label, image_label))
-    order = list(range(len(kept)))
+        out.merged[label] += 1
+        out.kept.append((item, text, label, text_label, image_label))
+    return out
+
+
+def _cut(n: int, seed: int) -> dict[str, list[int]]:
+    """Positions of the kept posts per split: shuffled with ``random.Random(seed)``, cut train/dev/test 8:1:1."""
+    order = list(range(n))
     random.Random(seed).shuffle(order)
-    n_train = len(kept) - 2 * (len(kept) // 10)
-    n_dev = len(kept) // 10
-    cuts = {"train": order[:n_train], "dev": order[n_train : n_train + n_dev], "test": order[n_train + n_dev :]}
-    images = ImageFolder(folder, folder=DATA_FOLDER)
-    splits: dict[str, list[Sample]] = {}
-    for split in ("train", "dev", "test"):
-        samples = []
-        for index in sorted(cuts[split], key=lambda k: _sort_key(kept[k][0].id)):
-            item, text, label, text_label, image_label = kept[index]
-            image_name = f"{item.id}.jpg"
-            image = images.read(image_name, f"{label_path}:{item.line} (id {item.id})")
-            samples.append(
-                Sample(
-                    id=f"{split}-{item.id}",
-                    text=text,
-                    label=label,
-                    image=image,
-                    image_ref=f"{folder.name}/{DATA_FOLDER}/{image_name}" if image is not None else None,
-                    meta={"image_id": image_name, "text_label": text_label, "image_label": image_label},
-                )
+    n_train = n - 2 * (n // 10)
+    n_dev = n // 10
+    return {"train": order[:n_train], "dev": order[n_train : n_train + n_dev], "test": order[n_train + n_dev :]}
+
+
+def _samples(split: str, indices: list[int], cleaned: _Cleaned, images: ImageFolder, label_path: Path) -> list[Sample]:
+    """The samples of one split in numeric id order, each with its image where it is found."""
+    dataset = images.dataset_root.name
+    samples = []
+    for index in sorted(indices, key=lambda k: _sort_key(cleaned.kept[k][0].id)):
+        item, text, label, text_label, image_label = cleaned.kept[index]
+        image_name = f"{item.id}.jpg"
+        image = images.read(image_name, f"{label_path}:{item.line} (id {item.id})")
+        samples.append(
+            Sample(
+                id=f"{split}-{item.id}",
+                text=text,
+                label=label,
+                image=image,
+                image_ref=f"{dataset}/{DATA_FOLDER}/{image_name}" if image is not None else None,
+                meta={"image_id": image_name, "text_label": text_label, "image_label": image_label},
             )
-        splits[split] = samples
-    notes = images.check(name, allow_missing_images)
-    dropped = sum(drops.values())
-    reasons = ", ".join(f"{drops[r]} {r.replace('_', ' ')}" for r in DROP_REASONS)
-    notes.append(
-        f"{LABEL_FILE}: {len(items)} posts, {annotators} annotator(s) each; kept {len(kept)}, dropped {dropped} "
-        f"({reasons}); labels {', '.join(f'{merged[lab]} {lab}' for lab in LABELS)}"
-    )
-    warnings = list(images.warnings)
+        )
+    return samples
+
+
+def _repaired_note(texts: _TextFolder) -> str | None:
+    """The warning for the text files that were not UTF-8 (None when all were)."""
     repaired = sum(texts.repaired.values())
-    if repaired:
-        how = ", ".join(f"{n} as {enc}" for enc, n in sorted(texts.repaired.items()))
-        first = f", first: {texts.first_repaired}" if texts.first_repaired else ""
-        warnings.append(f"{DATA_FOLDER}/*.txt: {repaired} text files were not UTF-8 and were decoded ({how}{first})")
-        notes.append(warnings[-1])
-    notes.append(
-        f"split: ids sorted numerically, shuffled with random.Random({seed}), cut 8:1:1 -> "
-        f"train {len(splits['train'])} / dev {len(splits['dev'])} / test {len(splits['test'])}"
-    )
-    stats = {
-        "raw_posts": len(items),
+    if not repaired:
+        return None
+    how = ", ".join(f"{n} as {enc}" for enc, n in sorted(texts.repaired.items()))
+    first = f", first: {texts.first_repaired}" if texts.first_repaired else ""
+    return f"{DATA_FOLDER}/*.txt: {repaired} text files were not UTF-8 and were decoded ({how}{first})"
+
+
+def _stats(
+    raw_posts: int, annotators: int, cleaned: _Cleaned, texts: _TextFolder, images: ImageFolder, seed: int
+) -> dict[str, int]:
+    """The loader's counts (:attr:`LoadedSplits.stats`): cleaning, text repairs, split seed and images."""
+    return {
+        "raw_posts": raw_posts,
         "annotators": annotators,
-        "kept": len(kept),
-        "dropped": dropped,
-        **{f"dropped_{r}": drops[r] for r in DROP_REASONS},
-        **{f"label_{lab}": merged[lab] for lab in LABELS},
-        "text_repaired": repaired,
+        "kept": len(cleaned.kept),
+        "dropped": cleaned.dropped,
+        **{f"dropped_{r}": cleaned.drops[r] for r in DROP_REASONS},
+        **{f"label_{lab}": cleaned.merged[lab] for lab in LABELS},
+        "text_repaired": sum(texts.repaired.values()),
         "text_repaired_cp1252": texts.repaired["cp1252"],
         "text_repaired_latin1": texts.repaired["latin-1"],
         "split_seed": seed,
@@ -257,4 +304,3 @@ def load_mvsa_raw(
         "images_unreadable_samples": images.unreadable_samples,
         "images_unreadable_files": len(images.unreadable),
     }
-    return LoadedSplits(name, "post", splits["train"], splits["dev"], splits["test"], notes, stats, warnings)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from mulcot_bench.data.fetch import sha256_of
+from mulcot_bench.atomic import file_sha256
 from mulcot_bench.data.images import ImageFolder, decode_errors
 from mulcot_bench.data.loaded import LoadedSplits
 from mulcot_bench.data.manifest import SPLITS, Manifest
@@ -79,7 +79,7 @@ def _images_on_disk(stats: dict[str, int]) -> int:
 def known_release(manifest: Manifest, folder: Path) -> bool:
     """Whether some split file of ``folder`` has the manifest's sha256 (hashing stops at the first that does)."""
     splits = [f for f in manifest.files if f.kind == "split"]
-    return any((folder / f.path).is_file() and sha256_of(folder / f.path) == f.sha256 for f in splits)
+    return any((folder / f.path).is_file() and file_sha256(folder / f.path) == f.sha256 for f in splits)
 
 
 def partial_differences(manifest: Manifest, folder: Path, data: Splits) -> list[str]:
@@ -112,7 +112,7 @@ def _file_check(folder: Path, rel: str, sha256: str) -> Check:
     path = folder / rel
     if not path.is_file():
         return Check("fail", f"{rel}: missing; run 'mulcot-bench datasets fetch' or 'import'")
-    digest = sha256_of(path)
+    digest = file_sha256(path)
     if digest != sha256:
         return Check("fail", f"{rel}: sha256 {digest} differs from the manifest's {sha256}")
     return Check("ok", f"{rel}: sha256 matches")

@@ -16,8 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mulcot_bench.atomic import file_sha256
 from mulcot_bench.cache import key as stable_hash
-from mulcot_bench.data.fetch import sha256_of
 from mulcot_bench.errors import UserError
 from mulcot_bench.results import Entry, RunResults
 
@@ -168,7 +168,7 @@ def entry_records(run_dir: Path, results: RunResults, leaderboard: list[Path]) -
         params, metrics = params_of(results, entry), metrics_of(entry)
         record = EntryRecord(
             key=entry_key(results.run_id, entry, repeat),
-            content=stable_hash(run_hash, params, metrics, tags, sha256_of(predictions) if not missing else None),
+            content=stable_hash(run_hash, params, metrics, tags, file_sha256(predictions) if not missing else None),
             name=run_name(entry),
             tags=tags,
             params=params,

@@ -210,11 +210,6 @@ def load(
     return LoadedPlugins(pm, infos), problems
 
 
-def load_plugins(plugins_dirs: list[Path] | None = None, strict: bool = False) -> LoadedPlugins:
-    """Load built-in plugins, entry points and local plugin files, each in isolation."""
-    return load(candidates(plugins_dirs), strict=strict)[0]
-
-
 def find(plugin: str | ModuleType) -> Candidate:
     """A plugin by entry-point name, by module path (installed or not), by ``*.py`` path, or a module object."""
     if isinstance(plugin, ModuleType):

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mulcot_bench.atomic import file_sha256
 from mulcot_bench.cache import Cache, key
 from mulcot_bench.errors import UserError
 from mulcot_bench.plugin.registry import Registry
-from mulcot_bench.plugin.specs import resolve
+from mulcot_bench.plugin.specs import ModelSpec, resolve
 
 MARKER = ".complete"  # the cache's own completion mark: not part of what a model saved
 
@@ -28,17 +29,17 @@ def check_checkpoints(registry: Registry, checkpoints: dict[str, Path]) -> None:
             raise UserError(f"model {name!r} cannot load a checkpoint (it has no load()); drop -o {name}.checkpoint")
 
 
-def trainable(registry: Registry, name: str, build: Callable[[], Any] | None = None) -> bool:
+def trainable(spec: ModelSpec, build: Callable[[], Any] | None = None) -> bool:
     """Whether a model has ``fit``, read from its class where the factory is one (else from ``build()``)."""
-    factory = resolve(registry.model(name).factory)
+    factory = resolve(spec.factory)
     if isinstance(factory, type):
         return hasattr(factory, "fit")
-    return hasattr(build() if build is not None else registry.model(name).build(), "fit")
+    return hasattr(build() if build is not None else spec.build(), "fit")
 
 
 def untrained(registry: Registry, names: list[str], checkpoints: dict[str, Path]) -> list[str]:
     """The trainable models among ``names`` that have no checkpoint (what ``--no-train`` refuses)."""
-    return [name for name in names if name not in checkpoints and trainable(registry, name)]
+    return [name for name in names if name not in checkpoints and trainable(registry.model(name))]
 
 
 def _files(path: Path) -> list[Path]:
@@ -59,9 +60,7 @@ def fingerprint(path: Path, cache: Cache | None = None) -> str:
     h = hashlib.sha256()
     for file in files:
         h.update(f"{file.relative_to(path) if file != path else file.name}\0".encode())
-        with file.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
+        file_sha256(file, h)
         h.update(b"\0")
     if cache is not None:
         cache.put("checkpoint-sha256", stamp, h.hexdigest())

@@ -51,7 +51,7 @@ def model_groups(registry: Registry, models: list[str]) -> dict[str, list[str]]:
         elif card.role == "assistant":
             groups.setdefault(name, []).append(name)
         elif card.role == "student" or card.rationale:
-            groups.setdefault(assistant_of(registry, name, models) or CHAIN, []).append(name)
+            groups.setdefault(assistant_of(registry, card, models) or CHAIN, []).append(name)
         else:
             groups.setdefault(BASELINES, []).append(name)
     chains = [g for g in groups if g != BASELINES]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from mulcot_bench import __version__
+from mulcot_bench.cache import Cache
 from mulcot_bench.console.logs import RUN_LOG, errors_only, open_run_log, run_log
 from mulcot_bench.errors import ModelUnavailable, UserError, describe
 from mulcot_bench.faults import call_timeout, failpoint
@@ -24,7 +26,7 @@ from mulcot_bench.redact import redact, redact_obj
 from mulcot_bench.reported import reported_entries
 from mulcot_bench.results import DatasetRecord, Entry, Failure, PluginRecord, Provenance, RunResults
 from mulcot_bench.runner.checkpoints import check_checkpoints, untrained
-from mulcot_bench.runner.intake import take_in
+from mulcot_bench.runner.intake import Taken, take_in
 from mulcot_bench.runner.options import RunOptions, RunOutcome
 from mulcot_bench.runner.pipeline import DatasetPipeline, ModelRun, log
 from mulcot_bench.runner.predictions import prediction_records, write_predictions
@@ -95,6 +97,22 @@ def check_selection(registry: Registry, options: RunOptions) -> tuple[Path, list
     return data_root, datasets, models
 
 
+@dataclass
+class _Session:
+    """A run under way: what it runs with, where it writes (its folder and cache), the failures so far."""
+
+    registry: Registry
+    options: RunOptions
+    world: World
+    run_id: str
+    run_dir: Path
+    cache_dir: Path
+    layout: str
+    cache: Cache
+    replayed: ReplayCounts
+    failures: list[Failure] = field(default_factory=list)
+
+
 def _run(registry: Registry, options: RunOptions, world: World) -> RunOutcome:
     data_root, datasets, models = check_selection(registry, options)
     started = datetime.now(UTC)
@@ -103,6 +121,31 @@ def _run(registry: Registry, options: RunOptions, world: World) -> RunOutcome:
     models = [m for m in models if m not in unreachable]
     taken = take_in(datasets, data_root, options)  # a named dataset that cannot run stops here, nothing written
     preflight(registry, taken, models, unreachable)
+    session = _open_session(registry, options, world, started)
+    scorer = Scorer(registry, session.cache, options.bootstrap)
+    session.failures = [
+        Failure(
+            what="plugin",
+            reason=f"plugin {p.name!r} ({p.source}) was skipped: {p.error}; fix or uninstall it, "
+            f"or block it with MULCOT_BENCH_BLOCK_PLUGINS={p.name}",
+        )
+        for p in registry.loaded.failures
+    ]
+    session.failures += [Failure(what="unavailable", model=name, reason=why) for name, why in unreachable.items()]
+    records: list[DatasetRecord] = [t.record for t in taken]
+    entries, out_of_scope = _evaluate_taken(session, scorer, taken, models, unreachable)
+    results = _results(session, scorer, started, records, entries, out_of_scope)
+    merged = close_cache(session.cache, session.layout, world)
+    if merged:
+        log(f"cache: merged {merged} rank shard file(s) into {session.cache_dir}")
+    if not world.main:  # rank 0 scores and writes the run's files
+        return RunOutcome(session.run_dir, results, None, main=False)
+    results.write(session.run_dir)
+    return RunOutcome(session.run_dir, results, render(session.run_dir, options))
+
+
+def _open_session(registry: Registry, options: RunOptions, world: World, started: datetime) -> _Session:
+    """The run's id, folder and log, and its cache with the run folder's journal replayed into it."""
     cache_dir = options.cache_dir or default_cache_dir()
     layout = choose(options.cache_layout, world, cache_dir)  # an unsafe layout is refused before anything is written
     run_id = broadcast_json(options.run_id or started.strftime("%Y%m%d-%H%M%S"), "choosing the run id")
@@ -126,71 +169,81 @@ def _run(registry: Registry, options: RunOptions, world: World) -> RunOutcome:
             f"resume: restored {replayed.restored} model outputs from the run journal"
             + (cut if replayed.skipped else "")
         )
-    scorer = Scorer(registry, cache, options.bootstrap)
+    return _Session(registry, options, world, run_id, run_dir, cache_dir, layout, cache, replayed)
+
+
+def _evaluate_taken(
+    session: _Session, scorer: Scorer, taken: list[Taken], models: list[str], unreachable: dict[str, str]
+) -> tuple[list[Entry], int]:
+    """Every dataset that loaded, with the models in its scope: (their entries, the models left out of scope)."""
+    registry, options = session.registry, session.options
     entries: list[Entry] = []
-    failures = [
-        Failure(
-            what="plugin",
-            reason=f"plugin {p.name!r} ({p.source}) was skipped: {p.error}; fix or uninstall it, "
-            f"or block it with MULCOT_BENCH_BLOCK_PLUGINS={p.name}",
-        )
-        for p in registry.loaded.failures
-    ]
-    failures += [Failure(what="unavailable", model=name, reason=why) for name, why in unreachable.items()]
-    records: list[DatasetRecord] = [t.record for t in taken]
-    seeds = options.seeds or [options.seed]
     out_of_scope = 0
     for item in taken:
         if item.data is None:
             continue
-        data, item.data = item.data, None  # the pipelines hold it; let it go with them
-        here, left_out = scoped(registry, models, data.name, named=options.models is not None)
+        here, left_out = scoped(registry, models, item.data.name, named=options.models is not None)
         if left_out:
-            log(f"[{data.name}] {note_out_of_scope(item.record, left_out, registry)}")
+            log(f"[{item.data.name}] {note_out_of_scope(item.record, left_out, registry)}")
             out_of_scope += len(left_out)
         failed_teacher = options.teacher if options.teacher in unreachable else None
-        scored: list[tuple[Entry, SampleScores]] = []
-        for i, seed in enumerate(seeds):
-            if len(seeds) > 1:
-                log(f"[{data.name}] seed {seed} ({i + 1}/{len(seeds)})")
-            pipeline = DatasetPipeline(
-                registry, data, cache, seed, here, options.teacher, checkpoints=options.checkpoints,
-                chain_filter=options.chain_filter,
-            )
-            if failed_teacher:
-                pipeline.mark_teacher_failed(failed_teacher)
-            if i == 0:
-                item.record.references = references(pipeline, failures)
-                data = pipeline.data  # with the references the teacher wrote, for every later seed
-            scored += evaluate_dataset(
-                pipeline, scorer, run_dir, failures, options.ablations, seed if options.seeds else None, i > 0,
-                score=world.main,
-            )
-            failed_teacher = pipeline.failed_teacher()  # asked once: later seeds do not ask a failed teacher again
-        entries.extend(aggregate(scored, scorer) if options.seeds else [e for e, _ in scored])
+        entries.extend(_evaluate_seeds(session, scorer, item, here, failed_teacher))
+    return entries, out_of_scope
+
+
+def _evaluate_seeds(
+    session: _Session, scorer: Scorer, item: Taken, models: list[str], failed_teacher: str | None
+) -> list[Entry]:
+    """One dataset's entries: each seed's pass (``--seeds``) aggregated, or the one seed's."""
+    options = session.options
+    data, item.data = item.data, None  # the pipelines hold it; let it go with them
+    seeds = options.seeds or [options.seed]
+    scored: list[tuple[Entry, SampleScores]] = []
+    for i, seed in enumerate(seeds):
+        if len(seeds) > 1:
+            log(f"[{data.name}] seed {seed} ({i + 1}/{len(seeds)})")
+        pipeline = DatasetPipeline(
+            session.registry, data, session.cache, seed, models, options.teacher, checkpoints=options.checkpoints,
+            chain_filter=options.chain_filter,
+        )
+        if failed_teacher:
+            pipeline.mark_teacher_failed(failed_teacher)
+        if i == 0:
+            item.record.references = references(pipeline, session.failures)
+            data = pipeline.data  # with the references the teacher wrote, for every later seed
+        scored += evaluate_dataset(
+            pipeline, scorer, session.run_dir, session.failures, options.ablations, seed if options.seeds else None,
+            i > 0, score=session.world.main,
+        )
+        failed_teacher = pipeline.failed_teacher()  # asked once: later seeds do not ask a failed teacher again
+    return aggregate(scored, scorer) if options.seeds else [e for e, _ in scored]
+
+
+def _results(
+    session: _Session,
+    scorer: Scorer,
+    started: datetime,
+    records: list[DatasetRecord],
+    entries: list[Entry],
+    out_of_scope: int,
+) -> RunResults:
+    """The run's results, finished now, with what was skipped, redacted."""
     results = RunResults(
-        run_id=run_id,
-        provenance=run_provenance(registry, options, started.isoformat()),
+        run_id=session.run_id,
+        provenance=run_provenance(session.registry, session.options, started.isoformat()),
         metrics=scorer.records(),
         datasets=records,
         entries=entries,
-        failures=failures,
+        failures=session.failures,
         reported=reported_entries([r.name for r in records]),
         bootstrap=scorer.bootstrap(),
     )
     results.provenance.finished_at = datetime.now(UTC).isoformat()
-    if replayed.skipped:
-        results.skipped["journal_lines_cut_short"] = replayed.skipped
+    if session.replayed.skipped:
+        results.skipped["journal_lines_cut_short"] = session.replayed.skipped
     if out_of_scope:
         results.skipped[OUT_OF_SCOPE] = out_of_scope
-    results = RunResults.model_validate(redact_obj(results.model_dump(mode="json")))
-    merged = close_cache(cache, layout, world)
-    if merged:
-        log(f"cache: merged {merged} rank shard file(s) into {cache_dir}")
-    if not world.main:  # rank 0 scores and writes the run's files
-        return RunOutcome(run_dir, results, None, main=False)
-    results.write(run_dir)
-    return RunOutcome(run_dir, results, render(run_dir, options))
+    return RunResults.model_validate(redact_obj(results.model_dump(mode="json")))
 
 
 def render(run_dir: Path, options: RunOptions) -> Path | None:
@@ -265,13 +318,7 @@ def evaluate_dataset(
     this seed trains (a later seed does not evaluate the untrained models again); ``score`` False (the other
     ranks of a data-parallel run): the models run, nothing is scored or written."""
     name = pipeline.data.name
-    runs: list[ModelRun] = []
-
-    def failed(what: str, model: str | None, exc: BaseException) -> None:
-        said = f"{model} unavailable" if what == "unavailable" else f"{'teacher ' * (what == 'teacher')}{model} failed"
-        log(f"[{name}] {said}{f' (seed {seed})' if seed is not None else ''}: {_reason(exc)}")
-        failures.append(Failure(what=what, dataset=name, model=model, reason=_reason(exc), seed=seed))
-
+    failed = _FailureLog(failures, name, seed)
     # no teacher stage for models that need none (zero-shot, rules), nor for a teacher whose probe failed
     teach = pipeline.needs_teacher_set() and pipeline.failed_teacher() is None
     evaluations = [
@@ -280,14 +327,45 @@ def evaluate_dataset(
         if not trained_only or pipeline.trains(model)
     ]
     steps = Steps(name + (f" seed {seed}" if seed is not None else ""), int(teach) + len(evaluations) + 1)
+    if teach:
+        _teacher_stage(pipeline, steps, failed)
+    runs = _model_runs(pipeline, evaluations, steps, failed)
+    if not score:
+        return []
+    return _score_runs(pipeline, scorer, runs, run_dir, seed, steps)
+
+
+@dataclass
+class _FailureLog:
+    """The failures of one pass over a dataset: each logged in one line and recorded."""
+
+    failures: list[Failure]
+    dataset: str
+    seed: int | None
+
+    def record(self, what: str, model: str | None, exc: BaseException) -> None:
+        said = f"{model} unavailable" if what == "unavailable" else f"{'teacher ' * (what == 'teacher')}{model} failed"
+        seed = self.seed
+        log(f"[{self.dataset}] {said}{f' (seed {seed})' if seed is not None else ''}: {_reason(exc)}")
+        self.failures.append(Failure(what=what, dataset=self.dataset, model=model, reason=_reason(exc), seed=seed))
+
+
+def _teacher_stage(pipeline: DatasetPipeline, steps: Steps, failed: _FailureLog) -> None:
+    """Stage 1, the teacher's chains for the train split; a failing teacher is recorded, the baselines go on."""
     try:
-        if teach:
-            steps.next(f"teacher {pipeline.teacher()}: chains for the train split")
-            pipeline.teacher_set()
+        steps.next(f"teacher {pipeline.teacher()}: chains for the train split")
+        pipeline.teacher_set()
     except RankLost:  # another rank stopped: this rank stops too (one line from the CLI), not a teacher failure
         raise
     except Exception as exc:  # a failing teacher stops the pipeline but not the baselines
-        failed("teacher", pipeline.teacher(), exc)
+        failed.record("teacher", pipeline.teacher(), exc)
+
+
+def _model_runs(
+    pipeline: DatasetPipeline, evaluations: list[tuple[str, str | None]], steps: Steps, failed: _FailureLog
+) -> list[ModelRun]:
+    """Each (model, variant) trained or loaded and run on the test split; a model that fails is recorded."""
+    runs: list[ModelRun] = []
     for model, variant in evaluations:
         steps.next(model + (f" ({variant})" if variant else ""))
         if model == pipeline.failed_teacher():
@@ -295,14 +373,19 @@ def evaluate_dataset(
         try:
             runs.append(pipeline.evaluate(model, variant=variant))
         except ModelUnavailable as exc:
-            failed("unavailable", model, exc)
+            failed.record("unavailable", model, exc)
         except UserError:
             raise
         except Exception as exc:
-            failed("model", model, exc)
-    out: list[tuple[Entry, SampleScores]] = []
-    if not score:
-        return out
+            failed.record("model", model, exc)
+    return runs
+
+
+def _score_runs(
+    pipeline: DatasetPipeline, scorer: Scorer, runs: list[ModelRun], run_dir: Path, seed: int | None, steps: Steps
+) -> list[tuple[Entry, SampleScores]]:
+    """Every run scored (the chains they share primed once) and its predictions written: its entry and scores."""
+    name = pipeline.data.name
     steps.next(f"scoring {len(runs)} model(s)")
     chains = [r.predictions for r in runs if r.spec.card.rationale and any(p.rationale for p in r.predictions)]
     if len(chains) > 1:
@@ -310,46 +393,55 @@ def evaluate_dataset(
         scorer.prime(
             pipeline.data.test, chains, lambda metric, i, n: log(f"[{name}] scoring chains: {metric} ({i}/{n})")
         )
+    out: list[tuple[Entry, SampleScores]] = []
     meter = Meter(f"[{name}] scoring", len(runs), unit="model")
     for r in runs:
         failpoint("score")
-        pipeline.stage_report(r)
-        rationale = r.spec.card.rationale
-        scores = scorer.score(pipeline.data.test, r.predictions, rationale)
-        records = prediction_records(pipeline.data, r)
-        found = scorer.sample_scores(pipeline.data.test, r.predictions, rationale)
-        for i, record in enumerate(records):
-            record["scores"] = found.row(i)
-        intervals = scorer.intervals(found)
-        trained = pipeline.trains(r.spec.name)
-        entry = Entry(
-            model=r.spec.name,
-            role=r.spec.card.role,
-            plugin=pipeline.registry.plugin_of("models", r.spec.name),
-            plugin_version=pipeline.registry.plugin_version("models", r.spec.name),
-            params=r.params,
-            dataset=name,
-            split="test",
-            n=len(r.predictions),
-            invalid=invalid_count(r.predictions),
-            scores=scores,
-            predictions_file=write_predictions(run_dir, name, r, records, seed if trained else None),
-            identity=r.identity,
-            settings=r.spec.card.settings,
-            runtime=r.spec.card.runtime,
-            assistant=r.assistant,
-            stage=r.stage,
-            cached=r.cached,
-            confusion=confusion(pipeline.data.test, r.predictions),
-            variant=r.variant,
-            intervals=intervals,
-            checkpoint=r.checkpoint,
-            seed=pipeline.seed if trained else None,
-        )
-        out.append((entry, found))
+        out.append(_entry(pipeline, scorer, r, run_dir, seed))
         meter.update(1)
     meter.close()
     return out
+
+
+def _entry(
+    pipeline: DatasetPipeline, scorer: Scorer, r: ModelRun, run_dir: Path, seed: int | None
+) -> tuple[Entry, SampleScores]:
+    """One run's entry (its predictions file written) and its per-sample scores."""
+    name = pipeline.data.name
+    pipeline.stage_report(r)
+    rationale = r.spec.card.rationale
+    scores = scorer.score(pipeline.data.test, r.predictions, rationale)
+    records = prediction_records(pipeline.data, r)
+    found = scorer.sample_scores(pipeline.data.test, r.predictions, rationale)
+    for i, record in enumerate(records):
+        record["scores"] = found.row(i)
+    intervals = scorer.intervals(found)
+    trained = pipeline.trains(r.spec.name)
+    entry = Entry(
+        model=r.spec.name,
+        role=r.spec.card.role,
+        plugin=pipeline.registry.plugin_of("models", r.spec.name),
+        plugin_version=pipeline.registry.plugin_version("models", r.spec.name),
+        params=r.params,
+        dataset=name,
+        split="test",
+        n=len(r.predictions),
+        invalid=invalid_count(r.predictions),
+        scores=scores,
+        predictions_file=write_predictions(run_dir, name, r, records, seed if trained else None),
+        identity=r.identity,
+        settings=r.spec.card.settings,
+        runtime=r.spec.card.runtime,
+        assistant=r.assistant,
+        stage=r.stage,
+        cached=r.cached,
+        confusion=confusion(pipeline.data.test, r.predictions),
+        variant=r.variant,
+        intervals=intervals,
+        checkpoint=r.checkpoint,
+        seed=pipeline.seed if trained else None,
+    )
+    return entry, found
 
 
 def _evaluations(pipeline: DatasetPipeline, ablations: list[str]) -> list[tuple[str, str | None]]:
@@ -357,7 +449,7 @@ def _evaluations(pipeline: DatasetPipeline, ablations: list[str]) -> list[tuple[
     out: list[tuple[str, str | None]] = []
     for model in pipeline.order():
         out.append((model, None))
-        if pipeline.registry.model(model).card.role != "teacher":
+        if pipeline.handle(model).card.role != "teacher":
             out.extend((model, v) for v in ablations)
     return out
 

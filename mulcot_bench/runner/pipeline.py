@@ -25,7 +25,7 @@ from mulcot_bench.runner.checkpoints import fingerprint, trainable
 from mulcot_bench.runner.progress import duration, fit_progress, heartbeat
 from mulcot_bench.runner.spread import rank0_trains, trains_alone
 from mulcot_bench.runner.stages import augment, cached_calls, teacher_rationales
-from mulcot_bench.types import FitContext, Prediction, Sample, Splits
+from mulcot_bench.types import FitContext, ModelCard, Prediction, Sample, Splits
 
 AUGMENT_TEMPERATURE = 0.7
 VARIANTS = ("text-only", "image-only")
@@ -66,15 +66,40 @@ def log(message: str) -> None:
     logs.log(message)
 
 
-def assistant_of(registry: Registry, name: str, selected: list[str]) -> str | None:
-    """The assistant a learner trains from: the one its card names, else the first selected assistant, else the
-    first default one (None: no assistant installed)."""
-    card = registry.model(name).card
+def assistant_of(registry: Registry, card: ModelCard, selected: list[str]) -> str | None:
+    """The assistant the learner of ``card`` trains from: the one its card names, else the first selected
+    assistant, else the first default one (None: no assistant installed)."""
     if card.assistant:
         return card.assistant
-    assistants = [n for n, s in registry.models.items() if s.card.role == "assistant"]
-    chosen = [n for n in assistants if n in selected] or [n for n in assistants if registry.model(n).card.default]
+    assistants = [spec for spec in registry.models.values() if spec.card.role == "assistant"]
+    chosen = [s.name for s in assistants if s.name in selected] or [s.name for s in assistants if s.card.default]
     return chosen[0] if chosen else None
+
+
+@dataclass
+class ModelHandle:
+    """A model resolved once in the registry: its spec, the model once built, and its artifact key once known."""
+
+    spec: ModelSpec
+    artifact: str | None = None  # the cache key of the trained model (:meth:`DatasetPipeline.artifact`)
+    fitted: bool = False  # trained or loaded: ready to predict
+    _model: Any = None
+    _built: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def card(self) -> ModelCard:
+        return self.spec.card
+
+    def build(self, registry: Registry) -> Any:
+        """The model, built on first use (``registry``: the run's, for a model that looks others up)."""
+        if not self._built:
+            self._model = self.spec.build(registry)
+            self._built = True
+        return self._model
 
 
 @dataclass
@@ -108,38 +133,39 @@ class DatasetPipeline:
     checkpoints: dict[str, Path] = field(default_factory=dict)
     chain_filter: str = "five-fields"  # which training chains stages 1 and 2b keep (stages.CHAIN_FILTERS)
     failures: list[tuple[str, str]] = field(default_factory=list)
-    _built: dict[str, Any] = field(default_factory=dict)
-    _fitted: dict[str, Any] = field(default_factory=dict)
-    _artifact: dict[str, str] = field(default_factory=dict)
+    _handles: dict[str, ModelHandle] = field(default_factory=dict)
     _stage: dict[str, dict[str, Any]] = field(default_factory=dict)
     _teacher_set: list[Sample] | None = None
     _teacher_failed: str | None = None
     _augmented: dict[str, list[Sample]] = field(default_factory=dict)
     _chosen_teacher: list[str | None] = field(default_factory=list)
 
-    # identities -------------------------------------------------------------------------------------------
+    # models and identities --------------------------------------------------------------------------------
+    def handle(self, name: str) -> ModelHandle:
+        """The model ``name`` as resolved in the registry, once per pipeline (an unknown name raises there)."""
+        found = self._handles.get(name)
+        if found is None:
+            found = self._handles[name] = ModelHandle(self.registry.model(name))
+        return found
+
     def identity(self, name: str) -> str:
         """A model's identity (:meth:`Registry.identity`): name, plugin, plugin version, role, every setting."""
         return self.registry.identity(name)
 
     def build(self, name: str) -> Any:
-        if name not in self._built:
-            self._built[name] = self.registry.model(name).build(self.registry)
-        return self._built[name]
+        """The model built (once per pipeline), handed the run's registry where it asks for one."""
+        return self.handle(name).build(self.registry)
 
     # roles -------------------------------------------------------------------------------------------------
-    def by_role(self, role: str) -> list[str]:
-        return [n for n in self.model_names if self.registry.model(n).card.role == role]
-
     def assistant_for(self, name: str) -> str | None:
         """The assistant a student (or a rationale-trained baseline) learns from."""
-        card = self.registry.model(name).card
+        card = self.handle(name).card
         if card.assistant and card.assistant not in self.registry.models:
             raise ModelUnavailable(
                 f"model {name!r} names assistant {card.assistant!r}, which no installed plugin registers; "
                 "install the plugin that registers it"
             )
-        return assistant_of(self.registry, name, self.model_names)
+        return assistant_of(self.registry, card, self.model_names)
 
     def teacher(self) -> str | None:
         """The teacher that serves this dataset (``--teacher`` or the first registered one that does)."""
@@ -206,7 +232,7 @@ class DatasetPipeline:
         released = sum(bool(s.rationale) for s in test)
         info: dict[str, Any] = {"split": "test", "items": len(test), "released": released, "teacher_written": 0}
         missing = [s for s in test if not s.rationale]
-        writers = [n for n in self.order() if self.registry.model(n).card.rationale]
+        writers = [n for n in self.order() if self.handle(n).card.rationale]
         name = self.teacher() if missing and writers else None
         if name is None or self._teacher_failed is not None:
             info["source"] = "released" if released else "none"
@@ -236,7 +262,7 @@ class DatasetPipeline:
     # stage 2 -----------------------------------------------------------------------------------------------
     def train_set(self, name: str) -> list[Sample]:
         """What a trainable model learns from: assistants the teacher set; rationale models also the augmented set."""
-        card = self.registry.model(name).card
+        card = self.handle(name).card
         base = self.teacher_set()
         if card.role == "assistant" or not card.rationale:
             return base
@@ -261,27 +287,28 @@ class DatasetPipeline:
 
     def trainable(self, name: str) -> bool:
         """Whether a model has ``fit``, read from its class where the factory is one (nothing built or loaded)."""
-        return trainable(self.registry, name, lambda: self.build(name))
+        model = self.handle(name)
+        return trainable(model.spec, model.build)
 
     def trains(self, name: str) -> bool:
         """Whether this pipeline trains the model (its seed matters): trainable, not a teacher, no checkpoint."""
-        card = self.registry.model(name).card
+        card = self.handle(name).card
         return card.role != "teacher" and name not in self.checkpoints and self.trainable(name)
 
     def artifact(self, name: str) -> str:
         """The cache key of a trained model: identity, seed, training data and (for students) the assistant."""
-        if name in self._artifact:
-            return self._artifact[name]
-        spec = self.registry.model(name)
+        model = self.handle(name)
+        if model.artifact is not None:
+            return model.artifact
         if name in self.checkpoints:  # loaded, not trained: the checkpoint's content is the key
             path, digest = self.checkpoints[name], fingerprint(self.checkpoints[name], self.cache)
             art = key(self.identity(name), "checkpoint", digest)
             self._stage[name] = {"checkpoint": str(path), "checkpoint_sha256": digest}
-        elif spec.card.role == "teacher" or not self.trainable(name):  # nothing trained: no data in key
+        elif model.card.role == "teacher" or not self.trainable(name):  # nothing trained: no data in key
             art = self.identity(name)
         else:
             upstream = None
-            if spec.card.role == "student":
+            if model.card.role == "student":
                 assistant = self.assistant_for(name)
                 upstream = self.artifact(assistant) if assistant else None
             art = key(
@@ -291,15 +318,15 @@ class DatasetPipeline:
                 data_fingerprint(self.data.dev),
                 upstream,
             )
-        self._artifact[name] = art
+        model.artifact = art
         return art
 
     def fitted(self, name: str) -> Any:
         """The model ready to predict: built, and trained or loaded from the artifact cache."""
-        if name in self._fitted:
-            return self._fitted[name]
-        model = self.build(name)
-        spec = self.registry.model(name)
+        handle = self.handle(name)
+        model = handle.build(self.registry)
+        if handle.fitted:
+            return model
         if name in self.checkpoints:
             log(f"[{self.data.name}] loading {name} from {self.checkpoints[name]} (not trained)")
             model.load(self.checkpoints[name])
@@ -314,18 +341,19 @@ class DatasetPipeline:
             if folder is not None and hasattr(model, "load"):
                 model.load(folder)
             else:
-                assistant = self.assistant_for(name) if spec.card.role == "student" else None
+                assistant = self.assistant_for(name) if handle.card.role == "student" else None
                 helper = self.fitted(assistant) if assistant else None  # on every rank, before one trains alone
-                train = lambda: self._train(name, model, art, helper)  # noqa: E731
+                train = lambda: self._train(handle, art, helper)  # noqa: E731
                 if trains_alone(model):
                     rank0_trains(train, lambda: self.cache.artifact(art), model, name)
                 else:
                     train()
-        self._fitted[name] = model
+        handle.fitted = True
         return model
 
-    def _train(self, name: str, model: Any, art: str, assistant: Any) -> None:
-        """Fit ``model`` (resuming from its partial checkpoints), store its report and its artifact."""
+    def _train(self, handle: ModelHandle, art: str, assistant: Any) -> None:
+        """Fit the model (resuming from its partial checkpoints), store its report and its artifact."""
+        name, model = handle.name, handle.build(self.registry)
         partial = self.cache.folder / "partial" / art  # checkpoints: a crashed fit resumes from here
         ctx = FitContext(
             seed=self.seed,
@@ -335,8 +363,7 @@ class DatasetPipeline:
             workdir=partial,
             progress=fit_progress(self.data.name, name),
         )
-        role = self.registry.model(name).card.role
-        log(f"[{self.data.name}] training {name} ({role}) on {len(self.train_set(name))} items")
+        log(f"[{self.data.name}] training {name} ({handle.card.role}) on {len(self.train_set(name))} items")
         start = time.perf_counter()
         with heartbeat(f"[{self.data.name}] {name}"):
             report = dict(model.fit(self.train_set(name), list(self.data.dev), ctx) or {})
@@ -356,7 +383,7 @@ class DatasetPipeline:
         ablation of the same trained model. Blanked samples have their own content hashes, so their own cache
         entries.
         """
-        spec = self.registry.model(name)
+        spec = self.handle(name).spec
         art = self.artifact(name)
         preds, stats = cached_calls(
             self.cache,
@@ -400,7 +427,7 @@ class DatasetPipeline:
 
     def learns_from_chains(self, name: str) -> bool:
         """Whether a model trains on reasoning chains: assistants, students, rationale-trained baselines."""
-        card = self.registry.model(name).card
+        card = self.handle(name).card
         if name in self.checkpoints:  # loaded, not trained
             return False
         if card.role in ("assistant", "student"):
@@ -420,7 +447,7 @@ class DatasetPipeline:
 
         A zero-shot or rule baseline alone runs no teacher stage (:meth:`order` gives the teacher a row exactly
         when one of those holds; without a teacher, a learner asks for the training set lazily)."""
-        return any(self.registry.model(n).card.role == "teacher" for n in self.order())
+        return any(self.handle(n).card.role == "teacher" for n in self.order())
 
     def order(self) -> list[str]:
         """Teacher first, then assistants, students and baselines: each stage feeds the next.
@@ -434,5 +461,5 @@ class DatasetPipeline:
         wanted = self.teacher_name is not None or any(self.learns_from_chains(n) for n in names)
         if teacher and teacher not in names and wanted:
             names.insert(0, teacher)
-        names = [n for n in names if self.registry.model(n).card.role != "teacher" or n == teacher]
-        return sorted(names, key=lambda n: rank[self.registry.model(n).card.role])
+        names = [n for n in names if self.handle(n).card.role != "teacher" or n == teacher]
+        return sorted(names, key=lambda n: rank[self.handle(n).card.role])
