@@ -115,3 +115,54 @@ def test_another_rouge_version_is_called_pair_by_pair(monkeypatch: pytest.Monkey
     monkeypatch.setattr(fast, "reproduces_installed", lambda: False)
     hyps, refs = ["First sentence. Second one.", "..."], ["Second one. First.", "a"]
     assert rv.rouge_l_scores(hyps, refs) == _package(hyps, refs)
+
+
+# --- one MiniLM pass for BERTScore and the MiniLM cosine -------------------------------------------------------
+
+
+def test_shared_pass_gives_the_two_libraries_values_and_embeds_each_text_once() -> None:
+    """BERTScore and the MiniLM cosine from one pass equal bert-score's and sentence-transformers' own calls to
+    1e-6, on real chains (most over 256 word pieces), an empty hypothesis and short texts."""
+    import bert_score
+    from scipy.spatial.distance import cosine
+    from sentence_transformers import SentenceTransformer
+
+    from mulcot_bench.metrics import minilm_pass
+    from mulcot_bench.metrics.embedding import MiniLMCosine
+    from mulcot_bench.metrics.reasoning import BertScore, minilm_path
+
+    if not TEST_JSON.is_file():
+        pytest.skip(f"released Twitter-2015 test rationales not found at {TEST_JSON}")
+    chains = [x["cot"] for x in json.loads(TEST_JSON.read_text(encoding="utf-8"))][:24]
+    hyps = chains[12:24] + ["", "A cheerful crowd is shown.", "short. " * 10]
+    refs = chains[:12] + ["The image shows a happy crowd.", "x", chains[0]]
+    minilm_pass.forget_passes()
+    bert = BertScore()._score(hyps, refs)
+    cos = MiniLMCosine()._score(hyps, refs)
+    shared = minilm_pass.shared_pass(minilm_path())
+    tokenizer = shared.bert_tokenizer()
+    sent = {t for t in set(hyps) | set(refs) if t.strip()}  # what BERTScore sends (an empty hypothesis scores 0)
+    long = {t for t in sent if len(bert_score.utils.sent_encode(tokenizer, t)) > 256}
+    assert 0 < len(long) < len(set(hyps) | set(refs))
+    assert shared.encoded == len(set(hyps) | set(refs))  # each text once through sentence-transformers
+    assert shared.bert_encoded == len(long)  # and through bert-score's model only where the word pieces differ
+
+    keep = [i for i, h in enumerate(hyps) if h.strip()]
+    p, r, f = bert_score.score([hyps[i] for i in keep], [refs[i] for i in keep], model_type=minilm_path(), num_layers=6)
+    direct = [[0.0, 0.0, 0.0] for _ in hyps]
+    for i, a, b, c in zip(keep, p, r, f, strict=True):
+        direct[i] = [float(a), float(b), float(c)]
+    assert max(abs(x - y) for a, b in zip(bert, direct, strict=True) for x, y in zip(a, b, strict=True)) <= 1e-6
+    st = SentenceTransformer(minilm_path(), device="cpu")
+    st.max_seq_length = 256
+    texts = sorted(set(hyps) | set(refs))
+    emb = dict(zip(texts, st.encode(texts, batch_size=64, convert_to_numpy=True), strict=True))
+    expected = [float(1 - cosine(emb[h], emb[r])) for h, r in zip(hyps, refs, strict=True)]
+    assert max(abs(x - y) for x, y in zip(cos, expected, strict=True)) <= 1e-6
+
+
+def test_bertscore_short_of_the_last_layer_keeps_its_own_pass() -> None:
+    from mulcot_bench.metrics.reasoning import BertScore
+
+    assert BertScore()._shared_pass() is not None or __import__("torch").cuda.is_available()
+    assert BertScore(num_layers=5)._shared_pass() is None
