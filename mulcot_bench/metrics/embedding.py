@@ -3,7 +3,8 @@
 Computed as the MulCoT-RD release computes it, with its library: ``SentenceTransformer(path).encode(texts)``
 (mean pooling over real tokens, L2-normalised, at most 256 word pieces per text: the model's own settings),
 then ``1 - scipy.spatial.distance.cosine`` per pair. Per-pair values are cached, so a re-run loads no model.
-This is not BERTScore (token matching); it carries its own name.
+This is not BERTScore (token matching); it carries its own name. The ``encode`` runs in the pass it shares with
+BERTScore (:mod:`mulcot_bench.metrics.minilm_pass`), so a text is embedded once per run.
 """
 
 from __future__ import annotations

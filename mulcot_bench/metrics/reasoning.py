@@ -82,7 +82,9 @@ def minilm_path() -> str:
 class BertScore:
     """BERTScore P/R/F1 with a local model (default: all-MiniLM-L6-v2, layer 6, no idf, not rescaled).
 
-    Each pair is scored on its own (no idf), so per-pair scores are cached and a re-run loads no model.
+    Each pair is scored on its own (no idf), so per-pair scores are cached and a re-run loads no model. On the CPU
+    with the model's last layer, the token embeddings come from the pass shared with the MiniLM cosine
+    (:mod:`mulcot_bench.metrics.minilm_pass`) wherever bert-score's word pieces equal the pass's.
     """
 
     def __init__(self, model: str | None = None, num_layers: int = 6, batch_size: int = 64) -> None:
