@@ -3,7 +3,8 @@
 Computed as the MulCoT-RD release computes it, with its library: ``SentenceTransformer(path).encode(texts)``
 (mean pooling over real tokens, L2-normalised, at most 256 word pieces per text: the model's own settings),
 then ``1 - scipy.spatial.distance.cosine`` per pair. Per-pair values are cached, so a re-run loads no model.
-This is not BERTScore (token matching); it carries its own name.
+This is not BERTScore (token matching); it carries its own name. The ``encode`` runs in the pass it shares with
+BERTScore (:mod:`mulcot_bench.metrics.minilm_pass`), so a text is embedded once per run.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from mulcot_bench.cache import Cache
+from mulcot_bench.metrics.minilm_pass import MAX_LENGTH, MiniLMPass, shared_pass
 from mulcot_bench.metrics.pairs import cached_pair_values, mean_over_pairs, mean_per_sample
 from mulcot_bench.metrics.reasoning import minilm_path
 from mulcot_bench.scoring.metric import SampleScores
 from mulcot_bench.types import Prediction, Sample
 
-MAX_LENGTH = 256
+__all__ = ["MAX_LENGTH", "MiniLMCosine"]
 
 
 class MiniLMCosine:
@@ -28,7 +30,6 @@ class MiniLMCosine:
         self.model = model
         self.batch_size = batch_size
         self.max_length = max_length
-        self._loaded: Any | None = None
 
     def signature(self) -> str:
         name = (
@@ -41,19 +42,15 @@ class MiniLMCosine:
             "|1 - scipy cosine distance, mean over samples"
         )
 
-    def _load(self) -> Any:
-        if self._loaded is None:  # loaded once, and only when a pair is not cached
-            from sentence_transformers import SentenceTransformer
-
-            self._loaded = SentenceTransformer(self.model or minilm_path(), device="cpu")
-            self._loaded.max_seq_length = self.max_length
-        return self._loaded
+    def _load(self) -> MiniLMPass:
+        """The process's pass for this model (:mod:`mulcot_bench.metrics.minilm_pass`), shared with BERTScore; its
+        model loads on first use, and only when a pair is not cached."""
+        return shared_pass(self.model or minilm_path(), self.max_length, self.batch_size)
 
     def embed(self, texts: Sequence[str]) -> Any:
-        """One embedding per text (numpy float32 rows), as ``SentenceTransformer.encode`` returns them."""
-        return self._load().encode(
-            list(texts), batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False
-        )
+        """One embedding per text (numpy float32 rows), as ``SentenceTransformer.encode`` returns them; a text
+        embedded earlier in the run (by this metric or BERTScore's pass) is not embedded again."""
+        return self._load().sentence_embeddings(list(texts))
 
     def _score(self, hyps: list[str], refs: list[str]) -> list[float]:
         from scipy.spatial.distance import cosine

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from mulcot_bench.cache import Cache
 from mulcot_bench.errors import UserError
 from mulcot_bench.metrics.bleu import cached_sentence_scores, corpus_bleu_stat
+from mulcot_bench.metrics.minilm_pass import MAX_LENGTH, MiniLMPass, shared_pass
 from mulcot_bench.metrics.pairs import cached_pair_values, mean_per_sample
 from mulcot_bench.rationale import FIELDS, parse
 from mulcot_bench.scoring.metric import SampleScores
@@ -81,7 +82,9 @@ def minilm_path() -> str:
 class BertScore:
     """BERTScore P/R/F1 with a local model (default: all-MiniLM-L6-v2, layer 6, no idf, not rescaled).
 
-    Each pair is scored on its own (no idf), so per-pair scores are cached and a re-run loads no model.
+    Each pair is scored on its own (no idf), so per-pair scores are cached and a re-run loads no model. On the CPU
+    with the model's last layer, the token embeddings come from the pass shared with the MiniLM cosine
+    (:mod:`mulcot_bench.metrics.minilm_pass`) wherever bert-score's word pieces equal the pass's.
     """
 
     def __init__(self, model: str | None = None, num_layers: int = 6, batch_size: int = 64) -> None:
@@ -115,12 +118,26 @@ class BertScore:
         return out
 
     def _score_nonempty(self, bert_score, hyps: list[str], refs: list[str]) -> list[list[float]]:  # noqa: ANN001
+        shared = self._shared_pass()
+        if shared is not None:
+            return shared.bert_scores(hyps, refs)
         if self._scorer is None:  # loaded once, and only when a pair is not cached
             self._scorer = bert_score.BERTScorer(
                 model_type=self.model or minilm_path(), num_layers=self.num_layers, batch_size=self.batch_size
             )
         p, r, f = self._scorer.score(hyps, refs)
         return [[float(a), float(b), float(c)] for a, b, c in zip(p, r, f, strict=True)]
+
+    def _shared_pass(self) -> MiniLMPass | None:
+        """The forward pass this metric shares with the MiniLM cosine (:mod:`mulcot_bench.metrics.minilm_pass`), or
+        None where bert-score would embed differently: on a GPU (BERTScorer picks CUDA, the cosine runs on the
+        CPU) or with ``num_layers`` short of the model's last layer."""
+        import torch
+
+        if torch.cuda.is_available():
+            return None
+        shared = shared_pass(self.model or minilm_path(), MAX_LENGTH)
+        return shared if shared.layers() == self.num_layers else None
 
     def pair_scores(self, hyps: Sequence[str], refs: Sequence[str], cache: Cache | None) -> list[list[float]]:
         """Per-pair [P, R, F1], from the cache where present."""
