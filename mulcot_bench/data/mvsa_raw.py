@@ -202,7 +202,7 @@ def load_mvsa_raw(
     n_train = len(kept) - 2 * (len(kept) // 10)
     n_dev = len(kept) // 10
     cuts = {"train": order[:n_train], "dev": order[n_train : n_train + n_dev], "test": order[n_train + n_dev :]}
-    images = ImageFolder(folder, folder=DATA_FOLDER)
+    images = ImageFolder(folder, folder=DATA_FOLDER, shared=True)
     splits: dict[str, list[Sample]] = {}
     for split in ("train", "dev", "test"):
         samples = []
@@ -257,4 +257,5 @@ def load_mvsa_raw(
         "images_unreadable_samples": images.unreadable_samples,
         "images_unreadable_files": len(images.unreadable),
     }
-    return LoadedSplits(name, "post", splits["train"], splits["dev"], splits["test"], notes, stats, warnings)
+    train, dev, test = splits["train"], splits["dev"], splits["test"]
+    return LoadedSplits(name, "post", train, dev, test, notes, stats, warnings, images.modality)

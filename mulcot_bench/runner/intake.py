@@ -1,7 +1,8 @@
 """Loading every selected dataset before anything runs: checked against its manifest, or refused, or skipped.
 
 A dataset named with ``-d`` that cannot run (missing, images missing without ``--allow-missing-images``, a
-known release that loaded short of its manifest without ``--allow-partial``) stops the run with one line
+known release that loaded short of its manifest without ``--allow-partial``, a text-only copy under
+``--require-images``) stops the run with one line
 before the run folder is written; without ``-d`` (``--all``) it is listed and the others run. Every
 degradation of the data that does run (rows skipped or repaired, samples run text-only, a partial release
 allowed) is printed once on stderr and kept in the dataset record's notes.
@@ -13,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mulcot_bench.console.logs import warn
-from mulcot_bench.data.images import MissingImagesError
+from mulcot_bench.data.images import MULTIMODAL, TEXT_ONLY, MissingImagesError
 from mulcot_bench.data.manifest import load_manifest, manifest_names
 from mulcot_bench.data.verify import partial_differences
 from mulcot_bench.data.views import apply_views, as_loaded
@@ -59,6 +60,13 @@ def _take(spec: DatasetSpec, data_root: Path, options: RunOptions, named: bool) 
             raise UserError(message)
         log(f"[{spec.name}] missing under {data_root}: {spec.how_to_get}")
         return Taken(unavailable(spec, "missing", spec.how_to_get))
+    modality = getattr(data, "modality", MULTIMODAL)
+    if modality == TEXT_ONLY and options.require_images:
+        what = (
+            f"{spec.name}: the copy at {folder} has no images (a text-only copy) and --require-images is set; "
+            f"put the images there (mulcot-bench datasets import {spec.name} PATH) or drop --require-images"
+        )
+        return _skip(spec, "text-only", what, named, folder)
     partial = _partial(spec, folder, data)
     if partial:
         first = f"{spec.name}: {partial[0]}" + (f" (and {len(partial) - 1} more splits)" if len(partial) > 1 else "")
@@ -85,6 +93,7 @@ def _take(spec: DatasetSpec, data_root: Path, options: RunOptions, named: bool) 
         notes=list(getattr(data, "notes", [])),
         protocol=options.protocol,
         chain_filter=check_chain_filter(options.chain_filter),
+        modality=modality,
     )
     return Taken(record, data)
 

@@ -32,6 +32,7 @@ class RunOptions:
     limits: tuple[int, int, int] | None = None
     bootstrap: int = DEFAULT_RESAMPLES
     allow_partial: bool = False  # run a known release that loaded short of its manifest (recorded, printed)
+    require_images: bool = False  # refuse text-only copies (no images at all) instead of running them text-only
     checkpoints: dict[str, Path] = field(default_factory=dict)  # model -> folder its save() wrote (not trained)
     train: bool = True  # False (``eval``, ``run --no-train``): a trainable model without a checkpoint is refused
     report: bool = True  # False (``--no-report``, a launcher's job): write results.json, render no leaderboard
