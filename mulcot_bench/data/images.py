@@ -110,7 +110,8 @@ class ImageFolder:
         n, total = self.missing_samples, self.total_samples
         if self.modality == TEXT_ONLY:
             self.warnings = []
-            where = f"{self.dataset_root.name}/{self.folder}: " + ("no such folder" if self.real_root is None else "no image")
+            why = "no such folder" if self.real_root is None else "no image"
+            where = f"{self.dataset_root.name}/{self.folder}: {why}"
             return [f"images: none ({where}): a text-only copy; every sample runs text-only"]
         if not n:
             self.warnings = self._unreadable()

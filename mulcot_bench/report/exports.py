@@ -143,7 +143,8 @@ def csv_table(board: Board, tables: list[LeaderTable], missing: list[DatasetReco
             keys.setdefault(c.key, column_id(c.key))
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    head = ["dataset", "test_set", "kind", "model", "variant", "role", "run", "rank", "params", "n", "invalid"]
+    head = ["dataset", "test_set", "modality", "kind", "model", "variant", "inputs", "role", "run", "rank", "params",
+            "n", "invalid"]  # fmt: skip
     for ident in keys.values():
         head += [ident, f"{ident}_low", f"{ident}_high"]
     head.append("citation")
@@ -166,14 +167,14 @@ def csv_table(board: Board, tables: list[LeaderTable], missing: list[DatasetReco
 
 
 def _row_id(t: LeaderTable, r: TableRow) -> list[str]:
-    """The columns naming a row in both CSVs: dataset, test set, kind, model, variant, role, run."""
-    return [_csv_text(t.dataset.name), _csv_text(t.test_set), r.kind, _csv_text(r.model), _csv_text(r.variant or ""),
-            _csv_text(r.role), _csv_text(r.run_id)]  # fmt: skip
+    """The columns naming a row in both CSVs: dataset, test set, modality, kind, model, variant, inputs, role, run."""
+    return [_csv_text(t.dataset.name), _csv_text(t.test_set), t.dataset.modality, r.kind, _csv_text(r.model),
+            _csv_text(r.variant or ""), "+".join(r.inputs or []), _csv_text(r.role), _csv_text(r.run_id)]  # fmt: skip
 
 
 LONG_HEAD = (
-    "dataset", "test_set", "kind", "model", "variant", "role", "run", "metric", "metric_name", "value", "low", "high",
-    "n",
+    "dataset", "test_set", "modality", "kind", "model", "variant", "inputs", "role", "run", "metric", "metric_name",
+    "value", "low", "high", "n",
 )
 
 
@@ -276,6 +277,7 @@ def _row_json(r: TableRow, cols: list[Column]) -> dict[str, Any]:
         "kind": r.kind,
         "model": r.model,
         "variant": r.variant,
+        **({"inputs": r.inputs} if r.inputs else {}),
         "role": r.role,
         "run": r.run_id,
         "rank": r.rank,
@@ -307,6 +309,7 @@ def json_table(board: Board, tables: list[LeaderTable], missing: list[DatasetRec
                 "title": t.dataset.title,
                 "status": t.dataset.status,
                 "fingerprint": t.dataset.fingerprint,
+                "modality": t.dataset.modality,
                 "test_set": t.test_set,
                 "section": t.section,
                 "headline": t.headline,
