@@ -15,8 +15,10 @@ import json
 import re
 from typing import Any
 
+from mulcot_bench.report import paper_table
 from mulcot_bench.report.board import Board
 from mulcot_bench.report.format import DASH
+from mulcot_bench.report.overview import overview_of
 from mulcot_bench.report.tables import Column, LeaderTable, TableRow
 from mulcot_bench.results import DatasetRecord
 
@@ -25,10 +27,12 @@ FILES = {
     "md": "leaderboard.md",
     "csv": "leaderboard.csv",
     "csv-long": "leaderboard_long.csv",
+    "csv-overview": "overview.csv",
     "tex": "leaderboard.tex",
     "json": "leaderboard.json",
 }
-OUTPUTS = {"md": ("md",), "csv": ("csv", "csv-long"), "tex": ("tex",), "json": ("json",)}  # format -> files
+#: format -> files
+OUTPUTS = {"md": ("md",), "csv": ("csv", "csv-long", "csv-overview"), "tex": ("tex",), "json": ("json",)}
 
 
 def _cell(row: TableRow, col: Column, ci: bool = True) -> str:
@@ -72,6 +76,7 @@ def markdown(board: Board, tables: list[LeaderTable], missing: list[DatasetRecor
         "Reported rows are published figures, not reproduced and not ranked."
     )
     out.append("")
+    out += paper_table.markdown_lines(overview_of(board, tables), _md_escape)
     for t in tables:
         out += [f"## {_md_escape(_heading(t))}", ""]
         if t.section:
@@ -237,6 +242,7 @@ def latex(board: Board, tables: list[LeaderTable], missing: list[DatasetRecord])
         "% scores x100 (BLEU-4 as reported, 0-100); best non-teacher full-input value in bold; "
         "\\dag: reported in the literature, not reproduced",
     ]
+    out += paper_table.latex_lines(overview_of(board, tables), tex_escape)
     for t in tables:
         cols = t.headline_columns or t.columns
         out += [
@@ -332,8 +338,15 @@ def json_table(board: Board, tables: list[LeaderTable], missing: list[DatasetRec
         ],
         "failures": [{**f.model_dump(), "run": run.id} for f, run in board.failures],
         "not_run": [{"name": ds.name, "status": ds.status, "how_to_get": ds.how_to_get} for ds in missing],
+        "overview": paper_table.json_doc(overview_of(board, tables)),
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-WRITERS = {"md": markdown, "csv": csv_table, "csv-long": csv_long, "tex": latex, "json": json_table}
+def csv_overview(board: Board, tables: list[LeaderTable], missing: list[DatasetRecord]) -> str:
+    """The overview table (models x test sets, average accuracy) as CSV."""
+    return paper_table.csv_text(overview_of(board, tables))
+
+
+WRITERS = {"md": markdown, "csv": csv_table, "csv-long": csv_long, "csv-overview": csv_overview, "tex": latex,
+           "json": json_table}  # fmt: skip
