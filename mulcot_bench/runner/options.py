@@ -27,7 +27,7 @@ class RunOptions:
     command: str = ""
     model_timeout: float | None = None  # seconds per model call (None: $MULCOT_BENCH_MODEL_TIMEOUT or no limit)
     ablations: list[str] = field(default_factory=list)
-    protocol: str = "reference"
+    protocol: str = "auto"  # auto, reference, released-rationales (mulcot_bench.data.views.choose_protocol)
     chain_filter: str = "five-fields"  # which training chains stages 1 and 2b keep (runner.stages.CHAIN_FILTERS)
     limits: tuple[int, int, int] | None = None
     bootstrap: int = DEFAULT_RESAMPLES
