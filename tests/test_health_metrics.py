@@ -223,6 +223,11 @@ def test_no_references_no_reference_scores() -> None:
 def test_markdown_fields_are_read_like_quoted_ones() -> None:
     markdown = "## Analysis\n\n" + "\n\n".join(f"### {f}\n{parse(REFS[0]).fields[f]}" for f in FIELDS)
     assert health.chain_fields(markdown) == parse(REFS[0]).fields == health.chain_fields(REFS[0])
+    inside = "**Text_analysis**: happy words.\nImage analysis shows nothing new here.\n**Image_analysis**: a beach"
+    assert health.chain_fields(inside) == {
+        "Text_analysis": "happy words.\nImage analysis shows nothing new here.",
+        "Image_analysis": "a beach",
+    }
 
 
 def test_reference_ceiling_scores_the_references() -> None:

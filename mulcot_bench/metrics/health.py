@@ -40,15 +40,17 @@ SMOOTHING = 1.0  # add-one (Laplace) smoothing of the per-field word counts
 
 
 _NAMES = "|".join(name.replace("_", "[_ ]") for name in FIELDS)
-#: a field name as ``"Name":`` (the chain format) or at the start of a line, as a Markdown heading or ``Name:``
-FIELD_RE = re.compile(rf'"({_NAMES})"\s*:|^[ \t#*>-]*({_NAMES})\b[ \t*]*:?', re.I | re.M)
+#: a field name as ``"Name":`` (the chain format), or at a line start (after Markdown marks) followed by a colon or
+#: the line's end: ``## Image_analysis``, ``**Image_analysis**:``; a sentence starting "Image analysis shows" is no name
+FIELD_RE = re.compile(rf'"({_NAMES})"\s*:|^[ \t#*>-]*({_NAMES})[ \t*]*(?::|$)', re.I | re.M)
 _CANONICAL = {name.lower(): name for name in FIELDS}
 
 
 def chain_fields(text: str | None) -> dict[str, str]:
     """The fields of a chain, read more leniently than :func:`mulcot_bench.rationale.parse` (which checks the
-    format): names also as Markdown headings (``## Image_analysis``) or ``Name:`` at a line start, any case, ``_``
-    or a space; the first occurrence of a name wins. Equal to ``parse(text).fields`` on well-formed chains."""
+    format): names also at a line start followed by a colon or the line's end (``## Image_analysis``,
+    ``Name:``), any case, ``_`` or a space; the first occurrence of a name wins. Equal to ``parse(text).fields``
+    on well-formed chains."""
     text = text or ""
     found = list(FIELD_RE.finditer(text))
     out: dict[str, str] = {}
