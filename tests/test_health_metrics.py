@@ -285,3 +285,26 @@ def test_released_looping_and_swapped_chains_score_low(released: list[Sample]) -
     looping = health.Repetition().compute(released, loops, None)["repeated_trigrams"]
     assert looping is not None and looping > 0.75
     assert health.FieldTopic().compute(released, swapped, None)["field_topic"] < 0.05
+
+
+def test_compare_has_health_rows() -> None:
+    from mulcot_bench.plugin.registry import build_registry
+    from mulcot_bench.scoring.compare import compare
+    from mulcot_bench.scoring.scorer import Scorer
+
+    def records(chains: list[str | None]) -> list[dict]:
+        return [
+            {"id": s.id, "text": s.text, "gold": s.label, "target": s.target, "reference": s.rationale}
+            | {"label": "neutral", "rationale": c}
+            for s, c in zip(_gold(), chains, strict=True)
+        ]
+
+    scorer = Scorer(build_registry(), None, resamples=100)
+    found = compare(records(CHAINS), records(REFS), ("t", "model", "references"), 100, 42, scorer, model_metrics=False)
+    rows = {row.name: row.result for row in found.rows}
+    expected = _expected()
+    loop_share = sum(v for v in expected["repeated_trigrams"] if v is not None) / 5
+    assert rows["repeated trigrams (share)"].a.value == pytest.approx(loop_share)
+    assert rows["fields on their own topic (share)"].b.value == 1.0
+    for name in ("post words used (share)", "target mentioned (share)", "reference image facts used (share)"):
+        assert name in rows
