@@ -11,7 +11,7 @@ from mulcot_bench.metrics import health
 from mulcot_bench.rationale import FIELDS, parse, render_chain
 from mulcot_bench.types import Prediction, Sample
 
-DATA = Path("/work/wt/shared/data")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # the shared read-only data beside the checkout
 TOPIC_FIELDS = FIELDS[:-1]
 OUTPUTS = ("repeated_trigrams", "post_words_used", "target_mentioned", "image_facts_used", "field_topic")
 
