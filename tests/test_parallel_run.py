@@ -29,7 +29,8 @@ TINY = {"d_model": 32, "layers": 1, "heads": 2, "cnn_channels": 4, "epochs": 2, 
 
 def _same(a: object, b: object, where: str = "") -> None:
     """Equal, except floats within 1e-6 relative: BERTScore's float32 network is not bit-reproducible across
-    processes (two one-process runs differ the same way: README "Development"); labels and chains are exact."""
+    processes (two one-process runs differ the same way: docs/results.md, "CI and reproducibility"); labels and
+    chains are exact."""
     if isinstance(a, float) and isinstance(b, float):
         assert a == pytest.approx(b, rel=1e-6, abs=1e-9), where
     elif isinstance(a, dict) and isinstance(b, dict):

@@ -1,4 +1,4 @@
-"""The reference protocol's points (issue #16, gaps 2-6): the paper profile takes the released code's value on
+"""The reference protocol's points (docs/protocol.md): the paper profile takes the released code's value on
 each, print-config shows each with its source, the values reach the model cards, and the pipeline's chain
 filter keeps what the released code keeps."""
 

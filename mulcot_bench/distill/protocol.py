@@ -17,7 +17,7 @@ from typing import Any
 class Point:
     """One difference between the released code and the project's defaults."""
 
-    gap: str  # the point's heading in issue #16
+    gap: str  # the point's group, as in the first column of docs/protocol.md's table (e.g. "optimiser")
     name: str
     field: str  # a config field under each role (e.g. "lora.scope"), or a top-level one (e.g. "chain_filter")
     roles: tuple[str, ...]  # ("assistant", "student"), one of them, or () for a pipeline field

@@ -1,7 +1,7 @@
 """EfficientNet-Lite0 run by ONNX Runtime: the frozen network exported once to an ``.onnx`` file, then a session.
 
-On the 2-core CPUs here ONNX Runtime encodes Twitter-2015 images 7-8x faster than eager torch (README,
-"Measured figures"); its feature maps match torch's to float rounding (about 1e-5), so the feature cache is
+On the 2-core CPUs here ONNX Runtime encodes Twitter-2015 images 7-8x faster than eager torch (docs/results.md,
+"Speed ratios"); its feature maps match torch's to float rounding (about 1e-5), so the feature cache is
 shared by both runtimes. The export lives in the feature cache, named by the weights' sha256, the torch
 version and the opset, written atomically; an unreadable export is replaced. Nothing heavy is imported at
 module import time.
