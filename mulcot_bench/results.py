@@ -72,6 +72,7 @@ class MetricRecord(_Strict):
     outputs: dict[str, str]
     signature: str
     summary: list[str] | None = None  # outputs shown in the leaderboard's main table (None: all)
+    lower_is_better: list[str] = Field(default_factory=list)  # outputs where the lowest value is the best
 
 
 class DatasetRecord(_Strict):

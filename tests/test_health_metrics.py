@@ -308,3 +308,17 @@ def test_compare_has_health_rows() -> None:
     assert rows["fields on their own topic (share)"].b.value == 1.0
     for name in ("post words used (share)", "target mentioned (share)", "reference image facts used (share)"):
         assert name in rows
+
+
+def test_the_board_marks_the_lowest_repetition_as_the_best() -> None:
+    from mulcot_bench.report.tables import Column, TableRow, Value, _mark_best
+
+    col = Column("repeated_trigrams", "repeated trigrams (share)", "repetition", False, lower_is_better=True)
+    rows = [TableRow("measured", f"r{i}", f"m{i}", None, "student", {col.key: Value(v, v * 100)})
+            for i, v in enumerate((0.4, 0.1, 0.3))]  # fmt: skip
+    _mark_best(rows, [col])
+    assert [bool(r.best) for r in rows] == [False, True, False]
+    from mulcot_bench.plugin.registry import build_registry
+
+    spec = next(s for s in build_registry().metrics.values() if s.id == "repetition")
+    assert spec.lower_is_better == ("repeated_trigrams",)

@@ -207,6 +207,7 @@ def _register_health(register) -> None:  # noqa: ANN001
             f"{health}:Repetition",
             description="per chain, the share of its lower-cased word 3-grams that repeat an earlier 3-gram of the "
             "same chain (lower is better), averaged",
+            lower_is_better=("repeated_trigrams",),
         )
     )
     register(

@@ -26,6 +26,7 @@ class Column:
     display: str
     metric_id: str
     headline: bool
+    lower_is_better: bool = False
 
     @property
     def percent_native(self) -> bool:
@@ -144,6 +145,7 @@ def _columns(board: Board, keys_in_order: list[str], headline: list[str], summar
     known: dict[str, tuple[str, str]] = {}
     order: dict[str, int] = {}
     hidden: set[str] = set()
+    lower = {key for metric in board.metrics for key in metric.lower_is_better}
     for metric in board.metrics:
         if summary_only and metric.summary is not None:
             hidden |= set(metric.outputs) - set(metric.summary)
@@ -157,7 +159,7 @@ def _columns(board: Board, keys_in_order: list[str], headline: list[str], summar
     out = []
     for key in seen:
         display, metric_id = known.get(key, (key, key))
-        out.append(Column(key, display, metric_id, key in heads or metric_id in heads))
+        out.append(Column(key, display, metric_id, key in heads or metric_id in heads, key in lower))
     return out
 
 
@@ -220,13 +222,13 @@ def reported_row(rep: ReportedEntry, index: int, columns: list[Column], run_id: 
 
 
 def _mark_best(rows: list[TableRow], columns: list[Column]) -> None:
-    """The highest value of each column among rankable rows (ties all marked); nothing is marked in a column
-    where those rows do not differ (every baseline at BLEU 0.0 is not a best)."""
+    """The best value of each column among rankable rows, the highest (the lowest where lower is better; ties
+    all marked); nothing is marked in a column where those rows do not differ (every baseline at BLEU 0.0)."""
     for col in columns:
         present = [r.values[col.key].raw for r in rows if r.rankable and r.values[col.key].raw is not None]
         if len(set(present)) < 2:
             continue
-        top = max(present)
+        top = min(present) if col.lower_is_better else max(present)
         for r in rows:
             if r.rankable and r.values[col.key].raw == top:
                 r.best.add(col.key)
