@@ -72,6 +72,7 @@ class MetricRecord(_Strict):
     outputs: dict[str, str]
     signature: str
     summary: list[str] | None = None  # outputs shown in the leaderboard's main table (None: all)
+    lower_is_better: list[str] = Field(default_factory=list)  # outputs where the lowest value is the best
 
 
 class DatasetRecord(_Strict):
@@ -91,6 +92,8 @@ class DatasetRecord(_Strict):
     # where the test split's reasoning references come from: source ("released", "teacher", "released+teacher",
     # "none"), counts, and the teacher's name and identity when it wrote some
     references: dict[str, Any] = Field(default_factory=dict)
+    # "multimodal", or "text" for a text-only copy (no images at all): a different test set, never ranked together
+    modality: str = "multimodal"
 
 
 class Entry(_Strict):
@@ -115,6 +118,7 @@ class Entry(_Strict):
     cached: bool = False
     confusion: dict[str, dict[str, int]] | None = None  # gold -> predicted (or "invalid") -> count
     variant: str | None = None  # None: full input; "text-only" (image blanked) or "image-only" (text blanked)
+    inputs: list[str] | None = None  # what the model read when less than its card says (["text"]: a text-only copy)
     intervals: dict[str, list[float]] = Field(default_factory=dict)  # output -> [low, high], bootstrap 95%
     checkpoint: str | None = None  # the trained weights: the folder loaded (``eval``) or saved to (the cache)
     seed: int | None = None  # the training seed of this entry (None: an aggregate over ``seeds``, or untrained)

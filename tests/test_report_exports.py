@@ -39,7 +39,7 @@ def test_formats_parsed_and_checked() -> None:
 def test_every_format_of_one_run(tmp_path: Path) -> None:
     run_dir = demo_run(tmp_path, models=5, datasets=2, n=20)
     written = render_runs([run_dir], tmp_path / "out", ALL)
-    assert set(written) == {*ALL, "csv-long"} and all(p.is_file() for p in written.values())
+    assert set(written) == {*ALL, "csv-long", "csv-overview"} and all(p.is_file() for p in written.values())
     results = RunResults.read(run_dir)
     measured = [e for e in results.entries if e.split == "test"]
 
@@ -86,7 +86,8 @@ def test_every_format_of_one_run(tmp_path: Path) -> None:
     assert "model failure: broken-model: RuntimeError: demo failure" in md
 
     tex = written["tex"].read_text()
-    assert tex.count("\\toprule") == tex.count("\\midrule") - 2 == tex.count("\\bottomrule") == 2
+    # two dataset tables (a rule before their reported rows) and the overview table (the same)
+    assert tex.count("\\toprule") == tex.count("\\midrule") - 3 == tex.count("\\bottomrule") == 3
     assert "demo-student (text-only)" in tex and "\\textit{TomBERT}\\dag" in tex
     assert "\\textbf{" in tex and "mvsa\\_single" not in tex.split("\\label")[0]  # escaped where shown
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mulcot_bench.data.synthetic import generate
-from mulcot_bench.data.views import apply_views, released_rationales, subset
+from mulcot_bench.data.views import apply_views, choose_protocol, released_rationales, subset
 from mulcot_bench.errors import UserError
 
 
@@ -48,3 +48,27 @@ def test_subset_is_seeded_in_file_order_and_changes_the_fingerprint() -> None:
 def test_unknown_protocol_is_one_clear_error() -> None:
     with pytest.raises(UserError, match="unknown protocol 'paper'"):
         apply_views(generate(seed=2, train=5, dev=5, test=5), "paper", None, 1)
+
+
+def test_auto_protocol_uses_the_released_chains_only_where_no_teacher_serves_the_train_split() -> None:
+    released = _without_train_chains()  # dev chains, no train chains: as the Twitter-2015 release
+    assert choose_protocol("auto", released, teacher_serves_train=False) == "released-rationales"
+    assert choose_protocol("auto", released, teacher_serves_train=True) == "reference"
+    with_train_chains = generate(seed=2, train=10, dev=10, test=5)
+    assert choose_protocol("auto", with_train_chains, teacher_serves_train=False) == "reference"
+    assert choose_protocol("reference", released, teacher_serves_train=False) == "reference"
+    assert choose_protocol("released-rationales", with_train_chains, True) == "released-rationales"
+    with pytest.raises(UserError, match="unknown protocol 'paper'"):
+        choose_protocol("paper", released, True)
+
+
+def test_a_teacher_serves_the_train_split_only_where_it_has_chains_for_it() -> None:
+    from mulcot_bench.plugin.registry import build_registry
+    from mulcot_bench.runner.intake import train_served
+
+    reg = build_registry()
+    released = _without_train_chains()
+    released.name = "twitter2015"  # the replay teacher replays a real set's chains; the synthetic teacher: synthetic
+    assert train_served(reg, None)(released) is False
+    released.name = "synthetic"
+    assert train_served(reg, None)(released) is True

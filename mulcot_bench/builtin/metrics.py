@@ -53,6 +53,7 @@ def register_metrics(register) -> None:  # noqa: ANN001
         )
     )
     _register_depth(register)
+    _register_health(register)
 
 
 def _register_depth(register) -> None:  # noqa: ANN001
@@ -196,5 +197,48 @@ def _register_reference_variants(register) -> None:  # noqa: ANN001
             description="mean over generated rationales of distinct / all n-grams of lowercased Treebank tokens "
             "(the release's definition, applied to generations, not to its references)",
             summary=(),
+        )
+    )
+
+
+def _register_health(register) -> None:  # noqa: ANN001
+    """Reasoning health of the generated chains: repetition, grounding in the post, field topics (docs/metrics.md)."""
+    health = f"{_M}.health"
+    register(
+        MetricSpec(
+            "repetition",
+            "rationale",
+            {"repeated_trigrams": "repeated trigrams (share)"},
+            f"{health}:Repetition",
+            description="per chain, the share of its lower-cased word 3-grams that repeat an earlier 3-gram of the "
+            "same chain (lower is better), averaged",
+            lower_is_better=("repeated_trigrams",),
+        )
+    )
+    register(
+        MetricSpec(
+            "grounding",
+            "rationale",
+            {
+                "post_words_used": "post words used (share)",
+                "target_mentioned": "target mentioned (share)",
+                "image_facts_used": "reference image facts used (share)",
+            },
+            f"{health}:Grounding",
+            description="per chain: the share of the post's content words it uses; whether it names the aspect "
+            "target; the share of the reference Image_analysis words absent from the post that its Image_analysis "
+            "uses; each averaged over the chains where it is defined",
+            summary=("post_words_used", "image_facts_used"),
+        )
+    )
+    register(
+        MetricSpec(
+            "field_topic",
+            "rationale",
+            {"field_topic": "fields on their own topic (share)"},
+            f"{health}:FieldTopic",
+            description="per chain, the share of its four free-text fields that a naive Bayes classifier fitted on "
+            "the other reference chains assigns to their own field name, averaged",
+            uses_reference=True,
         )
     )

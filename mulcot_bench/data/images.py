@@ -3,6 +3,10 @@
 Images are not decoded when a dataset loads (``mulcot-bench datasets verify`` decodes them all), but a
 file that cannot be a whole image (empty, an unknown header, a JPEG or PNG cut short) is found with cheap
 structural checks: its samples run text-only, and the files are counted and named in the dataset's notes.
+
+A copy with no image at all (no ``images/`` folder; for raw MVSA, whose images share ``data/`` with the texts,
+no image file there) is a *text-only copy*: a first-class way to hold a dataset, run text-only and marked so.
+A copy with only some images missing is partial and refused unless ``--allow-missing-images``.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from mulcot_bench.errors import UserError, describe
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
+#: a dataset's modality: every sample may have its image, or the copy holds no image at all
+MULTIMODAL, TEXT_ONLY = "multimodal", "text"
 
 
 class MissingImagesError(UserError):
@@ -39,6 +45,7 @@ class ImageFolder:
 
     dataset_root: Path
     folder: str = "images"
+    shared: bool = False  # the folder also holds other files (raw MVSA's data/): no image file there = text-only
     _cache: dict[str, bytes | None] = field(default_factory=dict)
     missing_samples: int = 0
     total_samples: int = 0
@@ -87,6 +94,13 @@ class ImageFolder:
     def files_found(self) -> int:
         return sum(v is not None for v in self._cache.values())
 
+    @property
+    def modality(self) -> str:
+        """``text`` for a text-only copy (no images folder, or a shared folder without one image), else multimodal."""
+        no_folder = self.real_root is None or (self.shared and self.files_found == 0)
+        text_only = self.total_samples > 0 and not self.unreadable and self.files_found == 0 and no_folder
+        return TEXT_ONLY if text_only else MULTIMODAL
+
     def check(self, dataset: str, allow_missing: bool) -> list[str]:
         """Raise :class:`MissingImagesError` if images are missing and not allowed, else notes about coverage.
 
@@ -94,6 +108,11 @@ class ImageFolder:
         :attr:`warnings`.
         """
         n, total = self.missing_samples, self.total_samples
+        if self.modality == TEXT_ONLY:
+            self.warnings = []
+            why = "no such folder" if self.real_root is None else "no image"
+            where = f"{self.dataset_root.name}/{self.folder}: {why}"
+            return [f"images: none ({where}): a text-only copy; every sample runs text-only"]
         if not n:
             self.warnings = self._unreadable()
             return [f"images: {total}/{total} samples have an image ({self.files_found} files)", *self.warnings]

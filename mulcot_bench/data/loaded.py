@@ -13,8 +13,10 @@ class LoadedSplits(Splits):
 
     ``warnings`` are the notes that say the data was degraded on load (rows skipped or repaired, samples run
     text-only), each with its count and first example; ``run`` prints each one once on stderr.
+    ``modality`` is ``text`` for a text-only copy (no images at all), else ``multimodal``.
     """
 
     notes: list[str] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    modality: str = "multimodal"

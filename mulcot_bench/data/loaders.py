@@ -120,4 +120,5 @@ def _finish(
         images_unreadable_files=len(images.unreadable),
     )
     warnings = images.warnings + warnings
-    return LoadedSplits(name, level, splits["train"], splits["dev"], splits["test"], notes, stats, warnings)  # type: ignore[arg-type]
+    train, dev, test = splits["train"], splits["dev"], splits["test"]
+    return LoadedSplits(name, level, train, dev, test, notes, stats, warnings, images.modality)  # type: ignore[arg-type]

@@ -183,7 +183,7 @@ def load_mvsa_raw(
     texts = _TextFolder(folder / DATA_FOLDER)
     cleaned = _clean(items, texts, label_path)
     cuts = _cut(len(cleaned.kept), seed)
-    images = ImageFolder(folder, folder=DATA_FOLDER)
+    images = ImageFolder(folder, folder=DATA_FOLDER, shared=True)
     splits = {split: _samples(split, cuts[split], cleaned, images, label_path) for split in ("train", "dev", "test")}
     notes = images.check(name, allow_missing_images)
     reasons = ", ".join(f"{cleaned.drops[r]} {r.replace('_', ' ')}" for r in DROP_REASONS)
@@ -201,7 +201,8 @@ def load_mvsa_raw(
         f"train {len(splits['train'])} / dev {len(splits['dev'])} / test {len(splits['test'])}"
     )
     stats = _stats(len(items), annotators, cleaned, texts, images, seed)
-    return LoadedSplits(name, "post", splits["train"], splits["dev"], splits["test"], notes, stats, warnings)
+    train, dev, test = splits["train"], splits["dev"], splits["test"]
+    return LoadedSplits(name, "post", train, dev, test, notes, stats, warnings, images.modality)
 
 
 def _annotators(items: list[RawItem], name: str, label_path: Path) -> int:

@@ -13,7 +13,7 @@ from mulcot_bench.data.loaded import LoadedSplits
 from mulcot_bench.errors import UserError
 from mulcot_bench.types import Sample, Splits
 
-PROTOCOLS = ("reference", "released-rationales")
+PROTOCOLS = ("auto", "reference", "released-rationales")  # auto: see choose_protocol
 HOLDOUT_FRACTION = 0.2  # share of the dev items kept for model selection under released-rationales
 
 
@@ -64,9 +64,25 @@ def subset(data: Splits, limits: tuple[int, int, int], seed: int) -> LoadedSplit
     return replace(loaded, train=picked["train"], dev=picked["dev"], test=picked["test"], notes=[*loaded.notes, note])
 
 
+def has_released_chains(data: Splits) -> bool:
+    """True when the release carries reference chains on dev but none on train (as Twitter-2015's does)."""
+    return any(s.rationale for s in data.dev) and not any(s.rationale for s in data.train)
+
+
+def choose_protocol(protocol: str, data: Splits, teacher_serves_train: bool) -> str:
+    """The data view a dataset runs under: ``auto`` is ``released-rationales`` where no teacher serves the train
+    split and the release has chains on dev (so the teacher -> assistant -> student chain can still be distilled),
+    else ``reference``; ``reference`` and ``released-rationales`` are taken as they are."""
+    if protocol not in PROTOCOLS:
+        raise UserError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")
+    if protocol != "auto":
+        return protocol
+    return "released-rationales" if has_released_chains(data) and not teacher_serves_train else "reference"
+
+
 def apply_views(data: Splits, protocol: str, limits: tuple[int, int, int] | None, seed: int) -> Splits:
     """The protocol first (it moves dev items into train), then the subset."""
-    if protocol not in PROTOCOLS:
+    if protocol not in PROTOCOLS or protocol == "auto":
         raise UserError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")
     if protocol == "released-rationales":
         data = released_rationales(data, seed)

@@ -94,6 +94,7 @@ class MetricSpec:
     ``uses_reference``: it scores against reference chains (skipped where a dataset has none);
     ``loads_model``: it runs a neural model (``compare --no-model-metrics`` leaves it out);
     ``percent``: its values are already on a 0-100 scale (BLEU), not fractions.
+    ``lower_is_better``: the outputs where a lower value is the better one (the leaderboard marks the lowest).
     """
 
     id: str
@@ -106,6 +107,7 @@ class MetricSpec:
     uses_reference: bool = False
     loads_model: bool = False
     percent: bool = False
+    lower_is_better: tuple[str, ...] = ()
 
     def build(self) -> Any:
         return resolve(self.factory)(**self.options)

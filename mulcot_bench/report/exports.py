@@ -15,8 +15,10 @@ import json
 import re
 from typing import Any
 
+from mulcot_bench.report import paper_table
 from mulcot_bench.report.board import Board
 from mulcot_bench.report.format import DASH
+from mulcot_bench.report.overview import overview_of
 from mulcot_bench.report.tables import Column, LeaderTable, TableRow
 from mulcot_bench.results import DatasetRecord
 
@@ -25,10 +27,12 @@ FILES = {
     "md": "leaderboard.md",
     "csv": "leaderboard.csv",
     "csv-long": "leaderboard_long.csv",
+    "csv-overview": "overview.csv",
     "tex": "leaderboard.tex",
     "json": "leaderboard.json",
 }
-OUTPUTS = {"md": ("md",), "csv": ("csv", "csv-long"), "tex": ("tex",), "json": ("json",)}  # format -> files
+#: format -> files
+OUTPUTS = {"md": ("md",), "csv": ("csv", "csv-long", "csv-overview"), "tex": ("tex",), "json": ("json",)}
 
 
 def _cell(row: TableRow, col: Column, ci: bool = True) -> str:
@@ -72,6 +76,7 @@ def markdown(board: Board, tables: list[LeaderTable], missing: list[DatasetRecor
         "Reported rows are published figures, not reproduced and not ranked."
     )
     out.append("")
+    out += paper_table.markdown_lines(overview_of(board, tables), _md_escape)
     for t in tables:
         out += [f"## {_md_escape(_heading(t))}", ""]
         if t.section:
@@ -143,7 +148,8 @@ def csv_table(board: Board, tables: list[LeaderTable], missing: list[DatasetReco
             keys.setdefault(c.key, column_id(c.key))
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    head = ["dataset", "test_set", "kind", "model", "variant", "role", "run", "rank", "params", "n", "invalid"]
+    head = ["dataset", "test_set", "modality", "kind", "model", "variant", "inputs", "role", "run", "rank", "params",
+            "n", "invalid"]  # fmt: skip
     for ident in keys.values():
         head += [ident, f"{ident}_low", f"{ident}_high"]
     head.append("citation")
@@ -166,14 +172,14 @@ def csv_table(board: Board, tables: list[LeaderTable], missing: list[DatasetReco
 
 
 def _row_id(t: LeaderTable, r: TableRow) -> list[str]:
-    """The columns naming a row in both CSVs: dataset, test set, kind, model, variant, role, run."""
-    return [_csv_text(t.dataset.name), _csv_text(t.test_set), r.kind, _csv_text(r.model), _csv_text(r.variant or ""),
-            _csv_text(r.role), _csv_text(r.run_id)]  # fmt: skip
+    """The columns naming a row in both CSVs: dataset, test set, modality, kind, model, variant, inputs, role, run."""
+    return [_csv_text(t.dataset.name), _csv_text(t.test_set), t.dataset.modality, r.kind, _csv_text(r.model),
+            _csv_text(r.variant or ""), "+".join(r.inputs or []), _csv_text(r.role), _csv_text(r.run_id)]  # fmt: skip
 
 
 LONG_HEAD = (
-    "dataset", "test_set", "kind", "model", "variant", "role", "run", "metric", "metric_name", "value", "low", "high",
-    "n",
+    "dataset", "test_set", "modality", "kind", "model", "variant", "inputs", "role", "run", "metric", "metric_name",
+    "value", "low", "high", "n",
 )
 
 
@@ -236,6 +242,7 @@ def latex(board: Board, tables: list[LeaderTable], missing: list[DatasetRecord])
         "% scores x100 (BLEU-4 as reported, 0-100); best non-teacher full-input value in bold; "
         "\\dag: reported in the literature, not reproduced",
     ]
+    out += paper_table.latex_lines(overview_of(board, tables), tex_escape)
     for t in tables:
         cols = t.headline_columns or t.columns
         out += [
@@ -276,6 +283,7 @@ def _row_json(r: TableRow, cols: list[Column]) -> dict[str, Any]:
         "kind": r.kind,
         "model": r.model,
         "variant": r.variant,
+        **({"inputs": r.inputs} if r.inputs else {}),
         "role": r.role,
         "run": r.run_id,
         "rank": r.rank,
@@ -307,6 +315,7 @@ def json_table(board: Board, tables: list[LeaderTable], missing: list[DatasetRec
                 "title": t.dataset.title,
                 "status": t.dataset.status,
                 "fingerprint": t.dataset.fingerprint,
+                "modality": t.dataset.modality,
                 "test_set": t.test_set,
                 "section": t.section,
                 "headline": t.headline,
@@ -329,8 +338,15 @@ def json_table(board: Board, tables: list[LeaderTable], missing: list[DatasetRec
         ],
         "failures": [{**f.model_dump(), "run": run.id} for f, run in board.failures],
         "not_run": [{"name": ds.name, "status": ds.status, "how_to_get": ds.how_to_get} for ds in missing],
+        "overview": paper_table.json_doc(overview_of(board, tables)),
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-WRITERS = {"md": markdown, "csv": csv_table, "csv-long": csv_long, "tex": latex, "json": json_table}
+def csv_overview(board: Board, tables: list[LeaderTable], missing: list[DatasetRecord]) -> str:
+    """The overview table (models x test sets, average accuracy) as CSV."""
+    return paper_table.csv_text(overview_of(board, tables))
+
+
+WRITERS = {"md": markdown, "csv": csv_table, "csv-long": csv_long, "csv-overview": csv_overview, "tex": latex,
+           "json": json_table}  # fmt: skip

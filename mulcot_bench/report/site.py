@@ -31,7 +31,7 @@ from mulcot_bench.report.charts import Chart, charts, overview_charts
 from mulcot_bench.report.embedded import EMBEDDED_IMAGES, synthetic_source
 from mulcot_bench.report.format import DASH
 from mulcot_bench.report.lineage import Chain, StageItem, lineage, stage_items
-from mulcot_bench.report.overview import fingerprints, overview_matrix, summary
+from mulcot_bench.report.overview import fingerprints, overview, summary
 from mulcot_bench.report.plot import render as draw
 from mulcot_bench.report.predictions import Predictions, correctness, read_predictions
 from mulcot_bench.report.samples import (
@@ -210,7 +210,7 @@ class Renderer:
             self._write(page.file, html)
         index = self.env.get_template("index.html.j2").render(
             **common,
-            matrix=overview_matrix(site.board, site.pages),
+            overview=overview(site.board, site.pages),
             charts=draw(overview_charts([p.table for p in pages_ if p.table.rows])),
             csp=csp(None),
             script=None,

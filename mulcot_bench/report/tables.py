@@ -26,6 +26,7 @@ class Column:
     display: str
     metric_id: str
     headline: bool
+    lower_is_better: bool = False
 
     @property
     def percent_native(self) -> bool:
@@ -76,6 +77,7 @@ class TableRow:
     run_id: str = ""
     plugin: str = ""
     cached: bool = False
+    inputs: list[str] | None = None  # what the model read when less than its card says (["text"]: no images here)
     assistant: str | None = None
     rank: int | None = None
     best: set[str] = field(default_factory=set)
@@ -113,9 +115,15 @@ class LeaderTable:
     section: str = ""  # "test set 1a2b3c4d5e6f" when the dataset has several test sets, else ""
 
     @property
+    def text_only(self) -> bool:
+        """True for a text-only copy of the dataset (no images): never ranked beside a multimodal copy."""
+        return self.dataset.modality == "text"
+
+    @property
     def title(self) -> str:
-        """The dataset title, with its test set when the dataset has several."""
-        return f"{self.dataset.title} ({self.section})" if self.section else self.dataset.title
+        """The dataset title, marked when the copy is text-only, with its test set when the dataset has several."""
+        marks = [m for m in ("text only" if self.text_only else "", self.section) if m]
+        return f"{self.dataset.title} ({', '.join(marks)})" if marks else self.dataset.title
 
     @property
     def rank_key(self) -> str | None:
@@ -137,6 +145,7 @@ def _columns(board: Board, keys_in_order: list[str], headline: list[str], summar
     known: dict[str, tuple[str, str]] = {}
     order: dict[str, int] = {}
     hidden: set[str] = set()
+    lower = {key for metric in board.metrics for key in metric.lower_is_better}
     for metric in board.metrics:
         if summary_only and metric.summary is not None:
             hidden |= set(metric.outputs) - set(metric.summary)
@@ -150,7 +159,7 @@ def _columns(board: Board, keys_in_order: list[str], headline: list[str], summar
     out = []
     for key in seen:
         display, metric_id = known.get(key, (key, key))
-        out.append(Column(key, display, metric_id, key in heads or metric_id in heads))
+        out.append(Column(key, display, metric_id, key in heads or metric_id in heads, key in lower))
     return out
 
 
@@ -190,6 +199,7 @@ def measured_row(row: Row, columns: list[Column]) -> TableRow:
         run_id=row.run.id,
         plugin=e.plugin + (f" {e.plugin_version}" if e.plugin_version else ""),
         cached=e.cached,
+        inputs=e.inputs,
         assistant=e.assistant,
         source=row,
     )
@@ -212,13 +222,13 @@ def reported_row(rep: ReportedEntry, index: int, columns: list[Column], run_id: 
 
 
 def _mark_best(rows: list[TableRow], columns: list[Column]) -> None:
-    """The highest value of each column among rankable rows (ties all marked); nothing is marked in a column
-    where those rows do not differ (every baseline at BLEU 0.0 is not a best)."""
+    """The best value of each column among rankable rows, the highest (the lowest where lower is better; ties
+    all marked); nothing is marked in a column where those rows do not differ (every baseline at BLEU 0.0)."""
     for col in columns:
         present = [r.values[col.key].raw for r in rows if r.rankable and r.values[col.key].raw is not None]
         if len(set(present)) < 2:
             continue
-        top = max(present)
+        top = min(present) if col.lower_is_better else max(present)
         for r in rows:
             if r.rankable and r.values[col.key].raw == top:
                 r.best.add(col.key)
@@ -265,6 +275,10 @@ def build_table(
         )
     )
     reported = [(rep, run) for rep, run in board.reported if rep.dataset == ds.name]
+    notes = list(ds.notes) + board.dataset_notes.get(ds.name, [])
+    if reported and ds.modality == "text":  # the published rows are multimodal results: another test set
+        notes.append(f"{len(reported)} published multimodal result(s) not shown beside this text-only copy")
+        reported = []
     headline = headline_of(ds)
     keys = [k for r in test for k in r.entry.scores] + [k for rep, _ in reported for k in rep.scores]
     columns = _columns(board, keys, headline, summary_only=True)
@@ -281,7 +295,7 @@ def build_table(
         headline=[k for k in headline if k in present] or headline,
         other_splits=len(rows) - len(test),
         listed=listed,
-        notes=list(ds.notes) + board.dataset_notes.get(ds.name, []),
+        notes=notes,
         failures=[(f, run.id) for f, run in board.failures if f.dataset == ds.name],
         test_set=test_set,
         section=section,

@@ -27,11 +27,12 @@ class RunOptions:
     command: str = ""
     model_timeout: float | None = None  # seconds per model call (None: $MULCOT_BENCH_MODEL_TIMEOUT or no limit)
     ablations: list[str] = field(default_factory=list)
-    protocol: str = "reference"
+    protocol: str = "auto"  # auto, reference, released-rationales (mulcot_bench.data.views.choose_protocol)
     chain_filter: str = "five-fields"  # which training chains stages 1 and 2b keep (runner.stages.CHAIN_FILTERS)
     limits: tuple[int, int, int] | None = None
     bootstrap: int = DEFAULT_RESAMPLES
     allow_partial: bool = False  # run a known release that loaded short of its manifest (recorded, printed)
+    require_images: bool = False  # refuse text-only copies (no images at all) instead of running them text-only
     checkpoints: dict[str, Path] = field(default_factory=dict)  # model -> folder its save() wrote (not trained)
     train: bool = True  # False (``eval``, ``run --no-train``): a trainable model without a checkpoint is refused
     report: bool = True  # False (``--no-report``, a launcher's job): write results.json, render no leaderboard

@@ -50,7 +50,7 @@ def data_fingerprint(samples: list[Sample]) -> str:
     return h.hexdigest()
 
 
-def _serves(teacher: Any, data: Splits) -> bool:
+def serves(teacher: Any, data: Splits) -> bool:
     """A teacher's ``supports(name, data)`` (or ``supports(name)``); a teacher without it serves everything."""
     import inspect
 
@@ -177,7 +177,7 @@ class DatasetPipeline:
                 for name, spec in self.registry.models.items()
                 if spec.card.role == "teacher"
                 and spec.card.default
-                and _serves(self.build(name), self.data)
+                and serves(self.build(name), self.data)
             )
             self._chosen_teacher.append(next(serving, None))
         return self._chosen_teacher[0]

@@ -26,6 +26,12 @@ def preflight(registry: Registry, taken: list[Taken], models: list[str], unavail
     if out:
         listed = ", ".join(f"{r.name} ({r.status})" for r in out)
         log(f"pre-flight: {len(out)} dataset(s) not run: {listed}; how to get them: mulcot-bench datasets")
+    text_only = [r.name for r in runs if r.modality == "text"]
+    if text_only:
+        warn(
+            f"pre-flight: {len(text_only)} text-only copy(ies) (no images): {', '.join(text_only)}; they run "
+            "text-only and are ranked apart from multimodal copies; --require-images refuses them"
+        )
     log(f"pre-flight: {len(models)} model(s) selected: {', '.join(models) or 'none'}")
     for name, why in unavailable.items():
         warn(f"pre-flight: {name} left out: {why}")

@@ -9,7 +9,7 @@ from pathlib import Path
 from mulcot_bench.plugin.registry import Registry
 from mulcot_bench.plugin.specs import DatasetSpec, resolve
 from mulcot_bench.results import DatasetRecord
-from mulcot_bench.types import Splits
+from mulcot_bench.types import ModelCard, Splits
 
 
 def select_datasets(registry: Registry, names: list[str] | None) -> list[DatasetSpec]:
@@ -50,6 +50,38 @@ def note_out_of_scope(record: DatasetRecord, left_out: list[str], registry: Regi
     note = (
         f"{len(left_out)} model(s) not run on {record.name}: {', '.join(left_out)} (their cards scope them to "
         f"{'; '.join(scopes)}); name them with -m to run them here"
+    )
+    record.notes.append(note)
+    return note
+
+
+#: the ``RunResults.skipped`` key counting (dataset, model) pairs left out because the model reads only images
+NEEDS_IMAGES = "models_needing_images_on_text_only_copies"
+
+
+def readable(registry: Registry, models: list[str], modality: str) -> tuple[list[str], list[str]]:
+    """(the models that can run on a dataset of ``modality``, those that cannot): on a text-only copy a model
+    whose card reads images and not text (``ModelCard.modalities``) is left out, named or not."""
+    if modality != "text":
+        return list(models), []
+    run, out = [], []
+    for name in models:
+        modalities = registry.model(name).card.modalities
+        (out if "image" in modalities and "text" not in modalities else run).append(name)
+    return run, out
+
+
+def text_half(card: ModelCard, modality: str) -> list[str] | None:
+    """What a model read when less than its card says: ``["text"]`` for a model that reads images, run on a
+    text-only copy (recorded on its entry and shown on its row); None when it saw all it reads."""
+    return ["text"] if modality == "text" and "image" in card.modalities else None
+
+
+def note_needing_images(record: DatasetRecord, left_out: list[str]) -> str:
+    """Record on the dataset the one line a run prints for the image-only models a text-only copy leaves out."""
+    note = (
+        f"{len(left_out)} model(s) not run on {record.name}: {', '.join(left_out)} (they read only images and this "
+        "copy has none); put the images under the dataset folder to run them"
     )
     record.notes.append(note)
     return note

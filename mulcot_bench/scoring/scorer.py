@@ -54,6 +54,7 @@ class Scorer:
                 outputs=s.outputs,
                 signature=self.metrics[s.id].signature(),
                 summary=list(s.summary) if s.summary is not None else None,
+                lower_is_better=list(s.lower_is_better),
             )
             for s in self.specs
         ]

@@ -152,3 +152,30 @@ def test_the_endpoint_set_as_model_arguments_alone_reaches_a_text_only_server(tm
     bad = subprocess.run([*args[:-1], "openai-zero-shot.images=sometimes"], env=env, capture_output=True, text=True,
                          timeout=120)  # fmt: skip
     assert bad.returncode != 0 and "images='sometimes'; use one of" in bad.stderr + bad.stdout
+
+
+@pytest.mark.slow  # trains enc-assistant on 24 items and scores its chains: about a minute on 2 busy cores
+def test_the_teacher_writes_references_on_a_text_only_copy_and_chain_models_get_reasoning_scores(
+    fake: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = Path(__file__).resolve().parents[4] / "shared" / "data" / "twitter2017"
+    if not shared.is_dir():
+        pytest.skip(f"real data not found at {shared} (the shared read-only data folder); this test needs it")
+    copy = tmp_path / "data" / "twitter2017"  # the split files without any image: a text-only copy
+    copy.mkdir(parents=True)
+    for split in ("train", "dev", "test"):
+        (copy / f"{split}.tsv").write_bytes((shared / f"{split}.tsv").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    args = [CLI, "run", "-d", "twitter2017", "--data-root", str(tmp_path / "data"), "-m", "enc-assistant",
+            "--teacher", "openai", "--limit", "24,8,12", "--bootstrap", "0", "--run-id", "text"]  # fmt: skip
+    done = subprocess.run(args, env=_env(tmp_path, fake), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "text-only copy(ies) (no images): twitter2017" in done.stderr
+    res = _results(tmp_path, "text")
+    (record,) = res["datasets"]
+    assert record["modality"] == "text"
+    assert record["references"]["source"] == "teacher" and record["references"]["teacher_written"] == 12
+    (entry,) = [e for e in res["entries"] if e["model"] == "enc-assistant"]
+    assert entry["inputs"] == ["text"] and entry["n"] == 12
+    assert entry["scores"]["bleu4"] is not None and entry["scores"]["bertscore_f1"] is not None
+    assert {r["kind"] for r in fake.requests} >= {"chain"}  # the teacher wrote the training and test chains
