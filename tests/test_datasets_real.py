@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from mulcot_bench.data.images import MissingImagesError
 from mulcot_bench.data.loaders import load_mvsa, load_twitter
 from mulcot_bench.data.manifest import load_manifest, manifest_names
 
@@ -60,16 +59,18 @@ def test_twitter2015_images_and_rationales(data_root: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["twitter2017", "mvsa_single", "mvsa_multiple"])
-def test_missing_images_is_an_error_unless_allowed(data_root: Path, name: str) -> None:
+def test_a_copy_without_images_is_a_text_only_copy(data_root: Path, name: str) -> None:
+    """No ``images/`` folder at all: the copy loads text-only and says so; ``--allow-missing-images`` is moot."""
     loader = load_twitter if name.startswith("twitter") else load_mvsa
-    with pytest.raises(MissingImagesError, match="--allow-missing-images") as info:
-        loader(data_root / name, name)
-    assert info.value.missing == info.value.total > 0
-    assert "text-only" in _load(data_root, name).notes[0]
+    data = loader(data_root / name, name)
+    assert data.modality == "text" and "a text-only copy" in data.notes[0]
+    assert data.stats["images_missing_samples"] == data.stats["samples"] > 0
+    assert _load(data_root, name).modality == "text"
 
 
-def test_run_refuses_a_named_dataset_without_images(data_root: Path, tmp_path: Path) -> None:
-    """``-d twitter2017`` without its images is a failed request: one line, nothing written."""
+def test_run_refuses_a_named_text_only_copy_under_require_images(data_root: Path, tmp_path: Path) -> None:
+    """``-d twitter2017 --require-images`` without its images is a failed request: one line, nothing written."""
+    from mulcot_bench.errors import UserError
     from mulcot_bench.plugin.registry import build_registry
     from mulcot_bench.runner import RunOptions, run
 
@@ -81,35 +82,33 @@ def test_run_refuses_a_named_dataset_without_images(data_root: Path, tmp_path: P
         reports_dir=tmp_path / "reports",
         cache_dir=tmp_path / "cache",
         run_id="t",
+        require_images=True,
     )
-    with pytest.raises(MissingImagesError, match="5972 of 5972 .*--allow-missing-images") as info:
+    with pytest.raises(UserError, match="twitter2017: the copy at .* has no images .*--require-images") as info:
         run(build_registry([], strict=False), options)
     assert "\n" not in str(info.value) and not (tmp_path / "runs").exists()
 
 
-def test_run_all_records_missing_images(data_root: Path, tmp_path: Path) -> None:
-    """Without ``-d`` a dataset whose images are missing is listed and recorded; the others run."""
+def test_run_all_runs_a_text_only_copy_and_records_it(data_root: Path, tmp_path: Path) -> None:
+    """Without ``-d`` a text-only copy runs text-only and its record says so; with ``--require-images`` it is
+    listed as not run and the others run."""
     from mulcot_bench.plugin.registry import build_registry
     from mulcot_bench.runner import RunOptions, run
 
     root = tmp_path / "data"
     root.mkdir()
     (root / "twitter2017").symlink_to(data_root / "twitter2017")
-    options = RunOptions(
-        models=["majority"],
-        data_root=root,
-        runs_dir=tmp_path / "runs",
-        reports_dir=tmp_path / "reports",
-        cache_dir=tmp_path / "cache",
-        run_id="t",
-        dataset_options={"synthetic": {"train": 20, "dev": 10, "test": 10}},
-        bootstrap=0,
-    )
-    outcome = run(build_registry([], strict=False), options)
+    common = dict(models=["majority"], data_root=root, runs_dir=tmp_path / "runs", reports_dir=tmp_path / "reports",
+                  cache_dir=tmp_path / "cache", dataset_options={"synthetic": {"train": 20, "dev": 10, "test": 10}},
+                  bootstrap=0, limits=(60, 20, 40))  # fmt: skip
+    outcome = run(build_registry([], strict=False), RunOptions(run_id="t", **common))  # type: ignore[arg-type]
     record = next(d for d in outcome.results.datasets if d.name == "twitter2017")
-    assert record.status == "missing-images"
-    assert "5972 of 5972" in record.notes[0] and "--allow-missing-images" in record.notes[0]
-    assert [e.dataset for e in outcome.results.entries] == ["synthetic"]
+    assert record.status == "present" and record.modality == "text"
+    assert sorted({e.dataset for e in outcome.results.entries}) == ["synthetic", "twitter2017"]
+    refused = run(build_registry([], strict=False), RunOptions(run_id="r", require_images=True, **common))  # type: ignore[arg-type]
+    record = next(d for d in refused.results.datasets if d.name == "twitter2017")
+    assert record.status == "text-only" and "--require-images" in record.notes[0]
+    assert [e.dataset for e in refused.results.entries] == ["synthetic"]
 
 
 def test_load_dataset_allow_missing_images_notes(data_root: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,8 @@ PLUGINS = {
     "image_only.py": GOOD.replace("{name}", "pixels-only").replace("rationale=False)", "rationale=False, "
                                                                                       "modalities=('image',))"),
     "both.py": GOOD.replace("{name}", "reads-both"),
+    "text.py": GOOD.replace("{name}", "words-only").replace("rationale=False)", "rationale=False, "
+                                                                                 "modalities=('text',))"),
 }  # fmt: skip
 
 
@@ -89,7 +92,7 @@ def test_a_text_only_copy_runs_is_marked_and_never_shares_a_table_with_the_multi
 ) -> None:
     text_root = tmp_path / "text"
     text_copy(shared, text_root)
-    done = run_cli(tmp_path, text_root, "text", "-d", "twitter2015", "-m", "majority", "-m", "pixels-only",
+    done = run_cli(tmp_path, text_root, "text", "-d", "twitter2015", "-m", "words-only", "-m", "pixels-only",
                    "-m", "reads-both")  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert "warning: pre-flight: 1 text-only copy(ies) (no images): twitter2015" in done.stderr
@@ -99,14 +102,14 @@ def test_a_text_only_copy_runs_is_marked_and_never_shares_a_table_with_the_multi
     assert record["modality"] == "text"
     assert res["skipped"] == {NEEDS_IMAGES: 1}
     inputs = {e["model"]: e["inputs"] for e in res["entries"]}
-    assert inputs == {"majority": None, "reads-both": ["text"]}
+    assert inputs == {"words-only": None, "reads-both": ["text"]}
     page = (tmp_path / "reports" / "text" / "dataset-twitter2015.html").read_text()
     assert "Twitter-2015 (text only)" in page and "text only</span>" in page
 
     full_root = tmp_path / "full"
     full_root.mkdir()
     (full_root / "twitter2015").symlink_to(shared / "twitter2015")
-    done = run_cli(tmp_path, full_root, "full", "-d", "twitter2015", "-m", "majority")
+    done = run_cli(tmp_path, full_root, "full", "-d", "twitter2015", "-m", "words-only")
     assert done.returncode == 0, done.stderr[-3000:]
     out = tmp_path / "both"
     both = subprocess.run(
@@ -124,14 +127,14 @@ def test_a_text_only_copy_runs_is_marked_and_never_shares_a_table_with_the_multi
     rows = list(csv.DictReader((out / "leaderboard.csv").open()))
     assert {r["modality"] for r in rows if r["dataset"] == "twitter2015" and r["kind"] == "measured"} == {
         "text", "multimodal"}  # fmt: skip
-    pages = [p.read_text() for p in out.glob("dataset-twitter2015*.html")]
-    assert len(pages) == 2 and sum("(text only" in p for p in pages) == 1
+    heads = [re.search(r"<h1>(.*?) <span", p.read_text()).group(1) for p in out.glob("dataset-twitter2015*.html")]  # type: ignore[union-attr]
+    assert len(heads) == 2 and sum(h.startswith("Twitter-2015 (text only, test set ") for h in heads) == 1
 
 
 def test_require_images_refuses_a_text_only_copy_with_one_line(shared: Path, tmp_path: Path) -> None:
     root = tmp_path / "data"
     text_copy(shared, root, "twitter2017")
-    done = run_cli(tmp_path, root, "refused", "-d", "twitter2017", "-m", "majority", "--require-images")
+    done = run_cli(tmp_path, root, "refused", "-d", "twitter2017", "-m", "words-only", "--require-images")
     assert done.returncode == 2, done.stderr[-3000:]
     line = done.stderr.strip().splitlines()[-1]
     assert "twitter2017" in line and "--require-images" in line and "text-only copy" in line

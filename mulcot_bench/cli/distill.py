@@ -52,7 +52,7 @@ from mulcot_bench.errors import UserError
 @model_arg_option
 @synthetic_size_option
 @synthetic_seed_option
-@protocol_option
+@protocol_option("reference")
 @limit_option
 @allow_partial_option
 @plugins_dir_option

@@ -23,14 +23,19 @@ plugins_dir_option = click.option(
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (machine-readable) instead of text.")
 strict_option = click.option("--strict", is_flag=True, help="A plugin that fails to load is fatal.")
-protocol_option = click.option(
-    "--protocol",
-    type=click.Choice(["reference", "released-rationales"]),
-    default="reference",
-    show_default=True,
-    help="released-rationales: train reasoning on the dev items that carry released chains (Twitter-2015), "
-    "validate on a held-out 20% of dev, train the label task on train + dev.",
-)
+def protocol_option(default: str) -> Callable[[Any], Any]:
+    """``--protocol``: the data view each dataset runs under (``auto``: see ``mulcot_bench.data.views``)."""
+    return click.option(
+        "--protocol",
+        type=click.Choice(["auto", "reference", "released-rationales"]),
+        default=default,
+        show_default=True,
+        help="released-rationales: train reasoning on the dev items that carry released chains (Twitter-2015), "
+        "validate on a held-out 20% of dev, train the label task on train + dev. auto: released-rationales for a "
+        "dataset whose train split no teacher serves and whose release has dev chains, else reference.",
+    )
+
+
 synthetic_size_option = click.option(
     "--synthetic-size", help="TRAIN,DEV,TEST sample counts of the synthetic set (default 600,200,200)."
 )

@@ -70,7 +70,12 @@ SHARED: list[Callable[[Any], Any]] = [
         is_flag=True,
         help="Run real datasets whose images are missing text-only (the count is recorded) instead of skipping them.",
     ),
-    protocol_option,
+    click.option(
+        "--require-images",
+        is_flag=True,
+        help="Refuse text-only copies (a dataset folder without any image) instead of running them text-only.",
+    ),
+    protocol_option("auto"),
     limit_option,
     allow_partial_option,
     click.option(

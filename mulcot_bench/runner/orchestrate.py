@@ -26,7 +26,7 @@ from mulcot_bench.redact import redact, redact_obj
 from mulcot_bench.reported import reported_entries
 from mulcot_bench.results import DatasetRecord, Entry, Failure, PluginRecord, Provenance, RunResults
 from mulcot_bench.runner.checkpoints import check_checkpoints, untrained
-from mulcot_bench.runner.intake import Taken, take_in
+from mulcot_bench.runner.intake import Taken, take_in, train_served
 from mulcot_bench.runner.options import RunOptions, RunOutcome
 from mulcot_bench.runner.pipeline import DatasetPipeline, ModelRun, log
 from mulcot_bench.runner.predictions import prediction_records, write_predictions
@@ -34,7 +34,17 @@ from mulcot_bench.runner.preflight import preflight
 from mulcot_bench.runner.progress import Meter, Steps
 from mulcot_bench.runner.provenance import git_commit, package_versions, platform_string, python_version
 from mulcot_bench.runner.seeds import aggregate
-from mulcot_bench.runner.selection import OUT_OF_SCOPE, note_out_of_scope, scoped, select_datasets, select_models
+from mulcot_bench.runner.selection import (
+    NEEDS_IMAGES,
+    OUT_OF_SCOPE,
+    note_needing_images,
+    note_out_of_scope,
+    readable,
+    scoped,
+    select_datasets,
+    select_models,
+    text_half,
+)
 from mulcot_bench.scoring.metric import SampleScores
 from mulcot_bench.scoring.scorer import Scorer
 
@@ -119,7 +129,8 @@ def _run(registry: Registry, options: RunOptions, world: World) -> RunOutcome:
     probed = [m for m in [*models, *([options.teacher] if options.teacher else [])] if m not in options.checkpoints]
     unreachable = probe_models(registry, probed)  # a checkpointed model's weights are its checkpoint, not probed
     models = [m for m in models if m not in unreachable]
-    taken = take_in(datasets, data_root, options)  # a named dataset that cannot run stops here, nothing written
+    # a named dataset that cannot run stops here, nothing written
+    taken = take_in(datasets, data_root, options, train_served(registry, options.teacher))
     preflight(registry, taken, models, unreachable)
     session = _open_session(registry, options, world, started)
     scorer = Scorer(registry, session.cache, options.bootstrap)
@@ -133,8 +144,8 @@ def _run(registry: Registry, options: RunOptions, world: World) -> RunOutcome:
     ]
     session.failures += [Failure(what="unavailable", model=name, reason=why) for name, why in unreachable.items()]
     records: list[DatasetRecord] = [t.record for t in taken]
-    entries, out_of_scope = _evaluate_taken(session, scorer, taken, models, unreachable)
-    results = _results(session, scorer, started, records, entries, out_of_scope)
+    entries, skipped = _evaluate_taken(session, scorer, taken, models, unreachable)
+    results = _results(session, scorer, started, records, entries, skipped)
     merged = close_cache(session.cache, session.layout, world)
     if merged:
         log(f"cache: merged {merged} rank shard file(s) into {session.cache_dir}")
@@ -174,21 +185,26 @@ def _open_session(registry: Registry, options: RunOptions, world: World, started
 
 def _evaluate_taken(
     session: _Session, scorer: Scorer, taken: list[Taken], models: list[str], unreachable: dict[str, str]
-) -> tuple[list[Entry], int]:
-    """Every dataset that loaded, with the models in its scope: (their entries, the models left out of scope)."""
+) -> tuple[list[Entry], dict[str, int]]:
+    """Every dataset that loaded, with the models in its scope that can read it: (their entries, how many
+    (dataset, model) pairs were left out, by reason)."""
     registry, options = session.registry, session.options
     entries: list[Entry] = []
-    out_of_scope = 0
+    skipped = {OUT_OF_SCOPE: 0, NEEDS_IMAGES: 0}
     for item in taken:
         if item.data is None:
             continue
         here, left_out = scoped(registry, models, item.data.name, named=options.models is not None)
         if left_out:
             log(f"[{item.data.name}] {note_out_of_scope(item.record, left_out, registry)}")
-            out_of_scope += len(left_out)
+            skipped[OUT_OF_SCOPE] += len(left_out)
+        here, cannot = readable(registry, here, item.record.modality)
+        if cannot:
+            log(f"[{item.data.name}] {note_needing_images(item.record, cannot)}")
+            skipped[NEEDS_IMAGES] += len(cannot)
         failed_teacher = options.teacher if options.teacher in unreachable else None
         entries.extend(_evaluate_seeds(session, scorer, item, here, failed_teacher))
-    return entries, out_of_scope
+    return entries, {k: n for k, n in skipped.items() if n}
 
 
 def _evaluate_seeds(
@@ -225,7 +241,7 @@ def _results(
     started: datetime,
     records: list[DatasetRecord],
     entries: list[Entry],
-    out_of_scope: int,
+    skipped: dict[str, int],
 ) -> RunResults:
     """The run's results, finished now, with what was skipped, redacted."""
     results = RunResults(
@@ -241,8 +257,7 @@ def _results(
     results.provenance.finished_at = datetime.now(UTC).isoformat()
     if session.replayed.skipped:
         results.skipped["journal_lines_cut_short"] = session.replayed.skipped
-    if out_of_scope:
-        results.skipped[OUT_OF_SCOPE] = out_of_scope
+    results.skipped.update(skipped)
     return RunResults.model_validate(redact_obj(results.model_dump(mode="json")))
 
 
@@ -437,6 +452,7 @@ def _entry(
         cached=r.cached,
         confusion=confusion(pipeline.data.test, r.predictions),
         variant=r.variant,
+        inputs=text_half(r.spec.card, getattr(pipeline.data, "modality", "multimodal")),
         intervals=intervals,
         checkpoint=r.checkpoint,
         seed=pipeline.seed if trained else None,
