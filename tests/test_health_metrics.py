@@ -322,3 +322,28 @@ def test_the_board_marks_the_lowest_repetition_as_the_best() -> None:
 
     spec = next(s for s in build_registry().metrics.values() if s.id == "repetition")
     assert spec.lower_is_better == ("repeated_trigrams",)
+
+
+def test_a_run_records_the_references_ceiling_and_the_board_shows_it(tmp_path: Path) -> None:
+    from mulcot_bench.plugin.registry import build_registry
+    from mulcot_bench.runner import RunOptions, run
+
+    options = RunOptions(
+        datasets=["synthetic"], models=["synthetic-teacher"], runs_dir=tmp_path / "runs",
+        reports_dir=tmp_path / "reports", cache_dir=tmp_path / "cache", run_id="t", bootstrap=50,
+        dataset_options={"synthetic": {"train": 30, "dev": 10, "test": 20}},
+    )  # fmt: skip
+    outcome = run(build_registry(), options)
+    (record,) = outcome.results.datasets
+    from mulcot_bench.data.synthetic import generate
+
+    gold = generate(seed=13, train=30, dev=10, test=20).test  # the run's test split (the synthetic default seed)
+    want = health.reference_ceiling(gold).values["repeated_trigrams"]
+    health_record = record.references["health"]
+    kept = [v for v in want if v is not None]
+    assert health_record["n"] == len(kept) == 20
+    assert health_record["scores"]["repeated_trigrams"] == pytest.approx(sum(kept) / len(kept))
+    assert len(health_record["intervals"]["post_words_used"]) == 2
+    page = (tmp_path / "reports" / "t" / "dataset-synthetic.html").read_text()
+    assert "references (ceiling)" in page
+

@@ -94,6 +94,9 @@ def markdown(board: Board, tables: list[LeaderTable], missing: list[DatasetRecor
             out.append("| " + " | ".join(cells) + " |")
         if not t.rows:
             out.append("| " + " | ".join([DASH] * len(head)) + " |")
+        if t.ceiling:
+            ceiling = [DASH, _md_escape(t.ceiling.model), "references", DASH, *[_cell(t.ceiling, c) for c in cols]]
+            out.append("| " + " | ".join([*ceiling, *([DASH] if board.merged else [])]) + " |")
         out.append("")
         if t.reported:
             out += ["Reported in the literature (not reproduced):", ""]
@@ -322,6 +325,7 @@ def json_table(board: Board, tables: list[LeaderTable], missing: list[DatasetRec
                 "columns": {c.key: c.display for c in t.all_columns},
                 "rows": [_row_json(r, t.all_columns) for r in t.rows],
                 "reported": [_row_json(r, t.all_columns) for r in t.reported],
+                **({"references": _row_json(t.ceiling, t.all_columns)} if t.ceiling else {}),
                 "failures": [{**f.model_dump(), "run": run_id} for f, run_id in t.failures],
             }
             for t in tables

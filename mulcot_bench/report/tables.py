@@ -113,6 +113,7 @@ class LeaderTable:
     failures: list[tuple[Failure, str]] = field(default_factory=list)  # (failure, run id)
     test_set: str = ""  # the fingerprint, or "run:<id>" (board.test_set_key)
     section: str = ""  # "test set 1a2b3c4d5e6f" when the dataset has several test sets, else ""
+    ceiling: TableRow | None = None  # the test references scored by the reasoning-health metrics (never ranked)
 
     @property
     def text_only(self) -> bool:
@@ -300,9 +301,23 @@ def build_table(
         test_set=test_set,
         section=section,
     )
+    table.ceiling = ceiling_row(ds, all_columns)
     _rank(measured, table.rank_key)
     table.rows = _in_rank_order(measured)
     return table
+
+
+def ceiling_row(ds: DatasetRecord, columns: list[Column]) -> TableRow | None:
+    """The references' own reasoning-health scores as a row (None when the run recorded none or no column of
+    the table shows them): what a chain as good as the references scores, not a contestant."""
+    health = ds.references.get("health") or {}
+    scores, intervals = health.get("scores") or {}, health.get("intervals") or {}
+    shown = [c for c in columns if c.key in scores]
+    if not shown:
+        return None
+    values = {c.key: _value(scores.get(c.key), intervals.get(c.key), c.percent_native) for c in columns}
+    return TableRow(kind="references", key="references", model="references (ceiling)", variant=None,
+                    role="references", values=values, n=health.get("n"))  # fmt: skip
 
 
 def build_tables(board: Board) -> tuple[list[LeaderTable], list[DatasetRecord]]:

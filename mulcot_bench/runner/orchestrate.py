@@ -47,6 +47,7 @@ from mulcot_bench.runner.selection import (
 )
 from mulcot_bench.scoring.metric import SampleScores
 from mulcot_bench.scoring.scorer import Scorer
+from mulcot_bench.types import Sample
 
 
 def run_provenance(registry: Registry, options: RunOptions, started: str) -> Provenance:
@@ -226,6 +227,7 @@ def _evaluate_seeds(
             pipeline.mark_teacher_failed(failed_teacher)
         if i == 0:
             item.record.references = references(pipeline, session.failures)
+            item.record.references.update(reference_health(pipeline.data.test, scorer))
             data = pipeline.data  # with the references the teacher wrote, for every later seed
         scored += evaluate_dataset(
             pipeline, scorer, session.run_dir, session.failures, options.ablations, seed if options.seeds else None,
@@ -308,6 +310,23 @@ def references(pipeline: DatasetPipeline, failures: list[Failure]) -> dict[str, 
         log(f"[{name}] teacher {pipeline.teacher()} failed on the test references: {reason}")
         failures.append(Failure(what="teacher", dataset=name, model=pipeline.teacher(), reason=reason))
         return {"split": "test", "source": "none", "note": f"the teacher failed: {reason}"}
+
+
+def reference_health(test: list[Sample], scorer: Scorer) -> dict[str, object]:
+    """The reasoning-health scores of the test references themselves (the ceiling row of the dataset's table):
+    ``{"health": {"scores", "intervals", "n"}}``, or nothing when no test item has a reference."""
+    from mulcot_bench.metrics.health import reference_ceiling
+
+    found = reference_ceiling(test)
+    if not found.values:
+        return {}
+    scores = {name: _mean([v for v in column if v is not None]) for name, column in found.values.items()}
+    n = sum(1 for s in test if s.rationale)
+    return {"health": {"scores": scores, "intervals": scorer.intervals(found), "n": n}}
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
 
 
 def run_dataset(
