@@ -5,7 +5,8 @@ Usage: python benchmarks/same_run.py RUN_A RUN_B [--reports REPORT_A REPORT_B] [
 Used to show that a restructuring left results unchanged: run ``mulcot-bench run --all`` with the same
 ``--run-id`` and an empty cache on both commits, then compare. Normalised before comparing: the run's
 start/finish times, package and plugin versions, the git commit and the command (provenance), each
-stage's wall time, the journal's "at" stamps, and in HTML the same values where they are printed.
+stage's wall time and peak memory, the journal's "at" stamps, the cache folder in checkpoint paths, and in HTML
+the same values where they are printed. ``run.log`` (times and progress lines) is not compared.
 Exit 0 when everything else is identical; otherwise the first differing lines of each file.
 
 ``--float-noise REL`` also accepts files whose only differences are numbers within a relative ``REL`` of each
@@ -35,16 +36,29 @@ HTML_TIMES = (
      else f"{m.group(1)}<t>{m.group(4)}"),
     (re.compile(r"(&#34;\w*(?:seconds|rss_mib)&#34;: )[\d.]+"), lambda m: f"{m.group(1)}<t>"),
     (re.compile(r">\d+(?:\.\d+)? s</td>"), lambda m: "><t> s</td>"),
+    (re.compile(r"(<tr><th>(\w+)</th><td><span>)([^<]*)(</span>)"),
+     lambda m: m.group(0) if not TIME_KEY.search(m.group(2)) else f"{m.group(1)}<t>{m.group(4)}"),  # stage tables
+    (re.compile(r"\bseconds [\d.]+"), lambda m: "seconds <t>"),  # a stage entry's list of records (label members)
 )
+#: the cache folder inside a trained model's checkpoint path (each run was made with its own empty cache)
+CACHE_PREFIX = re.compile(r"^.*?(?=artifacts/)")
+#: files that log how a run went (times, progress lines), not what it found: listed, not compared
+LOGS = ("run.log",)
 
 
 def scrub(value: Any) -> Any:
     """A JSON value with times and versions replaced by placeholders (key order kept)."""
     if isinstance(value, dict):
-        return {k: "<t>" if TIME_KEY.search(k) else "<v>" if k in VERSION_KEYS else scrub(v) for k, v in value.items()}
+        return {k: "<t>" if TIME_KEY.search(k) else "<v>" if k in VERSION_KEYS else _checkpoint(v) if k == "checkpoint"
+                else scrub(v) for k, v in value.items()}  # fmt: skip
     if isinstance(value, list):
         return [scrub(v) for v in value]
     return value
+
+
+def _checkpoint(value: Any) -> Any:
+    """A checkpoint path from its cache's ``artifacts/`` on (the cache folder itself differs between runs)."""
+    return CACHE_PREFIX.sub("<cache>/", value) if isinstance(value, str) else value
 
 
 def normal_text(path: Path) -> list[str]:
@@ -78,8 +92,8 @@ def within_noise(left: list[str], right: list[str], rel: float) -> float | None:
 
 def compare(a: Path, b: Path, noise: float = 0.0) -> list[str]:
     """Problems found between two folders: files only on one side, files whose normal text differs."""
-    files_a = {p.relative_to(a) for p in a.rglob("*") if p.is_file()}
-    files_b = {p.relative_to(b) for p in b.rglob("*") if p.is_file()}
+    files_a = {p.relative_to(a) for p in a.rglob("*") if p.is_file() and p.name not in LOGS}
+    files_b = {p.relative_to(b) for p in b.rglob("*") if p.is_file() and p.name not in LOGS}
     problems = [f"only in {a}: {p}" for p in sorted(files_a - files_b)]
     problems += [f"only in {b}: {p}" for p in sorted(files_b - files_a)]
     same, noisy = 0, []
