@@ -74,8 +74,12 @@ class MiniLMPass:
                 self._sentences.popitem(last=False)
 
     def _recall(self, texts: list[str]) -> dict[str, Any]:
+        """The remembered embeddings of ``texts`` (each found one becomes the most recently used)."""
         with self._memo_lock:
-            return {t: self._sentences[t] for t in texts if t in self._sentences}
+            found = {t: self._sentences[t] for t in texts if t in self._sentences}
+            for text in found:
+                self._sentences.move_to_end(text)
+            return found
 
     def sentence_embeddings(self, texts: Sequence[str]) -> Any:
         """One float32 row per text, as ``SentenceTransformer.encode(texts)`` returns them; a text already
