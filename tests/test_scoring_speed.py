@@ -161,11 +161,12 @@ def test_shared_pass_gives_the_two_libraries_values_and_embeds_each_text_once() 
     assert max(abs(x - y) for x, y in zip(cos, expected, strict=True)) <= 1e-6
 
 
-def test_bertscore_short_of_the_last_layer_keeps_its_own_pass() -> None:
+def test_bertscore_keeps_its_own_pass_short_of_the_last_layer_or_with_another_model() -> None:
     from mulcot_bench.metrics.reasoning import BertScore
 
     assert BertScore()._shared_pass() is not None or __import__("torch").cuda.is_available()
     assert BertScore(num_layers=5)._shared_pass() is None
+    assert BertScore(model="/some/other/model")._shared_pass() is None
 
 
 def test_sentence_embeddings_are_computed_once_and_the_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
