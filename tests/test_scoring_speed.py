@@ -161,8 +161,35 @@ def test_shared_pass_gives_the_two_libraries_values_and_embeds_each_text_once() 
     assert max(abs(x - y) for x, y in zip(cos, expected, strict=True)) <= 1e-6
 
 
-def test_bertscore_short_of_the_last_layer_keeps_its_own_pass() -> None:
+def test_bertscore_keeps_its_own_pass_short_of_the_last_layer_or_with_another_model() -> None:
     from mulcot_bench.metrics.reasoning import BertScore
 
     assert BertScore()._shared_pass() is not None or __import__("torch").cuda.is_available()
     assert BertScore(num_layers=5)._shared_pass() is None
+    assert BertScore(model="/some/other/model")._shared_pass() is None
+
+
+def test_sentence_embeddings_are_computed_once_and_the_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from mulcot_bench.metrics import minilm_pass
+
+    class FakeModel:
+        def __init__(self) -> None:
+            self.seen: list[list[str]] = []
+
+        def encode(self, texts: list[str], **_kwargs: object) -> np.ndarray:
+            self.seen.append(list(texts))
+            return np.array([[float(len(t)), 1.0] for t in texts], dtype=np.float32)
+
+    monkeypatch.setattr(minilm_pass, "SENTENCE_MEMO", 3)
+    shared = minilm_pass.MiniLMPass("unused", 256)
+    fake = FakeModel()
+    shared._model = fake
+    first = shared.sentence_embeddings(["a", "bb", "a"])
+    assert first.tolist() == [[1.0, 1.0], [2.0, 1.0], [1.0, 1.0]] and fake.seen == [["a", "bb"]]
+    assert shared.sentence_embeddings(["bb", "a"]).tolist() == [[2.0, 1.0], [1.0, 1.0]] and len(fake.seen) == 1
+    shared.sentence_embeddings(["ccc", "dddd"])  # four texts, room for three: the least recently used ("bb") goes
+    assert fake.seen[-1] == ["ccc", "dddd"] and shared.encoded == 4
+    shared.sentence_embeddings(["bb", "a"])
+    assert fake.seen[-1] == ["bb"]

@@ -23,6 +23,7 @@ holds them to 1e-6 on real chains.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -47,6 +48,7 @@ class MiniLMPass:
         self._bert_tokenizer: Any | None = None
         self._bert_model: Any | None = None
         self._sentences: OrderedDict[str, Any] = OrderedDict()
+        self._memo_lock = threading.Lock()
         #: texts run through the sentence-transformers model, and through bert-score's (tests and benchmarks)
         self.encoded = 0
         self.bert_encoded = 0
@@ -65,10 +67,19 @@ class MiniLMPass:
         return int(self.model()[0].auto_model.config.num_hidden_layers)
 
     def _remember(self, text: str, embedding: Any) -> None:
-        self._sentences[text] = embedding
-        self._sentences.move_to_end(text)
-        while len(self._sentences) > SENTENCE_MEMO:
-            self._sentences.popitem(last=False)
+        with self._memo_lock:
+            self._sentences[text] = embedding
+            self._sentences.move_to_end(text)
+            while len(self._sentences) > SENTENCE_MEMO:
+                self._sentences.popitem(last=False)
+
+    def _recall(self, texts: list[str]) -> dict[str, Any]:
+        """The remembered embeddings of ``texts`` (each found one becomes the most recently used)."""
+        with self._memo_lock:
+            found = {t: self._sentences[t] for t in texts if t in self._sentences}
+            for text in found:
+                self._sentences.move_to_end(text)
+            return found
 
     def sentence_embeddings(self, texts: Sequence[str]) -> Any:
         """One float32 row per text, as ``SentenceTransformer.encode(texts)`` returns them; a text already
@@ -76,7 +87,7 @@ class MiniLMPass:
         import numpy as np
 
         unique = list(dict.fromkeys(texts))
-        found = {t: self._sentences[t] for t in unique if t in self._sentences}
+        found = self._recall(unique)
         missing = [t for t in unique if t not in found]
         if missing:
             self.encoded += len(missing)

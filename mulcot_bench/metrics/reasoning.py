@@ -130,13 +130,14 @@ class BertScore:
 
     def _shared_pass(self) -> MiniLMPass | None:
         """The forward pass this metric shares with the MiniLM cosine (:mod:`mulcot_bench.metrics.minilm_pass`), or
-        None where bert-score would embed differently: on a GPU (BERTScorer picks CUDA, the cosine runs on the
-        CPU) or with ``num_layers`` short of the model's last layer."""
+        None where bert-score would embed differently or the cosine does not run: another model than the
+        default MiniLM, a GPU (BERTScorer picks CUDA, the cosine runs on the CPU) or ``num_layers`` short of the
+        model's last layer."""
         import torch
 
-        if torch.cuda.is_available():
+        if self.model is not None or torch.cuda.is_available():
             return None
-        shared = shared_pass(self.model or minilm_path(), MAX_LENGTH)
+        shared = shared_pass(minilm_path(), MAX_LENGTH)
         return shared if shared.layers() == self.num_layers else None
 
     def pair_scores(self, hyps: Sequence[str], refs: Sequence[str], cache: Cache | None) -> list[list[float]]:
