@@ -7,25 +7,10 @@ import random
 
 import pytest
 from test_metrics_depth import TEST_JSON
+from test_reference_metrics import rouge_direct
 
 from mulcot_bench.metrics import reference_variants as rv
 from mulcot_bench.metrics import rouge_summary_lcs as fast
-
-
-def _package(hyps: list[str], refs: list[str]) -> list[float]:
-    """The release's loop with the package: 0 for an empty side or a pair the package raises on."""
-    from rouge import Rouge
-
-    out = []
-    for h, r in zip(hyps, refs, strict=True):
-        if not h.strip() or not r.strip():
-            out.append(0.0)
-            continue
-        try:
-            out.append(Rouge().get_scores(h, r)[0]["rouge-l"]["f"])
-        except (ValueError, RecursionError):
-            out.append(0.0)
-    return out
 
 
 def _built_pairs() -> list[tuple[str, str]]:
@@ -66,7 +51,7 @@ def _built_pairs() -> list[tuple[str, str]]:
 def test_fast_rouge_l_equals_the_package_on_built_pairs() -> None:
     pairs = _built_pairs()
     hyps, refs = [h for h, _ in pairs], [r for _, r in pairs]
-    assert rv.rouge_l_scores(hyps, refs) == _package(hyps, refs)  # exact: same floats, bit for bit
+    assert rv.rouge_l_scores(hyps, refs) == rouge_direct(hyps, refs)  # exact: same floats, bit for bit
 
 
 def test_fast_rouge_l_equals_the_package_on_released_chains() -> None:
@@ -78,7 +63,7 @@ def test_fast_rouge_l_equals_the_package_on_released_chains() -> None:
     # another item's chain, the chain itself, and one cut short at a sentence end
     hyps = shuffled[:200] + chains[200:250] + [c[: c.find(".", len(c) // 2) + 1] for c in chains[250:300]]
     refs = chains[:300]
-    assert rv.rouge_l_scores(hyps, refs) == _package(hyps, refs)
+    assert rv.rouge_l_scores(hyps, refs) == rouge_direct(hyps, refs)
 
 
 def test_lcs_words_follow_the_package_tie_breaks() -> None:
@@ -94,7 +79,7 @@ def test_lcs_words_follow_the_package_tie_breaks() -> None:
         assert set(fast.lcs_words(x, masks, y)) == _recon_lcs(x, y)._ngrams
 
 
-def test_a_very_long_sentence_goes_to_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_very_long_sentence_goes_to_therouge_direct(monkeypatch: pytest.MonkeyPatch) -> None:
     """A sentence pair of DEEP_PAIR words or more may pass the package's recursion limit: the package decides."""
     long_hyp = " ".join(["w"] * 700)
     long_ref = " ".join(["v", "w"] * 350)
@@ -107,14 +92,14 @@ def test_a_very_long_sentence_goes_to_the_package(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(fast, "package_rouge_l_f", counting)
     hyps, refs = [long_hyp, "short one."], [long_ref, "short two."]
-    assert rv.rouge_l_scores(hyps, refs) == _package(hyps, refs)
+    assert rv.rouge_l_scores(hyps, refs) == rouge_direct(hyps, refs)
     assert called == [(long_hyp, long_ref)]
 
 
 def test_another_rouge_version_is_called_pair_by_pair(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fast, "reproduces_installed", lambda: False)
     hyps, refs = ["First sentence. Second one.", "..."], ["Second one. First.", "a"]
-    assert rv.rouge_l_scores(hyps, refs) == _package(hyps, refs)
+    assert rv.rouge_l_scores(hyps, refs) == rouge_direct(hyps, refs)
 
 
 # --- one MiniLM pass for BERTScore and the MiniLM cosine -------------------------------------------------------
