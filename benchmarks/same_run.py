@@ -39,6 +39,7 @@ HTML_TIMES = (
     (re.compile(r"(<tr><th>(\w+)</th><td><span>)([^<]*)(</span>)"),
      lambda m: m.group(0) if not TIME_KEY.search(m.group(2)) else f"{m.group(1)}<t>{m.group(4)}"),  # stage tables
     (re.compile(r"\bseconds [\d.]+"), lambda m: "seconds <t>"),  # a stage entry's list of records (label members)
+    (re.compile(r">[^<]*\u2026</span>"), lambda m: "><cut>\u2026</span>"),  # its shortened text: cut where times differ
 )
 #: the cache folder inside a trained model's checkpoint path (each run was made with its own empty cache)
 CACHE_PREFIX = re.compile(r"^.*?(?=artifacts/)")
