@@ -103,7 +103,7 @@ def _take(spec: DatasetSpec, data_root: Path, options: RunOptions, named: bool, 
         loaded = as_loaded(data)
         data = replace(loaded, notes=[*loaded.notes, *lines], warnings=[*loaded.warnings, *lines])
     protocol = choose_protocol(options.protocol, data, served is None or served(data))
-    if protocol != options.protocol:
+    if protocol != options.protocol and protocol == "released-rationales":  # auto chose the released view
         line = (
             f"protocol {protocol} (--protocol auto): no teacher serves the train split, so the release's dev chains "
             "train the chain task; --protocol reference keeps the strict view"
