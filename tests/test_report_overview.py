@@ -67,4 +67,4 @@ def test_the_overview_in_every_format(tmp_path: Path) -> None:
     doc = json.loads(written["json"].read_text())["overview"]
     assert doc["columns"][-1] == "average accuracy" and len(doc["rows"]) == len(ov.rows)
     index = (tmp_path / "out" / "index.html").read_text()
-    assert "average accuracy</th>" in index and f">{student.average_text}</td>" in index
+    assert "avg. accuracy</th>" in index and f">{student.average_text}</td>" in index

@@ -101,7 +101,7 @@ class Overview:
 
     groups: list[MatrixGroup]
     rows: list[MatrixRow]
-    average: bool  # the average-accuracy column is shown (the board holds one of the four benchmarks)
+    average: bool  # the average-accuracy column is shown: some row ran on all four benchmarks
 
 
 def matrix_columns(table: LeaderTable) -> list[Column]:
@@ -198,8 +198,10 @@ def overview(board: Board, pages: Sequence[TablePage]) -> Overview:
         for m in order
     ]
     rows += _reported_rows(groups)
-    average = any(g.table.dataset.name in PAPER_SETS for g in groups)
-    return Overview(groups, [_with_average(r, groups) for r in rows] if average else rows, average)
+    if not any(g.table.dataset.name in PAPER_SETS for g in groups):
+        return Overview(groups, rows, average=False)
+    rows = [_with_average(r, groups) for r in rows]
+    return Overview(groups, rows, average=any(r.average is not None for r in rows))
 
 
 def _reported_rows(groups: list[MatrixGroup]) -> list[MatrixRow]:
