@@ -80,6 +80,7 @@ def test_one_run_per_entry_with_the_scores_params_and_artifacts_of_the_run(
         files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
         predictions = str(Path("predictions", entry.predictions_file))
         board = [f"leaderboard/leaderboard{x}" for x in (".csv", "_long.csv", ".json", ".md")]
+        board.append("leaderboard/overview.csv")
         assert files == sorted([*board, predictions, "results.json"])
         assert (folder / predictions).read_bytes() == (run_dir / entry.predictions_file).read_bytes()
         assert RunResults.read(folder) == results
