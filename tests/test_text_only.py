@@ -97,6 +97,7 @@ def test_a_text_only_copy_runs_is_marked_and_never_shares_a_table_with_the_multi
     assert done.returncode == 0, done.stderr[-3000:]
     assert "warning: pre-flight: 1 text-only copy(ies) (no images): twitter2015" in done.stderr
     assert "1 model(s) not run on twitter2015: pixels-only (they read only images" in done.stderr
+    assert "twitter2015 (text-only copy; test," in done.stdout and "| reads-both (text half) |" in done.stdout
     res = json.loads((tmp_path / "runs" / "text" / "results.json").read_text())
     (record,) = [d for d in res["datasets"] if d["name"] == "twitter2015"]
     assert record["modality"] == "text"
