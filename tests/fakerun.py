@@ -44,6 +44,7 @@ def env(tmp: Path, **extra: str) -> dict[str, str]:
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
         PYTHONUNBUFFERED="1",
+        MULCOT_BENCH_JOBS="1",
     )
     out.update(extra)
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,9 @@ from fakerun import env, plugins_dir
 from mulcot_bench.errors import UserError
 from mulcot_bench.plugin.registry import build_registry
 from mulcot_bench.results import Entry, RunResults
-from mulcot_bench.runner.jobs import model_groups, plan_jobs
-from mulcot_bench.runner.launchers import SubmititLauncher, parse_launcher_args
+from mulcot_bench.runner import launchers
+from mulcot_bench.runner.jobs import by_critical_path, model_groups, plan_jobs
+from mulcot_bench.runner.launchers import LocalLauncher, SubmititLauncher, parse_launcher_args
 from mulcot_bench.runner.merge import merge_entries
 
 SECOND = """
@@ -93,6 +95,25 @@ def export(tmp: Path, where: str) -> dict[str, str]:
     return {p.name: p.read_text() for p in sorted(out.iterdir()) if p.is_file()}
 
 
+def assert_same_run(tmp: Path, where: str, single: Any, fanned: Any) -> None:
+    """The fanned-out run at ``tmp/where`` holds what the single-process run at ``tmp/single`` holds: entries,
+    records, predictions files, exported tables, the closing score tables on stdout; and it has a leaderboard."""
+    one, merged = results(tmp, "single"), results(tmp, where)
+    assert [comparable(e) for e in merged["entries"]] == [comparable(e) for e in one["entries"]]
+    assert [e["model"] for e in merged["entries"] if e["dataset"] == "second"] == [
+        "count-teacher", "count-assistant", "count-student", "count-rule",
+    ]  # fmt: skip
+    for key in ("datasets", "metrics", "failures", "reported", "bootstrap", "skipped"):
+        assert merged[key] == one[key], key
+    for entry in merged["entries"]:  # the predictions files came into the merged run folder, equal
+        rel = entry["predictions_file"]
+        fan_file = tmp / where / "runs" / "same" / rel
+        assert fan_file.read_text() == (tmp / "single" / "runs" / "same" / rel).read_text()
+    assert export(tmp, where) == export(tmp, "single")
+    assert (tmp / where / "reports" / "same" / "index.html").is_file()
+    assert fanned.stdout.split("\n", 2)[2] == single.stdout.split("\n", 2)[2]  # the score tables
+
+
 @pytest.mark.slow
 def test_submitit_local_fanout_equals_the_single_process_run(tmp_path: Path) -> None:
     pytest.importorskip("submitit")
@@ -119,19 +140,7 @@ def test_submitit_local_fanout_equals_the_single_process_run(tmp_path: Path) -> 
         assert (tmp_path / "fanned" / "runs" / "same" / "jobs" / job["name"] / "results.json").is_file()
     assert "launcher: job second.baselines done" in fanned.stderr and "4/4 jobs ended, 0 failed" in fanned.stderr
 
-    assert [comparable(e) for e in merged["entries"]] == [comparable(e) for e in one["entries"]]
-    assert [e["model"] for e in merged["entries"] if e["dataset"] == "second"] == [
-        "count-teacher", "count-assistant", "count-student", "count-rule",
-    ]  # fmt: skip
-    for key in ("datasets", "metrics", "failures", "reported", "bootstrap", "skipped"):
-        assert merged[key] == one[key], key
-    for entry in merged["entries"]:  # the predictions files came into the merged run folder, equal
-        rel = entry["predictions_file"]
-        fan_file = tmp_path / "fanned" / "runs" / "same" / rel
-        assert fan_file.read_text() == (tmp_path / "single" / "runs" / "same" / rel).read_text()
-    assert export(tmp_path, "fanned") == export(tmp_path, "single")
-    assert (tmp_path / "fanned" / "reports" / "same" / "index.html").is_file()
-    assert fanned.stdout.split("\n", 2)[2] == single.stdout.split("\n", 2)[2]  # the score tables
+    assert_same_run(tmp_path, "fanned", single, fanned)
 
     again = mulcot(tmp_path, "fanned", "--launcher", "submitit", "--launcher-arg", "cluster=local")  # same run id
     assert again.returncode == 0, again.stderr
@@ -139,6 +148,58 @@ def test_submitit_local_fanout_equals_the_single_process_run(tmp_path: Path) -> 
     assert {j["job_id"] for j in rerun["provenance"]["launcher"]["jobs"]}.isdisjoint(j["job_id"] for j in jobs)
     assert all(e["cached"] for e in rerun["entries"])
     assert [comparable(e) for e in rerun["entries"]] == [comparable(e) for e in one["entries"]]
+
+
+@pytest.mark.slow
+def test_jobs_above_one_fan_out_locally_taking_chains_apart_with_the_single_process_result(tmp_path: Path) -> None:
+    single = mulcot(tmp_path, "single")
+    assert single.returncode == 0, single.stderr
+    assert "launcher" not in single.stderr and results(tmp_path, "single")["provenance"]["launcher"] is None
+    two = mulcot(tmp_path, "two", "--jobs", "2")
+    assert two.returncode == 0, two.stderr
+    launcher = results(tmp_path, "two")["provenance"]["launcher"]
+    assert launcher["name"] == "local" and launcher["settings"] == {"max_parallel": "2"}
+    # the longest line of work first: each assistant's job, then the students that wait for it, then baselines
+    assert [j["name"] for j in launcher["jobs"]] == [
+        "synthetic.count-assistant", "second.count-assistant", "synthetic.count-student", "second.count-student",
+        "synthetic.baselines", "second.baselines",
+    ]  # fmt: skip
+    for job in launcher["jobs"]:
+        assert job["command"][job["command"].index("--jobs") + 1] == "1"  # a job runs in one process
+    lines = two.stderr.splitlines()
+    at = {m: next(i for i, line in enumerate(lines) if m in line) for m in (
+        "job synthetic.count-assistant done", "job synthetic.count-student started")}  # fmt: skip
+    assert at["job synthetic.count-assistant done"] < at["job synthetic.count-student started"]
+    assert_same_run(tmp_path, "two", single, two)
+
+
+def test_a_local_job_starts_after_those_it_waits_for_with_the_cores_shared_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")  # set by the user: kept
+    monkeypatch.setattr(launchers, "usable_cores", lambda: 4)
+    launcher = LocalLauncher(tmp_path / "logs", {"max_parallel": 2})
+    assert (launcher.max_parallel, launcher.threads) == (2, 2)
+    assert launcher.environment()["OMP_NUM_THREADS"] == "2" and launcher.environment()["MKL_NUM_THREADS"] == "3"
+    py = [sys.executable, "-c"]
+    first = launcher.submit("first", [*py, "import time; time.sleep(1); open('first.done', 'w')"], tmp_path)
+    then = launcher.submit("then", [*py, "import os; print(os.path.exists('first.done'))"], tmp_path, ("first",))
+    other = launcher.submit("other", [*py, "print('no wait')"], tmp_path)
+    assert launcher.started(first) and launcher.started(other) and not launcher.started(then)
+    while not all(launcher.finished(j) for j in (first, then, other)):
+        time.sleep(0.05)
+    assert then.log.read_text().strip() == "True"
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1"])
+def test_a_bad_jobs_value_is_one_line(tmp_path: Path, value: str) -> None:
+    cmd = [sys.executable, "-m", "mulcot_bench.cli", "run", "-d", "synthetic", "--jobs", value]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].endswith(f"--jobs {value!r} must be auto or a whole number of at "
+                                                         "least 1 (also MULCOT_BENCH_JOBS)")  # fmt: skip
+    assert not (tmp_path / "runs").exists()
 
 
 @pytest.mark.slow
@@ -150,9 +211,9 @@ def test_a_job_that_dies_is_a_failure_naming_it_and_its_log(tmp_path: Path) -> N
     assert done.returncode == 1, done.stderr
     merged = results(tmp_path, "local")
     status = {j["name"]: j["status"] for j in merged["provenance"]["launcher"]["jobs"]}
-    assert status == {
-        "synthetic.count-assistant": "done", "synthetic.baselines": "failed",
-        "second.count-assistant": "done", "second.baselines": "failed",
+    assert status == {  # the local launcher takes each chain apart: the student's job after its assistant's
+        "synthetic.count-assistant": "done", "synthetic.count-student": "done", "synthetic.baselines": "failed",
+        "second.count-assistant": "done", "second.count-student": "done", "second.baselines": "failed",
     }  # fmt: skip
     failed = [f for f in merged["failures"] if f["what"] == "job"]
     assert [(f["dataset"], f["model"]) for f in failed] == [("synthetic", "crash"), ("second", "crash")]
@@ -193,6 +254,19 @@ def test_model_groups_keep_each_chain_together() -> None:
         ("synthetic.tiny-vlm-assistant", ("tiny-vlm-student",)), ("synthetic.baselines", ("majority",)),
         ("twitter2015.tiny-vlm-assistant", ("tiny-vlm-student",)), ("twitter2015.baselines", ("majority",)),
     ]  # fmt: skip
+    chain = ["synthetic-teacher", "tiny-vlm-assistant", "tiny-vlm-student", "tiny-vlm-student-nokd", "majority"]
+    split = plan_jobs(registry, ["synthetic"], chain, split=True)  # the teacher and assistant, then each learner
+    assert [(j.name, j.models, j.after) for j in split] == [
+        ("synthetic.tiny-vlm-assistant", ("synthetic-teacher", "tiny-vlm-assistant"), ()),
+        ("synthetic.tiny-vlm-student", ("tiny-vlm-student",), ("synthetic.tiny-vlm-assistant",)),
+        ("synthetic.tiny-vlm-student-nokd", ("tiny-vlm-student-nokd",), ("synthetic.tiny-vlm-assistant",)),
+        ("synthetic.baselines", ("majority",), ()),
+    ]  # fmt: skip
+    alone = plan_jobs(registry, ["synthetic"], ["tiny-vlm-student", "tiny-vlm-student-nokd"], split=True)
+    assert [j.models for j in alone] == [("tiny-vlm-student", "tiny-vlm-student-nokd")]  # no assistant: kept whole
+    big = plan_jobs(registry, ["big"], ["majority"])
+    ordered = by_critical_path(registry, split + big, {"synthetic": 10, "big": 500})
+    assert [j.name for j in ordered][:2] == ["big.baselines", "synthetic.tiny-vlm-assistant"]
 
 
 def test_launcher_args_are_typed_and_bad_ones_named() -> None:

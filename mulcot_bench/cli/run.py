@@ -101,6 +101,15 @@ SHARED: list[Callable[[Any], Any]] = [
     ),
     mlflow_option,
     click.option(
+        "--jobs",
+        default="auto",
+        envvar="MULCOT_BENCH_JOBS",
+        show_default=True,
+        help="Processes side by side: auto (the usable CPU cores) or N; also MULCOT_BENCH_JOBS. Above 1 the run "
+        "is fanned out as local jobs (as --launcher local) whose threads share out the cores; 1 runs everything in "
+        "this process. The results are the same either way.",
+    ),
+    click.option(
         "--launcher",
         type=click.Choice(["local", "submitit"]),
         help="Fan the run out as one job per (dataset, model group) and merge their results: local (subprocesses "
@@ -138,7 +147,7 @@ SHARED: list[Callable[[Any], Any]] = [
 #: options a launcher's job does not repeat from the parent's command line: it sets them per job
 PER_JOB = frozenset(
     {"run_all", "models", "datasets", "no_train", "data_root", "runs_dir", "reports_dir", "cache_dir", "run_id",
-     "mlflow_uri", "launcher", "launcher_args", "no_report"}
+     "mlflow_uri", "launcher", "launcher_args", "no_report", "jobs"}
 )  # fmt: skip
 
 
@@ -186,6 +195,8 @@ def execute(models: list[str] | None, *, train: bool, **params: Any) -> None:
     if launcher_args and not launcher:
         raise UserError("--launcher-arg needs --launcher local or --launcher submitit")
     registry, options = run_options(models, train, params)
+    if not launcher and side_by_side(registry, options, parse_jobs(params["jobs"])):
+        launcher, launcher_args = "local", (f"max_parallel={parse_jobs(params['jobs'])}",)
     outcome = fan_out(registry, options, launcher, launcher_args) if launcher else run(registry, options)
     if not outcome.main:  # another rank of a data-parallel run: rank 0 prints and exports
         sys.exit(1 if outcome.results.failures else 0)
@@ -237,6 +248,31 @@ def dataset_options(
             if not spec.embedded:
                 out.setdefault(spec.name, {})["allow_missing_images"] = True
     return out
+
+
+def parse_jobs(value: str) -> int:
+    """``--jobs``: ``auto`` (the usable cores) or a positive whole number; anything else is one line naming it."""
+    from mulcot_bench.runner.launchers import usable_cores
+
+    if value.strip().lower() == "auto":
+        return usable_cores()
+    if not value.strip().isdigit() or int(value) < 1:
+        raise UserError(f"--jobs {value!r} must be auto or a whole number of at least 1 (also MULCOT_BENCH_JOBS)")
+    return int(value)
+
+
+def side_by_side(registry: Registry, options: RunOptions, jobs: int) -> bool:
+    """Whether the run goes out as local jobs: more than one process allowed, a single-process start (not a rank
+    of torchrun), and more than one job to run."""
+    from mulcot_bench.parallel.world import from_env
+    from mulcot_bench.runner.jobs import plan_jobs
+    from mulcot_bench.runner.orchestrate import check_selection
+
+    if jobs < 2 or from_env().size > 1:
+        return False
+    _, datasets, models = check_selection(registry, options)
+    names = [d.name for d in datasets]
+    return len(plan_jobs(registry, names, models, named=options.models is not None, split=True)) > 1
 
 
 def fan_out(registry: Registry, options: RunOptions, launcher: str, launcher_args: tuple[str, ...]) -> RunOutcome:

@@ -75,10 +75,12 @@ def mulcot_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def mulcot_env(monkeypatch: pytest.MonkeyPatch, mulcot_cache_dir: Path) -> Path:
     """One test's isolated environment: the Hugging Face hub offline, no plugins folder, blocked plugins or data
-    root from the environment, ``MULCOT_BENCH_CACHE`` at ``mulcot_cache_dir`` (returned)."""
+    root from the environment, ``MULCOT_BENCH_CACHE`` at ``mulcot_cache_dir`` (returned), and runs in one process
+    (``MULCOT_BENCH_JOBS=1``: a plugin under test and its output stay in the test's process)."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     for name in ISOLATED_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MULCOT_BENCH_CACHE", str(mulcot_cache_dir))
+    monkeypatch.setenv("MULCOT_BENCH_JOBS", "1")
     return mulcot_cache_dir

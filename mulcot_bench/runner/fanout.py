@@ -1,4 +1,5 @@
-"""``run --launcher``: the run fanned out as independent jobs, one ``mulcot-bench run`` per (dataset, model group).
+"""``run --launcher`` (and ``run --jobs N``): the run fanned out as independent jobs, one ``mulcot-bench run`` per
+(dataset, model group), or per chain step where the launcher honours dependencies (:mod:`~mulcot_bench.runner.jobs`).
 
 Every job shares the cache and writes its own run folder under ``<run folder>/jobs/<job>`` without a
 leaderboard; the parent waits (a line per finished job and every few seconds: jobs done, failed, ETA), merges
@@ -22,7 +23,7 @@ from mulcot_bench.redact import redact, redact_obj
 from mulcot_bench.reported import reported_entries
 from mulcot_bench.results import Failure, JobRecord, LauncherRecord, RunResults
 from mulcot_bench.runner.intake import take_in
-from mulcot_bench.runner.jobs import Job, plan_jobs
+from mulcot_bench.runner.jobs import Job, by_critical_path, plan_jobs
 from mulcot_bench.runner.launchers import Started, open_launcher, parse_launcher_args
 from mulcot_bench.runner.merge import (
     copy_predictions,
@@ -63,7 +64,7 @@ def job_command(job: Job, launch: Launch, options: RunOptions, jobs_dir: Path) -
     cmd += ["--cache-dir", str((options.cache_dir or default_cache_dir()).resolve())]
     if options.data_root is not None:
         cmd += ["--data-root", str(options.data_root.resolve())]
-    cmd += ["--runs-dir", str(jobs_dir.resolve()), "--run-id", job.name, "--no-report"]
+    cmd += ["--runs-dir", str(jobs_dir.resolve()), "--run-id", job.name, "--no-report", "--jobs", "1"]
     return cmd + ([] if options.train else ["--no-train"])
 
 
@@ -88,14 +89,16 @@ def _fanout(registry: Registry, options: RunOptions, launch: Launch) -> RunOutco
     run_dir.mkdir(parents=True, exist_ok=True)
     open_run_log(run_dir)
     jobs_dir = run_dir / JOBS_FOLDER
-    plan = plan_jobs(registry, running, models, named=options.models is not None)
+    plan = plan_jobs(registry, running, models, named=options.models is not None, split=launcher.honours_after)
+    if launcher.honours_after:  # the longest line of work first
+        plan = by_critical_path(registry, plan, {t.record.name: t.record.counts.get("train", 0) for t in taken})
     log(f"launcher {launcher.name}: {len(plan)} job(s): {', '.join(j.name for j in plan) or 'none'}")
     submitted: list[tuple[Job, Started]] = []
     try:
         for job in plan:
             (jobs_dir / job.name / "results.json").unlink(missing_ok=True)  # an earlier attempt's are not this one's
             command = job_command(job, launch, options, jobs_dir)
-            submitted.append((job, launcher.submit(job.name, command, Path.cwd())))
+            submitted.append((job, launcher.submit(job.name, command, Path.cwd(), job.after)))
         wait(launcher, [(s, jobs_dir / job.name / "results.json") for job, s in submitted])
     except KeyboardInterrupt:
         for _, s in submitted:
@@ -167,9 +170,13 @@ def wait(launcher: Any, jobs: list[tuple[Started, Path]]) -> None:
     :data:`LINE_EVERY` seconds (jobs ended, failed, ETA)."""
     start = last = time.monotonic()
     ended: set[str] = set()
+    seen: set[str] = set()
     failed = 0
     while len(ended) < len(jobs):
         for job, results in jobs:
+            if job.name not in seen and launcher.started(job):
+                seen.add(job.name)
+                log(f"launcher: job {job.name} started ({job.job_id})")
             if job.name in ended or not launcher.finished(job):
                 continue
             ended.add(job.name)

@@ -4,6 +4,10 @@ A model group is what must train together: a distillation chain (the teacher, an
 rationale-trained baselines that learn from that assistant's chains and logits) stays in one job; the baselines
 that learn from no chain share a job of their own. Every job of a dataset sees the same teacher (``--teacher``
 or the registry's first serving one), so the training set of each is the one a single process would use.
+
+A launcher that honours dependencies (``local``) takes a chain apart: the teachers and the assistant in one job,
+then each learner in a job of its own that starts once that job has ended (it loads the trained assistant from
+the shared cache), so a chain's students train side by side.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class Job:
     dataset: str
     group: str
     models: tuple[str, ...]
+    after: tuple[str, ...] = ()  # the names of the jobs that must end before this one starts
 
     @property
     def name(self) -> str:
@@ -62,11 +67,50 @@ def model_groups(registry: Registry, models: list[str]) -> dict[str, list[str]]:
     return {g: groups[g] for g in order}
 
 
-def plan_jobs(registry: Registry, datasets: list[str], models: list[str], named: bool = True) -> list[Job]:
+def plan_jobs(
+    registry: Registry, datasets: list[str], models: list[str], named: bool = True, split: bool = False
+) -> list[Job]:
     """Every (dataset, model group) job, datasets in run order; without ``-m`` (``named`` False) each dataset
-    takes only the models in its scope (:func:`~mulcot_bench.runner.selection.scoped`)."""
-    return [
-        Job(dataset, group, tuple(names))
-        for dataset in datasets
-        for group, names in model_groups(registry, scoped(registry, models, dataset, named)[0]).items()
-    ]
+    takes only the models in its scope (:func:`~mulcot_bench.runner.selection.scoped`). ``split``: each chain
+    taken apart (:func:`split_chain`), for a launcher that starts a job only after those it depends on."""
+    jobs: list[Job] = []
+    for dataset in datasets:
+        for group, names in model_groups(registry, scoped(registry, models, dataset, named)[0]).items():
+            jobs += split_chain(registry, dataset, group, names) if split else [Job(dataset, group, tuple(names))]
+    return jobs
+
+
+def split_chain(registry: Registry, dataset: str, group: str, names: list[str]) -> list[Job]:
+    """A chain group as jobs: its teachers and assistant, then each learner on its own after them. A group whose
+    assistant is not selected stays whole (each learner alone would train the assistant again)."""
+    head = [n for n in names if registry.model(n).card.role in ("teacher", "assistant")]
+    if group not in names or len(head) == len(names):
+        return [Job(dataset, group, tuple(names))]
+    first = Job(dataset, group, tuple(head))
+    return [first, *(Job(dataset, n, (n,), after=(first.name,)) for n in names if n not in head)]
+
+
+#: relative cost per training item of a job, by the heaviest role in it (an assistant trains several members and
+#: writes chains; a learner one member; baselines are cheap)
+ROLE_COST = {"assistant": 3.0, "student": 2.0}
+
+
+def by_critical_path(registry: Registry, jobs: list[Job], train_sizes: dict[str, int]) -> list[Job]:
+    """The jobs longest chain of work first (a job's estimated cost plus the longest line of jobs waiting on
+    it), so the run's longest line starts early and short jobs fill the gaps; ties keep plan order. Costs are
+    rough (training items x :data:`ROLE_COST`), only the order depends on them."""
+
+    def cost(job: Job) -> float:
+        roles = [registry.model(m).card.role for m in job.models]
+        weight = max((ROLE_COST.get(r, 1.0) for r in roles), default=1.0)
+        return weight * max(1, train_sizes.get(job.dataset, 1))
+
+    after = {j.name: [k for k in jobs if j.name in k.after] for j in jobs}
+    memo: dict[str, float] = {}
+
+    def line(job: Job) -> float:
+        if job.name not in memo:
+            memo[job.name] = cost(job) + max((line(k) for k in after[job.name]), default=0.0)
+        return memo[job.name]
+
+    return sorted(jobs, key=line, reverse=True)

@@ -29,7 +29,17 @@ SUBMITIT_KEYS: dict[str, Callable[[str], Any]] = {
     "nodes": int,
     "tasks_per_node": int,
 }
-LOCAL_KEYS: dict[str, Callable[[str], Any]] = {"max_parallel": int}
+LOCAL_KEYS: dict[str, Callable[[str], Any]] = {"max_parallel": int, "threads": int}
+#: the variables that set a job's thread count (torch's intra-op pool, OpenMP, BLAS); a variable the user set wins
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the platform says, else the CPU count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 SUBMITIT_MISSING = "--launcher submitit needs the submitit package: pip install 'mulcot-bench[launcher]'"
 
 
@@ -67,33 +77,53 @@ def parse_launcher_args(name: str, items: tuple[str, ...] | list[str]) -> dict[s
 
 
 class LocalLauncher:
-    """Each job a subprocess of this one, at most ``max_parallel`` at a time (default: the CPU count)."""
+    """Each job a subprocess of this one, at most ``max_parallel`` at a time (default: the usable cores), each
+    with ``threads`` threads (default: the cores shared out, at least one), so together they fill the cores
+    without oversubscribing them. A job waits in submission order until the jobs it comes ``after`` have ended."""
 
     name = "local"
+    honours_after = True
 
     def __init__(self, folder: Path, settings: dict[str, Any]) -> None:
         self.folder = folder
-        self.max_parallel = max(1, int(settings.get("max_parallel") or os.cpu_count() or 1))
+        self.max_parallel = max(1, int(settings.get("max_parallel") or usable_cores()))
+        self.threads = max(1, int(settings.get("threads") or usable_cores() // self.max_parallel))
         self.waiting: list[Started] = []
         self.running: list[Started] = []
+        self.ended: set[str] = set()
 
-    def submit(self, name: str, command: list[str], cwd: Path) -> Started:
+    def submit(self, name: str, command: list[str], cwd: Path, after: tuple[str, ...] = ()) -> Started:
         self.folder.mkdir(parents=True, exist_ok=True)
-        job = Started(name, command, None, self.folder / f"{name}.log", handle={"cwd": cwd})
+        job = Started(name, command, None, self.folder / f"{name}.log", handle={"cwd": cwd, "after": after})
         self.waiting.append(job)
         self._start()
         return job
 
+    def environment(self) -> dict[str, str]:
+        """A job's environment: this one's, with the thread variables set where the user has not set them."""
+        return {**{v: str(self.threads) for v in THREAD_VARIABLES}, **os.environ}
+
     def _start(self) -> None:
-        self.running = [j for j in self.running if j.handle.poll() is None]
-        while self.waiting and len(self.running) < self.max_parallel:
-            job = self.waiting.pop(0)
+        for job in self.running:
+            if job.handle.poll() is not None:
+                self.ended.add(job.name)
+        self.running = [j for j in self.running if j.name not in self.ended]
+        while len(self.running) < self.max_parallel:
+            ready = [j for j in self.waiting if self.ended.issuperset(j.handle["after"])]
+            if not ready:
+                return
+            job = ready[0]
+            self.waiting.remove(job)
             with job.log.open("wb") as out:  # the child keeps its own copy of the descriptor
                 job.handle = subprocess.Popen(
-                    job.command, cwd=job.handle["cwd"], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-                )
+                    job.command, cwd=job.handle["cwd"], stdout=out, stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL, env=self.environment(),
+                )  # fmt: skip
             job.job_id = f"pid {job.handle.pid}"
             self.running.append(job)
+
+    def started(self, job: Started) -> bool:
+        return job.job_id is not None
 
     def finished(self, job: Started) -> bool:
         self._start()
@@ -128,10 +158,15 @@ class SubmititLauncher:
             first = (str(exc).splitlines() or [type(exc).__name__])[0]
             raise UserError(f"--launcher-arg: submitit refused the settings: {first}") from None
 
-    def submit(self, name: str, command: list[str], cwd: Path) -> Started:
+    honours_after = False  # its jobs start as the cluster schedules them: chains stay whole (see runner.jobs)
+
+    def submit(self, name: str, command: list[str], cwd: Path, after: tuple[str, ...] = ()) -> Started:
         self.executor.update_parameters(name=name)
         handle = self.executor.submit(self.submitit.helpers.CommandFunction(command, cwd=cwd, verbose=True))
         return Started(name, command, str(handle.job_id), Path(handle.paths.stderr), handle)
+
+    def started(self, job: Started) -> bool:
+        return True  # submitted to the cluster: when it starts is the scheduler's
 
     def finished(self, job: Started) -> bool:
         try:
