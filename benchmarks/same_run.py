@@ -6,7 +6,9 @@ Used to show that a restructuring left results unchanged: run ``mulcot-bench run
 ``--run-id`` and an empty cache on both commits, then compare. Normalised before comparing: the run's
 start/finish times, package and plugin versions, the git commit and the command (provenance), each
 stage's wall time and peak memory, the journal's "at" stamps, the cache folder in checkpoint paths, and in HTML
-the same values where they are printed. ``run.log`` (times and progress lines) is not compared.
+the same values where they are printed. ``run.log`` (times and progress lines) is not compared, nor how the run
+was carried out: a fanned-out run's ``provenance.launcher`` record and its ``jobs/`` and ``launcher/`` folders
+(so a ``--jobs 1`` run compares with a ``--jobs 2`` one).
 Exit 0 when everything else is identical; otherwise the first differing lines of each file.
 
 ``--float-noise REL`` also accepts files whose only differences are numbers within a relative ``REL`` of each
@@ -45,13 +47,16 @@ HTML_TIMES = (
 CACHE_PREFIX = re.compile(r"^.*?(?=artifacts/)")
 #: files that log how a run went (times, progress lines), not what it found: listed, not compared
 LOGS = ("run.log",)
+#: a fanned-out run's working folders (each job's own run folder, the launcher's logs of the jobs)
+HOW_FOLDERS = ("jobs", "launcher")
+HOW_KEYS = {"launcher"}  # provenance: the launcher and its jobs (None in one process)
 
 
 def scrub(value: Any) -> Any:
     """A JSON value with times and versions replaced by placeholders (key order kept)."""
     if isinstance(value, dict):
-        return {k: "<t>" if TIME_KEY.search(k) else "<v>" if k in VERSION_KEYS else _checkpoint(v) if k == "checkpoint"
-                else scrub(v) for k, v in value.items()}  # fmt: skip
+        return {k: "<t>" if TIME_KEY.search(k) else "<v>" if k in VERSION_KEYS else "<how>" if k in HOW_KEYS
+                else _checkpoint(v) if k == "checkpoint" else scrub(v) for k, v in value.items()}  # fmt: skip
     if isinstance(value, list):
         return [scrub(v) for v in value]
     return value
@@ -91,10 +96,17 @@ def within_noise(left: list[str], right: list[str], rel: float) -> float | None:
     return worst
 
 
+def compared_files(folder: Path) -> set[Path]:
+    """The files of a run or report folder that say what it found (not its logs or a fan-out's working files)."""
+    return {
+        p.relative_to(folder) for p in folder.rglob("*")
+        if p.is_file() and p.name not in LOGS and p.relative_to(folder).parts[0] not in HOW_FOLDERS
+    }  # fmt: skip
+
+
 def compare(a: Path, b: Path, noise: float = 0.0) -> list[str]:
     """Problems found between two folders: files only on one side, files whose normal text differs."""
-    files_a = {p.relative_to(a) for p in a.rglob("*") if p.is_file() and p.name not in LOGS}
-    files_b = {p.relative_to(b) for p in b.rglob("*") if p.is_file() and p.name not in LOGS}
+    files_a, files_b = compared_files(a), compared_files(b)
     problems = [f"only in {a}: {p}" for p in sorted(files_a - files_b)]
     problems += [f"only in {b}: {p}" for p in sorted(files_b - files_a)]
     same, noisy = 0, []

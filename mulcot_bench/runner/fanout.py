@@ -166,8 +166,8 @@ def collect(
 
 
 def wait(launcher: Any, jobs: list[tuple[Started, Path]]) -> None:
-    """Until every job has ended: a line as each ends (did it write its ``results.json``?) and every
-    :data:`LINE_EVERY` seconds (jobs ended, failed, ETA)."""
+    """Until every job has ended: a line as each starts and ends (did it write its ``results.json``?) and every
+    :data:`LINE_EVERY` seconds (jobs ended, failed, ETA; each running job's latest progress line)."""
     start = last = time.monotonic()
     ended: set[str] = set()
     seen: set[str] = set()
@@ -190,8 +190,23 @@ def wait(launcher: Any, jobs: list[tuple[Started, Path]]) -> None:
         if len(ended) < len(jobs) and now - last >= LINE_EVERY:
             last = now
             log("launcher: " + _progress(len(ended), failed, len(jobs), now - start))
+            for job, _ in jobs:
+                if job.name in seen and job.name not in ended and (said := latest_line(job.log)):
+                    log(f"launcher:   {job.name}: {said}")
         if len(ended) < len(jobs):
             time.sleep(POLL_SECONDS)
+
+
+def latest_line(path: Path, tail: int = 4096) -> str:
+    """The last progress line a job wrote to its log (a bar's last state), shortened; empty when none yet."""
+    try:
+        with path.open("rb") as f:
+            f.seek(max(0, f.seek(0, 2) - tail))
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    lines = [part.strip() for part in text.replace("\r", "\n").splitlines() if part.strip()]
+    return lines[-1][:160] if lines else ""
 
 
 def _progress(done: int, failed: int, total: int, elapsed: float) -> str:
