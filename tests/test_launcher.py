@@ -172,6 +172,13 @@ def test_jobs_above_one_fan_out_locally_taking_chains_apart_with_the_single_proc
     assert at["job synthetic.count-assistant done"] < at["job synthetic.count-student started"]
     assert_same_run(tmp_path, "two", single, two)
 
+    again = mulcot(tmp_path, "two", "--jobs", "2", "--run-id", "again")  # every job has its receipt: one process
+    assert again.returncode == 0, again.stderr
+    assert "every one of its 6 jobs ran to the end before on this cache: one process" in again.stderr
+    rerun = json.loads((tmp_path / "two" / "runs" / "again" / "results.json").read_text())
+    assert rerun["provenance"]["launcher"] is None and all(e["cached"] for e in rerun["entries"])
+    assert [comparable(e) for e in rerun["entries"]] == [comparable(e) for e in results(tmp_path, "single")["entries"]]
+
 
 def test_a_local_job_starts_after_those_it_waits_for_with_the_cores_shared_out(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -263,16 +263,25 @@ def parse_jobs(value: str) -> int:
 
 def side_by_side(registry: Registry, options: RunOptions, jobs: int) -> bool:
     """Whether the run goes out as local jobs: more than one process allowed, a single-process start (not a rank
-    of torchrun), and more than one job to run."""
+    of torchrun), more than one job to run, and not every job run to the end before on this cache (then one
+    process is faster: see :func:`~mulcot_bench.runner.fanout.all_received`)."""
     from mulcot_bench.parallel.world import from_env
+    from mulcot_bench.runner.fanout import Launch, all_received
     from mulcot_bench.runner.jobs import plan_jobs
     from mulcot_bench.runner.orchestrate import check_selection
+    from mulcot_bench.runner.pipeline import log
 
     if jobs < 2 or from_env().size > 1:
         return False
-    _, datasets, models = check_selection(registry, options)
-    names = [d.name for d in datasets]
-    return len(plan_jobs(registry, names, models, named=options.models is not None, split=True)) > 1
+    data_root, datasets, models = check_selection(registry, options)
+    names = [d.name for d in datasets if d.embedded or d.locate(data_root) is not None]  # present: may run
+    plan = plan_jobs(registry, names, models, named=options.models is not None, split=True)
+    if len(plan) < 2:
+        return False
+    if all_received(plan, Launch("local", [], job_args()), options):
+        log(f"run: every one of its {len(plan)} jobs ran to the end before on this cache: one process")
+        return False
+    return True
 
 
 def fan_out(registry: Registry, options: RunOptions, launcher: str, launcher_args: tuple[str, ...]) -> RunOutcome:

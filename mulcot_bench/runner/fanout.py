@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mulcot_bench.cache import Cache, key
 from mulcot_bench.console.logs import open_run_log, run_log
 from mulcot_bench.paths import default_cache_dir, safe_name
 from mulcot_bench.plugin.registry import Registry
@@ -23,7 +24,7 @@ from mulcot_bench.redact import redact, redact_obj
 from mulcot_bench.reported import reported_entries
 from mulcot_bench.results import Failure, JobRecord, LauncherRecord, RunResults
 from mulcot_bench.runner.intake import take_in
-from mulcot_bench.runner.jobs import Job, by_critical_path, plan_jobs
+from mulcot_bench.runner.jobs import Job, by_critical_path, job_cost, plan_jobs
 from mulcot_bench.runner.launchers import Started, open_launcher, parse_launcher_args
 from mulcot_bench.runner.merge import (
     copy_predictions,
@@ -42,6 +43,8 @@ from mulcot_bench.runner.selection import OUT_OF_SCOPE, note_out_of_scope, scope
 from mulcot_bench.scoring.scorer import Scorer
 
 POLL_SECONDS = 1.0
+#: the cache namespace of job receipts: a job's slice ran to the end, with no failure, on this cache
+RECEIPTS = "job-receipt"
 JOBS_FOLDER = "jobs"  # <run folder>/jobs/<job>: each job's own run folder
 LOGS_FOLDER = "launcher"  # <run folder>/launcher: the launcher's logs of the jobs
 
@@ -68,6 +71,24 @@ def job_command(job: Job, launch: Launch, options: RunOptions, jobs_dir: Path) -
     return cmd + ([] if options.train else ["--no-train"])
 
 
+def receipt_key(job: Job, launch: Launch, options: RunOptions) -> str:
+    """What a job's receipt is filed under: its slice, the options it repeats, the data root, the version."""
+    from mulcot_bench import __version__
+
+    return key(job.dataset, list(job.models), launch.job_args, str(options.data_root), options.train, __version__)
+
+
+def all_received(plan: list[Job], launch: Launch, options: RunOptions) -> bool:
+    """Whether every job of ``plan`` ran to the end before on this cache: then the run has little left to
+    compute, and one process does it faster than starting the jobs. Only the way of running depends on this,
+    never a result (a stale receipt costs time, not correctness)."""
+    cache = Cache(options.cache_dir or default_cache_dir())
+    try:
+        return all(cache.get(RECEIPTS, receipt_key(job, launch, options)) for job in plan)
+    finally:
+        cache.close()
+
+
 def run_fanout(registry: Registry, options: RunOptions, launch: Launch) -> RunOutcome:
     """Run every (dataset, model group) job through the launcher, wait, merge and render; see the module."""
     with run_log():
@@ -90,8 +111,9 @@ def _fanout(registry: Registry, options: RunOptions, launch: Launch) -> RunOutco
     open_run_log(run_dir)
     jobs_dir = run_dir / JOBS_FOLDER
     plan = plan_jobs(registry, running, models, named=options.models is not None, split=launcher.honours_after)
+    sizes = {t.record.name: t.record.counts.get("train", 0) for t in taken}
     if launcher.honours_after:  # the longest line of work first
-        plan = by_critical_path(registry, plan, {t.record.name: t.record.counts.get("train", 0) for t in taken})
+        plan = by_critical_path(registry, plan, sizes)
     log(f"launcher {launcher.name}: {len(plan)} job(s): {', '.join(j.name for j in plan) or 'none'}")
     submitted: list[tuple[Job, Started]] = []
     try:
@@ -99,12 +121,15 @@ def _fanout(registry: Registry, options: RunOptions, launch: Launch) -> RunOutco
             (jobs_dir / job.name / "results.json").unlink(missing_ok=True)  # an earlier attempt's are not this one's
             command = job_command(job, launch, options, jobs_dir)
             submitted.append((job, launcher.submit(job.name, command, Path.cwd(), job.after)))
-        wait(launcher, [(s, jobs_dir / job.name / "results.json") for job, s in submitted])
+        wait(launcher, [(s, jobs_dir / job.name / "results.json", job_cost(registry, job, sizes))
+                        for job, s in submitted])  # fmt: skip
     except KeyboardInterrupt:
         for _, s in submitted:
             launcher.cancel(s)
         raise
     parts, records, own = collect(launcher, submitted, jobs_dir, run_dir)
+    file_receipts([job for (job, _), r in zip(submitted, records, strict=True) if r.status == "done"], parts,
+                  launch, options)  # fmt: skip
     provenance = run_provenance(registry, options, started.isoformat())
     provenance.launcher = LauncherRecord(name=launcher.name, settings={k: str(v) for k, v in settings.items()},
                                          jobs=records)  # fmt: skip
@@ -131,6 +156,19 @@ def _fanout(registry: Registry, options: RunOptions, launch: Launch) -> RunOutco
     results = RunResults.model_validate(redact_obj(results.model_dump(mode="json")))
     results.write(run_dir)
     return RunOutcome(run_dir, results, render(run_dir, options))
+
+
+def file_receipts(done: list[Job], parts: list[RunResults], launch: Launch, options: RunOptions) -> None:
+    """A receipt in the cache for each job that wrote results without a failure (see :func:`all_received`);
+    ``parts``: the results of the ``done`` jobs, in the same order."""
+    clean = [job for job, part in zip(done, parts, strict=True) if not part.failures]
+    if not clean:
+        return
+    cache = Cache(options.cache_dir or default_cache_dir())
+    try:
+        cache.put_many(RECEIPTS, {receipt_key(job, launch, options): {"job": job.name} for job in clean})
+    finally:
+        cache.close()
 
 
 def collect(
@@ -165,32 +203,35 @@ def collect(
     return parts, records, own
 
 
-def wait(launcher: Any, jobs: list[tuple[Started, Path]]) -> None:
+def wait(launcher: Any, jobs: list[tuple[Started, Path, float]]) -> None:
     """Until every job has ended: a line as each starts and ends (did it write its ``results.json``?) and every
-    :data:`LINE_EVERY` seconds (jobs ended, failed, ETA; each running job's latest progress line)."""
+    :data:`LINE_EVERY` seconds (jobs ended, failed, ETA; each running job's latest progress line). The ETA weighs
+    each job by its estimated cost (the third item; :func:`~mulcot_bench.runner.jobs.job_cost`)."""
     start = last = time.monotonic()
     ended: set[str] = set()
     seen: set[str] = set()
     failed = 0
+    total = sum(cost for _, _, cost in jobs)
+    done = 0.0
     while len(ended) < len(jobs):
-        for job, results in jobs:
+        for job, results, cost in jobs:
             if job.name not in seen and launcher.started(job):
                 seen.add(job.name)
                 log(f"launcher: job {job.name} started ({job.job_id})")
             if job.name in ended or not launcher.finished(job):
                 continue
             ended.add(job.name)
+            done += cost
             ok = results.is_file()
             failed += not ok
             said = "done" if ok else f"FAILED (no results; see {job.log})"
-            log(
-                f"launcher: job {job.name} {said}; {_progress(len(ended), failed, len(jobs), time.monotonic() - start)}"
-            )
+            elapsed = time.monotonic() - start
+            log(f"launcher: job {job.name} {said}; {_progress(len(ended), failed, len(jobs), elapsed, done / total)}")
         now = time.monotonic()
         if len(ended) < len(jobs) and now - last >= LINE_EVERY:
             last = now
-            log("launcher: " + _progress(len(ended), failed, len(jobs), now - start))
-            for job, _ in jobs:
+            log("launcher: " + _progress(len(ended), failed, len(jobs), now - start, done / total))
+            for job, _, _ in jobs:
                 if job.name in seen and job.name not in ended and (said := latest_line(job.log)):
                     log(f"launcher:   {job.name}: {said}")
         if len(ended) < len(jobs):
@@ -209,6 +250,7 @@ def latest_line(path: Path, tail: int = 4096) -> str:
     return lines[-1][:160] if lines else ""
 
 
-def _progress(done: int, failed: int, total: int, elapsed: float) -> str:
-    left = eta(done, total, elapsed)
-    return f"{done}/{total} jobs ended, {failed} failed, {duration(elapsed)}" + (f", ETA {left}" if left else "")
+def _progress(ended: int, failed: int, total: int, elapsed: float, share: float) -> str:
+    """Jobs ended and failed of ``total``, the time so far, and the ETA from the ``share`` of the cost done."""
+    left = eta(share, 1.0, elapsed)
+    return f"{ended}/{total} jobs ended, {failed} failed, {duration(elapsed)}" + (f", ETA {left}" if left else "")

@@ -95,22 +95,24 @@ def split_chain(registry: Registry, dataset: str, group: str, names: list[str]) 
 ROLE_COST = {"assistant": 3.0, "student": 2.0}
 
 
+def job_cost(registry: Registry, job: Job, train_sizes: dict[str, int]) -> float:
+    """A job's rough cost: its dataset's training items x :data:`ROLE_COST` of its heaviest role (1 otherwise)."""
+    roles = [registry.model(m).card.role for m in job.models]
+    return max((ROLE_COST.get(r, 1.0) for r in roles), default=1.0) * max(1, train_sizes.get(job.dataset, 1))
+
+
 def by_critical_path(registry: Registry, jobs: list[Job], train_sizes: dict[str, int]) -> list[Job]:
     """The jobs longest chain of work first (a job's estimated cost plus the longest line of jobs waiting on
     it), so the run's longest line starts early and short jobs fill the gaps; ties keep plan order. Costs are
     rough (training items x :data:`ROLE_COST`), only the order depends on them."""
 
-    def cost(job: Job) -> float:
-        roles = [registry.model(m).card.role for m in job.models]
-        weight = max((ROLE_COST.get(r, 1.0) for r in roles), default=1.0)
-        return weight * max(1, train_sizes.get(job.dataset, 1))
-
+    cost = {j.name: job_cost(registry, j, train_sizes) for j in jobs}
     after = {j.name: [k for k in jobs if j.name in k.after] for j in jobs}
     memo: dict[str, float] = {}
 
     def line(job: Job) -> float:
         if job.name not in memo:
-            memo[job.name] = cost(job) + max((line(k) for k in after[job.name]), default=0.0)
+            memo[job.name] = cost[job.name] + max((line(k) for k in after[job.name]), default=0.0)
         return memo[job.name]
 
     return sorted(jobs, key=line, reverse=True)
