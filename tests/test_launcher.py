@@ -166,10 +166,19 @@ def test_jobs_above_one_fan_out_locally_taking_chains_apart_with_the_single_proc
     ]  # fmt: skip
     for job in launcher["jobs"]:
         assert job["command"][job["command"].index("--jobs") + 1] == "1"  # a job runs in one process
+    commands = {j["name"]: j["command"] for j in launcher["jobs"]}
+    assert "--no-teacher-row" not in commands["synthetic.count-assistant"]  # the teacher's row: one job's
+    assert all("--no-teacher-row" in commands[j] for j in ("synthetic.count-student", "second.baselines"))
+    student = json.loads((tmp_path / "two" / "runs" / "same" / "jobs" / "synthetic.count-student" / "results.json")
+                         .read_text())  # fmt: skip
+    assert [e["model"] for e in student["entries"]] == ["count-student"]  # its teacher served, unscored
     lines = two.stderr.splitlines()
     at = {m: next(i for i, line in enumerate(lines) if m in line) for m in (
         "job synthetic.count-assistant done", "job synthetic.count-student started")}  # fmt: skip
     assert at["job synthetic.count-assistant done"] < at["job synthetic.count-student started"]
+    spans = [line for line in lines if "from its first job's start to its last one's end" in line]
+    assert [line.split("[")[1].split("]")[0] for line in spans] == ["synthetic", "second"]  # each dataset's wall time
+    assert "synthetic.count-assistant " in spans[0] and "synthetic.baselines " in spans[0]
     assert_same_run(tmp_path, "two", single, two)
 
     again = mulcot(tmp_path, "two", "--jobs", "2", "--run-id", "again")  # every job has its receipt: one process

@@ -126,6 +126,12 @@ SHARED: list[Callable[[Any], Any]] = [
     ),
     click.option("--no-report", is_flag=True, hidden=True, help="Write results.json only (a launcher's job)."),
     click.option(
+        "--teacher-row/--no-teacher-row",
+        default=True,
+        hidden=True,
+        help="--no-teacher-row: the teacher serves but has no row (a launcher's job whose dataset has it in another).",
+    ),
+    click.option(
         "--device",
         type=click.Choice(["auto", "cpu", "cuda"]),
         default="auto",
@@ -147,7 +153,8 @@ SHARED: list[Callable[[Any], Any]] = [
 #: options a launcher's job does not repeat from the parent's command line: it sets them per job
 PER_JOB = frozenset(
     {"run_all", "models", "datasets", "no_train", "data_root", "runs_dir", "reports_dir", "cache_dir", "run_id",
-     "mlflow_uri", "launcher", "launcher_args", "no_report", "jobs"}
+     "mlflow_uri", "launcher", "launcher_args", "no_report", "jobs",
+     "teacher_row"}
 )  # fmt: skip
 
 

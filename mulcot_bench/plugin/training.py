@@ -8,6 +8,7 @@ The documented sub-facade of :mod:`mulcot_bench.plugin` for models that train wi
 * the KD loss (:mod:`mulcot_bench.training.losses`): :func:`kd_loss` and :func:`kd_terms` (the loss and its parts),
   the KD masks ``MASKS``, :class:`HiddenProjection` (hidden-state KD) and :class:`TopK` (top-k assistant logits);
 * cached assistant logits (:mod:`mulcot_bench.training.cached`): :func:`build_cache` and :class:`CachedLogits`;
+* :func:`torch_threads` (:mod:`mulcot_bench.training.threads`): a block on the thread count the card states;
 * across the processes of a data-parallel fit (:mod:`mulcot_bench.parallel`): :func:`world_size` and
   :func:`sharded_map` (a function over this rank's share of the items, gathered in order on every rank; the
   results travel as JSON).
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from mulcot_bench.parallel.world import world_size
     from mulcot_bench.training.cached import CachedLogits, build_cache
     from mulcot_bench.training.losses import MASKS, HiddenProjection, TopK, kd_loss, kd_terms
+    from mulcot_bench.training.threads import torch_threads
     from mulcot_bench.training.trainer import TrainerConfig, TrainTask, dev_scores, fit
 
 #: every name, as ``from MODULE import NAME``, loaded on first use
@@ -38,6 +40,7 @@ _LAZY = {
     "HiddenProjection": "mulcot_bench.training.losses",
     "TopK": "mulcot_bench.training.losses",
     "CachedLogits": "mulcot_bench.training.cached",
+    "torch_threads": "mulcot_bench.training.threads",
     "build_cache": "mulcot_bench.training.cached",
     "sharded_map": "mulcot_bench.parallel.collect",
     "world_size": "mulcot_bench.parallel.world",
@@ -56,6 +59,7 @@ __all__ = [
     "kd_loss",
     "kd_terms",
     "sharded_map",
+    "torch_threads",
     "world_size",
 ]
 

@@ -68,7 +68,7 @@ def job_command(job: Job, launch: Launch, options: RunOptions, jobs_dir: Path) -
     if options.data_root is not None:
         cmd += ["--data-root", str(options.data_root.resolve())]
     cmd += ["--runs-dir", str(jobs_dir.resolve()), "--run-id", job.name, "--no-report", "--jobs", "1"]
-    return cmd + ([] if options.train else ["--no-train"])
+    return cmd + ([] if options.train else ["--no-train"]) + ([] if job.teacher_row else ["--no-teacher-row"])
 
 
 def receipt_key(job: Job, launch: Launch, options: RunOptions) -> str:
@@ -121,8 +121,9 @@ def _fanout(registry: Registry, options: RunOptions, launch: Launch) -> RunOutco
             (jobs_dir / job.name / "results.json").unlink(missing_ok=True)  # an earlier attempt's are not this one's
             command = job_command(job, launch, options, jobs_dir)
             submitted.append((job, launcher.submit(job.name, command, Path.cwd(), job.after)))
-        wait(launcher, [(s, jobs_dir / job.name / "results.json", job_cost(registry, job, sizes))
-                        for job, s in submitted])  # fmt: skip
+        spans = wait(launcher, [(s, jobs_dir / job.name / "results.json", job_cost(registry, job, sizes))
+                                for job, s in submitted])  # fmt: skip
+        log_spans([job for job, _ in submitted], spans)
     except KeyboardInterrupt:
         for _, s in submitted:
             launcher.cancel(s)
@@ -203,11 +204,13 @@ def collect(
     return parts, records, own
 
 
-def wait(launcher: Any, jobs: list[tuple[Started, Path, float]]) -> None:
+def wait(launcher: Any, jobs: list[tuple[Started, Path, float]]) -> dict[str, tuple[float, float]]:
     """Until every job has ended: a line as each starts and ends (did it write its ``results.json``?) and every
     :data:`LINE_EVERY` seconds (jobs ended, failed, ETA; each running job's latest progress line). The ETA weighs
-    each job by its estimated cost (the third item; :func:`~mulcot_bench.runner.jobs.job_cost`)."""
+    each job by its estimated cost (the third item; :func:`~mulcot_bench.runner.jobs.job_cost`). Returns each
+    job's (start, end) in seconds from the first submission, as seen while polling."""
     start = last = time.monotonic()
+    spans: dict[str, tuple[float, float]] = {}
     ended: set[str] = set()
     seen: set[str] = set()
     failed = 0
@@ -217,10 +220,12 @@ def wait(launcher: Any, jobs: list[tuple[Started, Path, float]]) -> None:
         for job, results, cost in jobs:
             if job.name not in seen and launcher.started(job):
                 seen.add(job.name)
+                spans[job.name] = (time.monotonic() - start, 0.0)
                 log(f"launcher: job {job.name} started ({job.job_id})")
             if job.name in ended or not launcher.finished(job):
                 continue
             ended.add(job.name)
+            spans[job.name] = (spans.get(job.name, (0.0, 0.0))[0], time.monotonic() - start)
             done += cost
             ok = results.is_file()
             failed += not ok
@@ -236,6 +241,19 @@ def wait(launcher: Any, jobs: list[tuple[Started, Path, float]]) -> None:
                     log(f"launcher:   {job.name}: {said}")
         if len(ended) < len(jobs):
             time.sleep(POLL_SECONDS)
+    return spans
+
+
+def log_spans(plan: list[Job], spans: dict[str, tuple[float, float]]) -> None:
+    """Per dataset, a line with the wall time from its first job's start to its last job's end, and each job's."""
+    for dataset in dict.fromkeys(job.dataset for job in plan):
+        mine = [(job.name, spans[job.name]) for job in plan if job.dataset == dataset and job.name in spans]
+        if not mine:
+            continue
+        first, last = min(a for _, (a, _) in mine), max(b for _, (_, b) in mine)
+        each = ", ".join(f"{name} {duration(b - a)}" for name, (a, b) in mine)
+        log(f"launcher: [{dataset}] {duration(last - first)} from its first job's start to its last one's end "
+            f"({duration(first)} to {duration(last)} into the run): {each}")
 
 
 def latest_line(path: Path, tail: int = 4096) -> str:

@@ -12,7 +12,7 @@ the shared cache), so a chain's students train side by side.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mulcot_bench.paths import safe_name
 from mulcot_bench.plugin.registry import Registry
@@ -35,6 +35,7 @@ class Job:
     group: str
     models: tuple[str, ...]
     after: tuple[str, ...] = ()  # the names of the jobs that must end before this one starts
+    teacher_row: bool = True  # False: the dataset's teacher row is another job's (this one's teacher only serves)
 
     @property
     def name(self) -> str:
@@ -75,8 +76,11 @@ def plan_jobs(
     taken apart (:func:`split_chain`), for a launcher that starts a job only after those it depends on."""
     jobs: list[Job] = []
     for dataset in datasets:
+        mine: list[Job] = []
         for group, names in model_groups(registry, scoped(registry, models, dataset, named)[0]).items():
-            jobs += split_chain(registry, dataset, group, names) if split else [Job(dataset, group, tuple(names))]
+            mine += split_chain(registry, dataset, group, names) if split else [Job(dataset, group, tuple(names))]
+        # the first job (the first chain's, with the selected teachers) writes the teacher's row, the others not
+        jobs += [job if i == 0 else replace(job, teacher_row=False) for i, job in enumerate(mine)]
     return jobs
 
 

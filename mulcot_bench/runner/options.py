@@ -36,6 +36,7 @@ class RunOptions:
     checkpoints: dict[str, Path] = field(default_factory=dict)  # model -> folder its save() wrote (not trained)
     train: bool = True  # False (``eval``, ``run --no-train``): a trainable model without a checkpoint is refused
     report: bool = True  # False (``--no-report``, a launcher's job): write results.json, render no leaderboard
+    teacher_row: bool = True  # False (``--no-teacher-row``, a launcher's job but one): the teacher serves, unscored
     device: str = "auto"  # data-parallel runs: cpu (gloo), cuda (nccl), auto (nccl where a GPU is seen)
     cache_layout: str | None = None  # auto, shared, sharded (None: $MULCOT_BENCH_CACHE_LAYOUT or auto)
 

@@ -221,7 +221,7 @@ def _evaluate_seeds(
             log(f"[{data.name}] seed {seed} ({i + 1}/{len(seeds)})")
         pipeline = DatasetPipeline(
             session.registry, data, session.cache, seed, models, options.teacher, checkpoints=options.checkpoints,
-            chain_filter=options.chain_filter,
+            chain_filter=options.chain_filter, teacher_row=options.teacher_row,
         )
         if failed_teacher:
             pipeline.mark_teacher_failed(failed_teacher)

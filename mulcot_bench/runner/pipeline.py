@@ -132,6 +132,7 @@ class DatasetPipeline:
     teacher_name: str | None = None
     checkpoints: dict[str, Path] = field(default_factory=dict)
     chain_filter: str = "five-fields"  # which training chains stages 1 and 2b keep (stages.CHAIN_FILTERS)
+    teacher_row: bool = True  # False: the teacher serves the training set and references, with no row of its own
     failures: list[tuple[str, str]] = field(default_factory=list)
     _handles: dict[str, ModelHandle] = field(default_factory=dict)
     _stage: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -446,20 +447,25 @@ class DatasetPipeline:
         """Whether stage 1 runs: a teacher has a row of its own, or a selected model learns from its chains.
 
         A zero-shot or rule baseline alone runs no teacher stage (:meth:`order` gives the teacher a row exactly
-        when one of those holds; without a teacher, a learner asks for the training set lazily)."""
-        return any(self.handle(n).card.role == "teacher" for n in self.order())
+        when one of those holds, unless ``teacher_row`` is False; without a teacher, a learner asks for the
+        training set lazily)."""
+        names = self.order()
+        if any(self.handle(n).card.role == "teacher" for n in names):
+            return True
+        return not self.teacher_row and self.teacher() is not None and any(self.learns_from_chains(n) for n in names)
 
     def order(self) -> list[str]:
         """Teacher first, then assistants, students and baselines: each stage feeds the next.
 
         The teacher gets a row of its own when it was selected (``-m``, ``--teacher``, ``--all``) or a selected
-        model learns from its chains; otherwise it only serves the training set.
+        model learns from its chains; otherwise (or with ``teacher_row`` False: a launcher's job whose dataset
+        has its teacher row in another job) it only serves the training set.
         """
         rank = {"teacher": 0, "assistant": 1, "student": 2, "baseline": 3}
         names = list(self.model_names)
         teacher = self.teacher()
-        wanted = self.teacher_name is not None or any(self.learns_from_chains(n) for n in names)
+        wanted = self.teacher_row and (self.teacher_name is not None or any(self.learns_from_chains(n) for n in names))
         if teacher and teacher not in names and wanted:
             names.insert(0, teacher)
-        names = [n for n in names if self.handle(n).card.role != "teacher" or n == teacher]
+        names = [n for n in names if self.handle(n).card.role != "teacher" or (n == teacher and self.teacher_row)]
         return sorted(names, key=lambda n: rank[self.handle(n).card.role])

@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from mulcot_features.encoders import torch_threads
 from torch import Tensor
 
 from mulcot_bench.plugin import (
@@ -42,7 +41,7 @@ from mulcot_bench.plugin import (
     parse,
     render_chain,
 )
-from mulcot_bench.plugin.training import kd_terms
+from mulcot_bench.plugin.training import kd_terms, torch_threads
 from mulcot_encoder.decode import generate, row_generators
 from mulcot_encoder.features import Inputs, identities, load_inputs
 from mulcot_encoder.net import ChainNet, Encoded, LabelNet

@@ -15,10 +15,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from mulcot_features.encoders import TextEncoder, torch_threads
+from mulcot_features.encoders import TextEncoder
 from mulcot_features.store import FeatureStore, features_root, sha256
 
 from mulcot_bench.plugin import get_logger
+from mulcot_bench.plugin.training import torch_threads
 
 LAYOUT = "pair-target-text-marks-f16-v1"
 DIM = 384

@@ -23,9 +23,8 @@ from __future__ import annotations
 import importlib.util
 import io
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mulcot_bench.plugin import ModelUnavailable, file_sha256, get_logger
+from mulcot_bench.plugin.training import torch_threads
 from mulcot_features.onnx_image import ONNX_INSTALL, export_path, load_session, onnx_available
 from mulcot_features.store import BackgroundWrites, FeatureStore, features_root, sha256
 
@@ -66,26 +66,6 @@ def weights_sha256(path: Path) -> str:
     """sha256 of a weights file, computed once per process (keyed by path, mtime and size)."""
     st = path.stat()
     return _weights_sha256(str(path), st.st_mtime_ns, st.st_size)
-
-
-@contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run torch on ``n`` intra-op threads inside the block and restore the previous count after (None: as is).
-
-    On a small machine shared with other work, threads beyond the free cores spin and slow everything down;
-    the encoders' outputs do not depend on the count beyond float rounding, and are cached once computed.
-    """
-    if n is None:
-        yield
-        return
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _chunks(items: list, size: int) -> list[list]:

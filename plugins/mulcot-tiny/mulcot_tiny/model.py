@@ -19,7 +19,15 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from mulcot_bench.plugin import LABELS, FitContext, ModelCard, Prediction, Sample, fit_reporter, parse, parse_label
-from mulcot_bench.plugin.training import MASKS, CachedLogits, TrainerConfig, fit, sharded_map, world_size
+from mulcot_bench.plugin.training import (
+    MASKS,
+    CachedLogits,
+    TrainerConfig,
+    fit,
+    sharded_map,
+    torch_threads,
+    world_size,
+)
 from mulcot_tiny.settings import COMMON, OTHER_DEFAULTS, ROLE_DEFAULTS
 from mulcot_tiny.tokenizer import BOS, LABEL, REASON, SEP, Tokenizer, n_distance_tags
 from mulcot_tiny.training import (
@@ -187,8 +195,13 @@ class TinyVLM:
 
         The loop is :func:`mulcot_bench.plugin.training.fit`: with ``ctx.workdir`` set (the pipeline's partial
         folder of this artifact) it checkpoints every epoch and resumes after a crash; under torch.distributed
-        every rank calls this with the same data and the trainer splits the work.
+        every rank calls this with the same data and the trainer splits the work. Torch runs on the card's
+        ``torch_threads`` (so are prediction and sampling): the numbers do not depend on the machine's cores.
         """
+        with torch_threads(self.settings["torch_threads"]):
+            return self._fit(train_set, dev, ctx)
+
+    def _fit(self, train_set: list[Sample], dev: list[Sample], ctx: FitContext) -> dict[str, Any]:
         start = time.perf_counter()
         st = self.settings
         kd = _kd_options(st, self.card.name)
@@ -366,7 +379,8 @@ class TinyVLM:
 
         Under torch.distributed the run gives each rank its own shard of the samples (``runner.spread``).
         """
-        return self._predict(list(samples))
+        with torch_threads(self.settings["torch_threads"]):
+            return self._predict(list(samples))
 
     def _predict(self, samples: list[Sample]) -> list[Prediction]:
         tok, net = self._ready()
@@ -391,7 +405,8 @@ class TinyVLM:
         Each item's draw is seeded from ``seed`` and the item's content (:func:`sample_seed`), so it is the same
         whatever batch, cache chunk or process the item is sampled in.
         """
-        return self._sample(list(samples), temperature, seed)
+        with torch_threads(self.settings["torch_threads"]):
+            return self._sample(list(samples), temperature, seed)
 
     def _sample(self, samples: list[Sample], temperature: float, seed: int) -> list[Prediction]:
         tok, net = self._ready()

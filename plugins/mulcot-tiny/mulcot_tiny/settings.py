@@ -33,6 +33,7 @@ COMMON: dict[str, Any] = {
     "image_words_weight": 1.0,
     "image_words_field": "Image_analysis",
     "cosine_decay": True,
+    "torch_threads": 1,  # the numbers depend on the thread count: fixed here, whatever the machine or the run
     # the generic trainer and the KD loss (both from mulcot_bench.plugin.training):
     "grad_accum": 1,  # micro-batches per optimiser step
     "plateau_factor": 0.5,  # LR factor after plateau_patience epochs without a better dev accuracy
