@@ -23,7 +23,7 @@ from mulcot_bench.plugin.registry import Registry
 from mulcot_bench.redact import redact, redact_obj
 from mulcot_bench.reported import reported_entries
 from mulcot_bench.results import Failure, JobRecord, LauncherRecord, RunResults
-from mulcot_bench.runner.intake import take_in
+from mulcot_bench.runner.intake import take_in, train_served
 from mulcot_bench.runner.jobs import Job, by_critical_path, job_cost, plan_jobs
 from mulcot_bench.runner.launchers import Started, open_launcher, parse_launcher_args
 from mulcot_bench.runner.merge import (
@@ -102,7 +102,9 @@ def _fanout(registry: Registry, options: RunOptions, launch: Launch) -> RunOutco
     run_id = options.run_id or started.strftime("%Y%m%d-%H%M%S")
     run_dir = options.runs_dir / safe_name(run_id)
     launcher = open_launcher(launch.name, (run_dir / LOGS_FOLDER).resolve(), settings)
-    taken = take_in(datasets, data_root, options)  # a named dataset that cannot run stops here, nothing written
+    # a named dataset that cannot run stops here, nothing written; the views are the jobs' (--protocol auto asks
+    # whether a teacher serves each train split, as one process does)
+    taken = take_in(datasets, data_root, options, train_served(registry, options.teacher))
     preflight(registry, taken, models, {})
     running = [t.record.name for t in taken if t.data is not None]
     for t in taken:
