@@ -19,7 +19,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from mulcot_bench.errors import UserError
+from mulcot_bench.errors import PluginError, UserError
 from mulcot_bench.plugin.hookspecs import hookimpl
 from mulcot_bench.plugin.loading import Candidate, PluginInfo
 from mulcot_bench.plugin.registry import Registry, build_registry
@@ -57,7 +57,7 @@ def evaluate(
     written under ``runs_dir`` (default: a new temporary folder); the leaderboard only with ``report=True``.
     """
     check_keywords(run_options)
-    objects = [m for m in models if not isinstance(m, str)]
+    objects = {i: m for i, m in enumerate(models) if not isinstance(m, str)}
     registry = registry_with(objects, [Path(p) for p in plugins_dirs or []])
     names = [m if isinstance(m, str) else m.card.name for m in models]
     options = run_options_for(names, datasets, run_options, synthetic_options(synthetic_size, synthetic_seed))
@@ -76,9 +76,7 @@ def check_keywords(run_options: dict[str, Any]) -> None:
         if name not in known:
             close = difflib.get_close_matches(name, [*known, *EXTRA], n=1)
             maybe = f"; did you mean {close[0]!r}?" if close else ""
-            raise UnknownOption(
-                f"evaluate() got an unknown keyword {name!r}{maybe} (run options: {', '.join(known)})"
-            )
+            raise UnknownOption(f"evaluate() got an unknown keyword {name!r}{maybe} (run options: {', '.join(known)})")
 
 
 def run_options_for(
@@ -111,28 +109,30 @@ def synthetic_options(size: tuple[int, int, int] | None, seed: int) -> dict[str,
     return out
 
 
-def registry_with(objects: list[Any], plugins_dirs: list[Path]) -> Registry:
-    """Every installed plugin, plus each in-memory model as its own plugin, in a registry for this call only."""
-    cards = [check_object(obj, i) for i, obj in enumerate(objects)]
+def registry_with(objects: dict[int, Any], plugins_dirs: list[Path]) -> Registry:
+    """Every installed plugin, plus each in-memory model (by its place in ``models``) as its own plugin, in a
+    registry for this call only."""
+    cards = [check_object(obj, i) for i, obj in objects.items()]
     seen: set[str] = set()
     for card in cards:
         if card.name in seen:
             raise UserError(f"two model objects are named {card.name!r}; give each card its own name")
         seen.add(card.name)
-    registry = build_registry(plugins_dirs, extra=[candidate(obj) for obj in objects])
-    for card in cards:
-        owner = registry.plugin_of("models", card.name)
-        if owner != f"in-memory:{card.name}":
-            raise UserError(
-                f"model name {card.name!r} is already registered by plugin {owner!r}; "
-                "give your object's card another name"
-            )
-    return registry
+    try:
+        return build_registry(plugins_dirs, extra=[candidate(obj) for obj in objects.values()])
+    except PluginError as exc:  # a name taken twice: a plugin's model and an object's card
+        clash = next((c.name for c in cards if f"plugin 'in-memory:{c.name}'" in str(exc)), None)
+        if clash is None:
+            raise
+        raise UserError(
+            f"model name {clash!r} is already registered by a plugin ('mulcot-bench plugins' lists them); "
+            "give your object's card another name"
+        ) from exc
 
 
 def check_object(obj: Any, index: int) -> ModelCard:
-    """The object's card; a one-line :class:`UserError` when it does not follow the model contract."""
-    what = f"model object {type(obj).__name__!r} (models[{index}] that is not a name)"
+    """The card of ``models[index]``; a one-line :class:`UserError` when it does not follow the model contract."""
+    what = f"models[{index}] (a {type(obj).__name__!r} object, not a registered name)"
     card = getattr(obj, "card", None)
     if not isinstance(card, ModelCard):
         got = "has no 'card'" if card is None else f"has a 'card' of type {type(card).__name__}"
