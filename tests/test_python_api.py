@@ -94,6 +94,31 @@ def test_an_object_off_the_contract_is_one_line(obj: object, says: str) -> None:
     assert says in message and "\n" not in message and message.startswith("models[1] (a ")
 
 
+class Learner(Constant):
+    """A trainable in-memory model: predicts the most frequent training label."""
+
+    def fit(self, train: list[Any], dev: list[Any], ctx: Any) -> dict[str, Any]:
+        labels = [s.label for s in train]
+        self.learnt = max(sorted(set(labels)), key=labels.count)
+        return {"learnt": self.learnt}
+
+    def predict(self, samples: list[Any]) -> list[Prediction]:
+        return [Prediction(label=self.learnt) for _ in samples]
+
+
+def test_an_object_with_fit_is_trained_and_model_args_reach_registered_models(tmp_path: Path) -> None:
+    learner = Learner(name="learner")
+    results = mulcot_bench.evaluate(
+        [learner, "text-tfidf-lr"], ["synthetic"], runs_dir=tmp_path, seed=5, model_args=["text-tfidf-lr.C=0.5"],
+        **TINY,
+    )  # fmt: skip
+    by_model = {e.model: e for e in results.entries}
+    assert results.failures == [] and learner.learnt in ("positive", "neutral", "negative")
+    assert by_model["learner"].seed == 5 and by_model["text-tfidf-lr"].settings["C"] == 0.5
+    with pytest.raises(UserError, match="'learner' is an object: set it on its card"):
+        mulcot_bench.evaluate([learner], ["synthetic"], model_args=["learner.label=x"], **TINY)
+
+
 def test_an_object_may_not_take_a_registered_name() -> None:
     with pytest.raises(UserError, match="'majority' is already registered by a plugin"):
         mulcot_bench.evaluate([Constant(name="majority")], ["synthetic"], **TINY)

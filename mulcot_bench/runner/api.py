@@ -33,7 +33,7 @@ OWN = frozenset({"models", "datasets", "command"})
 #: path-valued options a caller may give as strings
 PATHS = frozenset({"data_root", "runs_dir", "reports_dir", "cache_dir"})
 #: keywords of :func:`evaluate` besides the :class:`RunOptions` fields
-EXTRA = ("synthetic_size", "synthetic_seed", "plugins_dirs")
+EXTRA = ("synthetic_size", "synthetic_seed", "plugins_dirs", "model_args")
 
 
 class UnknownOption(UserError, TypeError):
@@ -47,19 +47,24 @@ def evaluate(
     synthetic_size: tuple[int, int, int] | None = None,
     synthetic_seed: int = 13,
     plugins_dirs: Sequence[str | Path] | None = None,
+    model_args: Sequence[str] = (),
     **run_options: Any,
 ) -> RunResults:
     """Run ``models`` on ``datasets`` (None: every dataset found) in this process; return the typed results.
 
     Each model is a registered name or an object with a ``card`` (:class:`ModelCard`) and ``predict(samples)``.
     ``synthetic_size`` is ``(train, dev, test)`` of the embedded ``synthetic`` set (``--synthetic-size``);
-    ``run_options`` are :class:`RunOptions` fields (``seed``, ``runs_dir``, ``report``, ...). The run folder is
-    written under ``runs_dir`` (default: a new temporary folder); the leaderboard only with ``report=True``.
+    ``model_args`` are ``"MODEL.KEY=VALUE"`` items (``-o``) for registered models; ``run_options`` are
+    :class:`RunOptions` fields (``seed``, ``runs_dir``, ``report``, ...). The run folder is written under
+    ``runs_dir`` (default: a new temporary folder); the leaderboard only with ``report=True``.
     """
     check_keywords(run_options)
     objects = {i: m for i, m in enumerate(models) if not isinstance(m, str)}
     registry = registry_with(objects, [Path(p) for p in plugins_dirs or []])
     names = [m if isinstance(m, str) else m.card.name for m in models]
+    checkpoints = overrides(registry, model_args, {obj.card.name for obj in objects.values()})
+    if checkpoints:
+        run_options = {**run_options, "checkpoints": {**run_options.get("checkpoints", {}), **checkpoints}}
     options = run_options_for(names, datasets, run_options, synthetic_options(synthetic_size, synthetic_seed))
     from mulcot_bench.runner.orchestrate import run
 
@@ -89,6 +94,7 @@ def run_options_for(
         values["runs_dir"] = base / "runs"
         values.setdefault("reports_dir", base / "reports")
     values.setdefault("report", False)
+    values["checkpoints"] = {name: Path(folder) for name, folder in values.get("checkpoints", {}).items()}
     dataset_options = {name: dict(opts) for name, opts in values.pop("dataset_options", {}).items()}
     dataset_options["synthetic"] = {**synthetic, **dataset_options.get("synthetic", {})}
     command = f"mulcot_bench.evaluate(models={names!r}, datasets={list(datasets) if datasets else None!r})"
@@ -96,6 +102,19 @@ def run_options_for(
         models=names, datasets=list(datasets) if datasets else None, dataset_options=dataset_options,
         command=command, **values,
     )  # fmt: skip
+
+
+def overrides(registry: Registry, items: Sequence[str], in_memory: set[str]) -> dict[str, Path]:
+    """Put ``-o`` items on the registered cards of this call's registry; returns their checkpoints."""
+    from mulcot_bench.plugin.overrides import apply_model_args, parse_model_args
+
+    items = [items] if isinstance(items, str) else list(items)
+    for item in items:
+        if item.partition(".")[0] in in_memory:
+            raise UserError(f"model_args {item!r}: {item.partition('.')[0]!r} is an object: set it on its card")
+    parsed = parse_model_args(list(items), registry)
+    apply_model_args(registry, parsed)
+    return parsed.checkpoints
 
 
 def synthetic_options(size: tuple[int, int, int] | None, seed: int) -> dict[str, object]:
