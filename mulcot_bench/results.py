@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from mulcot_bench.atomic import write_text
 
@@ -157,6 +157,46 @@ class RunResults(_Strict):
     skipped: dict[str, int] = Field(default_factory=dict)
     reported: list[ReportedEntry] = Field(default_factory=list)
     bootstrap: dict[str, Any] = Field(default_factory=dict)  # resamples, seed, level, method of ``intervals``
+    _run_dir: Path | None = PrivateAttr(default=None)
+    _report: Path | None = PrivateAttr(default=None)
+
+    @property
+    def run_dir(self) -> Path | None:
+        """The run folder these results were written to or read from (None when not known)."""
+        return self._run_dir
+
+    @property
+    def report(self) -> Path | None:
+        """The leaderboard's ``index.html`` when one was rendered with them (None otherwise)."""
+        return self._report
+
+    def located(self, run_dir: Path | None, report: Path | None = None) -> RunResults:
+        """These results, knowing their run folder and leaderboard (returned for chaining)."""
+        self._run_dir, self._report = run_dir, report
+        return self
+
+    def to_pandas(self, per_seed: bool = False) -> Any:
+        """A long ``pandas.DataFrame``: one row per (dataset, model, variant, metric output) of the measured entries.
+
+        Columns: dataset, split, model, role, variant, seed, metric, value, low, high, sd, n. With ``per_seed``,
+        a ``--seeds`` run also gives each seed's rows (``seed`` set) after the aggregate's (``seed`` None).
+        """
+        import pandas as pd
+
+        rows = []
+        for entry in self.entries:
+            for one in [entry, *(entry.seeds if per_seed else [])]:
+                for metric, value in one.scores.items():
+                    low, high = one.intervals.get(metric, (None, None))
+                    rows.append(
+                        {"dataset": one.dataset, "split": one.split, "model": one.model, "role": one.role,
+                         "variant": one.variant, "seed": one.seed, "metric": metric, "value": value,
+                         "low": low, "high": high, "sd": one.sd.get(metric), "n": one.n}
+                    )  # fmt: skip
+        columns = ["dataset", "split", "model", "role", "variant", "seed", "metric", "value", "low", "high", "sd", "n"]
+        frame = pd.DataFrame(rows, columns=columns)
+        frame["seed"] = frame["seed"].astype("Int64")  # None stays missing, never a float
+        return frame
 
     def write(self, run_dir: Path) -> Path:
         path = run_dir / "results.json"
@@ -165,4 +205,4 @@ class RunResults(_Strict):
 
     @classmethod
     def read(cls, run_dir: Path) -> RunResults:
-        return cls.model_validate_json((run_dir / "results.json").read_text())
+        return cls.model_validate_json((run_dir / "results.json").read_text()).located(run_dir)

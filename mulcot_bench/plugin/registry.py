@@ -102,9 +102,11 @@ def collect(registry: Registry, kind: str, strict: bool) -> None:
                 raise PluginError(f"plugin {plugin!r} failed in register_{kind}: {exc}") from exc
 
 
-def build_registry(plugins_dirs: list[Path] | None = None, strict: bool = False) -> Registry:
-    """Load every plugin and collect everything they register."""
-    registry = Registry(load(candidates(plugins_dirs), strict=strict)[0])
+def build_registry(
+    plugins_dirs: list[Path] | None = None, strict: bool = False, extra: list[Candidate] | None = None
+) -> Registry:
+    """Load every plugin (and the ``extra`` ones, last) and collect everything they register."""
+    registry = Registry(load([*candidates(plugins_dirs), *(extra or [])], strict=strict)[0])
     for kind in KINDS:
         collect(registry, kind, strict)
     return registry
