@@ -49,6 +49,8 @@ def _expected(param: click.Parameter) -> tuple[tuple[type, ...], str]:
         return (str,), "one of " + ", ".join(repr(c) for c in kind.choices)
     if isinstance(kind, click.Path):
         return (str,), "a path (a string)"
+    if getattr(param, "multiple", False) or param.nargs == -1:  # names (dataset, model, model-arg): strings only
+        return (str,), "a string"
     return (str, int, float), "a string"  # a number is taken as its text (``jobs = 2``, ``model-timeout = 30``)
 
 
@@ -127,6 +129,6 @@ config_option = click.option(
     is_eager=True,
     callback=_load,
     metavar="FILE.toml",
-    help="Option values from a TOML file, by long name without dashes (dataset = [\"synthetic\"], seed = 1, "
+    help='Option values from a TOML file, by long name without dashes (dataset = ["synthetic"], seed = 1, '
     "model-arg = [...]); flags given here override it; recorded in provenance.config. See docs/running.md.",
 )
