@@ -49,6 +49,14 @@ class LauncherRecord(_Strict):
     jobs: list[JobRecord] = Field(default_factory=list)
 
 
+class ConfigRecord(_Strict):
+    """``run --config FILE``: the options file, as read (its values are the run's defaults; flags override them)."""
+
+    path: str  # resolved
+    sha256: str  # of the file's bytes
+    content: dict[str, Any]  # the parsed TOML
+
+
 class Provenance(_Strict):
     mulcot_bench_version: str
     python: str
@@ -62,6 +70,7 @@ class Provenance(_Strict):
     started_at: str
     finished_at: str | None = None
     launcher: LauncherRecord | None = None  # ``run --launcher``: the jobs whose results were merged (None: one process)
+    config: ConfigRecord | None = None  # ``run --config FILE``: the options file (None: none)
 
 
 class MetricRecord(_Strict):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from mulcot_bench.cli.config import config_option
 from mulcot_bench.cli.export import check_mlflow, export_after_run, mlflow_option
 from mulcot_bench.cli.options import (
     allow_partial_option,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from mulcot_bench.runner.options import RunOptions, RunOutcome
 
 SHARED: list[Callable[[Any], Any]] = [
+    config_option,
     click.option("-d", "--dataset", "datasets", multiple=True, help="Dataset name (repeatable)."),
     model_arg_option,
     click.option(
@@ -154,7 +156,7 @@ SHARED: list[Callable[[Any], Any]] = [
 PER_JOB = frozenset(
     {"run_all", "models", "datasets", "no_train", "data_root", "runs_dir", "reports_dir", "cache_dir", "run_id",
      "mlflow_uri", "launcher", "launcher_args", "no_report", "jobs",
-     "teacher_row"}
+     "teacher_row", "config"}
 )  # fmt: skip
 
 
@@ -303,7 +305,7 @@ def fan_out(registry: Registry, options: RunOptions, launcher: str, launcher_arg
 
 def job_args(ctx: click.Context | None = None) -> list[str]:
     """The options of the current ``run``/``eval`` command line that every launcher job repeats (those given,
-    paths made absolute), leaving out :data:`PER_JOB`."""
+    on the command line or in its ``--config`` file, as flags; paths made absolute), leaving out :data:`PER_JOB`."""
     from click.core import ParameterSource
 
     ctx = ctx or click.get_current_context()
@@ -314,8 +316,8 @@ def job_args(ctx: click.Context | None = None) -> list[str]:
         if ctx.get_parameter_source(param.name) in (None, ParameterSource.DEFAULT):
             continue
         flag = max(param.opts, key=len)
-        if not param.expose_value:  # -v / -q: flags handled by their callback
-            out.append(flag)
+        if not param.expose_value:  # -v / -q: flags handled by their callback (a file may set them false)
+            out += [flag] if ctx.meta.get(f"mulcot_bench.{param.name}") else []
             continue
         value = ctx.params[param.name]
         for one in value if param.multiple else (value,):

@@ -181,7 +181,8 @@ def _profile_text(name: str) -> tuple[str, str]:
     return path.read_text(encoding="utf-8"), f"profile {name} ({path})"
 
 
-def _parse(text: str, where: str) -> dict[str, Any]:
+def parse_toml(text: str, where: str) -> dict[str, Any]:
+    """``text`` as TOML (data only); invalid TOML is one line naming ``where`` and the error's line and column."""
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -229,7 +230,7 @@ def load_config(profile: str | None = None, path: Path | None = None) -> Loaded:
         if not Path(path).is_file():
             raise UserError(f"config file {path} does not exist")
         user_where = f"config {path}"
-        user = _parse(Path(path).read_text(encoding="utf-8"), user_where)
+        user = parse_toml(Path(path).read_text(encoding="utf-8"), user_where)
         extends = user.get("extends")
         if extends is not None and not isinstance(extends, str):
             raise UserError(f"{user_where}: extends: must be a profile name (a string)")
@@ -238,7 +239,7 @@ def load_config(profile: str | None = None, path: Path | None = None) -> Loaded:
         profile = profile or extends
     if profile is not None:
         text, where = _profile_text(profile)
-        data = _parse(text, where)
+        data = parse_toml(text, where)
         _validate(data, where)
         sources.append(where)
     if user is not None:

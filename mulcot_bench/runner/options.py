@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mulcot_bench.results import RunResults
+from mulcot_bench.results import ConfigRecord, RunResults
 from mulcot_bench.scoring.stats import DEFAULT_RESAMPLES
 
 
@@ -39,6 +39,7 @@ class RunOptions:
     teacher_row: bool = True  # False (``--no-teacher-row``, a launcher's job but one): the teacher serves, unscored
     device: str = "auto"  # data-parallel runs: cpu (gloo), cuda (nccl), auto (nccl where a GPU is seen)
     cache_layout: str | None = None  # auto, shared, sharded (None: $MULCOT_BENCH_CACHE_LAYOUT or auto)
+    config: ConfigRecord | None = None  # ``--config FILE``: the options file read (recorded in the provenance)
 
 
 @dataclass

@@ -51,7 +51,7 @@ from mulcot_bench.types import Sample
 
 
 def run_provenance(registry: Registry, options: RunOptions, started: str) -> Provenance:
-    """What produced a run: versions, platform, plugins, git commit, seed and command."""
+    """What produced a run: versions, platform, plugins, git commit, seed, command and ``--config`` file."""
     plugins = [PluginRecord(**vars(p)) for p in registry.loaded.plugins]
     return Provenance(
         mulcot_bench_version=__version__,
@@ -64,6 +64,7 @@ def run_provenance(registry: Registry, options: RunOptions, started: str) -> Pro
         seeds=list(options.seeds or []),
         command=options.command,
         started_at=started,
+        config=options.config,
     )
 
 
