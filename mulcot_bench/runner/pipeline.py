@@ -289,7 +289,7 @@ class DatasetPipeline:
     def trainable(self, name: str) -> bool:
         """Whether a model has ``fit``, read from its class where the factory is one (nothing built or loaded)."""
         model = self.handle(name)
-        return trainable(model.spec, model.build)
+        return trainable(model.spec, lambda: model.build(self.registry))
 
     def trains(self, name: str) -> bool:
         """Whether this pipeline trains the model (its seed matters): trainable, not a teacher, no checkpoint."""
