@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from functools import partial
 from pathlib import Path
 
 from mulcot_bench.atomic import file_sha256
@@ -128,6 +127,17 @@ class FileModel:
         return out
 
 
+@dataclass(frozen=True, eq=False)
+class FileFactory:
+    """Builds the file's model from its card; ``by_item_id``: its answers are cached per item id, not content."""
+
+    answers: dict[str, Answer]
+    by_item_id = True
+
+    def __call__(self, card: ModelCard) -> FileModel:
+        return FileModel(card, self.answers)
+
+
 def add_file_model(registry: Registry, name: str, path: Path, answers: dict[str, Answer]) -> str:
     """Register the file's model as ``name`` (plugin ``file``); returns the file's sha256."""
     if name in registry.models:
@@ -145,7 +155,7 @@ def add_file_model(registry: Registry, name: str, path: Path, answers: dict[str,
         settings={"sha256": sha, "missing": 0},
         runtime={"file": str(path)},
     )
-    registry.models[name] = ModelSpec(card, partial(FileModel, answers=answers))
+    registry.models[name] = ModelSpec(card, FileFactory(answers))
     registry.owner[("models", name)] = PLUGIN
     registry.loaded.plugins.append(PluginInfo(PLUGIN, str(path), registered={"models": [name]}))
     return sha
