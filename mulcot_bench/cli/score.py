@@ -42,7 +42,9 @@ from mulcot_bench.cli.options import (
 @click.option("--runs-dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True)
 @click.option("--reports-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
 @click.option(
-    "--cache-dir", type=click.Path(path_type=Path), help="Cache folder; also MULCOT_BENCH_CACHE (default ~/.cache)."
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    help="Cache folder; also MULCOT_BENCH_CACHE (default ~/.cache/mulcot-bench).",
 )
 @click.option(
     "--bootstrap",
