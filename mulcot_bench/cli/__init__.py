@@ -14,6 +14,7 @@ from mulcot_bench.cli.export import export_group
 from mulcot_bench.cli.plugins import plugins_group
 from mulcot_bench.cli.report import report_cmd
 from mulcot_bench.cli.run import eval_cmd, run_cmd
+from mulcot_bench.cli.score import score_cmd
 from mulcot_bench.errors import UserError
 
 
@@ -25,6 +26,7 @@ def cli() -> None:
 
 cli.add_command(run_cmd, "run")
 cli.add_command(eval_cmd, "eval")
+cli.add_command(score_cmd, "score")
 cli.add_command(plugins_group)
 cli.add_command(datasets_group, "datasets")
 cli.add_command(compare_cmd, "compare")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +50,9 @@ from mulcot_bench.scoring.metric import SampleScores
 from mulcot_bench.scoring.scorer import Scorer
 from mulcot_bench.types import Sample
 
+#: a caller's check of the loaded datasets, before anything of the run is written (see :func:`run`)
+Check = Callable[[list[Taken]], None]
+
 
 def run_provenance(registry: Registry, options: RunOptions, started: str) -> Provenance:
     """What produced a run: versions, platform, plugins, git commit, seed, command and ``--config`` file."""
@@ -68,8 +72,11 @@ def run_provenance(registry: Registry, options: RunOptions, started: str) -> Pro
     )
 
 
-def run(registry: Registry, options: RunOptions) -> RunOutcome:
+def run(registry: Registry, options: RunOptions, check: Check | None = None) -> RunOutcome:
     """Run the benchmark and write ``results.json``, predictions and the leaderboard.
+
+    ``check`` (``score``: the file's ids against the test split) sees the loaded datasets before anything is
+    written; a :class:`UserError` it raises stops the run there.
 
     Model calls run under the per-call timeout; model outputs are journalled in the run folder as they are
     made, and a run folder's journal is replayed into the cache first (see :mod:`mulcot_bench.journal`).
@@ -80,7 +87,7 @@ def run(registry: Registry, options: RunOptions) -> RunOutcome:
         errors_only()
     try:
         with call_timeout(options.model_timeout), run_log():
-            outcome = _run(registry, options, world)
+            outcome = _run(registry, options, world, check)
     except BaseException:
         if not joined:
             finish(clean=False)  # the other ranks may be gone: no barrier
@@ -125,7 +132,7 @@ class _Session:
     failures: list[Failure] = field(default_factory=list)
 
 
-def _run(registry: Registry, options: RunOptions, world: World) -> RunOutcome:
+def _run(registry: Registry, options: RunOptions, world: World, check: Check | None = None) -> RunOutcome:
     data_root, datasets, models = check_selection(registry, options)
     started = datetime.now(UTC)
     probed = [m for m in [*models, *([options.teacher] if options.teacher else [])] if m not in options.checkpoints]
@@ -133,6 +140,8 @@ def _run(registry: Registry, options: RunOptions, world: World) -> RunOutcome:
     models = [m for m in models if m not in unreachable]
     # a named dataset that cannot run stops here, nothing written
     taken = take_in(datasets, data_root, options, train_served(registry, options.teacher))
+    if check is not None:
+        check(taken)
     preflight(registry, taken, models, unreachable)
     session = _open_session(registry, options, world, started)
     scorer = Scorer(registry, session.cache, options.bootstrap)

@@ -10,6 +10,7 @@ import hashlib
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from mulcot_bench.errors import ModelUnavailable, UserError
 from mulcot_bench.parallel.collect import any_rank
 from mulcot_bench.parallel.world import current
 from mulcot_bench.plugin.registry import Registry
-from mulcot_bench.plugin.specs import ModelSpec
+from mulcot_bench.plugin.specs import ModelSpec, resolve
 from mulcot_bench.runner.checkpoints import fingerprint, trainable
 from mulcot_bench.runner.progress import duration, fit_progress, heartbeat
 from mulcot_bench.runner.spread import rank0_trains, trains_alone
@@ -59,6 +60,13 @@ def serves(teacher: Any, data: Splits) -> bool:
         return True
     takes_data = len(inspect.signature(supports).parameters) >= 2
     return bool(supports(data.name, data) if takes_data else supports(data.name))
+
+
+def item_key(spec: ModelSpec) -> Callable[[Sample], str | None]:
+    """What a model's answers are cached by besides the sample's content: its id where the factory says
+    ``by_item_id`` (a file of predictions, ``score``: two items with the same content may get different answers),
+    else nothing (a model answers what it sees, so a repeated content is asked once)."""
+    return (lambda s: s.id) if getattr(resolve(spec.factory), "by_item_id", False) else (lambda s: None)
 
 
 def log(message: str) -> None:
@@ -393,6 +401,7 @@ class DatasetPipeline:
             blank(self.data.split(split), variant),
             lambda b: self.fitted(name).predict(b),
             name,
+            extra_key=item_key(spec),
             progress=f"[{self.data.name}] {name} predict" + (f" ({variant})" if variant else ""),
             prepare=lambda: self.fitted(name),  # training is not under the per-call timeout
         )
