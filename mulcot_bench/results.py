@@ -133,6 +133,8 @@ class Entry(_Strict):
     seed: int | None = None  # the training seed of this entry (None: an aggregate over ``seeds``, or untrained)
     seeds: list[Entry] = Field(default_factory=list)  # ``--seeds``: one entry per seed; scores are their mean
     sd: dict[str, float | None] = Field(default_factory=dict)  # ``--seeds``: sample standard deviation over seeds
+    # why the predictions lines carry "prompt": null (the model declares no asked(card, sample)); None: recorded
+    prompt_note: str | None = None
 
 
 class ReportedEntry(_Strict):

@@ -7,8 +7,9 @@ contract check. Importing it is cheap (pluggy and dataclasses only); the rest lo
 :func:`check_model` and :class:`Registry` (tests, and models given the run's registry), :class:`Metric` /
 :class:`SampleScores` (a metric plugin), files (:func:`write_text`, :func:`write_bytes`, :func:`file_sha256`),
 folders (:func:`default_cache_dir`, :func:`default_data_root`), prompts (:func:`render_prompt`,
-:func:`template_hash`, :func:`prompt_digests`, ``LEVELS``), :func:`macro_f1`, dataset files
-(:func:`read_text`, :func:`read_rationales`) and the embedded dataset's module ``synthetic``.
+:func:`template_hash`, :func:`prompt_digests`, ``LEVELS``), what a model was asked (:func:`prompt_ref`,
+:func:`render_ref`, :func:`asked_prompts`, :func:`asked_input`: see ``docs/plugins.md``), :func:`macro_f1`,
+dataset files (:func:`read_text`, :func:`read_rationales`) and the embedded dataset's module ``synthetic``.
 What a model trains with is the sub-facade :mod:`mulcot_bench.plugin.training`.
 
 Besides ``training`` (that sub-facade), the rest of this package is the machinery behind it: ``hookspecs``
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from mulcot_bench.plugin.contract import check_model
     from mulcot_bench.plugin.registry import Registry
     from mulcot_bench.prompts import LEVELS, prompt_digests, render_prompt, template_hash
+    from mulcot_bench.prompts.asked import asked_input, asked_prompts, prompt_ref, render_ref
     from mulcot_bench.scoring.metric import Metric, SampleScores
     from mulcot_bench.scoring.stats import macro_f1
 
@@ -58,6 +60,10 @@ _LAZY = {
     "render_prompt": "mulcot_bench.prompts",
     "template_hash": "mulcot_bench.prompts",
     "prompt_digests": "mulcot_bench.prompts",
+    "prompt_ref": "mulcot_bench.prompts.asked",
+    "render_ref": "mulcot_bench.prompts.asked",
+    "asked_prompts": "mulcot_bench.prompts.asked",
+    "asked_input": "mulcot_bench.prompts.asked",
     "read_text": "mulcot_bench.data.text",
     "read_rationales": "mulcot_bench.data.rationales",
     "synthetic": "mulcot_bench.data",
@@ -91,6 +97,8 @@ __all__ = [
     "SampleScores",
     "Splits",
     "UserError",
+    "asked_input",
+    "asked_prompts",
     "check_label",
     "check_model",
     "default_cache_dir",
@@ -103,10 +111,12 @@ __all__ = [
     "parse",
     "parse_label",
     "prompt_digests",
+    "prompt_ref",
     "read_rationales",
     "read_text",
     "render_chain",
     "render_prompt",
+    "render_ref",
     "synthetic",
     "template_hash",
     "write_bytes",

@@ -45,8 +45,8 @@ LEVELS: tuple[str, ...] = ("post", "aspect")
 #: shipped prompt set -> its package folder
 SETS: dict[str, str] = {"project": "templates", "reference": "reference"}
 
-__all__ = ["KINDS", "LEVELS", "SETS", "prompt_digests", "refresh_digests", "render", "render_prompt", "template_hash",
-           "template_text"]
+__all__ = ["KINDS", "LEVELS", "SETS", "fill", "prompt_digests", "prompt_variables", "refresh_digests", "render",
+           "render_prompt", "source", "template_hash", "template_text"]
 
 
 def _check(kind: str, level: str) -> None:
@@ -56,7 +56,7 @@ def _check(kind: str, level: str) -> None:
         raise UserError(f"unknown prompt level {level!r}; use 'post' (MVSA) or 'aspect' (Twitter)")
 
 
-def _source(kind: str, level: str, template: str | Path | None, prompt_set: str) -> tuple[str, str, str]:
+def source(kind: str, level: str, template: str | Path | None, prompt_set: str) -> tuple[str, str, str]:
     """(text, syntax, name) of the template in use: syntax ``jinja`` (.j2) or ``release`` (str.format)."""
     _check(kind, level)
     if template is not None:
@@ -93,7 +93,7 @@ def _read(path: Path, kind: str) -> str:
 def template_text(kind: str, level: str, template: str | Path | None = None, prompt_set: str = "project") -> str:
     """The text of the template that :func:`render` uses for ``kind`` at ``level``: ``template`` if given, else
     the prompt set's (``project``, ``reference`` or a folder)."""
-    return _source(kind, level, template, prompt_set)[0]
+    return source(kind, level, template, prompt_set)[0]
 
 
 def template_hash(kind: str, level: str, template: str | Path | None = None, prompt_set: str = "project") -> str:
@@ -101,7 +101,7 @@ def template_hash(kind: str, level: str, template: str | Path | None = None, pro
 
     A release template's text is hashed with a ``release`` prefix (it is filled by ``str.format``, not Jinja2).
     """
-    text, syntax, _ = _source(kind, level, template, prompt_set)
+    text, syntax, _ = source(kind, level, template, prompt_set)
     return hashlib.sha256(((syntax + "\0") if syntax != "jinja" else "").encode() + text.encode("utf-8")).hexdigest()
 
 
@@ -163,11 +163,13 @@ def render_prompt(
         raise ValueError(f"gold is only used by the teacher_explain prompt, not {kind!r}")
     if level == "aspect" and not sample.target:
         raise UserError(f"sample {sample.id!r} has no target, which an aspect-level prompt needs")
-    text, syntax, name = _source(kind, level, template, prompt_set)
-    if syntax == "release":
-        return released.fill(text, sample.text, sample.target if level == "aspect" else None)
-    compiled = _compile(text, name)
-    variables = {
+    text, syntax, name = source(kind, level, template, prompt_set)
+    return fill(text, syntax, name, prompt_variables(sample, level, gold))
+
+
+def prompt_variables(sample: Sample, level: str, gold: str | None = None) -> dict[str, Any]:
+    """The variables a template is rendered with for one sample (see the module docstring)."""
+    return {
         "text": sample.text,
         "target": sample.target if level == "aspect" else None,
         "level": level,
@@ -176,6 +178,13 @@ def render_prompt(
         "fields": FIELDS,
         "has_image": sample.image is not None,
     }
+
+
+def fill(text: str, syntax: str, name: str, variables: dict[str, Any]) -> str:
+    """A template's text (``syntax`` ``jinja`` or ``release``) rendered with ``variables``."""
+    if syntax == "release":
+        return released.fill(text, variables["text"], variables["target"])
+    compiled = _compile(text, name)
     from jinja2 import TemplateError
 
     try:

@@ -168,9 +168,15 @@ def candidate(obj: Any) -> Candidate:
     """An in-memory model as a plugin: its hook registers ``ModelSpec(obj.card, factory returning obj)``."""
     module = ModuleType(f"mulcot_bench_in_memory_{obj.card.name}")
 
+    def factory(_card: Any) -> Any:
+        return obj
+
+    if callable(getattr(obj, "asked", None)):  # what it was asked, declared as a plugin's factory does
+        factory.asked = obj.asked  # type: ignore[attr-defined]
+
     @hookimpl
     def register_models(register: Any) -> None:
-        register(ModelSpec(obj.card, lambda _card: obj))
+        register(ModelSpec(obj.card, factory))
 
     module.register_models = register_models  # type: ignore[attr-defined]
     name = obj.card.name

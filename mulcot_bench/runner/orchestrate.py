@@ -455,7 +455,7 @@ def _entry(
     pipeline.stage_report(r)
     rationale = r.spec.card.rationale
     scores = scorer.score(pipeline.data.test, r.predictions, rationale)
-    records = prediction_records(pipeline.data, r)
+    records, prompt_note = prediction_records(pipeline.data, r)
     found = scorer.sample_scores(pipeline.data.test, r.predictions, rationale)
     for i, record in enumerate(records):
         record["scores"] = found.row(i)
@@ -485,6 +485,7 @@ def _entry(
         intervals=intervals,
         checkpoint=r.checkpoint,
         seed=pipeline.seed if trained else None,
+        prompt_note=prompt_note,
     )
     return entry, found
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 from mulcot_bench.plugin import LABELS, FitContext, ModelCard, Prediction, Sample
 
@@ -15,6 +16,11 @@ class Majority:
         self.card = card
         self.label: str | None = None
         self.probs: dict[str, float] = {}
+
+    @staticmethod
+    def asked(card: ModelCard, sample: Sample) -> dict[str, Any]:
+        """Nothing: the answer is the training split's most frequent label, whatever the sample."""
+        return {"kind": "none", "note": "the most frequent training label; no part of the sample is read"}
 
     def fit(self, train: Sequence[Sample], dev: Sequence[Sample], ctx: FitContext) -> dict:
         counts = Counter(s.label for s in train)

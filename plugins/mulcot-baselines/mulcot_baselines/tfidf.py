@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from mulcot_bench.plugin import LABELS, FitContext, ModelCard, Prediction, Sample
+from mulcot_bench.plugin import LABELS, FitContext, ModelCard, Prediction, Sample, asked_input
 
 
 def _text(sample: Sample) -> str:
@@ -17,6 +18,11 @@ class TfidfLogReg:
     def __init__(self, card: ModelCard) -> None:
         self.card = card
         self.pipeline = None
+
+    @staticmethod
+    def asked(card: ModelCard, sample: Sample) -> dict[str, Any]:
+        """The string its TF-IDF features are computed from (no prompt, no image)."""
+        return asked_input({"text": _text(sample)}, False, "TF-IDF word n-grams of 'target | text'")
 
     def fit(self, train: Sequence[Sample], dev: Sequence[Sample], ctx: FitContext) -> dict:
         from sklearn.feature_extraction.text import TfidfVectorizer

@@ -36,6 +36,7 @@ from mulcot_bench.plugin import (
     Prediction,
     Sample,
     UserError,
+    asked_input,
     fit_reporter,
     macro_f1,
     parse,
@@ -91,6 +92,16 @@ class EncoderChainModel:
         self.vocab: ChainVocab | None = None
         self.chains = False
         self.meta: dict[str, Any] = {}
+
+    @staticmethod
+    def asked(card: ModelCard, sample: Sample) -> dict[str, Any]:
+        """The pair the frozen text encoder reads (no text prompt), and whether an image feeds the fusion."""
+        pair = f"[CLS] {sample.target} [SEP] {sample.text} [SEP]" if sample.target is not None else (
+            f"[CLS] {sample.text} [SEP]")
+        limit = card.settings.get("text_max_length")
+        note = (f"frozen MiniLM token states of the pair (text truncated to {limit} tokens) and EfficientNet-Lite0 "
+                "grid features, fused; no text prompt")
+        return asked_input({"text": pair}, sample.image is not None, note)
 
     # building --------------------------------------------------------------------------------------------------
     def _build(self, vocab_size: int) -> ChainNet:

@@ -25,7 +25,16 @@ from typing import Any
 
 import numpy as np
 
-from mulcot_bench.plugin import LABELS, FitContext, ModelCard, Prediction, Sample, default_cache_dir, write_text
+from mulcot_bench.plugin import (
+    LABELS,
+    FitContext,
+    ModelCard,
+    Prediction,
+    Sample,
+    asked_input,
+    default_cache_dir,
+    write_text,
+)
 
 WEIGHTS_FILE = "weights.safetensors"
 META_FILE = "model.json"
@@ -77,6 +86,19 @@ class FeatureLogReg:
         self._image: Any = None
         self.state: dict[str, np.ndarray] | None = None
         self.meta: dict[str, Any] = {}
+
+    @staticmethod
+    def asked(card: ModelCard, sample: Sample) -> dict[str, Any]:
+        """The strings the text encoder embeds and whether the image encoder reads the image (no prompt)."""
+        s = card.settings
+        inputs: dict[str, str | None] = {}
+        if "text" in s["features"]:
+            inputs["text"] = text_input(sample, s["text_input"])
+            if s.get("target_embedding") and sample.target is not None:
+                inputs["target"] = sample.target
+        image = "image" in s["features"] and sample.image is not None
+        blocks = " + ".join(s["features"])
+        return asked_input(inputs, image, f"frozen {blocks} features (no prompt) into a logistic regression")
 
     # features ------------------------------------------------------------------------------------------------
     def text_encoder(self) -> Any:

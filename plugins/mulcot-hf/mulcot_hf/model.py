@@ -31,6 +31,7 @@ from mulcot_bench.plugin import (
     Prediction,
     Sample,
     UserError,
+    asked_prompts,
     fit_reporter,
     parse,
     parse_label,
@@ -134,6 +135,20 @@ class ChatVLM:
         return self.backend
 
     # prompts and targets ----------------------------------------------------------------------------------------
+    @classmethod
+    def asked(cls, card: ModelCard, sample: Sample) -> dict[str, Any]:
+        """The label and reasoning prompts (references that render as :meth:`prompt` does), in the chat template."""
+        from mulcot_bench.plugin import prompt_ref
+
+        st = resolve(cls.family, card.role, card.settings, card.name)
+        prompts = {
+            task: prompt_ref(task, sample, level_of(sample), template=st["prompt_templates"].get(task),
+                             prompt_set=str(st["prompts"]))
+            for task in ("label", "reasoning")
+        }
+        wrap = f"the checkpoint's chat template ({cls.family}): one user turn, the image before the prompt"
+        return asked_prompts(prompts, sample.image is not None, system=st.get("system_prompt"), chat=wrap)
+
     def prompt(self, sample: Sample, task: str) -> str:
         from mulcot_bench.plugin import render_prompt
 

@@ -25,8 +25,10 @@ from mulcot_bench.plugin import (
     Prediction,
     Sample,
     UserError,
+    asked_prompts,
     parse,
     parse_label,
+    prompt_ref,
     render_chain,
     render_prompt,
     template_hash,
@@ -131,6 +133,18 @@ class EndpointModel:
         """Counts of requests, retries, rate limits, server errors, timeouts, unusable replies, invalid items."""
         return dict(self.client.stats)
 
+    #: the prompts of ``predict`` (the teacher's explain prompt is for training items, never a test answer)
+    kinds: tuple[str, ...] = ()
+
+    @classmethod
+    def asked(cls, card: ModelCard, sample: Sample) -> dict[str, Any]:
+        """The prompts ``predict`` sends for one sample, as references that render as :meth:`prompt` does."""
+        files = dict(card.settings.get("prompt_files") or {})
+        prompts = {kind: prompt_ref(kind, sample, level_of(sample), template=files.get(kind)) for kind in cls.kinds}
+        image = sample.image is not None and str(card.settings.get("images", "auto")) != "off"
+        chat = "one user message: the image part (when sent), then the prompt"
+        return asked_prompts(prompts, image, chat=chat, images=str(card.settings.get("images", "auto")))
+
     def prompt(self, kind: str, sample: Sample, gold: str | None = None) -> str:
         return render_prompt(kind, sample, level_of(sample), gold=gold, template=self.prompt_files.get(kind))
 
@@ -179,6 +193,8 @@ class EndpointModel:
 class OpenAITeacher(EndpointModel):
     """Stage-1 teacher: the predict prompt, and the explain-the-gold-label prompt for items it got wrong."""
 
+    kinds = ("teacher_predict",)
+
     def predict(self, samples: Sequence[Sample]) -> list[Prediction]:
         before = self.stats
         out = self.chains(self.ask("teacher_predict", samples))
@@ -203,6 +219,8 @@ class OpenAITeacher(EndpointModel):
 
 class OpenAIZeroShot(EndpointModel):
     """Zero-shot baseline: the reasoning prompt gives the chain, the separate label prompt gives the label."""
+
+    kinds = ("reasoning", "label")
 
     def predict(self, samples: Sequence[Sample]) -> list[Prediction]:
         before = self.stats

@@ -72,6 +72,20 @@ class ReplayTeacher:
         self.stats: Counter[str] = Counter()
         self._logged: dict[str, float] = {}
 
+    @staticmethod
+    def asked(card: ModelCard, sample: Sample) -> dict[str, Any]:
+        """Nothing asked: a saved chain is served by the sample's content (or the fallback teacher answers)."""
+        s = card.settings
+        return {
+            "kind": "replay",
+            "key": sample.content_hash,
+            "files": [f.get("path") for f in (s.get("files") or [])],
+            "dataset_rationales": bool(s.get("dataset_rationales", True)),
+            "fallback": s.get("fallback") or None,
+            "note": "the first saved chain filed for this content is served; no model is asked (a miss goes to "
+            "the fallback teacher, if any, whose own prompt is not recorded here)",
+        }
+
     # sources ---------------------------------------------------------------------------------------------
     def index(self) -> ReplayIndex:
         """The declared files, read once (their sha256 must still be the card's)."""

@@ -18,7 +18,17 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from mulcot_bench.plugin import LABELS, FitContext, ModelCard, Prediction, Sample, fit_reporter, parse, parse_label
+from mulcot_bench.plugin import (
+    LABELS,
+    FitContext,
+    ModelCard,
+    Prediction,
+    Sample,
+    asked_input,
+    fit_reporter,
+    parse,
+    parse_label,
+)
 from mulcot_bench.plugin.training import (
     MASKS,
     CachedLogits,
@@ -29,7 +39,7 @@ from mulcot_bench.plugin.training import (
     world_size,
 )
 from mulcot_tiny.settings import COMMON, OTHER_DEFAULTS, ROLE_DEFAULTS
-from mulcot_tiny.tokenizer import BOS, LABEL, REASON, SEP, Tokenizer, n_distance_tags
+from mulcot_tiny.tokenizer import BOS, LABEL, REASON, SEP, Tokenizer, n_distance_tags, prompt_text
 from mulcot_tiny.training import (
     TASKS,
     Example,
@@ -129,6 +139,17 @@ class TinyVLM:
         self.settings = resolve_settings(card)
         self.tokenizer: Tokenizer | None = None
         self.net: VLMNet | None = None
+
+    @staticmethod
+    def asked(card: ModelCard, sample: Sample) -> dict[str, Any]:
+        """The label and reasoning prompts as the token text it encodes (see :func:`prompt_text`), and the image."""
+        st = resolve_settings(card)
+        mark = bool(st["mark_target"])
+        inputs = {task: prompt_text(sample.text, sample.target, task, mark) for task in ("label", "reasoning")}
+        note = (f"token sequences of its own tokenizer; the post is cut to max_prompt_tokens={st['max_prompt_tokens']} "
+                f"tokens, each token tagged with its distance to a target mention (window {st['aspect_window']}); "
+                f"{st['visual_tokens']} visual tokens from the image (none without one)")
+        return asked_input(inputs, sample.image is not None, note)
 
     # properties -----------------------------------------------------------------------------------
     @property

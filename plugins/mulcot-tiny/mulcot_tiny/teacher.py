@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from mulcot_bench.plugin import LABELS, ModelCard, Prediction, Sample, check_label, render_chain, synthetic
 
@@ -60,6 +61,13 @@ class SyntheticTeacher:
         self.image_noise = _rate(settings["image_noise"], "image_noise")
         self.text_noise = _rate(settings["text_noise"], "text_noise")
         self.seed = int(settings["seed"])
+
+    @staticmethod
+    def asked(card: ModelCard, sample: Sample) -> dict[str, Any]:
+        """No prompt: it reads the synthetic generating attributes of the sample (with noise)."""
+        attributes = {k: sample.meta.get(k) for k in sorted(synthetic.Attributes.__dataclass_fields__)}
+        note = "reads the synthetic generating attributes (Sample.meta) with noise; no prompt, no text or image"
+        return {"kind": "input", "inputs": {"meta": attributes}, "image": False, "note": note}
 
     def supports(self, dataset: str) -> bool:
         """Only the synthetic dataset carries the attributes this teacher reads."""

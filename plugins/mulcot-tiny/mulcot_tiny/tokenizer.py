@@ -45,6 +45,18 @@ def target_spans(text: str, target: str) -> list[tuple[int, int]]:
     return spans
 
 
+def prompt_text(text: str, target: str | None, task: str, mark: bool) -> str:
+    """The prompt a TinyVLM encodes, as text: ``<bos><task>target<sep>post<sep>`` (mentions in <t></t> with
+    ``mark``), before the post is cut to ``max_prompt_tokens`` tokens."""
+    post, at = [], 0
+    for start, end in target_spans(text, target) if target else []:
+        inner = text[start:end]
+        post += [text[at:start], f"{TARGET_OPEN}{inner}{TARGET_CLOSE}" if mark else inner]
+        at = end
+    post.append(text[at:])
+    return f"{BOS}{REASON if task == 'reasoning' else LABEL}{target or ''}{SEP}{''.join(post)}{SEP}"
+
+
 def distance_tags(is_target: Sequence[bool], window: int) -> list[int]:
     """Aspect-distance tags: 1 = farther than ``window`` (or no mention), ``2 + d + window`` for |d| <= window.
 
