@@ -174,8 +174,8 @@ def test_jobs_above_one_fan_out_locally_taking_chains_apart_with_the_single_proc
     assert [e["model"] for e in student["entries"]] == ["count-student"]  # its teacher served, unscored
     lines = two.stderr.splitlines()
     at = {m: next(i for i, line in enumerate(lines) if m in line) for m in (
-        "job synthetic.count-assistant done", "job synthetic.count-student started")}  # fmt: skip
-    assert at["job synthetic.count-assistant done"] < at["job synthetic.count-student started"]
+        "job synthetic.count-assistant started", "job synthetic.count-student started")}  # fmt: skip
+    assert at["job synthetic.count-assistant started"] < at["job synthetic.count-student started"]
     spans = [line for line in lines if "from its first job's start to its last one's end" in line]
     assert [line.split("[")[1].split("]")[0] for line in spans] == ["synthetic", "second"]  # each dataset's wall time
     assert "synthetic.count-assistant " in spans[0] and "synthetic.baselines " in spans[0]
@@ -206,6 +206,15 @@ def test_a_local_job_starts_after_those_it_waits_for_with_the_cores_shared_out(
     while not all(launcher.finished(j) for j in (first, then, other)):
         time.sleep(0.05)
     assert then.log.read_text().strip() == "True"
+
+    # a job may start before those it comes after have ended, once the file it waits for exists
+    ready = tmp_path / "assistant.answered"
+    slow = launcher.submit("slow", [*py, "import time; open('assistant.answered', 'w'); time.sleep(2); "
+                                          "open('slow.done', 'w')"], tmp_path)  # fmt: skip
+    early = launcher.submit("early", [*py, "import os; print(os.path.exists('slow.done'))"], tmp_path, ("slow",), ready)
+    while not all(launcher.finished(j) for j in (slow, early)):
+        time.sleep(0.05)
+    assert early.log.read_text().strip() == "False"
 
 
 @pytest.mark.parametrize("value", ["0", "two", "-1"])

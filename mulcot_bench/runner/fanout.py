@@ -71,6 +71,14 @@ def job_command(job: Job, launch: Launch, options: RunOptions, jobs_dir: Path) -
     return cmd + ([] if options.train else ["--no-train"]) + ([] if job.teacher_row else ["--no-teacher-row"])
 
 
+def ready_file(job: Job, jobs_dir: Path) -> Path | None:
+    """The file whose existence says a job may start before the jobs it comes after have ended: the journal of
+    the model it needs, in their job's run folder (its first answer is written after it was trained and stored)."""
+    if job.needs is None or len(job.after) != 1:
+        return None
+    return jobs_dir / job.after[0] / "journal" / f"{safe_name(job.needs)}.jsonl"
+
+
 def receipt_key(job: Job, launch: Launch, options: RunOptions) -> str:
     """What a job's receipt is filed under: its slice, the options it repeats, the data root, the version."""
     from mulcot_bench import __version__
@@ -122,7 +130,8 @@ def _fanout(registry: Registry, options: RunOptions, launch: Launch) -> RunOutco
         for job in plan:
             (jobs_dir / job.name / "results.json").unlink(missing_ok=True)  # an earlier attempt's are not this one's
             command = job_command(job, launch, options, jobs_dir)
-            submitted.append((job, launcher.submit(job.name, command, Path.cwd(), job.after)))
+            started = launcher.submit(job.name, command, Path.cwd(), job.after, ready_file(job, jobs_dir))
+            submitted.append((job, started))
         spans = wait(launcher, [(s, jobs_dir / job.name / "results.json", job_cost(registry, job, sizes))
                                 for job, s in submitted])  # fmt: skip
         log_spans([job for job, _ in submitted], spans)

@@ -6,8 +6,9 @@ that learn from no chain share a job of their own. Every job of a dataset sees t
 or the registry's first serving one), so the training set of each is the one a single process would use.
 
 A launcher that honours dependencies (``local``) takes a chain apart: the teachers and the assistant in one job,
-then each learner in a job of its own that starts once that job has ended (it loads the trained assistant from
-the shared cache), so a chain's students train side by side.
+then each learner in a job of its own that starts once the assistant has answered in that job (trained and stored
+before it predicts: the learner loads it from the shared cache) or the job has ended, so a chain's students train
+side by side, and beside the assistant's scoring.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Job:
     group: str
     models: tuple[str, ...]
     after: tuple[str, ...] = ()  # the names of the jobs that must end before this one starts
+    needs: str | None = None  # the model of those jobs it needs: it may start once that one has answered
     teacher_row: bool = True  # False: the dataset's teacher row is another job's (this one's teacher only serves)
 
     @property
@@ -91,7 +93,7 @@ def split_chain(registry: Registry, dataset: str, group: str, names: list[str]) 
     if group not in names or len(head) == len(names):
         return [Job(dataset, group, tuple(names))]
     first = Job(dataset, group, tuple(head))
-    return [first, *(Job(dataset, n, (n,), after=(first.name,)) for n in names if n not in head)]
+    return [first, *(Job(dataset, n, (n,), after=(first.name,), needs=group) for n in names if n not in head)]
 
 
 #: relative cost per training item of a job, by the heaviest role in it (an assistant trains several members and

@@ -92,9 +92,14 @@ class LocalLauncher:
         self.running: list[Started] = []
         self.ended: set[str] = set()
 
-    def submit(self, name: str, command: list[str], cwd: Path, after: tuple[str, ...] = ()) -> Started:
+    def submit(
+        self, name: str, command: list[str], cwd: Path, after: tuple[str, ...] = (), ready: Path | None = None
+    ) -> Started:
+        """Queue a job; it starts when a slot is free and every job it comes ``after`` has ended, or earlier once
+        the file ``ready`` exists (what it needs of those jobs is done: an assistant trained and stored)."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        job = Started(name, command, None, self.folder / f"{name}.log", handle={"cwd": cwd, "after": after})
+        handle = {"cwd": cwd, "after": after, "ready": ready}
+        job = Started(name, command, None, self.folder / f"{name}.log", handle=handle)
         self.waiting.append(job)
         self._start()
         return job
@@ -109,10 +114,10 @@ class LocalLauncher:
                 self.ended.add(job.name)
         self.running = [j for j in self.running if j.name not in self.ended]
         while len(self.running) < self.max_parallel:
-            ready = [j for j in self.waiting if self.ended.issuperset(j.handle["after"])]
-            if not ready:
+            startable = [j for j in self.waiting if self._may_start(j)]
+            if not startable:
                 return
-            job = ready[0]
+            job = startable[0]
             self.waiting.remove(job)
             with job.log.open("wb") as out:  # the child keeps its own copy of the descriptor
                 job.handle = subprocess.Popen(
@@ -121,6 +126,10 @@ class LocalLauncher:
                 )  # fmt: skip
             job.job_id = f"pid {job.handle.pid}"
             self.running.append(job)
+
+    def _may_start(self, job: Started) -> bool:
+        ready = job.handle["ready"]
+        return self.ended.issuperset(job.handle["after"]) or (ready is not None and ready.is_file())
 
     def started(self, job: Started) -> bool:
         return job.job_id is not None
@@ -160,7 +169,9 @@ class SubmititLauncher:
 
     honours_after = False  # its jobs start as the cluster schedules them: chains stay whole (see runner.jobs)
 
-    def submit(self, name: str, command: list[str], cwd: Path, after: tuple[str, ...] = ()) -> Started:
+    def submit(
+        self, name: str, command: list[str], cwd: Path, after: tuple[str, ...] = (), ready: Path | None = None
+    ) -> Started:
         self.executor.update_parameters(name=name)
         handle = self.executor.submit(self.submitit.helpers.CommandFunction(command, cwd=cwd, verbose=True))
         return Started(name, command, str(handle.job_id), Path(handle.paths.stderr), handle)
