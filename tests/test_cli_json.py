@@ -46,3 +46,20 @@ def test_compare_json_matches_the_predictions(monkeypatch: pytest.MonkeyPatch, c
     accuracy = sum(x["label"] == x["gold"] for x in a) / len(a)
     assert rows["accuracy"]["a"]["value"] == pytest.approx(accuracy)
     assert rows["BLEU-4 (corpus, sacrebleu)"]["percent"] is True and doc["n"] == 120
+
+
+def test_datasets_json_without_list_is_the_listing(monkeypatch: pytest.MonkeyPatch, capsys, tmp_path: Path) -> None:  # noqa: ANN001
+    assert _main(monkeypatch, "datasets", "--json", "--data-root", str(tmp_path)) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert _main(monkeypatch, "datasets", "list", "--json", "--data-root", str(tmp_path)) == 0
+    assert json.loads(capsys.readouterr().out) == doc
+    missing = {d["name"]: d for d in doc["datasets"] if d["status"] == "missing"}
+    assert missing["twitter2015"]["fetch"] == f"mulcot-bench datasets fetch twitter2015 --data-root {tmp_path}"
+
+
+def test_datasets_group_options_before_a_subcommand_are_one_line(monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # noqa: ANN001
+    assert _main(monkeypatch, "datasets", "--json", "verify", "twitter2015") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'datasets verify' prints no JSON" in err
+    assert _main(monkeypatch, "datasets", "--data-root", "x", "fetch", "twitter2015") == 2
+    assert "--data-root before 'fetch' is not read" in capsys.readouterr().err

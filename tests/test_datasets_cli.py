@@ -80,3 +80,20 @@ def test_run_allow_missing_images_sets_option(monkeypatch: pytest.MonkeyPatch, t
     CliRunner().invoke(cli, ["run", "--all", "--allow-missing-images", "--runs-dir", str(tmp_path)])
     assert all(seen[n] == {"allow_missing_images": True} for n in ("twitter2015", "mvsa_multiple"))
     assert "allow_missing_images" not in seen["synthetic"]
+
+
+def test_list_names_the_fetch_command_of_each_missing_dataset_with_a_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = CliRunner().invoke(cli, ["datasets", "--data-root", str(tmp_path)])
+    assert out.exit_code == 0, out.output
+    for name in ("twitter2015", "twitter2017", "mvsa_single", "mvsa_multiple"):
+        assert f"fetch its text files: mulcot-bench datasets fetch {name} --data-root {tmp_path}" in out.output
+    assert "datasets fetch synthetic" not in out.output
+    real = load_manifest("twitter2017")
+    no_urls = real.model_copy(update={"files": [f.model_copy(update={"url": None}) for f in real.files]})
+    monkeypatch.setattr("mulcot_bench.data.manifest.load_manifest", lambda name: no_urls)
+    monkeypatch.setenv("MULCOT_BENCH_DATA_ROOT", str(tmp_path))
+    out = CliRunner().invoke(cli, ["datasets"])
+    assert out.exit_code == 0, out.output
+    assert "twitter2015    aspect missing" in out.output and "datasets fetch" not in out.output

@@ -72,3 +72,48 @@ def test_a_teacher_serves_the_train_split_only_where_it_has_chains_for_it() -> N
     assert train_served(reg, None)(released) is False
     released.name = "synthetic"
     assert train_served(reg, None)(released) is True
+
+
+def test_subset_with_none_keeps_the_whole_split() -> None:
+    data = generate(seed=2, train=30, dev=20, test=10)
+    view = apply_views(data, "reference", (None, None, 4), seed=4)
+    assert [len(view.train), len(view.dev), len(view.test)] == [30, 20, 4]
+    assert view.train == data.train and view.dev == data.dev
+    assert "train 30/30, dev 20/20, test 4/10" in view.notes[-1]
+
+
+@pytest.mark.parametrize(("value", "limits"), [("7", (None, None, 7)), ("3,4,5", (3, 4, 5)), (None, None)])
+def test_limit_one_number_is_test_items_three_numbers_are_per_split(
+    value: str | None, limits: tuple | None, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:  # noqa: ANN001
+    from test_stats import _main
+
+    seen = {}
+
+    def fake_run(registry, options):  # noqa: ANN001, ANN202
+        seen["limits"] = options.limits
+        raise SystemExit(0)
+
+    monkeypatch.setattr("mulcot_bench.runner.run", fake_run)
+    args = ["run", "-d", "synthetic", "-m", "majority", "--runs-dir", str(tmp_path)]
+    assert _main(monkeypatch, *args, *(["--limit", value] if value else [])) == 0
+    assert seen["limits"] == limits
+
+
+@pytest.mark.parametrize("value", ["0", "1,2", "a", "5,0,5", "1,2,3,4"])
+def test_a_bad_limit_is_one_line_and_exit_2(value: str, monkeypatch: pytest.MonkeyPatch, capsys, tmp_path) -> None:  # noqa: ANN001
+    from test_stats import _main
+
+    monkeypatch.setattr("mulcot_bench.runner.run", lambda *a: pytest.fail("ran"))
+    assert _main(monkeypatch, "run", "-d", "synthetic", "--limit", value, "--runs-dir", str(tmp_path)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--limit {value!r} must be one positive integer N (test samples)" in err
+
+
+def test_limit_help_names_both_forms() -> None:
+    from click.testing import CliRunner
+
+    from mulcot_bench.cli import cli
+
+    out = CliRunner().invoke(cli, ["run", "--help"], terminal_width=200).output
+    assert "--limit N|TRAIN,DEV,TEST" in out and "N test samples (train and dev whole)" in out

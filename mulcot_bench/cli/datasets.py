@@ -34,11 +34,21 @@ def _data_root(data_root: Path | None, must_exist: bool = False) -> Path:
 
 @click.group("datasets", invoke_without_command=True)
 @_root
+@json_option
 @click.pass_context
-def datasets_group(ctx: click.Context, data_root: Path | None) -> None:
-    """List, verify, fetch and import datasets (no subcommand: list)."""
+def datasets_group(ctx: click.Context, data_root: Path | None, as_json: bool) -> None:
+    """List, verify, fetch and import datasets (no subcommand: list; --data-root and --json as 'list' takes them)."""
     if ctx.invoked_subcommand is None:
-        ctx.invoke(list_cmd, data_root=data_root)
+        ctx.invoke(list_cmd, data_root=data_root, as_json=as_json)
+    elif data_root is not None:
+        sub = ctx.invoked_subcommand
+        raise UserError(f"--data-root before '{sub}' is not read: put it after, mulcot-bench datasets {sub} ... "
+                        "--data-root DIR")  # fmt: skip
+    elif as_json and ctx.invoked_subcommand != "list":
+        raise UserError(f"'datasets {ctx.invoked_subcommand}' prints no JSON; --json is for the listing: "
+                        "mulcot-bench datasets --json")  # fmt: skip
+    elif as_json:
+        raise UserError("--json before 'list' is not read: mulcot-bench datasets list --json (or datasets --json)")
 
 
 @datasets_group.command("list")
@@ -48,6 +58,9 @@ def list_cmd(data_root: Path | None, as_json: bool = False) -> None:
     """Each registered dataset: present or missing, rows, image and rationale coverage."""
     root = _data_root(data_root, must_exist=True)
     found = [_status(spec, root) for spec in _datasets()]
+    for d in found:
+        if d["status"] == "missing":
+            d["fetch"] = fetch_command(d["name"], data_root)
     if as_json:
         click.echo(json.dumps({"data_root": str(root), "datasets": found}, indent=2))
         return
@@ -62,10 +75,25 @@ def list_cmd(data_root: Path | None, as_json: bool = False) -> None:
             click.echo(f"{head} present  rows {rows}  images {d['images']}/{n} ({pct:.0f}%)  rationales {rat}")
         elif d["status"] == "missing":
             click.echo(f"{head} missing ({d['how_to_get']})")
+            if d["fetch"]:
+                click.echo(f"{'':22}fetch its text files: {d['fetch']} (images are a manual download)")
         elif d["status"] == "unloadable":
             click.echo(f"{head} present, does not load: {d['error']}")
         else:
             click.echo(f"{head} embedded")
+
+
+def fetch_command(name: str, data_root: Path | None) -> str | None:
+    """``mulcot-bench datasets fetch NAME`` (with the ``--data-root`` given) when the dataset has a manifest that
+    names a URL to download, else None."""
+    import shlex
+
+    from mulcot_bench.data.manifest import load_manifest, manifest_names
+
+    if name not in manifest_names() or not any(f.url for f in load_manifest(name).files):
+        return None
+    root = f" --data-root {shlex.quote(str(data_root))}" if data_root is not None else ""
+    return f"mulcot-bench datasets fetch {shlex.quote(name)}{root}"
 
 
 def _datasets() -> list[DatasetSpec]:

@@ -14,7 +14,7 @@ from mulcot_bench.cli.options import (
     limit_option,
     load_registry,
     model_arg_option,
-    parse_sizes,
+    parse_limits,
     plugins_dir_option,
     protocol_option,
     strict_option,
@@ -111,7 +111,7 @@ def distill_cmd(
         seed=seed,
         dataset_options={"synthetic": synthetic},
         protocol=protocol,
-        limits=parse_sizes(limit, "--limit"),
+        limits=parse_limits(limit),
         allow_partial=allow_partial,
         command=" ".join(["mulcot-bench", *sys.argv[1:]]),
     )

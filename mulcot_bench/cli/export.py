@@ -22,8 +22,9 @@ def export_group() -> None:
 @click.option("--tracking-uri", help=TRACKING_URI_HELP)
 @click.option("--experiment", default="mulcot-bench", show_default=True, help="MLflow experiment name.")
 def mlflow_cmd(run_dirs: tuple[Path, ...], tracking_uri: str | None, experiment: str) -> None:
-    """Log each entry of RUN_DIR/results.json as an MLflow run: params (card settings, seed, provenance),
-    metrics (scores and interval bounds), artifacts (results.json, predictions, leaderboard tables).
+    """Log each entry of RUN_DIR/results.json (and each seed of a --seeds entry) as an MLflow run: params (card
+    settings, seed, provenance), metrics (scores and interval bounds), artifacts (results.json, predictions,
+    leaderboard tables).
     Exporting again adds nothing for unchanged entries and replaces changed ones."""
     from mulcot_bench.export.mlflow import export_runs
 

@@ -11,6 +11,7 @@ import click
 from mulcot_bench.errors import UserError
 
 if TYPE_CHECKING:
+    from mulcot_bench.data.views import Limits
     from mulcot_bench.plugin.registry import Registry
     from mulcot_bench.runner.options import RunOutcome
 
@@ -47,7 +48,10 @@ allow_partial_option = click.option(
     "difference is recorded, printed and shown on the leaderboard. Without it such a dataset is refused.",
 )
 limit_option = click.option(
-    "--limit", help="At most TRAIN,DEV,TEST samples of every dataset (a seeded subset), for quick runs."
+    "--limit",
+    metavar="N|TRAIN,DEV,TEST",
+    help="A seeded subset of every dataset, for quick runs: N test samples (train and dev whole), or at most "
+    "TRAIN,DEV,TEST samples per split.",
 )
 model_arg_option = click.option(
     "-o",
@@ -147,6 +151,23 @@ def parse_sizes(value: str | None, option: str = "--synthetic-size") -> tuple[in
     if len(parts) != 3 or min(parts) < 1:
         raise UserError(f"{option} {value!r} must be three positive integers TRAIN,DEV,TEST, e.g. 600,200,200")
     return parts  # type: ignore[return-value]
+
+
+def parse_limits(value: str | None, option: str = "--limit") -> Limits | None:
+    """``N`` (test samples only: train and dev stay whole, None) or ``TRAIN,DEV,TEST``, all positive integers
+    (None when not given); a bad value is one clear line."""
+    if value is None:
+        return None
+    try:
+        parts = tuple(int(x) for x in value.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) not in (1, 3) or min(parts) < 1:
+        raise UserError(
+            f"{option} {value!r} must be one positive integer N (test samples) or three TRAIN,DEV,TEST, "
+            "e.g. --limit 50 or --limit 400,100,200"
+        )
+    return (None, None, parts[0]) if len(parts) == 1 else parts  # type: ignore[return-value]
 
 
 def synthetic_options(size: str | None, seed: int) -> dict[str, object]:

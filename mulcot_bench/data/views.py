@@ -15,6 +15,7 @@ from mulcot_bench.types import Sample, Splits
 
 PROTOCOLS = ("auto", "reference", "released-rationales")  # auto: see choose_protocol
 HOLDOUT_FRACTION = 0.2  # share of the dev items kept for model selection under released-rationales
+Limits = tuple[int | None, int | None, int | None]  # most (train, dev, test) samples of a subset; None: all
 
 
 def as_loaded(data: Splits) -> LoadedSplits:
@@ -48,13 +49,14 @@ def released_rationales(data: Splits, seed: int) -> LoadedSplits:
     return replace(loaded, train=[*data.train, *moved], dev=holdout, notes=[*loaded.notes, note])
 
 
-def subset(data: Splits, limits: tuple[int, int, int], seed: int) -> LoadedSplits:
-    """At most ``limits`` = (train, dev, test) samples per split, drawn with a seeded shuffle, in file order."""
+def subset(data: Splits, limits: Limits, seed: int) -> LoadedSplits:
+    """At most ``limits`` = (train, dev, test) samples per split (None: the whole split), drawn with a seeded
+    shuffle, in file order."""
     loaded = as_loaded(data)
     picked: dict[str, list[Sample]] = {}
     for split, limit in zip(("train", "dev", "test"), limits, strict=True):
         items = data.split(split)
-        if limit >= len(items):
+        if limit is None or limit >= len(items):
             picked[split] = items
             continue
         keep = sorted(random.Random(f"{seed}-{split}").sample(range(len(items)), limit))
@@ -80,7 +82,7 @@ def choose_protocol(protocol: str, data: Splits, teacher_serves_train: bool) -> 
     return "released-rationales" if has_released_chains(data) and not teacher_serves_train else "reference"
 
 
-def apply_views(data: Splits, protocol: str, limits: tuple[int, int, int] | None, seed: int) -> Splits:
+def apply_views(data: Splits, protocol: str, limits: Limits | None, seed: int) -> Splits:
     """The protocol first (it moves dev items into train), then the subset."""
     if protocol not in PROTOCOLS or protocol == "auto":
         raise UserError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")

@@ -1,4 +1,5 @@
-"""Log run folders to MLflow: one MLflow run per entry of ``results.json``, with MLflow's own client.
+"""Log run folders to MLflow: one MLflow run per entry of ``results.json`` (and per seed of a ``--seeds`` entry),
+with MLflow's own client.
 
 Idempotent: each MLflow run is tagged ``mulcot.key`` (run id, dataset, split, model, variant, seed) and, once
 everything is logged, ``mulcot.content`` (a hash of what was logged). Re-exporting finds the run by its key and

@@ -139,44 +139,60 @@ def params_of(results: RunResults, entry: Entry) -> dict[str, str]:
     return {safe_key(k): _text(v) for k, v in params.items()}
 
 
+def entries_of(results: RunResults) -> list[Entry]:
+    """Every entry a tracker logs: each entry of ``results`` and, after an entry over several seeds (``--seeds``),
+    each of its per-seed entries."""
+    return [one for entry in results.entries for one in (entry, *entry.seeds)]
+
+
 def entry_records(run_dir: Path, results: RunResults, leaderboard: list[Path]) -> list[EntryRecord]:
-    """One record per entry of ``results`` (read from ``run_dir``); ``leaderboard`` files go to every record."""
-    results_file = run_dir / "results.json"
-    run_hash = stable_hash(results_file.read_text(encoding="utf-8"))
+    """One record per entry of ``results`` (read from ``run_dir``) and per seed of a ``--seeds`` entry (see
+    :func:`entries_of`); ``leaderboard`` files go to every record."""
+    run_hash = stable_hash((run_dir / "results.json").read_text(encoding="utf-8"))
     seen: dict[str, int] = {}
     records = []
-    for entry in results.entries:
+    for entry in entries_of(results):
         base = entry_key(results.run_id, entry)
         repeat = seen.get(base, 0)
         seen[base] = repeat + 1
-        predictions = run_dir / entry.predictions_file
-        artifacts = [Artifact(results_file), *(Artifact(p, "leaderboard") for p in leaderboard)]
-        missing = [] if predictions.is_file() else [entry.predictions_file]
-        if not missing:
-            artifacts.append(Artifact(predictions, str(Path("predictions", entry.predictions_file).parent)))
-        tags = {
-            f"{TAG}.run_id": results.run_id,
-            f"{TAG}.run_dir": str(run_dir.resolve()),
-            f"{TAG}.dataset": entry.dataset,
-            f"{TAG}.model": entry.model,
-            f"{TAG}.role": entry.role,
-            f"{TAG}.split": entry.split,
-            **({f"{TAG}.variant": entry.variant} if entry.variant else {}),
-            **({f"{TAG}.seed": str(entry.seed)} if entry.seed is not None else {}),
-            **({f"{TAG}.missing_files": ",".join(missing)} if missing else {}),
-        }
-        params, metrics = params_of(results, entry), metrics_of(entry)
-        record = EntryRecord(
-            key=entry_key(results.run_id, entry, repeat),
-            content=stable_hash(run_hash, params, metrics, tags, file_sha256(predictions) if not missing else None),
-            name=run_name(entry),
-            tags=tags,
-            params=params,
-            metrics=metrics,
-            artifacts=artifacts,
-            missing=missing,
-            started_ms=_millis(results.provenance.started_at),
-            finished_ms=_millis(results.provenance.finished_at),
+        records.append(
+            _record(run_dir, results, entry, entry_key(results.run_id, entry, repeat), run_hash, leaderboard)
         )
-        records.append(record)
     return records
+
+
+def _record(
+    run_dir: Path, results: RunResults, entry: Entry, key: str, run_hash: str, leaderboard: list[Path]
+) -> EntryRecord:
+    """One entry's record: tags, params, metrics, artifacts (its predictions file when present) and content."""
+    results_file = run_dir / "results.json"
+    predictions = run_dir / entry.predictions_file
+    artifacts = [Artifact(results_file), *(Artifact(p, "leaderboard") for p in leaderboard)]
+    missing = [] if predictions.is_file() else [entry.predictions_file]
+    if not missing:
+        artifacts.append(Artifact(predictions, str(Path("predictions", entry.predictions_file).parent)))
+    tags = {
+        f"{TAG}.run_id": results.run_id,
+        f"{TAG}.run_dir": str(run_dir.resolve()),
+        f"{TAG}.dataset": entry.dataset,
+        f"{TAG}.model": entry.model,
+        f"{TAG}.role": entry.role,
+        f"{TAG}.split": entry.split,
+        **({f"{TAG}.variant": entry.variant} if entry.variant else {}),
+        **({f"{TAG}.seed": str(entry.seed)} if entry.seed is not None else {}),
+        **({f"{TAG}.seeds": ",".join(str(e.seed) for e in entry.seeds)} if entry.seeds else {}),
+        **({f"{TAG}.missing_files": ",".join(missing)} if missing else {}),
+    }
+    params, metrics = params_of(results, entry), metrics_of(entry)
+    return EntryRecord(
+        key=key,
+        content=stable_hash(run_hash, params, metrics, tags, file_sha256(predictions) if not missing else None),
+        name=run_name(entry),
+        tags=tags,
+        params=params,
+        metrics=metrics,
+        artifacts=artifacts,
+        missing=missing,
+        started_ms=_millis(results.provenance.started_at),
+        finished_ms=_millis(results.provenance.finished_at),
+    )

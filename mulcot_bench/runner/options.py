@@ -29,7 +29,7 @@ class RunOptions:
     ablations: list[str] = field(default_factory=list)
     protocol: str = "auto"  # auto, reference, released-rationales (mulcot_bench.data.views.choose_protocol)
     chain_filter: str = "five-fields"  # which training chains stages 1 and 2b keep (runner.stages.CHAIN_FILTERS)
-    limits: tuple[int, int, int] | None = None
+    limits: tuple[int | None, int | None, int | None] | None = None  # most train, dev, test samples (None: all)
     bootstrap: int = DEFAULT_RESAMPLES
     allow_partial: bool = False  # run a known release that loaded short of its manifest (recorded, printed)
     require_images: bool = False  # refuse text-only copies (no images at all) instead of running them text-only
