@@ -130,8 +130,8 @@ def _fanout(registry: Registry, options: RunOptions, launch: Launch) -> RunOutco
         for job in plan:
             (jobs_dir / job.name / "results.json").unlink(missing_ok=True)  # an earlier attempt's are not this one's
             command = job_command(job, launch, options, jobs_dir)
-            started = launcher.submit(job.name, command, Path.cwd(), job.after, ready_file(job, jobs_dir))
-            submitted.append((job, started))
+            queued = launcher.submit(job.name, command, Path.cwd(), job.after, ready_file(job, jobs_dir))
+            submitted.append((job, queued))
         spans = wait(launcher, [(s, jobs_dir / job.name / "results.json", job_cost(registry, job, sizes))
                                 for job, s in submitted])  # fmt: skip
         log_spans([job for job, _ in submitted], spans)

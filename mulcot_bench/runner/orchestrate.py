@@ -432,8 +432,8 @@ def _score_runs(
     name = pipeline.data.name
     steps.next(f"scoring {len(runs)} model(s)")
     chains = [r.predictions for r in runs if r.spec.card.rationale and any(p.rationale for p in r.predictions)]
-    if len(chains) > 1:
-        log(f"[{name}] scoring: the chains of {len(chains)} models against the references, the shared ones once")
+    if chains:  # primed in one pass per metric, with a line as each metric starts (scoring chains takes minutes)
+        log(f"[{name}] scoring: the chains of {len(chains)} model(s) against the references, the shared ones once")
         scorer.prime(
             pipeline.data.test, chains, lambda metric, i, n: log(f"[{name}] scoring chains: {metric} ({i}/{n})")
         )
