@@ -165,9 +165,9 @@ class EncoderChainModel:
             report["chain_phase"] = self._chain_phase(inputs, labels, chain_rows, seqs, [r for r, _ in dev_rows],
                                                       dev_seqs, teacher, ctx.seed, progress)
         else:
-            report["why_no_chains"] = ("no training item carries a five-field chain (under the reference protocol "
-                                       "Twitter-2015's train split has none): label task only, predictions have "
-                                       "no rationale")
+            report["why_no_chains"] = ("no training item carries a five-field chain (no teacher served the train "
+                                       "split and the data has no released training chains): label task only, "
+                                       "predictions have no rationale")
         report["params"] = sum(p.numel() for p in self.net.parameters())
         report["train_seconds"] = round(time.perf_counter() - start, 1)
         self.meta = {"encoders": identities(self.s), "report": report}
