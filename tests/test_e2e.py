@@ -114,6 +114,18 @@ def test_run_all_writes_every_role_and_metric(two_runs: tuple[Path, RunResults, 
 
 
 @pytest.mark.slow
+def test_every_shipped_model_records_what_it_was_asked(two_runs: tuple[Path, RunResults, RunResults, str]) -> None:
+    """Each predictions line of every model ``run --all`` runs carries its prompt record (a template reference,
+    the exact input it read, or what it replayed), never null."""
+    tmp, first, _, _ = two_runs
+    for entry in first.entries:
+        lines = [json.loads(x) for x in (tmp / "runs" / "first" / entry.predictions_file).read_text().splitlines()]
+        kinds = {(line.get("prompt") or {}).get("kind") for line in lines}
+        assert lines and None not in kinds, (entry.model, kinds)
+        assert entry.prompt_note is None, (entry.model, entry.prompt_note)
+
+
+@pytest.mark.slow
 def test_missing_real_datasets_are_listed_not_errors(two_runs: tuple[Path, RunResults, RunResults, str]) -> None:
     _, first, _, _ = two_runs
     status = {d.name: d.status for d in first.datasets}
