@@ -100,6 +100,8 @@ def assert_same_run(tmp: Path, where: str, single: Any, fanned: Any) -> None:
     records, predictions files, exported tables, the closing score tables on stdout; and it has a leaderboard."""
     one, merged = results(tmp, "single"), results(tmp, where)
     assert [comparable(e) for e in merged["entries"]] == [comparable(e) for e in one["entries"]]
+    for fanned_entry, entry in zip(merged["entries"], one["entries"], strict=True):  # stage 2b counted on its row
+        assert fanned_entry["stage"].get("augmentation") == entry["stage"].get("augmentation"), entry["model"]
     assert [e["model"] for e in merged["entries"] if e["dataset"] == "second"] == [
         "count-teacher", "count-assistant", "count-student", "count-rule",
     ]  # fmt: skip
@@ -281,6 +283,7 @@ def test_model_groups_keep_each_chain_together() -> None:
     ]  # fmt: skip
     chain = ["synthetic-teacher", "tiny-vlm-assistant", "tiny-vlm-student", "tiny-vlm-student-nokd", "majority"]
     split = plan_jobs(registry, ["synthetic"], chain, split=True)  # the teacher and assistant, then each learner
+    assert split[0].augment_for == ("tiny-vlm-student",)  # stage 2b in the assistant's job, counted on its row
     assert [(j.name, j.models, j.after) for j in split] == [
         ("synthetic.tiny-vlm-assistant", ("synthetic-teacher", "tiny-vlm-assistant"), ()),
         ("synthetic.tiny-vlm-student", ("tiny-vlm-student",), ("synthetic.tiny-vlm-assistant",)),

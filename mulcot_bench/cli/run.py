@@ -128,6 +128,12 @@ SHARED: list[Callable[[Any], Any]] = [
     ),
     click.option("--no-report", is_flag=True, hidden=True, help="Write results.json only (a launcher's job)."),
     click.option(
+        "--augment-for",
+        multiple=True,
+        hidden=True,
+        help="An assistant's job: sample its augmentation chains for these learners (run in their own jobs).",
+    ),
+    click.option(
         "--teacher-row/--no-teacher-row",
         default=True,
         hidden=True,
@@ -156,7 +162,7 @@ SHARED: list[Callable[[Any], Any]] = [
 PER_JOB = frozenset(
     {"run_all", "models", "datasets", "no_train", "data_root", "runs_dir", "reports_dir", "cache_dir", "run_id",
      "mlflow_uri", "launcher", "launcher_args", "no_report", "jobs",
-     "teacher_row", "config"}
+     "teacher_row", "augment_for", "config"}
 )  # fmt: skip
 
 
@@ -242,6 +248,7 @@ def run_options(models: list[str] | None, train: bool, params: dict[str, Any]) -
         "checkpoints": checkpoints,
         "train": train,
         "report": not params["no_report"],
+        "augment_for": list(params["augment_for"]),
     }
     same = {f.name: params[f.name] for f in fields(RunOptions) if f.name not in derived and f.name in params}
     return registry, RunOptions(**same, **derived)

@@ -68,15 +68,21 @@ def job_command(job: Job, launch: Launch, options: RunOptions, jobs_dir: Path) -
     if options.data_root is not None:
         cmd += ["--data-root", str(options.data_root.resolve())]
     cmd += ["--runs-dir", str(jobs_dir.resolve()), "--run-id", job.name, "--no-report", "--jobs", "1"]
+    cmd += [x for learner in job.augment_for for x in ("--augment-for", learner)]
     return cmd + ([] if options.train else ["--no-train"]) + ([] if job.teacher_row else ["--no-teacher-row"])
 
 
-def ready_file(job: Job, jobs_dir: Path) -> Path | None:
-    """The file whose existence says a job may start before the jobs it comes after have ended: the journal of
-    the model it needs, in their job's run folder (its first answer is written after it was trained and stored)."""
+def ready_file(job: Job, plan: list[Job], jobs_dir: Path) -> Path | None:
+    """The file whose existence says a job may start before the job it comes after has ended, in that job's run
+    folder: ``augmented/<assistant>.json`` where that job samples the assistant's chains for the learners (stage
+    2b done), else the assistant's journal (its first answer is written after it was trained and stored)."""
     if job.needs is None or len(job.after) != 1:
         return None
-    return jobs_dir / job.after[0] / "journal" / f"{safe_name(job.needs)}.jsonl"
+    head = next((j for j in plan if j.name == job.after[0]), None)
+    folder = jobs_dir / job.after[0]
+    if head is not None and head.augment_for:
+        return folder / "augmented" / f"{safe_name(job.needs)}.json"
+    return folder / "journal" / f"{safe_name(job.needs)}.jsonl"
 
 
 def receipt_key(job: Job, launch: Launch, options: RunOptions) -> str:
@@ -130,7 +136,7 @@ def _fanout(registry: Registry, options: RunOptions, launch: Launch) -> RunOutco
         for job in plan:
             (jobs_dir / job.name / "results.json").unlink(missing_ok=True)  # an earlier attempt's are not this one's
             command = job_command(job, launch, options, jobs_dir)
-            queued = launcher.submit(job.name, command, Path.cwd(), job.after, ready_file(job, jobs_dir))
+            queued = launcher.submit(job.name, command, Path.cwd(), job.after, ready_file(job, plan, jobs_dir))
             submitted.append((job, queued))
         spans = wait(launcher, [(s, jobs_dir / job.name / "results.json", job_cost(registry, job, sizes))
                                 for job, s in submitted])  # fmt: skip

@@ -36,7 +36,8 @@ class Job:
     group: str
     models: tuple[str, ...]
     after: tuple[str, ...] = ()  # the names of the jobs that must end before this one starts
-    needs: str | None = None  # the model of those jobs it needs: it may start once that one has answered
+    needs: str | None = None  # the model of those jobs it needs: it may start once that one is ready for it
+    augment_for: tuple[str, ...] = ()  # an assistant's job: the learners (in other jobs) it samples chains for
     teacher_row: bool = True  # False: the dataset's teacher row is another job's (this one's teacher only serves)
 
     @property
@@ -92,8 +93,10 @@ def split_chain(registry: Registry, dataset: str, group: str, names: list[str]) 
     head = [n for n in names if registry.model(n).card.role in ("teacher", "assistant")]
     if group not in names or len(head) == len(names):
         return [Job(dataset, group, tuple(names))]
-    first = Job(dataset, group, tuple(head))
-    return [first, *(Job(dataset, n, (n,), after=(first.name,), needs=group) for n in names if n not in head)]
+    learners = [n for n in names if n not in head]
+    chained = tuple(n for n in learners if registry.model(n).card.rationale)[:1]  # stage 2b once per assistant
+    first = Job(dataset, group, tuple(head), augment_for=chained)
+    return [first, *(Job(dataset, n, (n,), after=(first.name,), needs=group) for n in learners)]
 
 
 #: relative cost per training item of a job, by the heaviest role in it (an assistant trains several members and

@@ -37,6 +37,7 @@ class RunOptions:
     train: bool = True  # False (``eval``, ``run --no-train``): a trainable model without a checkpoint is refused
     report: bool = True  # False (``--no-report``, a launcher's job): write results.json, render no leaderboard
     teacher_row: bool = True  # False (``--no-teacher-row``, a launcher's job but one): the teacher serves, unscored
+    augment_for: list[str] = field(default_factory=list)  # an assistant's job: stage 2b for these learners' jobs
     device: str = "auto"  # data-parallel runs: cpu (gloo), cuda (nccl), auto (nccl where a GPU is seen)
     cache_layout: str | None = None  # auto, shared, sharded (None: $MULCOT_BENCH_CACHE_LAYOUT or auto)
     config: ConfigRecord | None = None  # ``--config FILE``: the options file read (recorded in the provenance)

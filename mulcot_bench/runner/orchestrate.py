@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mulcot_bench import __version__
+from mulcot_bench.atomic import write_text
 from mulcot_bench.cache import Cache
 from mulcot_bench.console.logs import RUN_LOG, errors_only, open_run_log, run_log
 from mulcot_bench.errors import ModelUnavailable, UserError, describe
@@ -231,7 +233,7 @@ def _evaluate_seeds(
             log(f"[{data.name}] seed {seed} ({i + 1}/{len(seeds)})")
         pipeline = DatasetPipeline(
             session.registry, data, session.cache, seed, models, options.teacher, checkpoints=options.checkpoints,
-            chain_filter=options.chain_filter, teacher_row=options.teacher_row,
+            chain_filter=options.chain_filter, teacher_row=options.teacher_row, augment_for=options.augment_for,
         )
         if failed_teacher:
             pipeline.mark_teacher_failed(failed_teacher)
@@ -374,9 +376,26 @@ def evaluate_dataset(
     if teach:
         _teacher_stage(pipeline, steps, failed)
     runs = _model_runs(pipeline, evaluations, steps, failed)
+    for learner in pipeline.augment_for:
+        augment_for(pipeline, learner, run_dir)
     if not score:
         return []
     return _score_runs(pipeline, scorer, runs, run_dir, seed, steps)
+
+
+def augment_for(pipeline: DatasetPipeline, learner: str, run_dir: Path) -> None:
+    """Stage 2b in an assistant's job for a learner that runs in a job of its own (``--augment-for``): the
+    assistant's sampled chains cached and counted on the assistant's row, as one process counts them, then a
+    file ``augmented/<assistant>.json`` that lets the learner's job start. A failure is only logged here: the
+    learner's job meets it again and records it."""
+    assistant = pipeline.assistant_for(learner) or learner
+    try:
+        pipeline.train_set(learner)
+    except Exception as exc:  # noqa: BLE001 - recorded by the learner's own job
+        log(f"[{pipeline.data.name}] augmentation for {learner} failed here (its own job records it): {_reason(exc)}")
+        return
+    counts = pipeline.stage_of(assistant).get("augmentation", {})
+    write_text(run_dir / "augmented" / f"{safe_name(assistant)}.json", json.dumps(counts, indent=1))
 
 
 @dataclass

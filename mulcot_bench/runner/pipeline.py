@@ -141,6 +141,7 @@ class DatasetPipeline:
     checkpoints: dict[str, Path] = field(default_factory=dict)
     chain_filter: str = "five-fields"  # which training chains stages 1 and 2b keep (stages.CHAIN_FILTERS)
     teacher_row: bool = True  # False: the teacher serves the training set and references, with no row of its own
+    augment_for: list[str] = field(default_factory=list)  # learners in other jobs: stage 2b runs here for them
     failures: list[tuple[str, str]] = field(default_factory=list)
     _handles: dict[str, ModelHandle] = field(default_factory=dict)
     _stage: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -426,6 +427,10 @@ class DatasetPipeline:
             return None
         folder = self.cache.artifact(self.artifact(name))
         return str(folder) if folder is not None else None
+
+    def stage_of(self, name: str) -> dict[str, Any]:
+        """What the stages recorded of a model so far (a copy)."""
+        return dict(self._stage.get(name, {}))
 
     def stage_report(self, run: ModelRun) -> None:
         """Fill a run's stage report and parameter count once every stage has run."""
