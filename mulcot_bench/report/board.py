@@ -20,6 +20,7 @@ from pathlib import Path
 
 from mulcot_bench.errors import UserError
 from mulcot_bench.report.format import short_hash
+from mulcot_bench.report.places import Places, places_of, published
 from mulcot_bench.results import DatasetRecord, Entry, Failure, MetricRecord, ReportedEntry, RunResults
 
 SHOWN_STATUSES = ("present", "embedded")
@@ -32,11 +33,13 @@ def slug(text: str) -> str:
 
 @dataclass
 class Run:
-    """One run folder and its results; ``order`` is its position on the command line."""
+    """One run folder and its results as published (no machine-local folder, see
+    :mod:`mulcot_bench.report.places`); ``order`` is its position on the command line."""
 
     dir: Path
     results: RunResults
     order: int
+    places: Places = field(default_factory=Places)
 
     @property
     def id(self) -> str:
@@ -116,6 +119,11 @@ class Board:
     def run_id(self) -> str:
         return " + ".join(r.id for r in self.runs)
 
+    def local_path(self, record: DatasetRecord) -> Path | None:
+        """The dataset folder of ``record`` on this machine (its published ``path`` names ``<data root>``)."""
+        run = next((r for r in self.runs if any(d is record for d in r.results.datasets)), None)
+        return run.places.local(record.path) if run else (Path(record.path) if record.path else None)
+
 
 def read_run(run_dir: Path, order: int = 0) -> Run:
     """Read one run folder; a folder without ``results.json`` is a one-line user error."""
@@ -127,7 +135,8 @@ def read_run(run_dir: Path, order: int = 0) -> Run:
     except ValueError as exc:
         first = str(exc).splitlines()[0]
         raise UserError(f"{run_dir / 'results.json'} does not match the results schema ({first}); re-run it") from exc
-    return Run(run_dir, results, order)
+    places = places_of(results, run_dir)
+    return Run(run_dir, published(results, places), order, places)
 
 
 def _newness(run: Run) -> tuple[int, float, int]:

@@ -246,7 +246,7 @@ class Renderer:
         """Read each row's predictions once: McNemar marks, then the drill-down pages."""
         table = page.table
         record = table.dataset
-        root = Path(record.path) if record.path else None
+        root = self.board.local_path(record)
         images = Images(root if root is not None and root.is_dir() else None, self.out_dir, page.slug, self.previous)
         if root is None and record.status == "embedded" and record.name in EMBEDDED_IMAGES and table.rows:
             source = table.rows[0].source

@@ -18,6 +18,7 @@ from mulcot_bench.results import DatasetRecord, Entry, Failure, ReportedEntry
 ROLE_ORDER = ("teacher", "assistant", "student", "baseline")
 TABLE_SPLIT = "test"
 DEFAULT_HEADLINE = ("accuracy", "macro_f1")
+PRIMARY = ("bleu4", "bertscore_f1")  # shown beside the headline metrics; every other column is secondary
 
 
 @dataclass
@@ -31,6 +32,11 @@ class Column:
     @property
     def percent_native(self) -> bool:
         return is_percent_native(self.metric_id, self.key)
+
+    @property
+    def primary(self) -> bool:
+        """In the dataset page's first view (the headline metrics, BLEU-4, BERTScore-F1); else behind the toggle."""
+        return self.headline or self.key in PRIMARY
 
 
 @dataclass
