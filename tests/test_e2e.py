@@ -44,6 +44,8 @@ def _command(tmp: Path, *args: str) -> list[str]:
         str(tmp / "reports"),
         "--synthetic-size",
         "150,50,50",
+        "--jobs",  # one process: its own progress lines on stderr (a fanned-out run's jobs: tests/test_launcher.py)
+        "1",
         *args,
     ]
 
