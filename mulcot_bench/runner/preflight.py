@@ -23,6 +23,8 @@ def preflight(registry: Registry, taken: list[Taken], models: list[str], unavail
     out = [t.record for t in taken if t.data is None]
     shown = ", ".join(f"{r.name} ({_sizes(r.counts)})" for r in runs) or "none"
     log(f"pre-flight: {len(runs)} dataset(s) to run (train/dev/test): {shown}")
+    if runs:  # the training data the chain models see (mulcot_bench.data.views; --protocol)
+        log("pre-flight: data view: " + ", ".join(f"{r.name} {r.protocol}" for r in runs))
     if out:
         listed = ", ".join(f"{r.name} ({r.status})" for r in out)
         log(f"pre-flight: {len(out)} dataset(s) not run: {listed}; how to get them: mulcot-bench datasets")
