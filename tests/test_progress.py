@@ -130,6 +130,7 @@ def test_fake_run_ends_with_the_score_table_and_keeps_run_log(tmp_path: Path) ->
         assert rows[e["model"]][0] == shown + f"[{format_score(low, 'accuracy')}, {format_score(high, 'accuracy')}]"
     err = done.stderr.splitlines()
     assert any(x.startswith("pre-flight: 1 dataset(s) to run") for x in err)
+    assert "pre-flight: data view: synthetic reference" in err  # the training data each dataset's chain models see
     assert next(i for i, x in enumerate(err) if x.startswith("pre-flight")) < next(
         i for i, x in enumerate(err) if "step 1/" in x
     )
