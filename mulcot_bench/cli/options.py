@@ -144,13 +144,18 @@ def parse_sizes(value: str | None, option: str = "--synthetic-size") -> tuple[in
     """``TRAIN,DEV,TEST`` as three positive integers (None when not given); a bad value is one clear line."""
     if value is None:
         return None
-    try:
-        parts = tuple(int(x) for x in value.split(","))
-    except ValueError:
-        parts = ()
+    parts = _integers(value)
     if len(parts) != 3 or min(parts) < 1:
         raise UserError(f"{option} {value!r} must be three positive integers TRAIN,DEV,TEST, e.g. 600,200,200")
     return parts  # type: ignore[return-value]
+
+
+def _integers(value: str) -> tuple[int, ...]:
+    """The comma-separated whole numbers of an option's value; () when one is not a number."""
+    try:
+        return tuple(int(x) for x in value.split(","))
+    except ValueError:
+        return ()
 
 
 def parse_limits(value: str | None, option: str = "--limit") -> Limits | None:
@@ -158,10 +163,7 @@ def parse_limits(value: str | None, option: str = "--limit") -> Limits | None:
     (None when not given); a bad value is one clear line."""
     if value is None:
         return None
-    try:
-        parts = tuple(int(x) for x in value.split(","))
-    except ValueError:
-        parts = ()
+    parts = _integers(value)
     if len(parts) not in (1, 3) or min(parts) < 1:
         raise UserError(
             f"{option} {value!r} must be one positive integer N (test samples) or three TRAIN,DEV,TEST, "
@@ -177,3 +179,14 @@ def synthetic_options(size: str | None, seed: int) -> dict[str, object]:
     if sizes:
         options.update(train=sizes[0], dev=sizes[1], test=sizes[2])
     return options
+
+
+#: ``--bootstrap N``: the resamples of every interval (``run``, ``eval`` and ``score`` take the same option)
+bootstrap_option = click.option(
+    "--bootstrap",
+    "resamples",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples for the 95% intervals stored with every score (0: none).",
+)

@@ -19,6 +19,7 @@ from mulcot_bench.cli.export import check_mlflow, export_after_run, mlflow_optio
 from mulcot_bench.cli.options import (
     allow_partial_option,
     apply_overrides,
+    bootstrap_option,
     close_run,
     limit_option,
     load_registry,
@@ -88,14 +89,7 @@ SHARED: list[Callable[[Any], Any]] = [
         help="Also evaluate every non-teacher model with images blanked (text-only) or texts blanked (image-only), "
         "as extra rows (repeatable).",
     ),
-    click.option(
-        "--bootstrap",
-        "resamples",
-        type=click.IntRange(min=0),
-        default=1000,
-        show_default=True,
-        help="Bootstrap resamples for the 95% intervals stored with every score (0: none).",
-    ),
+    bootstrap_option,
     click.option(
         "--model-timeout",
         help="Seconds one model call (a batch) may take before the model is recorded as hung and the run goes on; "

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from mulcot_bench.cli.options import (
+    bootstrap_option,
     close_run,
     load_registry,
     plugins_dir_option,
@@ -46,14 +47,7 @@ from mulcot_bench.cli.options import (
     type=click.Path(path_type=Path),
     help="Cache folder; also MULCOT_BENCH_CACHE (default ~/.cache/mulcot-bench).",
 )
-@click.option(
-    "--bootstrap",
-    "resamples",
-    type=click.IntRange(min=0),
-    default=1000,
-    show_default=True,
-    help="Bootstrap resamples for the 95% intervals stored with every score (0: none).",
-)
+@bootstrap_option
 @synthetic_size_option
 @synthetic_seed_option
 @plugins_dir_option
