@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import marshal
-import pickle
+import json
 import tempfile
 import warnings
 from collections.abc import Sequence
@@ -196,11 +195,18 @@ def fingerprint(obj: Any) -> str:
 
 
 def _bytes(value: Any) -> bytes:
-    """A value's code (a function), its pickle, or at worst its ``repr`` (then the cache may miss, never mix)."""
+    """A value's code (a function: its bytecode, constants and names), its JSON, or at worst its ``repr`` (then
+    the cache may miss, never mix)."""
     code = getattr(getattr(value, "__func__", value), "__code__", None)
     if code is not None:
-        return marshal.dumps(code)
+        return _code_bytes(code)
     try:
-        return pickle.dumps(value)
-    except Exception:  # noqa: BLE001 - anything unpicklable falls back to its repr
+        return json.dumps(value, sort_keys=True, default=repr).encode()
+    except (TypeError, ValueError):  # keys that are not text, a cycle: its repr
         return repr(value).encode()
+
+
+def _code_bytes(code: Any) -> bytes:
+    """A code object's bytecode with its constants (nested code objects too) and the names it reads."""
+    consts = b"".join(_code_bytes(c) if hasattr(c, "co_code") else repr(c).encode() for c in code.co_consts)
+    return code.co_code + consts + repr((code.co_names, code.co_varnames)).encode()
