@@ -140,11 +140,12 @@ def test_release_teacher_prompts_fill_text_aspect_and_the_correction_label(tmp_p
 
 def test_the_openai_teacher_renders_the_release_copy_it_is_pointed_at(tmp_path: Path) -> None:
     pytest.importorskip("mulcot_openai")
+    from mulcot_openai.model import OpenAITeacher
+
     from mulcot_bench.cli.distill import prompt_args
     from mulcot_bench.distill.config import apply, load_config
     from mulcot_bench.plugin.overrides import apply_model_args, parse_model_args
     from mulcot_bench.plugin.registry import build_registry
-    from mulcot_openai.model import OpenAITeacher
 
     root = _release_teacher(_release(tmp_path / "rel"))
     (root / "templates" / "MSC" / "peft_label.py").write_text("t = 'Post {text}'\n", encoding="utf-8")
