@@ -27,7 +27,7 @@ from mulcot_bench.errors import ModelUnavailable, UserError
 from mulcot_bench.labels import LABELS, check_label
 from mulcot_bench.plugin.hookspecs import hookimpl
 from mulcot_bench.plugin.specs import DatasetSpec, MetricSpec, ModelSpec
-from mulcot_bench.rationale import FIELDS, parse, parse_label, render_chain
+from mulcot_bench.rationale import FIELDS, label_parser, parse, parse_label, parse_label_released, render_chain
 from mulcot_bench.types import FitContext, Model, ModelCard, Prediction, Role, Sample, Splits
 
 if TYPE_CHECKING:
@@ -110,6 +110,8 @@ __all__ = [
     "macro_f1",
     "parse",
     "parse_label",
+    "parse_label_released",
+    "label_parser",
     "prompt_digests",
     "prompt_ref",
     "read_rationales",

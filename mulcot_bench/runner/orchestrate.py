@@ -234,6 +234,7 @@ def _evaluate_seeds(
         pipeline = DatasetPipeline(
             session.registry, data, session.cache, seed, models, options.teacher, checkpoints=options.checkpoints,
             chain_filter=options.chain_filter, teacher_row=options.teacher_row, augment_for=options.augment_for,
+            train_chains=options.train_chains,
         )
         if failed_teacher:
             pipeline.mark_teacher_failed(failed_teacher)

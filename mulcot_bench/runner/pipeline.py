@@ -140,6 +140,7 @@ class DatasetPipeline:
     teacher_name: str | None = None
     checkpoints: dict[str, Path] = field(default_factory=dict)
     chain_filter: str = "five-fields"  # which training chains stages 1 and 2b keep (stages.CHAIN_FILTERS)
+    train_chains: str = "teacher"  # "dataset": stage 1 takes the chains the dataset carries as they are
     teacher_row: bool = True  # False: the teacher serves the training set and references, with no row of its own
     augment_for: list[str] = field(default_factory=list)  # learners in other jobs: stage 2b runs here for them
     failures: list[tuple[str, str]] = field(default_factory=list)
@@ -199,14 +200,17 @@ class DatasetPipeline:
             return self._teacher_set
         if self._teacher_failed is not None:  # asked once: a failed teacher is not asked again for every student
             raise ModelUnavailable(f"needs the training chains of teacher {self._teacher_failed!r}, which failed")
-        name = self.teacher()
+        name = None if self.train_chains == "dataset" else self.teacher()
         if name is None:
             self._teacher_set = list(self.data.train)
             have = sum(s.rationale is not None for s in self.data.train)
+            why = "the dataset's own chains asked for" if self.train_chains == "dataset" else "no teacher serves"
             self._stage["teacher"] = {
                 "teacher": None,
-                "note": f"no teacher serves {self.data.name}; "
-                f"{have}/{len(self.data.train)} train items carry reference rationales",
+                "train_chains": self.train_chains,
+                "with_chain": have,
+                "note": f"{why} {self.data.name}; {have}/{len(self.data.train)} train items carry reference "
+                "rationales (used as they are; the others train the label task only)",
             }
             return self._teacher_set
         start = time.perf_counter()
@@ -233,9 +237,9 @@ class DatasetPipeline:
         """Teacher chains as the test split's reasoning references where the dataset has none of its own.
 
         When a selected model writes chains and some test item has no reference, the teacher serving the dataset
-        runs stage 1 on those items: it predicts, and where it was wrong explains the gold label (so its chains
-        are written with the gold label known, as the MulCoT-RD release's test chains are). Its chains become
-        those items' references; released references always win. Returns where the references come from, for
+        runs stage 1 on those items: it predicts, and where it was wrong explains the gold label. Which of its chains
+        are kept follows ``chain_filter``, as for the training chains. Its chains become those items' references;
+        released references always win. Returns where the references come from, for
         the dataset's record.
         """
         test = self.data.test
@@ -249,7 +253,7 @@ class DatasetPipeline:
             return info
         try:
             kept, counts = teacher_rationales(
-                self.cache, self.identity(name), lambda: self.build(name), name, missing
+                self.cache, self.identity(name), lambda: self.build(name), name, missing, keep=self.chain_filter
             )
         except Exception:
             self._teacher_failed = name
