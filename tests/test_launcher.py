@@ -219,6 +219,39 @@ def test_a_local_job_starts_after_those_it_waits_for_with_the_cores_shared_out(
     assert early.log.read_text().strip() == "False"
 
 
+def test_a_job_past_its_yield_file_holds_no_slot(tmp_path: Path) -> None:
+    """With one slot, an assistant's job that has written the file its learner waits for lets the learner start
+    (and a job queued after it) while it goes on; a job that has not yielded keeps its slot."""
+    launcher = LocalLauncher(tmp_path / "logs", {"max_parallel": 1})
+    py = [sys.executable, "-c"]
+    ready = tmp_path / "augmented.json"
+    head = launcher.submit("head", [*py, "import time; open('augmented.json', 'w'); time.sleep(3); "
+                                          "open('head.done', 'w')"], tmp_path, yields=ready)  # fmt: skip
+    learner = launcher.submit("learner", [*py, "import os, time; print(os.path.exists('head.done')); time.sleep(1)"],
+                              tmp_path, ("head",), ready)  # fmt: skip
+    other = launcher.submit("other", [*py, "import os; print(os.path.exists('head.done'))"], tmp_path)
+    while not launcher.started(learner):
+        assert not launcher.finished(head), "the learner waited for the whole head job"
+        time.sleep(0.05)
+    assert not launcher.started(other)  # the learner holds the one slot now
+    while not all(launcher.finished(j) for j in (head, learner, other)):
+        time.sleep(0.05)
+    assert learner.log.read_text().strip() == "False"
+    assert other.log.read_text().strip() == "False"  # started when the learner ended, before the head did
+
+
+def test_the_assistant_job_yields_at_its_learners_ready_file(tmp_path: Path) -> None:
+    from mulcot_bench.runner.fanout import ready_file, yield_file
+    from mulcot_bench.runner.jobs import Job
+
+    head = Job("twitter2015", "enc-assistant", ("enc-assistant",), augment_for=("enc-student",))
+    learner = Job("twitter2015", "enc-student", ("enc-student",), after=(head.name,), needs="enc-assistant")
+    plan = [head, learner]
+    assert yield_file(head, plan, tmp_path) == ready_file(learner, plan, tmp_path)
+    assert yield_file(head, plan, tmp_path) == tmp_path / head.name / "augmented" / "enc-assistant.json"
+    assert yield_file(learner, plan, tmp_path) is None
+
+
 @pytest.mark.parametrize("value", ["0", "two", "-1"])
 def test_a_bad_jobs_value_is_one_line(tmp_path: Path, value: str) -> None:
     cmd = [sys.executable, "-m", "mulcot_bench.cli", "run", "-d", "synthetic", "--jobs", value]

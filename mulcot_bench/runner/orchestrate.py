@@ -379,6 +379,8 @@ def evaluate_dataset(
     runs = _model_runs(pipeline, evaluations, steps, failed)
     for learner in pipeline.augment_for:
         augment_for(pipeline, learner, run_dir)
+    if pipeline.augment_for:
+        lowest_priority()  # the launcher gave this job's slot to the learners; what is left waits for nothing
     if not score:
         return []
     return _score_runs(pipeline, scorer, runs, run_dir, seed, steps)
@@ -397,6 +399,14 @@ def augment_for(pipeline: DatasetPipeline, learner: str, run_dir: Path) -> None:
         return
     counts = pipeline.stage_of(assistant).get("augmentation", {})
     write_text(run_dir / "augmented" / f"{safe_name(assistant)}.json", json.dumps(counts, indent=1))
+
+
+def lowest_priority() -> None:
+    """Run the rest of this process at the lowest CPU priority (``nice`` 19); results do not depend on it."""
+    try:
+        os.nice(19 - os.nice(0))
+    except OSError as exc:  # not allowed here: the job keeps its priority, and only the run's speed differs
+        log(f"could not lower this job's CPU priority ({exc}); it keeps its own")
 
 
 @dataclass
