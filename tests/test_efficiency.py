@@ -1,0 +1,199 @@
+"""What each entry costs: latency, peak memory, parameter counts, cached figures kept with their machine, and the
+quality-cost front of the leaderboard's chart."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import mulcot_bench
+from mulcot_bench.efficiency import machine, memory, params, probe
+from mulcot_bench.efficiency.front import front
+from mulcot_bench.plugin import ModelCard, Prediction
+
+MIB = 2**20
+MB = 10**6
+SIZES: dict[str, Any] = {"synthetic_size": (20, 10, 40), "bootstrap": 0}
+
+
+def card(name: str, declared: int | None = None) -> ModelCard:
+    return ModelCard(name=name, role="baseline", description=name, rationale=False, modalities=("text",),
+                     params=declared)  # fmt: skip
+
+
+class Sleepy:
+    """Sleeps 20 ms per sample."""
+
+    def __init__(self) -> None:
+        self.card = card("sleepy")
+
+    def predict(self, samples: list[Any]) -> list[Prediction]:
+        time.sleep(0.020 * len(samples))
+        return [Prediction(label="neutral") for _ in samples]
+
+
+class Hog:
+    """Holds a 200 MiB tensor while it predicts (and while it fits)."""
+
+    def __init__(self) -> None:
+        self.card = card("hog")
+
+    @staticmethod
+    def _hold() -> None:
+        import torch
+
+        block = torch.ones(200 * MIB // 4, dtype=torch.float32)  # every page written: resident
+        time.sleep(0.05)
+        assert float(block[-1]) == 1.0
+
+    def fit(self, train: list[Any], dev: list[Any], ctx: Any) -> dict[str, Any]:
+        self._hold()
+        return {}
+
+    def predict(self, samples: list[Any]) -> list[Prediction]:
+        self._hold()
+        return [Prediction(label="neutral") for _ in samples]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_machine() -> Iterator[None]:
+    machine.machine.cache_clear()
+    yield
+    machine.machine.cache_clear()
+
+
+def _entry(results: Any, model: str) -> Any:
+    return next(e for e in results.entries if e.model == model)
+
+
+def test_a_model_sleeping_20_ms_per_sample_is_recorded_at_20_to_40_ms(tmp_path: Path) -> None:
+    results = mulcot_bench.evaluate([Sleepy()], ["synthetic"], cache_dir=tmp_path / "c", **SIZES)
+    eff = _entry(results, "sleepy").efficiency
+    lat = eff.prediction.latency
+    assert lat is not None and lat.items == 32 and lat.warmup_calls == 1
+    assert 20.0 <= lat.median_ms <= 40.0
+    assert lat.median_ms <= lat.p95_ms
+    assert eff.prediction.items == 40 and 25.0 <= eff.prediction.throughput_per_second <= 50.0
+    assert eff.ms_per_sample == lat.median_ms
+    assert "timed:32" in eff.signature and "device:cpu" in eff.signature
+    assert eff.parameters.source == "not reported" and eff.parameters.total is None
+    assert eff.training is None  # nothing trained
+
+
+@pytest.mark.parametrize("how", ["exact", "sampled"])
+def test_a_model_holding_200_mib_is_recorded_at_least_200_mb_above_its_baseline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    pytest.importorskip("torch")
+    if how == "sampled":
+        pytest.importorskip("psutil")
+        monkeypatch.setattr(memory, "method", lambda: f"psutil sampled every {memory.SAMPLE_SECONDS * 1000:g} ms")
+    elif memory.method() != "VmHWM":
+        pytest.skip("the kernel's peak resident set size cannot be reset here")
+    # the tensor is 200 MiB (209.7 MB); the process may hand a few hundred kB back while it is held
+    results = mulcot_bench.evaluate([Hog()], ["synthetic"], cache_dir=tmp_path / "c", **SIZES)
+    eff = _entry(results, "hog").efficiency
+    assert eff.prediction.memory.rss_delta_bytes >= 200 * MB
+    assert eff.peak_bytes == eff.prediction.memory.rss_delta_bytes
+    assert eff.training is not None and eff.training.memory.rss_delta_bytes >= 200 * MB
+    assert eff.training.wall_seconds is not None and eff.training.wall_seconds >= 0.05
+
+
+def test_nested_phases_keep_the_outer_peak() -> None:
+    if memory.method() != "VmHWM":
+        pytest.skip("the kernel's peak resident set size cannot be reset here")
+    with memory.PeakMemory() as outer:
+        block = bytearray(100 * MIB)
+        del block
+        with memory.PeakMemory() as inner:
+            pass
+    assert outer.rss_delta >= 100 * MB
+    assert inner.rss_delta < 100 * MB
+
+
+def test_a_cached_entry_keeps_its_figures_and_its_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = mulcot_bench.evaluate([Sleepy(), "majority"], ["synthetic"], cache_dir=tmp_path / "c", **SIZES)
+    monkeypatch.setattr(machine, "_cpu_model", lambda: "Another CPU")  # the second run: another machine
+    machine.machine.cache_clear()
+    second = mulcot_bench.evaluate([Sleepy(), "majority"], ["synthetic"], cache_dir=tmp_path / "c", report=True,
+                                   **SIZES)  # fmt: skip
+    assert second.provenance.machine.cpu == "Another CPU"
+    assert first.provenance.machine.id != second.provenance.machine.id
+    for name in ("sleepy", "majority"):
+        before, after = _entry(first, name), _entry(second, name)
+        assert after.cached
+        assert after.efficiency.model_dump() == before.efficiency.model_dump()
+        assert after.efficiency.run_id == first.run_id
+        assert after.efficiency.machine.id == first.provenance.machine.id
+    assert _entry(second, "majority").efficiency.training.run_id == first.run_id
+    page = (second.report.parent / "synthetic.html").read_text()
+    assert page.count("other machine") >= 2
+
+
+def test_the_probe_can_be_turned_off_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(probe.ENV, "0")
+    eff = _entry(mulcot_bench.evaluate([Sleepy()], ["synthetic"], cache_dir=tmp_path / "c", **SIZES), "sleepy").efficiency
+    assert eff.prediction.latency is None and eff.ms_per_sample is None
+    assert any(probe.ENV in note for note in eff.notes)
+    monkeypatch.setenv(probe.ENV, "many")
+    with pytest.raises(mulcot_bench.errors.UserError, match=probe.ENV):
+        probe.probe_items()
+
+
+def test_the_probe_subset_is_fixed_and_the_percentiles_interpolate() -> None:
+    assert probe.subset(100, 32) == probe.subset(100, 32)
+    assert len(probe.subset(100, 32)) == 32 and probe.subset(5, 32) == [0, 1, 2, 3, 4]
+    assert probe.percentile([1.0, 2.0, 3.0, 4.0, 5.0], 0.95) == pytest.approx(4.8)
+    assert probe.percentile([7.0], 0.95) == 7.0
+
+
+def test_parameter_counts_from_the_hook_torch_modules_or_the_fit_report() -> None:
+    torch = pytest.importorskip("torch")
+
+    class Hooked:
+        def parameter_counts(self) -> dict[str, int]:
+            return {"total": 1000, "trainable": 10}
+
+    class Torchy:
+        def __init__(self) -> None:
+            self.encoder = torch.nn.Linear(10, 5)  # 55 parameters, frozen below
+            self.head = torch.nn.Linear(5, 3)  # 18
+            self.parts = [self.head]  # the same module twice: counted once
+            for p in self.encoder.parameters():
+                p.requires_grad_(False)
+
+    assert params.counts(Hooked()) == {"total": 1000, "trainable": 10, "source": "parameter_counts()"}
+    assert params.counts(Torchy()) == {"total": 73, "trainable": 18, "source": "torch modules on the model"}
+    assert params.counts(object(), {"params": 12}) == {"total": 12, "trainable": 12, "source": "fit report"}
+    assert params.counts(object(), {})["source"] == "not reported"
+
+
+def test_a_card_that_understates_its_size_is_a_warning() -> None:
+    counted = {"total": 73, "trainable": 18, "source": "torch modules on the model"}
+    assert params.understated(18, counted) is None
+    assert params.understated(19, counted) is None
+    assert params.understated(None, counted) is None
+    warning = params.understated(10, counted)
+    assert warning is not None and "declares 10" in warning and "18 trainable" in warning
+
+
+def test_disk_size_counts_every_file(tmp_path: Path) -> None:
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "a.bin").write_bytes(b"x" * 100)
+    (tmp_path / "w" / "sub").mkdir()
+    (tmp_path / "w" / "sub" / "b.json").write_bytes(b"y" * 20)
+    assert params.disk_bytes(tmp_path / "w") == 120
+    assert params.disk_bytes(None) is None and params.disk_bytes(tmp_path / "missing") is None
+
+
+def test_the_front_on_hand_made_points() -> None:
+    # (ms/sample, accuracy): a is cheapest, c best; b is beaten by a (cheaper and better); d ties c on quality
+    # but costs more; e equals a exactly (both on the front); f costs more than c and scores lower
+    points = [(1.0, 60.0), (2.0, 55.0), (5.0, 80.0), (9.0, 80.0), (1.0, 60.0), (20.0, 70.0), (3.0, 70.0)]
+    assert front(points) == [0, 4, 6, 2]
+    assert front([]) == []
+    assert front([(4.0, 10.0)]) == [0]
