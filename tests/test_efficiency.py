@@ -130,13 +130,14 @@ def test_a_cached_entry_keeps_its_figures_and_its_machine(tmp_path: Path, monkey
         assert after.efficiency.run_id == first.run_id
         assert after.efficiency.machine.id == first.provenance.machine.id
     assert _entry(second, "majority").efficiency.training.run_id == first.run_id
-    page = (second.report.parent / "synthetic.html").read_text()
+    page = (second.report.parent / "dataset-synthetic.html").read_text()
     assert page.count("other machine") >= 2
 
 
 def test_the_probe_can_be_turned_off_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(probe.ENV, "0")
-    eff = _entry(mulcot_bench.evaluate([Sleepy()], ["synthetic"], cache_dir=tmp_path / "c", **SIZES), "sleepy").efficiency
+    results = mulcot_bench.evaluate([Sleepy()], ["synthetic"], cache_dir=tmp_path / "c", **SIZES)
+    eff = _entry(results, "sleepy").efficiency
     assert eff.prediction.latency is None and eff.ms_per_sample is None
     assert any(probe.ENV in note for note in eff.notes)
     monkeypatch.setenv(probe.ENV, "many")
@@ -197,3 +198,40 @@ def test_the_front_on_hand_made_points() -> None:
     assert front(points) == [0, 4, 6, 2]
     assert front([]) == []
     assert front([(4.0, 10.0)]) == [0]
+
+
+def _cost_row(name: str, ms: float, acc: float, machine_id: str = "m1") -> Any:
+    from mulcot_bench.efficiency.schema import Efficiency, Latency, Machine
+    from mulcot_bench.efficiency.schema import Prediction as Predicted
+    from mulcot_bench.report.costs import RowCost
+    from mulcot_bench.report.tables import TableRow, Value
+
+    latency = Latency(median_ms=ms, p95_ms=ms, items=32)
+    eff = Efficiency(
+        run_id="r", measured_at="2026-01-01T00:00:00+00:00", machine=Machine(id=machine_id, cpu="cpu"), signature="",
+        prediction=Predicted(items=1, wall_seconds=1.0, batch_size=1, latency=latency),
+    )  # fmt: skip
+    return TableRow(kind="measured", key=name, model=name, variant=None, role="baseline",
+                    values={"accuracy": Value(acc / 100, acc)}, cost=RowCost(eff, other_machine=False))  # fmt: skip
+
+
+def test_the_cost_chart_rings_the_front_of_one_machine_only() -> None:
+    from mulcot_bench.report.charts import quality_vs_cost
+    from mulcot_bench.report.tables import Column, LeaderTable
+    from mulcot_bench.results import DatasetRecord
+
+    rows = [
+        _cost_row("fast", 1.0, 60.0),
+        _cost_row("beaten", 2.0, 55.0),
+        _cost_row("best", 5.0, 80.0),
+        _cost_row("slow-tie", 9.0, 80.0),
+        _cost_row("elsewhere", 0.5, 90.0, machine_id="m2"),  # would beat them all: another machine, not compared
+    ]
+    column = Column("accuracy", "Accuracy", "accuracy", headline=True)
+    ds = DatasetRecord(name="d", title="D", level="post", status="present")
+    table = LeaderTable(ds, [column], [column], rows, [], ["accuracy"])
+    chart = quality_vs_cost(table, "c")
+    assert [p.label for p in chart.points] == ["fast", "beaten", "best", "slow-tie", "elsewhere"]
+    assert [chart.points[i].label for i in chart.front] == ["fast", "best"]
+    assert [p.variant for p in chart.points] == [False, False, False, False, True]  # hollow: the other machine
+    assert chart.log_x and "another machine" in chart.note

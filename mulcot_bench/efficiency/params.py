@@ -1,9 +1,10 @@
 """A model's parameter count (total and trainable) and the size of its saved weights on disk.
 
 A model says its own count with the optional hook ``parameter_counts()`` returning ``{"total": int, "trainable":
-int}`` (a model whose weights are not torch modules: scikit-learn, a lookup table). Without it, the torch modules
-found on the model object (the model itself, its attributes, and theirs one level down; each tensor counted once)
-are counted, trainable meaning ``requires_grad``. Else the ``params`` (and ``trainable_params``) its ``fit``
+int}`` (either may be None when unknown; the hook may return None: not known yet), for a model whose weights are
+not (only) torch modules: scikit-learn, a lookup table, frozen encoders beside a trained head. Without it, the torch
+modules found on the model object (the model itself, its attributes, and theirs one level down; each tensor counted
+once) are counted, trainable meaning ``requires_grad``. Else the ``params`` (and ``trainable_params``) its ``fit``
 reported; else the count is not reported. torch is never imported here: a model built on torch has loaded it.
 """
 
@@ -50,7 +51,7 @@ def _modules(obj: Any, depth: int = 2) -> Iterator[Any]:
         yield from _modules(value, depth - 1)
 
 
-def torch_counts(model: Any) -> tuple[int, int] | None:
+def count_torch_parameters(model: Any) -> tuple[int, int] | None:
     """(total, trainable) over the torch modules found on ``model`` (None: none found)."""
     seen: dict[int, Any] = {}
     found = False
@@ -72,12 +73,10 @@ def _int(value: Any) -> int | None:
 def counts(model: Any, fit_report: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """``{"total", "trainable", "source"}`` of a built (fitted or loaded) model; counts None when not reported."""
     hook = getattr(model, HOOK, None)
-    if callable(hook):
-        got = hook()
-        if isinstance(got, Mapping) and _int(got.get("total")) is not None:
-            trainable = _int(got.get("trainable"))
-            return {"total": got["total"], "trainable": trainable, "source": f"{HOOK}()"}
-    found = torch_counts(model)
+    got = hook() if callable(hook) else None
+    if isinstance(got, Mapping) and (_int(got.get("total")) is not None or _int(got.get("trainable")) is not None):
+        return {"total": _int(got.get("total")), "trainable": _int(got.get("trainable")), "source": f"{HOOK}()"}
+    found = count_torch_parameters(model)
     if found is not None:
         return {"total": found[0], "trainable": found[1], "source": "torch modules on the model"}
     report = fit_report or {}
