@@ -235,3 +235,36 @@ def test_the_cost_chart_rings_the_front_of_one_machine_only() -> None:
     assert [chart.points[i].label for i in chart.front] == ["fast", "best"]
     assert [p.variant for p in chart.points] == [False, False, False, False, True]  # hollow: the other machine
     assert chart.log_x and "another machine" in chart.note
+
+
+def test_exports_and_compare_carry_the_costs(tmp_path: Path) -> None:
+    import csv
+    import io
+    import json
+
+    from mulcot_bench.report import render_runs
+    from mulcot_bench.scoring.compare_costs import cost_rows
+
+    results = mulcot_bench.evaluate([Sleepy(), "majority"], ["synthetic"], cache_dir=tmp_path / "c", **SIZES)
+    sleepy, majority = _entry(results, "sleepy"), _entry(results, "majority")
+    written = render_runs([results.run_dir], tmp_path / "out", ("md", "csv", "json"))
+    rows = {r["model"]: r for r in csv.DictReader(io.StringIO(written["csv"].read_text()))}
+    assert float(rows["sleepy"]["ms_per_sample"]) == sleepy.efficiency.ms_per_sample
+    assert rows["majority"]["params_trainable"] == "0" and rows["sleepy"]["other_machine"] == "false"
+    assert rows["sleepy"]["machine_id"] == results.provenance.machine.id
+    doc = json.loads(written["json"].read_text())
+    got = {r["model"]: r for r in doc["datasets"][0]["rows"]}
+    assert got["sleepy"]["efficiency"]["prediction"]["latency"]["median_ms"] == sleepy.efficiency.ms_per_sample
+    md = written["md"].read_text()
+    assert "| trainable | ms/sample | peak mem |" in md and "median latency at batch size 1" in md
+
+    costs, notes = cost_rows(sleepy, majority)
+    by_name = {c.name: c for c in costs}
+    ms = by_name["ms/sample, batch size 1, median"]
+    assert ms.ratio == pytest.approx(sleepy.efficiency.ms_per_sample / majority.efficiency.ms_per_sample)
+    assert notes == []
+    moved = majority.model_copy(deep=True)
+    moved.efficiency.machine.id = "elsewhere"
+    costs, notes = cost_rows(sleepy, moved)
+    assert {c.name: c.ratio for c in costs}["ms/sample, batch size 1, median"] is None
+    assert notes and "two machines" in notes[0]
