@@ -268,3 +268,35 @@ def test_exports_and_compare_carry_the_costs(tmp_path: Path) -> None:
     costs, notes = cost_rows(sleepy, moved)
     assert {c.name: c.ratio for c in costs}["ms/sample, batch size 1, median"] is None
     assert notes and "two machines" in notes[0]
+
+
+class Understated(Sleepy):
+    """Declares 10 parameters, counts 1,000 trainable."""
+
+    def __init__(self) -> None:
+        self.card = card("understated", declared=10)
+
+    def predict(self, samples: list[Any]) -> list[Prediction]:
+        return [Prediction(label="neutral") for _ in samples]
+
+    def parameter_counts(self) -> dict[str, int]:
+        return {"total": 5000, "trainable": 1000}
+
+
+def test_a_run_warns_when_a_card_understates_its_size(tmp_path: Path) -> None:
+    results = mulcot_bench.evaluate([Understated()], ["synthetic"], cache_dir=tmp_path / "c", **SIZES)
+    p = _entry(results, "understated").efficiency.parameters
+    assert (p.total, p.trainable, p.declared, p.source) == (5000, 1000, 10, "parameter_counts()")
+    assert p.warning is not None and "declares 10" in p.warning
+    log = (results.run_dir / "run.log").read_text()
+    assert "WARNING [synthetic] model 'understated': the card declares 10 parameters but 1,000 trainable" in log
+
+
+def test_plugins_show_lists_the_declared_count() -> None:
+    from click.testing import CliRunner
+
+    from mulcot_bench.cli import cli
+
+    out = CliRunner().invoke(cli, ["plugins", "show", "enc-student"])
+    assert out.exit_code == 0, out.output
+    assert "params: 550,000 (550k" in out.output and "declared by the card" in out.output

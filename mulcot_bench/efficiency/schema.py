@@ -59,7 +59,7 @@ class Latency(_Strict):
     p95_ms: float
     items: int
     warmup_calls: int = 1
-    seconds: float = 0.0  # the probe's timed calls together
+    seconds: float = 0.0  # the whole probe's wall time, warm-up included (what it added to the run)
 
 
 class Prediction(_Strict):

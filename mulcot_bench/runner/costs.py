@@ -90,7 +90,7 @@ def entry_costs(pipeline: DatasetPipeline, run: ModelRun) -> Efficiency | None:
     rec.parameters.disk_bytes = disk_bytes(run.checkpoint)
     rec.parameters.warning = understated(card.params, rec.parameters.model_dump())
     if rec.parameters.warning and run.variant is None:
-        logs.log(f"[{pipeline.data.name}] warning: model {name!r}: {rec.parameters.warning}")
+        logs.warn(f"[{pipeline.data.name}] model {name!r}: {rec.parameters.warning}")
     if pipeline.trains(name):
         fit = pipeline.cache.get(FIT_NS, run.identity) or {}
         wall = (pipeline.cache.get("stage-report", run.identity) or {}).get("wall_seconds")
