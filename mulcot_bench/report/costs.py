@@ -95,7 +95,9 @@ class RowCost:
                 parts.append(f"{pr.chain_words_per_second:,.0f} chain words/s")
             if pr.memory is not None:
                 kind = "CUDA allocated" if pr.memory.cuda_peak_bytes is not None else "resident set above its start"
-                parts.append(f"peak memory of predict: {self.peak_text} ({kind}; {pr.memory.method})")
+                whole = format_bytes(pr.memory.cuda_peak_bytes or pr.memory.rss_peak_bytes)
+                parts.append(f"peak memory of predict: {self.peak_text} ({kind}; the process's peak {whole}; "
+                             f"{pr.memory.method})")  # fmt: skip
         parts.append(f"measured {e.measured_at[:10]} in run {e.run_id} on {describe(e.machine.model_dump())}")
         parts += e.notes
         return "; ".join(parts)
