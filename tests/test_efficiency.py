@@ -300,3 +300,22 @@ def test_plugins_show_lists_the_declared_count() -> None:
     out = CliRunner().invoke(cli, ["plugins", "show", "enc-student"])
     assert out.exit_code == 0, out.output
     assert "params: 550,000 (550k" in out.output and "declared by the card" in out.output
+
+
+def test_the_cost_chart_draws_without_overlap() -> None:
+    from test_report_charts import problems
+
+    from mulcot_bench.report.charts import quality_vs_cost
+    from mulcot_bench.report.plot import render
+    from mulcot_bench.report.tables import Column, LeaderTable
+    from mulcot_bench.results import DatasetRecord
+
+    names = ["a-very-long-model-name-with-many-parts-student", "tfidf", "minilm-effnet-logistic-regression-baseline"]
+    rows = [_cost_row(n, ms, acc) for n, ms, acc in zip(names, (30.0, 0.5, 9.0), (74.0, 37.5, 62.0), strict=True)]
+    column = Column("accuracy", "Accuracy", "accuracy", headline=True)
+    table = LeaderTable(DatasetRecord(name="d", title="D", level="post", status="present"), [column], [column], rows,
+                        [], ["accuracy"])  # fmt: skip
+    chart = quality_vs_cost(table, "cost")
+    assert len(chart.front) == 3
+    render([chart])
+    assert chart.svg and problems(chart.svg) == []
