@@ -9,7 +9,7 @@ figures (peak memory of ``fit``) are cached with the trained model; its wall tim
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mulcot_bench.cache import Cache, key
 from mulcot_bench.console import logs
@@ -25,8 +25,9 @@ from mulcot_bench.parallel.world import current
 from mulcot_bench.runner.stages import call_batch
 from mulcot_bench.types import Sample
 
-if TYPE_CHECKING:
-    from mulcot_bench.runner.pipeline import DatasetPipeline, ModelRun
+#: :class:`mulcot_bench.runner.pipeline.DatasetPipeline` and ``ModelRun`` (not imported: the pipeline imports this)
+DatasetPipeline = Any
+ModelRun = Any
 
 NS = "efficiency"  # cache namespace of prediction figures: key(artifact, split namespace, variant)
 FIT_NS = "efficiency-fit"  # of training figures: the artifact key
