@@ -85,14 +85,21 @@ def _scatter(chart: Chart) -> Any:
             elinewidth=0.8,
             label=wrap(p.label),
         )
+    if chart.front:
+        on = [chart.points[i] for i in chart.front]
+        ax.plot([p.x for p in on], [p.y for p in on], ls="--", lw=0.8, color="#3a3f4b", zorder=0,
+                label="quality-cost front")  # fmt: skip
+        ax.scatter([p.x for p in on], [p.y for p in on], s=170, facecolors="none", edgecolors="#3a3f4b", lw=1.0)
     if chart.log_x:
         ax.set_xscale("log")
         ax.set_xlim(*log_span([p.x for p in chart.points if p.x]))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: format_params(round(v))))
+        ticks = (lambda v, _: f"{v:g}") if chart.x_unit == "ms" else (lambda v, _: format_params(round(v)))
+        ax.xaxis.set_major_formatter(FuncFormatter(ticks))
         ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(chart.xlabel)
     ax.set_ylabel(chart.ylabel)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, title="model (hollow: ablation)")
+    hollow = "another machine" if chart.x_unit == "ms" else "ablation"
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, title=f"model (hollow: {hollow})")
     return fig
 
 

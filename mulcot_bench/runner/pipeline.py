@@ -17,11 +17,13 @@ from typing import Any
 
 from mulcot_bench.cache import Cache, key
 from mulcot_bench.console import logs
+from mulcot_bench.efficiency.measure import CallTimer
 from mulcot_bench.errors import ModelUnavailable, UserError
 from mulcot_bench.parallel.collect import any_rank
 from mulcot_bench.parallel.world import current
 from mulcot_bench.plugin.registry import Registry
 from mulcot_bench.plugin.specs import ModelSpec, resolve
+from mulcot_bench.runner import costs
 from mulcot_bench.runner.checkpoints import fingerprint, trainable
 from mulcot_bench.runner.progress import duration, fit_progress, heartbeat
 from mulcot_bench.runner.spread import rank0_trains, trains_alone
@@ -123,6 +125,7 @@ class ModelRun:
     params: int | None = None
     variant: str | None = None
     checkpoint: str | None = None  # the folder the trained model was saved to, or was loaded from
+    efficiency: dict[str, Any] | None = None  # what predicting cost (:mod:`mulcot_bench.runner.costs`), as JSON
 
 
 @dataclass
@@ -143,6 +146,7 @@ class DatasetPipeline:
     train_chains: str = "teacher"  # "dataset": stage 1 takes the chains the dataset carries as they are
     teacher_row: bool = True  # False: the teacher serves the training set and references, with no row of its own
     augment_for: list[str] = field(default_factory=list)  # learners in other jobs: stage 2b runs here for them
+    run_id: str = ""  # the run that measures costs here (recorded with them)
     failures: list[tuple[str, str]] = field(default_factory=list)
     _handles: dict[str, ModelHandle] = field(default_factory=dict)
     _stage: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -377,11 +381,13 @@ class DatasetPipeline:
             workdir=partial,
             progress=fit_progress(self.data.name, name),
         )
-        log(f"[{self.data.name}] training {name} ({handle.card.role}) on {len(self.train_set(name))} items")
+        train = self.train_set(name)
+        log(f"[{self.data.name}] training {name} ({handle.card.role}) on {len(train)} items")
         start = time.perf_counter()
-        with heartbeat(f"[{self.data.name}] {name}"):
-            report = dict(model.fit(self.train_set(name), list(self.data.dev), ctx) or {})
+        with heartbeat(f"[{self.data.name}] {name}"), costs.fit_tracker() as peak:
+            report = dict(model.fit(train, list(self.data.dev), ctx) or {})
         report.setdefault("wall_seconds", round(time.perf_counter() - start, 3))
+        costs.store_fit(self.cache, art, peak, self.run_id)
         log(f"[{self.data.name}] {name} trained in {duration(time.perf_counter() - start)}")
         if current().main:  # rank 0's report (its wall time) is the one scored runs show
             self.cache.put("stage-report", art, report)
@@ -399,12 +405,14 @@ class DatasetPipeline:
         """
         spec = self.handle(name).spec
         art = self.artifact(name)
+        samples = blank(self.data.split(split), variant)
+        timer = CallTimer()  # the calls' wall time and peak memory (training is outside them: ``prepare``)
         preds, stats = cached_calls(
             self.cache,
             f"predict-{split}",
             art,
-            blank(self.data.split(split), variant),
-            lambda b: self.fitted(name).predict(b),
+            samples,
+            timer.wrap(lambda b: self.fitted(name).predict(b)),
             name,
             extra_key=item_key(spec),
             progress=f"[{self.data.name}] {name} predict" + (f" ({variant})" if variant else ""),
@@ -421,6 +429,7 @@ class DatasetPipeline:
             assistant=self.assistant_for(name) if learns_from else None,
             variant=variant,
             checkpoint=self.checkpoint_of(name),
+            efficiency=costs.prediction_costs(self, name, art, f"predict-{split}", variant, timer, samples),
         )
 
     def checkpoint_of(self, name: str) -> str | None:
