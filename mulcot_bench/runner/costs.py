@@ -62,6 +62,8 @@ def prediction_costs(
     items = probe_items()
     if not items:
         notes.append(f"latency not measured: the probe is off ({ENV}=0)")
+    elif not pipeline.handle(name).card.runtime.get("latency_probe", True):
+        notes.append("latency not measured: the model's card turns the probe off (runtime latency_probe=false)")
     elif current().main:
         try:
             lat = latency(model.predict, samples, items, run=lambda thunk: guarded(name, "the latency probe", thunk))

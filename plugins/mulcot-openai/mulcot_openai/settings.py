@@ -148,4 +148,6 @@ class Transport:
 
 
 #: the endpoint models' runtime options (-o MODEL.KEY=VALUE): null means the environment variable, else the default
-RUNTIME_OPTIONS: dict[str, Any] = {"concurrency": None, "timeout_s": None, "max_attempts": None}
+#: ``latency_probe`` False: the run does not time extra single-item requests (each is a paid call); ``-o
+#: openai-zero-shot.latency_probe=true`` turns it on
+RUNTIME_OPTIONS: dict[str, Any] = {"concurrency": None, "timeout_s": None, "max_attempts": None, "latency_probe": False}
