@@ -145,6 +145,19 @@ def test_the_probe_can_be_turned_off_and_says_so(tmp_path: Path, monkeypatch: py
         probe.probe_items()
 
 
+def test_a_card_can_turn_the_probe_off(tmp_path: Path) -> None:
+    """An endpoint model's card (each request a paid call) keeps the probe off: no extra calls, and a note."""
+    quiet = Sleepy()
+    quiet.card = ModelCard(**{**quiet.card.__dict__, "runtime": {"latency_probe": False}})
+    calls: list[int] = []
+    predict = quiet.predict
+    quiet.predict = lambda samples: calls.append(len(samples)) or predict(samples)  # type: ignore[method-assign]
+    results = mulcot_bench.evaluate([quiet], ["synthetic"], cache_dir=tmp_path / "c", **SIZES)
+    eff = _entry(results, "sleepy").efficiency
+    assert eff.prediction.latency is None and any("latency_probe" in note for note in eff.notes)
+    assert sum(calls) == 40  # the test split once, no probe items
+
+
 def test_the_probe_subset_is_fixed_and_the_percentiles_interpolate() -> None:
     assert probe.subset(100, 32) == probe.subset(100, 32)
     assert len(probe.subset(100, 32)) == 32 and probe.subset(5, 32) == [0, 1, 2, 3, 4]
