@@ -210,3 +210,31 @@ def test_references_are_embedded_once_across_processes_of_a_run(tmp_path) -> Non
     assert max(abs(x - y) for x, y in zip(cos, alone_cos, strict=True)) <= 1e-6
     stored = list((tmp_path / "run" / "embeddings").rglob("*.npz"))
     assert len(stored) == 1  # the first job's references, one file; the second wrote nothing new
+
+
+def test_the_store_lock_makes_a_second_writer_wait(tmp_path) -> None:  # noqa: ANN001
+    """Two stores on one folder (two jobs): while one holds the lock, the other waits for it, then reads what the
+    first wrote instead of embedding it again."""
+    import threading
+    import time
+
+    import numpy as np
+
+    from mulcot_bench.metrics.embedding_store import EmbeddingStore
+
+    first, second = EmbeddingStore(tmp_path), EmbeddingStore(tmp_path)
+    order: list[str] = []
+
+    def other_job() -> None:
+        with second.locked():
+            order.append("second locked")
+            order.append(f"found {len(second.load(['a reference']))}")
+
+    with first.locked():
+        waiting = threading.Thread(target=other_job)
+        waiting.start()
+        time.sleep(0.3)
+        order.append("first writes")
+        first.save({"a reference": (np.ones((3, 4), dtype=np.float32), np.ones(4, dtype=np.float32))})
+    waiting.join(5)
+    assert order == ["first writes", "second locked", "found 1"]

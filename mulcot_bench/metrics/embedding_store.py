@@ -18,7 +18,8 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +40,27 @@ class EmbeddingStore:
         self.folder = folder
         self._index: dict[str, tuple[Path, int]] = {}  # text key -> (file, row)
         self._seen: set[Path] = set()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the index
+        self._writing = threading.Lock()  # the threads of this process, before the file lock between processes
         self.loaded = 0  # texts served from disk (tests and benchmarks)
         self.saved = 0
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the store's lock (an exclusive ``flock`` on ``.lock`` in its folder, shared by the processes of a
+        run) while embedding texts others may need; where ``fcntl`` is missing, only this process's lock."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with self._writing, (self.folder / ".lock").open("a") as fh:
+            try:
+                import fcntl
+            except ImportError:  # not a POSIX system: two processes may embed the same texts, with the same result
+                yield
+                return
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def _refresh(self) -> None:
         """Index the files written since the last look (by this or another process)."""

@@ -168,7 +168,7 @@ class MiniLMPass:
         the shared pass where the word pieces agree, else from bert-score's model on bert-score's word pieces.
         The texts of ``keep`` (the references) that had to be embedded are written to the store."""
         import torch
-        from bert_score.utils import bert_encode, padding, sent_encode
+        from bert_score.utils import sent_encode
 
         unique = sorted(set(texts))
         tokenizer = self.bert_tokenizer()
@@ -178,24 +178,45 @@ class MiniLMPass:
         def idf(text: str) -> Any:
             return torch.tensor([0.0 if i in special else 1.0 for i in ids[text]])
 
-        stored = self._stored(unique)
-        stats = {t: (torch.from_numpy(tokens), idf(t)) for t, (tokens, _) in stored.items()}
-        todo = [t for t in unique if t not in stored]
-        shared = self._encode_with_tokens(todo, ids) if todo else {}
-        stats.update((t, (emb, idf(t))) for t, emb in shared.items())
-        own = sorted((t for t in todo if t not in shared), key=lambda t: len(ids[t]), reverse=True)
+        def from_store(group: list[str]) -> dict[str, tuple[Any, Any]]:
+            return {t: (torch.from_numpy(tokens), idf(t)) for t, (tokens, _) in self._stored(group).items()}
+
+        stats: dict[str, tuple[Any, Any]] = {}
+        refs = sorted(set(keep) & set(unique))
+        if self.store is not None and refs:
+            # the references first, under the store's lock: a job that arrives while another embeds them waits
+            # (its CPU goes to that job) and then reads them, so each reference is embedded once per run
+            with self.store.locked():
+                stats.update(from_store(refs))
+                new = [t for t in refs if t not in stats]
+                stats.update((t, (emb, idf(t))) for t, emb in self._embed(new, ids).items())
+                self._store_new(stats, new)
+        rest = [t for t in unique if t not in stats]
+        stats.update(from_store(rest))
+        rest = [t for t in rest if t not in stats]
+        stats.update((t, (emb, idf(t))) for t, emb in self._embed(rest, ids).items())
+        return stats
+
+    def _embed(self, texts: list[str], ids: dict[str, list[int]]) -> dict[str, Any]:
+        """Each text's token embeddings (its real tokens, last layer): from the shared pass where bert-score's word
+        pieces ``ids[text]`` equal the pass's, else from bert-score's model on ``ids[text]``."""
+        import torch
+        from bert_score.utils import bert_encode, padding
+
+        if not texts:
+            return {}
+        out = self._encode_with_tokens(texts, ids)
+        own = sorted((t for t in texts if t not in out), key=lambda t: len(ids[t]), reverse=True)
         if own:
-            model = self.bert_model()
+            model, pad_id = self.bert_model(), self.bert_tokenizer().pad_token_id
             self.bert_encoded += len(own)
             for start in range(0, len(own), self.batch_size):
                 batch = own[start : start + self.batch_size]
-                padded, lens, mask = padding([ids[t] for t in batch], tokenizer.pad_token_id, dtype=torch.long)
+                padded, lens, mask = padding([ids[t] for t in batch], pad_id, dtype=torch.long)
                 embs = bert_encode(model, padded, attention_mask=mask)
                 for i, text in enumerate(batch):
-                    stats[text] = (embs[i, : int(lens[i])], idf(text))
-        wanted = set(keep)
-        self._store_new(stats, [t for t in todo if t in wanted])
-        return stats
+                    out[text] = embs[i, : int(lens[i])]
+        return out
 
     def _store_new(self, stats: dict[str, tuple[Any, Any]], texts: list[str]) -> None:
         """Write ``texts``' token embeddings (from ``stats``) and sentence embeddings (from the memo) to the store."""
