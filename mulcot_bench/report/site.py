@@ -4,7 +4,10 @@ Every page is a Jinja2 template with autoescape on; CSS is inline, the only scri
 reference-row switch of the dataset pages; the comparison view) are inline too and allowed by their hash in
 each page's Content-Security-Policy, so nothing injected into a page could run even if escaping failed.
 The comparison page's data is a JSON block (``type="application/json"``, never executed) with ``<``,
-``>`` and ``&`` escaped, read by its script and shown as text only.
+``>`` and ``&`` escaped, read by its script and shown as text only; the chains, most of its weight, are in
+script files beside it (``compare/<set>/<row>-<n>.js``, one JSON literal each, :data:`CHUNK` samples a file)
+that its script adds when a card needs them (``<script src>`` works from ``file://``, where ``fetch`` does
+not), so the page stays small however long the chains are.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 SCRIPT = (TEMPLATES / "board.js").read_text(encoding="utf-8")
 COMPARE_SCRIPT = (TEMPLATES / "compare.js").read_text(encoding="utf-8")
 SAMPLES_DEPTH = "../../../"
+CHUNK = 100  # samples per chain file of a comparison page
 MARKER = ".mulcot-report"
 OWNER = ".mulcot-render-owner"  # "<host> <pid>" in a staging folder while a render uses it
 SPLIT = "<!--sample-->"
@@ -79,12 +83,16 @@ def _new_environment() -> Environment:
     return env
 
 
-def csp(script: str | None) -> str:
-    """The page's Content-Security-Policy: no network, inline style, local images, only our own script."""
+def csp(script: str | None, loads: bool = False) -> str:
+    """The page's Content-Security-Policy: no network, inline style, local images, only our own script;
+    ``loads``: that script may add script elements (``'strict-dynamic'``: the comparison page's chain files),
+    while a script element in the page's markup still runs only if it is ours."""
     if script is None:
         allowed = "'none'"
     else:
         allowed = "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode() + "'"
+        if loads:
+            allowed += " 'strict-dynamic'"
     return (
         f"default-src 'none'; script-src {allowed}; style-src 'unsafe-inline'; img-src 'self' file: data:; "
         "base-uri 'none'; form-action 'none'"
@@ -307,21 +315,29 @@ class Renderer:
                         }
                     )
         answers: dict[str, list[list[Any] | None]] = {}
+        chains: dict[str, list[Any]] = {"reference": [s.pop("reference") for s in samples]}
         for row in rows:
             right = correctness(read[row.key].records)
             column: list[list[Any] | None] = [None] * len(samples)
+            chain: list[Any] = [None] * len(samples)
             for rec in read[row.key].records:
                 sid = str(rec.get("id"))
-                column[index[sid]] = [rec.get("label"), right[sid], rec.get("rationale")]
+                column[index[sid]] = [rec.get("label"), right[sid]]
+                chain[index[sid]] = rec.get("rationale")
             answers[row.key] = column
+            chains[row.key] = chain
         first = page.reference if page.reference in read else rows[0].key
         second = next(r.key for r in rows if r.key != first)
+        folder = f"compare/{page.slug}"
+        files = {key: self._chunks(folder, key, values) for key, values in chains.items()}
         data = {
             "rows": [{"key": r.key, "label": r.label, "rank": r.rank} for r in rows],
             "a": first,
             "b": second,
             "samples": samples,
             "answers": answers,
+            "chunk": CHUNK,
+            "chains": files,
         }
         blob = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         blob = blob.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
@@ -334,11 +350,28 @@ class Renderer:
             rows=rows,
             data=Markup(blob),
             prefix="",
-            csp=csp(COMPARE_SCRIPT),
+            csp=csp(COMPARE_SCRIPT, loads=True),
             script=Markup(COMPARE_SCRIPT),
             here=None,
         )
         self._write(page.compare, html)
+
+    def _chunks(self, folder: str, key: str, values: list[Any]) -> list[str]:
+        """Write ``values`` (one chain per sample, or None) as script files of :data:`CHUNK` samples each,
+        each a single call ``mulcotChains(key, first index, [chains])`` with a JSON literal; returns their
+        paths relative to the report folder. The comparison page loads one when a card needs it."""
+        names = []
+        for start in range(0, len(values), CHUNK):
+            part = values[start : start + CHUNK]
+            if all(v is None for v in part):
+                names.append("")  # nothing to load: every chain of these samples is absent
+                continue
+            blob = json.dumps(part, ensure_ascii=False, separators=(",", ":"))
+            blob = blob.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+            name = f"{folder}/{slug(key)}-{start // CHUNK + 1}.js"
+            self._write(name, f"mulcotChains({json.dumps(key)},{start},{blob});\n")
+            names.append(name)
+        return names
 
     def _drill(self, page: DatasetPage, row: TableRow, preds: Predictions, folder: str, images: Images) -> Drill:
         """Write the drill-down pages of one row: every filter, paginated; each sample rendered once."""

@@ -86,6 +86,14 @@ def _no_alert(driver) -> None:  # noqa: ANN001
         driver.switch_to.alert.text  # noqa: B018 - raises when no alert is open
 
 
+def _chains_loaded(driver) -> None:  # noqa: ANN001
+    """Wait until the comparison view has loaded the chain files of the cards it shows."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    ready = "return document.getElementById('pairs').dataset.state === 'ready'"
+    WebDriverWait(driver, 20).until(lambda d: d.execute_script(ready))
+
+
 def _accuracy_column(driver) -> list[float | None]:  # noqa: ANN001
     return driver.execute_script(
         """
@@ -313,8 +321,10 @@ def test_report_in_browser(report: Path, driver) -> None:  # noqa: ANN001
     assert 0 < len(discordant) < 100  # one page of them
     Select(driver.find_element(By.ID, "model-a")).select_by_visible_text("demo-student")
     Select(driver.find_element(By.ID, "model-b")).select_by_visible_text("demo-assistant")
+    _chains_loaded(driver)
     assert len(driver.find_elements(By.CSS_SELECTOR, "#pairs article.compared")) == 100  # all, first page
     Select(driver.find_element(By.ID, "filter")).select_by_value("discordant")
+    _chains_loaded(driver)
     shown = [a.get_attribute("data-id") for a in driver.find_elements(By.CSS_SELECTOR, "#pairs article.compared")]
     assert shown == discordant
     first = driver.find_element(By.CSS_SELECTOR, "#pairs article.compared")
@@ -322,7 +332,8 @@ def test_report_in_browser(report: Path, driver) -> None:  # noqa: ANN001
     assert [s.find_element(By.TAG_NAME, "h4").text for s in sides] == [
         "A: demo-student", "B: demo-assistant", "reference chain"
     ]
-    assert all(s.find_element(By.TAG_NAME, "pre").text for s in sides)  # both chains and the reference
+    texts = [s.find_element(By.TAG_NAME, "pre").text for s in sides]
+    assert all(texts) and "loading" not in " ".join(texts) and "could not load" not in " ".join(texts), texts
     assert len(first.find_elements(By.CSS_SELECTOR, ".badge.ok")) == 1  # exactly one of the two is right
     assert f"({len(discordant)})" in Select(driver.find_element(By.ID, "filter")).first_selected_option.text
     _fits(driver)
