@@ -31,11 +31,11 @@ from mulcot_bench.errors import UserError
 from mulcot_bench.faults import failpoint
 from mulcot_bench.report.board import Board, set_label, slug
 from mulcot_bench.report.charts import Chart, charts, overview_charts
+from mulcot_bench.report.drawing import start as start_drawing
 from mulcot_bench.report.embedded import EMBEDDED_IMAGES, synthetic_source
 from mulcot_bench.report.format import DASH
 from mulcot_bench.report.lineage import Chain, StageItem, lineage, stage_items
 from mulcot_bench.report.overview import fingerprints, overview, summary
-from mulcot_bench.report.plot import render as draw
 from mulcot_bench.report.predictions import Predictions, correctness, read_predictions
 from mulcot_bench.report.samples import (
     FILTER_HELP,
@@ -170,12 +170,21 @@ class NavItem:
 
 
 class Renderer:
-    """Renders one board into ``out_dir``; ``reference`` names the default reference row of the marks."""
+    """Renders one board into ``out_dir``; ``reference`` names the default reference row of the marks;
+    ``charts=False`` leaves every chart undrawn (only to time the rest of a render)."""
 
-    def __init__(self, board: Board, out_dir: Path, reference: str | None = None, previous: Path | None = None) -> None:
+    def __init__(
+        self,
+        board: Board,
+        out_dir: Path,
+        reference: str | None = None,
+        previous: Path | None = None,
+        charts: bool = True,
+    ) -> None:
         from mulcot_bench import __version__
 
         self.board = board
+        self.charts = charts
         self.out_dir = Path(out_dir)
         self.previous = previous
         self.reference = reference
@@ -196,7 +205,13 @@ class Renderer:
             slugs.append(name)
             shown = table.dataset.name + (f" \u00b7 {set_label(table.test_set)}" if table.section else "")
             self.nav.append(NavItem(f"dataset-{name}.html", shown, table.title))
-        pages_ = [self._dataset_page(t, i, name) for i, (t, name) in enumerate(zip(tables, slugs, strict=True))]
+        page_charts = [charts(t, i) for i, t in enumerate(tables)]
+        over = overview_charts([t for t in tables if t.rows])
+        # the charts are drawn (in a second process when there are several) while the pages are written
+        drawing = start_drawing([c for cs in page_charts for c in cs] + over) if self.charts else None
+        pages_ = [self._dataset_page(t, name, cs) for t, name, cs in zip(tables, slugs, page_charts, strict=True)]
+        if drawing is not None:
+            drawing.wait()
         site = Site(
             board=self.board,
             pages=pages_,
@@ -219,7 +234,7 @@ class Renderer:
         index = self.env.get_template("index.html.j2").render(
             **common,
             overview=overview(site.board, site.pages),
-            charts=draw(overview_charts([p.table for p in pages_ if p.table.rows])),
+            charts=over,
             csp=csp(None),
             script=None,
             here="index.html",
@@ -234,13 +249,13 @@ class Renderer:
         path.write_text(html, encoding="utf-8")
         self.written.append(path)
 
-    def _dataset_page(self, table: LeaderTable, index: int, name: str) -> DatasetPage:
+    def _dataset_page(self, table: LeaderTable, name: str, page_charts: list[Chart]) -> DatasetPage:
         page = DatasetPage(
             table=table,
             file=f"dataset-{name}.html",
             slug=name,
             chains=lineage(table),
-            charts=draw(charts(table, index)),
+            charts=page_charts,
             stage={r.key: stage_items(r.source.entry.stage) for r in table.rows if r.source and r.source.entry.stage},
             drills={},
             marks={},
@@ -457,13 +472,14 @@ def sweep(out_dir: Path) -> list[str]:
     return sorted(removed)
 
 
-def render_site(board: Board, out_dir: Path, reference: str | None = None) -> Path:
+def render_site(board: Board, out_dir: Path, reference: str | None = None, charts: bool = True) -> Path:
     """Write the whole site for ``board`` as ``out_dir``; returns the overview page's path.
 
     The pages are written into a staging folder beside ``out_dir`` which then replaces ``out_dir`` by
     renames, so a reader sees the old site or the new one and no stale page survives. Pages are not
     fsynced one by one: a site can always be rendered again from its run folders. An existing ``out_dir``
     is replaced only when it is empty or a mulcot-bench report; anything else is a user error.
+    ``charts=False`` leaves the charts undrawn, only to time the rest of a render.
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and (not out_dir.is_dir() or not _is_report(out_dir)):
@@ -478,7 +494,7 @@ def render_site(board: Board, out_dir: Path, reference: str | None = None) -> Pa
     stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     try:
         _claim(stage)
-        Renderer(board, stage, reference, out_dir if out_dir.is_dir() else None).render()
+        Renderer(board, stage, reference, out_dir if out_dir.is_dir() else None, charts).render()
         failpoint("render")
         (stage / OWNER).unlink()
         (stage / MARKER).write_text("written by mulcot-bench report; this folder is replaced on each render\n")
