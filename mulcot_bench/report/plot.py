@@ -35,6 +35,7 @@ RC = {
     "font.size": 8,
     "text.parse_math": False,  # a model name with "$" is a name, not TeX
     "svg.fonttype": "path",
+    "savefig.format": "svg",  # the layout measures text with the SVG renderer, the one that draws it
     "svg.hashsalt": "mulcot-bench",  # stable ids, so the same results give the same page
     "axes.spines.top": False,
     "axes.spines.right": False,
@@ -173,6 +174,9 @@ def render(charts: list[Chart]) -> list[Chart]:
             if chart.empty:
                 continue
             fig = DRAW[chart.kind](chart)
+            # laid out once, then frozen: savefig with a layout engine draws twice and lays out on each draw
+            fig.get_layout_engine().execute(fig)
+            fig.set_layout_engine(None)  # no engine (rc figure.autolayout and constrained_layout.use are off)
             buf = io.StringIO()
             fig.savefig(buf, format="svg", metadata={"Date": None})
             chart.svg = _inline(buf.getvalue(), chart)
