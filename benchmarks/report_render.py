@@ -8,8 +8,10 @@ baselines, reported rows, a failure and a missing dataset; --n test samples each
 site into a new folder twice, with the charts and without them (``render_site(charts=False)``), alternating so
 that both see the same load; then once more over an existing report (which it replaces) and the four table
 exports. Wall and CPU seconds (this process and its children: the charts are drawn in a second process) and
-the load average, since wall time on a shared machine includes waiting for a core. Budget: the best render
-with charts at most 2x the best without, no page over 2 MiB; exit 1 otherwise.
+the load average, since wall time on a shared machine includes waiting for a core. Budget: no page over 2 MiB
+and, for a real run (``--run``), the best render with charts at most 2x the best without; exit 1 otherwise. A
+demo run's pages are short texts without images, so there the charts are most of the render and the ratio is
+printed but not judged.
 """
 
 from __future__ import annotations
@@ -103,7 +105,8 @@ def main() -> None:
                 f"{statistics.median(walls):.2f} s wall (CPU best {min(cpus):.2f} s)"
             )
         ratio = with_ / without
-        print(f"with / without charts: {ratio:.2f}x wall (best of {args.repeat}); budget {BUDGET_RATIO:.1f}x")
+        judged = f"budget {BUDGET_RATIO:.1f}x" if args.run else "not judged on a demo run"
+        print(f"with / without charts: {ratio:.2f}x wall (best of {args.repeat}); {judged}")
         print(f"exports md+csv+tex+json: {exports:.2f} s")
         print(f"index.html: {(site / 'index.html').stat().st_size / 1024:.1f} KiB")
         print(
@@ -112,7 +115,7 @@ def main() -> None:
             f"(budget {BUDGET_PAGE_BYTES / 1024 / 1024:.0f} MiB)"
         )
         print(f"load average (1, 5, 15 min): {_load()}")
-        ok = ratio <= BUDGET_RATIO and largest.stat().st_size <= BUDGET_PAGE_BYTES
+        ok = (args.run is None or ratio <= BUDGET_RATIO) and largest.stat().st_size <= BUDGET_PAGE_BYTES
         print("within budget" if ok else "OVER BUDGET")
         raise SystemExit(0 if ok else 1)
 

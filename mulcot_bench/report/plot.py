@@ -1,10 +1,12 @@
 """Draw the charts of :mod:`mulcot_bench.report.charts` as inline SVG with matplotlib's SVG backend.
 
-matplotlib is imported here only, when a report is rendered. Layout is matplotlib's constrained layout,
-legends are placed outside the axes, long names are wrapped, and figures grow with their rows and legend
-entries, so labels neither collide nor leave the figure (``tests/test_report_charts.py`` checks this on the
-SVG's own geometry). Text is drawn as glyph paths, so the page shows exactly the measured layout whatever
-fonts the viewer has, and nothing is fetched at view time.
+matplotlib is imported here only, when a report is rendered (:mod:`.drawing` runs it in a second process
+for a report with many charts). Layout is matplotlib's constrained layout, run once per figure with the SVG
+renderer's text metrics and then frozen, so saving draws the figure once; legends are placed outside the
+axes, long names are wrapped, and figures grow with their rows and legend entries, so labels neither collide
+nor leave the figure (``tests/test_report_charts.py`` checks this on the SVG's own geometry). Text is drawn as
+glyph paths, so the page shows exactly the measured layout whatever fonts the viewer has, and nothing is
+fetched at view time.
 """
 
 from __future__ import annotations

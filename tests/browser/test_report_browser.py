@@ -7,6 +7,10 @@ and checks its disagreement filter against the discordant samples counted from t
 loads a thumbnail of the embedded set, checks that a hostile sample fires no alert and leaves no live
 element, asserts the browser logged no console error on any page visited, and saves screenshots of the
 overview, a dataset page, a drill-down and the comparison view in ``tests/browser/artifacts/``.
+
+Where the shared data holds Twitter-2015, every page of a synthetic + Twitter-2015 report (40 test samples)
+is opened at 1,280 and 1,024 px: no sideways scroll, no cell's content wider than its cell, model names at
+most two lines, every image loaded, no console error; a screenshot of each page goes to the test's tmp folder.
 """
 
 from __future__ import annotations
