@@ -138,12 +138,15 @@ def _dots(chart: Chart) -> Any:
     fig = Figure(figsize=(WIDTH, 0.8 + per_row * len(labels)), layout="constrained")
     axes = fig.subplots(1, len(chart.panels), sharey=True, squeeze=False)[0]
     for ax, panel in zip(axes, chart.panels, strict=True):
+        groups: dict[tuple[str, bool], list[tuple[int, float, Any]]] = {}  # one errorbar call per colour
         for i, (p, v) in enumerate(zip(chart.rows, panel.values, strict=True)):
             if v is None or v.shown is None:
                 continue
             pair = (v.low, v.high) if v.low is not None and v.high is not None else None
-            colour = _colour(p)
-            ax.errorbar([v.shown], [i], xerr=_err(v.shown, pair), fmt="o", color=colour, ms=5, capsize=2)
+            groups.setdefault((_colour(p), pair is not None), []).append((i, v.shown, _err(v.shown, pair)))
+        for (colour, bars), marks in groups.items():
+            xerr = [[m[2][0][0] for m in marks], [m[2][1][0] for m in marks]] if bars else None
+            ax.errorbar([m[1] for m in marks], [m[0] for m in marks], xerr=xerr, fmt="o", color=colour, ms=5, capsize=2)
         ax.set_xlabel(panel.title)
         ax.grid(axis="y", visible=False)
     axes[0].set_yticks(range(len(labels)), labels)
