@@ -17,7 +17,7 @@ import pytest
 from demo_runs import LONG, demo_run
 
 from mulcot_bench.report.board import merge, read_run
-from mulcot_bench.report.charts import Chart, Point, charts, overview_charts
+from mulcot_bench.report.charts import Chart, Point, charts, from_json, overview_charts, to_json
 from mulcot_bench.report.plot import RC, _inline, render
 from mulcot_bench.report.tables import build_tables
 
@@ -186,7 +186,7 @@ def test_second_process_draws_the_same_svg(long_tables, monkeypatch: pytest.Monk
         return [c for i, t in enumerate(long_tables) for c in charts(t, i)] + overview_charts(long_tables)
 
     here = render(fresh())
-    assert [drawing.to_json(c) for c in here] == [drawing.to_json(drawing.from_json(drawing.to_json(c))) for c in here]
+    assert [to_json(c) for c in here] == [to_json(from_json(to_json(c))) for c in here]
     monkeypatch.setattr(drawing, "WORKER_MIN", 1)
     job = drawing.start(fresh())
     assert job.proc is not None  # drawn in a second process

@@ -2,7 +2,7 @@
 
 matplotlib is slow (about 0.1-0.3 s a chart, most of it in Python), and a report's pages need the SVG only
 when the dataset pages and the overview are written last; so :func:`start` hands the charts' data, as JSON
-on stdin, to ``python -m mulcot_bench.report.drawing`` and :meth:`Drawing.wait` reads their SVG back as JSON
+on stdin, to ``python -m mulcot_bench.report.plot`` and :meth:`Drawing.wait` reads their SVG back as JSON
 (no pickle). The worker draws with :func:`mulcot_bench.report.plot.render`, the same function as in
 process, so the SVG is the same byte for byte. A few charts are drawn in process (a worker's start costs
 more than they do); a worker that fails is reported on stderr and its charts are drawn in process, where
@@ -16,45 +16,11 @@ import os
 import subprocess
 import sys
 import threading
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
-from mulcot_bench.report.charts import Chart, Panel, Point
-from mulcot_bench.report.tables import Value
+from mulcot_bench.report.charts import Chart, to_json
 
 WORKER_MIN = 10  # fewer non-empty charts than this are drawn in process (a worker costs about 1 s of imports)
-
-
-def to_json(chart: Chart) -> dict[str, Any]:
-    """A chart's data as JSON-ready values (a panel value keeps only what is drawn)."""
-    data = asdict(chart)
-    data["panels"] = [
-        {"title": p.title, "values": [None if v is None else [v.shown, v.low, v.high] for v in p.values]}
-        for p in chart.panels
-    ]
-    return data
-
-
-def from_json(data: dict[str, Any]) -> Chart:
-    """The chart :func:`to_json` wrote."""
-
-    def point(p: dict[str, Any]) -> Point:
-        pairs = {k: None if p[k] is None else tuple(p[k]) for k in ("x_err", "y_err")}
-        return Point(**{**p, **pairs})
-
-    return Chart(
-        **{
-            **data,
-            "points": [point(p) for p in data["points"]],
-            "rows": [point(p) for p in data["rows"]],
-            "series": [(name, list(values)) for name, values in data["series"]],
-            "panels": [
-                Panel(p["title"], [None if v is None else Value(None, v[0], v[1], v[2]) for v in p["values"]])
-                for p in data["panels"]
-            ],
-        }
-    )
 
 
 class Drawing:
@@ -75,7 +41,7 @@ class Drawing:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path if p)}
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "mulcot_bench.report.drawing"],
+                [sys.executable, "-m", "mulcot_bench.report.plot"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -132,16 +98,3 @@ class Drawing:
 def start(charts: list[Chart]) -> Drawing:
     """Start drawing ``charts`` (in a second process when there are :data:`WORKER_MIN` or more to draw)."""
     return Drawing(charts)
-
-
-def main() -> None:
-    """The worker: charts as JSON on stdin, their SVG as a JSON list on stdout."""
-    from mulcot_bench.report.plot import render
-
-    charts = [from_json(c) for c in json.loads(sys.stdin.buffer.read())]
-    render(charts)
-    sys.stdout.write(json.dumps([c.svg for c in charts]))
-
-
-if __name__ == "__main__":
-    main()

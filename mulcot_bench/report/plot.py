@@ -19,7 +19,7 @@ from typing import Any
 
 from markupsafe import escape
 
-from mulcot_bench.report.charts import Chart, Point, log_span
+from mulcot_bench.report.charts import Chart, Point, from_json, log_span
 from mulcot_bench.report.format import format_params
 
 ROLE_COLOURS = {
@@ -186,3 +186,17 @@ def render(charts: list[Chart]) -> list[Chart]:
             fig.savefig(buf, format="svg", metadata={"Date": None})
             chart.svg = _inline(buf.getvalue(), chart)
     return charts
+
+
+def main() -> None:
+    """The worker of :mod:`.drawing`: charts as JSON on stdin, their SVG as a JSON list on stdout."""
+    import json
+    import sys
+
+    charts = [from_json(c) for c in json.loads(sys.stdin.buffer.read())]
+    render(charts)
+    sys.stdout.write(json.dumps([c.svg for c in charts]))
+
+
+if __name__ == "__main__":
+    main()
