@@ -127,7 +127,7 @@ def _chains_loaded(driver) -> None:  # noqa: ANN001
     from selenium.webdriver.support.ui import WebDriverWait
 
     ready = "return document.getElementById('pairs').dataset.state === 'ready'"
-    WebDriverWait(driver, 20).until(lambda d: d.execute_script(ready))
+    WebDriverWait(driver, 60).until(lambda d: d.execute_script(ready))
 
 
 def _accuracy_column(driver) -> list[float | None]:  # noqa: ANN001
@@ -454,7 +454,7 @@ def test_every_page_of_a_real_report_reads_at_width(real_report: Path, driver, t
             if rel.startswith("compare-"):
                 _chains_loaded(driver)
                 assert "loading" not in driver.find_element("id", "pairs").text[:20000], rel
-            WebDriverWait(driver, 20).until(lambda d: d.execute_script(IMAGES) is not None)
+            WebDriverWait(driver, 60).until(lambda d: d.execute_script(IMAGES) is not None)
             assert driver.execute_script(IMAGES) == [], (width, rel, "images not loaded")
             assert driver.execute_script(EVERY_PAGE) == [], (width, rel)
             assert not _console_errors(driver), (width, rel)
