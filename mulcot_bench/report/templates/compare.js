@@ -50,8 +50,7 @@
         if (file && asked[file] !== "done" && asked[file] !== "failed" && files.indexOf(file) < 0) { files.push(file); }
       });
     });
-    var left = files.length;
-    if (!left) { return true; }
+    if (!files.length) { return true; }
     files.forEach(function (file) {
       if (asked[file] === "loading") { return; }
       asked[file] = "loading";
