@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from mulcot_bench.efficiency.front import front
 from mulcot_bench.labels import LABELS
@@ -213,3 +214,34 @@ def log_span(values: Sequence[float]) -> tuple[float, float]:
     lo = math.floor(math.log10(min(values)))
     hi = max(math.ceil(math.log10(max(values))), lo + 1)
     return 10.0**lo, 10.0**hi
+
+
+def to_json(chart: Chart) -> dict[str, Any]:
+    """A chart's data as JSON-ready values (a panel value keeps only what is drawn)."""
+    data = asdict(chart)
+    data["panels"] = [
+        {"title": p.title, "values": [None if v is None else [v.shown, v.low, v.high] for v in p.values]}
+        for p in chart.panels
+    ]
+    return data
+
+
+def from_json(data: dict[str, Any]) -> Chart:
+    """The chart :func:`to_json` wrote."""
+
+    def point(p: dict[str, Any]) -> Point:
+        pairs = {k: None if p[k] is None else tuple(p[k]) for k in ("x_err", "y_err")}
+        return Point(**{**p, **pairs})
+
+    return Chart(
+        **{
+            **data,
+            "points": [point(p) for p in data["points"]],
+            "rows": [point(p) for p in data["rows"]],
+            "series": [(name, list(values)) for name, values in data["series"]],
+            "panels": [
+                Panel(p["title"], [None if v is None else Value(None, v[0], v[1], v[2]) for v in p["values"]])
+                for p in data["panels"]
+            ],
+        }
+    )
