@@ -82,8 +82,8 @@ def results(tmp: Path, where: str) -> dict[str, Any]:
 
 def comparable(entry: dict[str, Any]) -> dict[str, Any]:
     """An entry without what depends on the process and cache, not on the result: wall times, cache hits, the
-    cache folder its trained weights went to."""
-    return {k: v for k, v in entry.items() if k not in ("stage", "cached", "checkpoint")}
+    cache folder its trained weights went to, its measured costs (timings and memory of this machine's run)."""
+    return {k: v for k, v in entry.items() if k not in ("stage", "cached", "checkpoint", "efficiency")}
 
 
 def export(tmp: Path, where: str) -> dict[str, str]:
@@ -92,7 +92,31 @@ def export(tmp: Path, where: str) -> dict[str, str]:
     cmd = [sys.executable, "-m", "mulcot_bench.cli", "report", str(tmp / where / "runs" / "same"), "--out", str(out)]
     done = subprocess.run([*cmd, "--format", "csv,md"], capture_output=True, text=True, timeout=120, env=env(tmp))
     assert done.returncode == 0, done.stderr
-    return {p.name: p.read_text() for p in sorted(out.iterdir()) if p.is_file()}
+    return {p.name: without_costs(p) for p in sorted(out.iterdir()) if p.is_file()}
+
+
+#: the exports' measured costs: timings and memory of the process that ran the model, never equal across runs
+COSTS = {"fit_seconds", "fit_peak_bytes", "predict_seconds", "throughput_per_second", "chain_words_per_second",
+         "ms_per_sample", "latency_p95_ms", "predict_peak_bytes", "ms/sample", "peak mem"}  # fmt: skip
+
+
+def without_costs(path: Path) -> str:
+    """An exported table's text with its measured-cost columns blanked (CSV columns, Markdown table columns)."""
+    import csv
+    import io
+
+    if path.suffix == ".csv":
+        rows = list(csv.DictReader(io.StringIO(path.read_text())))
+        return json.dumps([{k: v for k, v in row.items() if k not in COSTS} for row in rows])
+    lines, drop = [], set()
+    for line in path.read_text().splitlines():
+        cells = line.split("|")
+        if line.startswith("| rank "):
+            drop = {i for i, cell in enumerate(cells) if cell.strip() in COSTS}
+        elif not line.startswith("|"):
+            drop = set()
+        lines.append("|".join(c for i, c in enumerate(cells) if i not in drop))
+    return "\n".join(lines)
 
 
 def assert_same_run(tmp: Path, where: str, single: Any, fanned: Any) -> None:
@@ -315,9 +339,11 @@ def test_model_groups_keep_each_chain_together() -> None:
         ("twitter2015.tiny-vlm-assistant", ("tiny-vlm-student",)), ("twitter2015.baselines", ("majority",)),
     ]  # fmt: skip
     chain = ["synthetic-teacher", "tiny-vlm-assistant", "tiny-vlm-student", "tiny-vlm-student-nokd", "majority"]
-    split = plan_jobs(registry, ["synthetic"], chain, split=True)  # the teacher and assistant, then each learner
-    assert split[0].augment_for == ("tiny-vlm-student",)  # stage 2b in the assistant's job, counted on its row
+    split = plan_jobs(registry, ["synthetic"], chain, split=True)  # the teacher's row, teacher and assistant, learners
+    assert split[1].augment_for == ("tiny-vlm-student",)  # stage 2b in the assistant's job, counted on its row
+    assert [j.teacher_row for j in split] == [True, False, False, False, False]  # the row is the teacher job's
     assert [(j.name, j.models, j.after) for j in split] == [
+        ("synthetic.teacher", ("synthetic-teacher",), ()),
         ("synthetic.tiny-vlm-assistant", ("synthetic-teacher", "tiny-vlm-assistant"), ()),
         ("synthetic.tiny-vlm-student", ("tiny-vlm-student",), ("synthetic.tiny-vlm-assistant",)),
         ("synthetic.tiny-vlm-student-nokd", ("tiny-vlm-student-nokd",), ("synthetic.tiny-vlm-assistant",)),
@@ -327,7 +353,9 @@ def test_model_groups_keep_each_chain_together() -> None:
     assert [j.models for j in alone] == [("tiny-vlm-student", "tiny-vlm-student-nokd")]  # no assistant: kept whole
     big = plan_jobs(registry, ["big"], ["majority"])
     ordered = by_critical_path(registry, split + big, {"synthetic": 10, "big": 500})
-    assert [j.name for j in ordered][:2] == ["big.baselines", "synthetic.tiny-vlm-assistant"]
+    names = [j.name for j in ordered]
+    assert names[:2] == ["big.baselines", "synthetic.tiny-vlm-assistant"]
+    assert names.index("synthetic.teacher") < names.index("synthetic.baselines")  # the references embedded early
 
 
 def test_launcher_args_are_typed_and_bad_ones_named() -> None:
