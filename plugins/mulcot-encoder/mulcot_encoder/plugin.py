@@ -26,8 +26,15 @@ CHAIN: dict[str, Any] = {
     "vocab_min_count": 3,
     "target_placeholder": True,
     "max_chain_tokens": 400,
-    "no_repeat_ngram": 5,
     "chain_structure": "four free-text fields joined by <sep>; Prediction field = the label answer",
+    "field_input": True,  # the field being written is an input of every decoder step
+    "copy": True,  # pointer-generator over the post's words (their MiniLM token states)
+    "copy_max_words": 64,
+    # decoding (see mulcot_encoder/decode.py): no output-id n-gram twice in the scope; already written ids'
+    # probability divided by the penalty
+    "no_repeat_ngram": 3,
+    "no_repeat_scope": "chain",
+    "repetition_penalty": 1.0,
 }
 #: Optimisation (shared); sizes, epochs and KD weights differ per model.
 TRAIN: dict[str, Any] = {
