@@ -65,8 +65,9 @@ def test_the_copy_mixture_is_a_distribution_over_vocabulary_and_post_words(assis
         enc = model.net.encode(inputs.batch(rows))
         source = model._source(inputs, rows, enc)
         assert isinstance(source, Source) and source.mask.any()
-        seqs = [model.vocab.encode(["a b", "c", "d", "e"], s.target, model._words(inputs, r)) for r, s in
-                enumerate(test)]
+        seqs = [
+            model.vocab.encode(["a b", "c", "d", "e"], s.target, model._words(inputs, r)) for r, s in enumerate(test)
+        ]
         inp, _ = model._chain_batch(seqs)
         labels = torch.zeros(len(test), dtype=torch.long)
         log_probs, _ = model.net.decoder(enc, labels, inp, fields=field_ids(inp, SEP, 4), source=source)
@@ -116,8 +117,15 @@ def test_decoding_never_repeats_an_ngram_in_its_scope(assistant, mulcot_data) ->
 
 
 def test_the_chain_decoder_leaves_the_label_answer_alone(assistant, mulcot_data) -> None:  # noqa: ANN001
-    plain, _ = fitted("enc-assistant", mulcot_data.train, mulcot_data.dev, copy=False, field_input=False,
-                      no_repeat_ngram=5, no_repeat_scope="field")
+    plain, _ = fitted(
+        "enc-assistant",
+        mulcot_data.train,
+        mulcot_data.dev,
+        copy=False,
+        field_input=False,
+        no_repeat_ngram=5,
+        no_repeat_scope="field",
+    )
     with_copy = assistant.predict(mulcot_data.test)
     without = plain.predict(mulcot_data.test)
     assert [p.probs for p in with_copy] == [p.probs for p in without]
