@@ -33,8 +33,8 @@ CHAIN: dict[str, Any] = {
     # decoding (see mulcot_encoder/decode.py): no output-id n-gram twice in the scope; already written ids'
     # probability divided by the penalty
     "no_repeat_ngram": 3,
-    "no_repeat_scope": "chain",
-    "repetition_penalty": 1.0,
+    "no_repeat_scope": "field",
+    "repetition_penalty": 1.5,
 }
 #: Optimisation (shared); sizes, epochs and KD weights differ per model.
 TRAIN: dict[str, Any] = {
