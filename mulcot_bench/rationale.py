@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from mulcot_bench.labels import LABELS
@@ -75,3 +76,39 @@ def parse_label(text: str | None) -> str | None:
             return found.group(1).lower()
     found_all = _LABEL_RE.findall(text)
     return found_all[-1].lower() if found_all else None
+
+
+_SEPARATORS = re.compile(r"[\"'\n.\s:,]")
+
+
+def _label_words(text: str) -> list[str]:
+    """The words of ``text`` that are exactly a label, once lowercased and split on quotes, dots, colons, commas
+    and white space (so ``positive!``, ``(positive)`` and ``neutral-to-positive`` are no label)."""
+    return [w for w in _SEPARATORS.sub(" ", text.lower()).split(" ") if w in LABELS]
+
+
+def parse_label_released(text: str | None) -> str | None:
+    """The released code's answer parser: the first label word after "Prediction" (case kept in the search), else,
+    when "Prediction" is absent, the last label word; None (scored wrong) when that finds no label word. A label
+    word is a whole word between the separators of :func:`_label_words`; unlike :func:`parse_label` a reply whose
+    text after "Prediction" has no label word does not fall back to the words before it."""
+    if not text:
+        return None
+    at = text.find("Prediction")
+    if at >= 0:
+        words = _label_words(text[at + len("Prediction") :])
+        return words[0] if words else None
+    words = _label_words(text)
+    return words[-1] if words else None
+
+
+#: setting ``label_parser`` -> the function that reads a label reply: "project" reads a label word anywhere
+#: (word boundaries, so "positive!" counts), "released" is the released code's exact rule
+LABEL_PARSERS = {"project": parse_label, "released": parse_label_released}
+
+
+def label_parser(name: str) -> Callable[[str | None], str | None]:
+    """The parser a ``label_parser`` setting names; an unknown name is a ValueError listing the choices."""
+    if name not in LABEL_PARSERS:
+        raise ValueError(f"label_parser={name!r}; use one of {', '.join(LABEL_PARSERS)}")
+    return LABEL_PARSERS[name]

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from mulcot_bench.atomic import write_text
+from mulcot_bench.efficiency.schema import Efficiency, Machine
 
 SCHEMA_VERSION = 1
 
@@ -71,6 +72,7 @@ class Provenance(_Strict):
     finished_at: str | None = None
     launcher: LauncherRecord | None = None  # ``run --launcher``: the jobs whose results were merged (None: one process)
     config: ConfigRecord | None = None  # ``run --config FILE``: the options file (None: none)
+    machine: Machine | None = None  # the hardware this run ran on (entries' costs may come from another: cached)
 
 
 class MetricRecord(_Strict):
@@ -135,6 +137,9 @@ class Entry(_Strict):
     sd: dict[str, float | None] = Field(default_factory=dict)  # ``--seeds``: sample standard deviation over seeds
     # why the predictions lines carry "prompt": null (the model declares no asked(card, sample)); None: recorded
     prompt_note: str | None = None
+    # what the model cost (parameters, training, prediction) and where it was measured; a cached entry keeps the
+    # figures of the run that computed its outputs (None: results written before costs were recorded)
+    efficiency: Efficiency | None = None
 
 
 class ReportedEntry(_Strict):

@@ -45,6 +45,8 @@ def env(tmp: Path, **extra: str) -> dict[str, str]:
         TRANSFORMERS_OFFLINE="1",
         PYTHONUNBUFFERED="1",
         MULCOT_BENCH_JOBS="1",
+        # no latency probe: it asks the model again on purpose, and these runs count what was asked twice
+        MULCOT_BENCH_PROBE_ITEMS="0",
     )
     out.update(extra)
     return out

@@ -82,8 +82,8 @@ def results(tmp: Path, where: str) -> dict[str, Any]:
 
 def comparable(entry: dict[str, Any]) -> dict[str, Any]:
     """An entry without what depends on the process and cache, not on the result: wall times, cache hits, the
-    cache folder its trained weights went to."""
-    return {k: v for k, v in entry.items() if k not in ("stage", "cached", "checkpoint")}
+    cache folder its trained weights went to, its measured costs (timings and memory of this machine's run)."""
+    return {k: v for k, v in entry.items() if k not in ("stage", "cached", "checkpoint", "efficiency")}
 
 
 def export(tmp: Path, where: str) -> dict[str, str]:
@@ -92,7 +92,31 @@ def export(tmp: Path, where: str) -> dict[str, str]:
     cmd = [sys.executable, "-m", "mulcot_bench.cli", "report", str(tmp / where / "runs" / "same"), "--out", str(out)]
     done = subprocess.run([*cmd, "--format", "csv,md"], capture_output=True, text=True, timeout=120, env=env(tmp))
     assert done.returncode == 0, done.stderr
-    return {p.name: p.read_text() for p in sorted(out.iterdir()) if p.is_file()}
+    return {p.name: without_costs(p) for p in sorted(out.iterdir()) if p.is_file()}
+
+
+#: the exports' measured costs: timings and memory of the process that ran the model, never equal across runs
+COSTS = {"fit_seconds", "fit_peak_bytes", "predict_seconds", "throughput_per_second", "chain_words_per_second",
+         "ms_per_sample", "latency_p95_ms", "predict_peak_bytes", "ms/sample", "peak mem"}  # fmt: skip
+
+
+def without_costs(path: Path) -> str:
+    """An exported table's text with its measured-cost columns blanked (CSV columns, Markdown table columns)."""
+    import csv
+    import io
+
+    if path.suffix == ".csv":
+        rows = list(csv.DictReader(io.StringIO(path.read_text())))
+        return json.dumps([{k: v for k, v in row.items() if k not in COSTS} for row in rows])
+    lines, drop = [], set()
+    for line in path.read_text().splitlines():
+        cells = line.split("|")
+        if line.startswith("| rank "):
+            drop = {i for i, cell in enumerate(cells) if cell.strip() in COSTS}
+        elif not line.startswith("|"):
+            drop = set()
+        lines.append("|".join(c for i, c in enumerate(cells) if i not in drop))
+    return "\n".join(lines)
 
 
 def assert_same_run(tmp: Path, where: str, single: Any, fanned: Any) -> None:
@@ -219,6 +243,39 @@ def test_a_local_job_starts_after_those_it_waits_for_with_the_cores_shared_out(
     assert early.log.read_text().strip() == "False"
 
 
+def test_a_job_past_its_yield_file_holds_no_slot(tmp_path: Path) -> None:
+    """With one slot, an assistant's job that has written the file its learner waits for lets the learner start
+    (and a job queued after it) while it goes on; a job that has not yielded keeps its slot."""
+    launcher = LocalLauncher(tmp_path / "logs", {"max_parallel": 1})
+    py = [sys.executable, "-c"]
+    ready = tmp_path / "augmented.json"
+    head = launcher.submit("head", [*py, "import time; open('augmented.json', 'w'); time.sleep(3); "
+                                          "open('head.done', 'w')"], tmp_path, yields=ready)  # fmt: skip
+    learner = launcher.submit("learner", [*py, "import os, time; print(os.path.exists('head.done')); time.sleep(1)"],
+                              tmp_path, ("head",), ready)  # fmt: skip
+    other = launcher.submit("other", [*py, "import os; print(os.path.exists('head.done'))"], tmp_path)
+    while not launcher.started(learner):
+        assert not launcher.finished(head), "the learner waited for the whole head job"
+        time.sleep(0.05)
+    assert not launcher.started(other)  # the learner holds the one slot now
+    while not all(launcher.finished(j) for j in (head, learner, other)):
+        time.sleep(0.05)
+    assert learner.log.read_text().strip() == "False"
+    assert other.log.read_text().strip() == "False"  # started when the learner ended, before the head did
+
+
+def test_the_assistant_job_yields_at_its_learners_ready_file(tmp_path: Path) -> None:
+    from mulcot_bench.runner.fanout import ready_file, yield_file
+    from mulcot_bench.runner.jobs import Job
+
+    head = Job("twitter2015", "enc-assistant", ("enc-assistant",), augment_for=("enc-student",))
+    learner = Job("twitter2015", "enc-student", ("enc-student",), after=(head.name,), needs="enc-assistant")
+    plan = [head, learner]
+    assert yield_file(head, plan, tmp_path) == ready_file(learner, plan, tmp_path)
+    assert yield_file(head, plan, tmp_path) == tmp_path / head.name / "augmented" / "enc-assistant.json"
+    assert yield_file(learner, plan, tmp_path) is None
+
+
 @pytest.mark.parametrize("value", ["0", "two", "-1"])
 def test_a_bad_jobs_value_is_one_line(tmp_path: Path, value: str) -> None:
     cmd = [sys.executable, "-m", "mulcot_bench.cli", "run", "-d", "synthetic", "--jobs", value]
@@ -282,9 +339,11 @@ def test_model_groups_keep_each_chain_together() -> None:
         ("twitter2015.tiny-vlm-assistant", ("tiny-vlm-student",)), ("twitter2015.baselines", ("majority",)),
     ]  # fmt: skip
     chain = ["synthetic-teacher", "tiny-vlm-assistant", "tiny-vlm-student", "tiny-vlm-student-nokd", "majority"]
-    split = plan_jobs(registry, ["synthetic"], chain, split=True)  # the teacher and assistant, then each learner
-    assert split[0].augment_for == ("tiny-vlm-student",)  # stage 2b in the assistant's job, counted on its row
+    split = plan_jobs(registry, ["synthetic"], chain, split=True)  # the teacher's row, teacher and assistant, learners
+    assert split[1].augment_for == ("tiny-vlm-student",)  # stage 2b in the assistant's job, counted on its row
+    assert [j.teacher_row for j in split] == [True, False, False, False, False]  # the row is the teacher job's
     assert [(j.name, j.models, j.after) for j in split] == [
+        ("synthetic.teacher", ("synthetic-teacher",), ()),
         ("synthetic.tiny-vlm-assistant", ("synthetic-teacher", "tiny-vlm-assistant"), ()),
         ("synthetic.tiny-vlm-student", ("tiny-vlm-student",), ("synthetic.tiny-vlm-assistant",)),
         ("synthetic.tiny-vlm-student-nokd", ("tiny-vlm-student-nokd",), ("synthetic.tiny-vlm-assistant",)),
@@ -294,7 +353,9 @@ def test_model_groups_keep_each_chain_together() -> None:
     assert [j.models for j in alone] == [("tiny-vlm-student", "tiny-vlm-student-nokd")]  # no assistant: kept whole
     big = plan_jobs(registry, ["big"], ["majority"])
     ordered = by_critical_path(registry, split + big, {"synthetic": 10, "big": 500})
-    assert [j.name for j in ordered][:2] == ["big.baselines", "synthetic.tiny-vlm-assistant"]
+    names = [j.name for j in ordered]
+    assert names[:2] == ["big.baselines", "synthetic.tiny-vlm-assistant"]
+    assert names.index("synthetic.teacher") < names.index("synthetic.baselines")  # the references embedded early
 
 
 def test_launcher_args_are_typed_and_bad_ones_named() -> None:

@@ -39,3 +39,19 @@ def test_parse_label_rules() -> None:
     assert parse_label("it is positive, or maybe negative") == "negative"
     assert parse_label("no idea") is None
     assert parse_label(None) is None
+
+
+def test_released_parser_reads_only_whole_label_words() -> None:
+    from mulcot_bench.rationale import label_parser, parse_label_released
+
+    # the project's parser finds a label in these; the released code's split on quotes, dots, colons, commas and
+    # white space leaves "positive!", "(positive)" and "neutral-to-positive", which are no label: scored wrong
+    for reply in ('"Prediction": positive!', '"Prediction": (positive)', '"Prediction": neutral-to-positive'):
+        assert parse_label(reply) is not None and parse_label_released(reply) is None
+    assert parse_label_released('"Prediction": "Negative".') == "negative"
+    assert parse_label_released("positive at first. Prediction: Neutral, not negative") == "neutral"
+    assert parse_label_released("it is positive, or maybe negative") == "negative"  # no "Prediction": the last
+    # "Prediction" present but no label word after it: wrong, where the project's parser falls back to the text before
+    assert parse_label_released("positive. Prediction: unclear") is None and parse_label("positive. Prediction: x")
+    assert parse_label_released("prediction: positive") == "positive"  # lowercase prefix: the last label word
+    assert label_parser("released") is parse_label_released and label_parser("project") is parse_label

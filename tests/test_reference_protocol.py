@@ -38,6 +38,18 @@ REFERENCE = {
     "assistant.generation.max_label_tokens": "512",
     "student.generation.max_label_tokens": "512",
     "student.kd.vocab": '"resize"',
+    # the teacher's side, decoding, the parser, the resized rows, the assistant during KD, the micro-batch rule
+    "teacher.prompts.set": '"reference"',
+    "teacher.correction": '"explain the gold label"',
+    "teacher.chain_text": '"raw"',
+    "assistant.generation.repetition_penalty": "1.05",
+    "student.generation.repetition_penalty": "1.05",
+    "assistant.generation.label_parser": '"released"',
+    "student.generation.label_parser": '"released"',
+    "student.kd.vocab_init": '"mean"',
+    "student.kd.assistant_mode": '"lora-dropout"',
+    "assistant.training.accum_count": '"global"',
+    "student.training.accum_count": '"global"',
 }
 
 
@@ -66,10 +78,12 @@ def test_paper_reference_print_config_shows_every_point_with_the_reference_value
     for field, value in REFERENCE.items():
         shown, comment = points[field]
         assert shown == value, (field, shown)
-        assert comment.startswith("reference;") and "from config" in comment, (field, comment)
+        source = "from fixed" if field == "teacher.correction" else "from config"
+        assert comment.startswith("reference;") and source in comment, (field, comment)
     assert "# data view: --protocol reference" in done.stdout
-    assert {p.gap for p in POINTS} == {"prompts", "LoRA scope", "optimiser", "epoch selection", "chain filters",
-                                       "decoding", "label target", "vocabulary"}  # fmt: skip
+    assert {p.gap for p in POINTS} == {"prompts", "teacher", "reference text", "LoRA scope", "optimiser",
+                                       "epoch selection", "chain filters", "decoding", "answer parser",
+                                       "label target", "vocabulary", "KD"}  # fmt: skip
 
 
 def test_other_profiles_keep_the_project_side_and_the_values_reach_the_cards() -> None:
@@ -79,6 +93,9 @@ def test_other_profiles_keep_the_project_side_and_the_values_reach_the_cards() -
     assert tiny["student.training.loss_scaling"] == ('"mean"', tiny["student.training.loss_scaling"][1])
     sides = {field: comment.split(";")[0] for field, (_, comment) in tiny.items()}
     assert sides.pop("assistant.lora.scope") == sides.pop("student.lora.scope") == "n/a"  # smol-vlm has no tower
+    assert sides.pop("teacher.correction") == "reference"  # both sides explain the gold label
+    # cpu-smol names no teacher: the teacher's settings are of no card
+    assert sides.pop("teacher.prompts.set") == sides.pop("teacher.chain_text") == "n/a"
     assert set(sides.values()) == {"project"}
     loaded = load_config("paper")
     apply(loaded.config, registry, "paper")
@@ -88,6 +105,13 @@ def test_other_profiles_keep_the_project_side_and_the_values_reach_the_cards() -
     assert (student["loss_scaling"], student["select_ties"], student["kd_vocab"]) == ("sum", "field-metric", "resize")
     assert (student["label_format"], student["target_end"], student["max_label_tokens"]) == ("bare", "pad", 512)
     assert assistant["top_k"] == 1 and student["prompts"] == "reference"
+    assert (student["repetition_penalty"], student["label_parser"], student["accum_count"]) == (1.05, "released",
+                                                                                               "global")  # fmt: skip
+    assert (student["kd_vocab_init"], student["kd_assistant_mode"]) == ("mean", "lora-dropout")
+    teacher = registry.model("openai").card.settings
+    assert (teacher["prompt_set"], teacher["chain_text"]) == ("reference", "raw")
+    shipped = build_registry([]).model("openai").card.settings
+    assert shipped["prompt_set"] == "project" and teacher["prompts"] != shipped["prompts"]  # digests follow the set
     # the prompt set's content is in the identity: the digests follow the set put on the card
     assert student["prompt_sha256"] != build_registry([]).model("qwen2.5-vl-student").card.settings["prompt_sha256"]
 

@@ -17,7 +17,7 @@ import pytest
 from demo_runs import LONG, demo_run
 
 from mulcot_bench.report.board import merge, read_run
-from mulcot_bench.report.charts import Chart, Point, charts, overview_charts
+from mulcot_bench.report.charts import Chart, Point, charts, from_json, overview_charts, to_json
 from mulcot_bench.report.plot import RC, _inline, render
 from mulcot_bench.report.tables import build_tables
 
@@ -175,3 +175,34 @@ def test_charts_are_deterministic_and_ids_are_prefixed(tmp_path: Path) -> None:
     ids = re.findall(r'\bid="([^"]+)"', first.svg)
     assert ids and all(i.startswith("c-1-") for i in ids)
     assert not set(ids) & set(re.findall(r'\bid="([^"]+)"', second.svg))  # two charts on one page never clash
+
+
+def test_second_process_draws_the_same_svg(long_tables, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker process draws byte-for-byte what the in-process path draws; a failing worker is reported on
+    stderr and its charts drawn in process."""
+    from mulcot_bench.report import drawing
+
+    def fresh() -> list[Chart]:
+        return [c for i, t in enumerate(long_tables) for c in charts(t, i)] + overview_charts(long_tables)
+
+    here = render(fresh())
+    assert [to_json(c) for c in here] == [to_json(from_json(to_json(c))) for c in here]
+    monkeypatch.setattr(drawing, "WORKER_MIN", 1)
+    job = drawing.start(fresh())
+    assert job.proc is not None  # drawn in a second process
+    assert [c.svg for c in job.wait()] == [c.svg for c in here]
+    assert job.proc.returncode == 0 and job.error is None
+
+
+def test_failing_worker_falls_back(long_tables, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # noqa: ANN001
+    from mulcot_bench.report import drawing
+
+    monkeypatch.setattr(drawing, "WORKER_MIN", 1)
+    monkeypatch.setattr(drawing.sys, "executable", "/bin/false")
+    chart_list = charts(long_tables[0], 0)
+    job = drawing.start(chart_list)
+    drawn = job.wait()
+    assert all(c.svg.startswith("<svg ") for c in drawn)
+    assert "drawing the charts in a second process failed (exit 1: no message); drawing them here" in (
+        capsys.readouterr().err
+    )

@@ -16,6 +16,7 @@ from mulcot_bench.labels import LABELS
 from mulcot_bench.report import render_report, render_runs
 from mulcot_bench.report.predictions import chain_label, flags
 from mulcot_bench.report.samples import PAGE_SIZE
+from mulcot_bench.report.site import CHUNK
 from mulcot_bench.results import RunResults
 from mulcot_bench.scoring.stats import mcnemar
 
@@ -102,6 +103,31 @@ def test_sample_shows_rationale_reference_scores(site: tuple[Path, Path]) -> Non
     # a model without per-sample scores (the demo's label-only baselines) shows none
     tfidf = (out / "samples" / "mvsa_single" / "text-tfidf-lr" / "all-1.html").read_text(encoding="utf-8")
     assert "BLEU-4 (sentence avg" not in tfidf and "probs: positive" in tfidf
+
+
+def test_comparison_chains_in_script_files(site: tuple[Path, Path]) -> None:
+    """The comparison page holds answers, not chains: each row's chains and the references are JSON literals in
+    script files of CHUNK samples beside it, one per 100 samples, equal to the predictions file's; its policy
+    lets only its own script add them."""
+    run_dir, out = site
+    html = (out / "compare-mvsa_single.html").read_text(encoding="utf-8")
+    data = json.loads(re.search(r'id="compare-data">(.*?)</script>', html, re.S).group(1))
+    assert data["chunk"] == CHUNK == 100 and "strict-dynamic" in html
+    key = next(r["key"] for r in data["rows"] if r["label"] == "demo-student")
+    records = _records(run_dir, _entry(run_dir, "mvsa_single", "demo-student").predictions_file)
+    assert len(data["chains"][key]) == len(data["chains"]["reference"]) == 3  # 230 samples
+    assert records[0]["rationale"].splitlines()[0] not in html
+    chains: dict[int, str | None] = {}
+    for file in data["chains"][key]:
+        text = (out / file).read_text(encoding="utf-8")
+        call = re.fullmatch(r'mulcotChains\("(\w+)",(\d+),(.*)\);\n', text, re.S)
+        assert call and call.group(1) == key, file
+        chains.update(enumerate(json.loads(call.group(3)), start=int(call.group(2))))
+    ids = [s["id"] for s in data["samples"]]
+    assert {ids[i]: c for i, c in chains.items()} == {r["id"]: r["rationale"] for r in records}
+    assert all(a is None or len(a) == 2 for a in data["answers"][key])
+    tfidf = next(r["key"] for r in data["rows"] if r["label"] == "text-tfidf-lr")
+    assert data["chains"][tfidf] == ["", "", ""]  # no chains: no files
 
 
 def test_xss_sample_has_no_live_element(site: tuple[Path, Path]) -> None:

@@ -178,3 +178,63 @@ def test_sentence_embeddings_are_computed_once_and_the_memo_is_bounded(monkeypat
     assert fake.seen[-1] == ["ccc", "dddd"] and shared.encoded == 4
     shared.sentence_embeddings(["bb", "a"])
     assert fake.seen[-1] == ["bb"]
+
+
+def test_references_are_embedded_once_across_processes_of_a_run(tmp_path) -> None:  # noqa: ANN001
+    """A second pass over the same cache (another job of the run) reads the references' embeddings from the
+    store: it embeds only its own chains, and every BERTScore and MiniLM cosine value is the same as the first's."""
+    from mulcot_bench.cache import Cache
+    from mulcot_bench.metrics import minilm_pass
+    from mulcot_bench.metrics.embedding import MiniLMCosine
+    from mulcot_bench.metrics.reasoning import BertScore
+
+    if not TEST_JSON.is_file():
+        pytest.skip(f"released Twitter-2015 test rationales not found at {TEST_JSON}")
+    chains = [x["cot"] for x in json.loads(TEST_JSON.read_text(encoding="utf-8"))][:20]
+    refs = chains[:8]
+    first_hyps, second_hyps = chains[8:16], ["A short chain about the post."] * 4 + chains[16:20]
+
+    def job(hyps: list[str], cache_dir: str) -> tuple[list, list, minilm_pass.MiniLMPass]:
+        minilm_pass.forget_passes()  # a fresh process: no model, no memo
+        cache = Cache(tmp_path / cache_dir) if cache_dir else None
+        bert, cos = BertScore().pair_scores(hyps, refs, cache), MiniLMCosine().pair_scores(hyps, refs, cache)
+        return bert, cos, minilm_pass.shared_pass(BertScore()._shared_pass().path)
+
+    job(first_hyps, "run")
+    bert, cos, shared = job(second_hyps, "run")
+    assert shared.store is not None and shared.store.loaded == len(set(refs))
+    assert shared.encoded == len(set(second_hyps) - set(refs))  # only this job's own chains went through MiniLM
+    alone_bert, alone_cos, alone = job(second_hyps, "")  # no cache: no store, everything embedded here
+    assert alone.store is None and alone.encoded == len(set(second_hyps) | set(refs))
+    assert max(abs(x - y) for a, b in zip(bert, alone_bert, strict=True) for x, y in zip(a, b, strict=True)) <= 1e-6
+    assert max(abs(x - y) for x, y in zip(cos, alone_cos, strict=True)) <= 1e-6
+    stored = list((tmp_path / "run" / "embeddings").rglob("*.npz"))
+    assert len(stored) == 1  # the first job's references, one file; the second wrote nothing new
+
+
+def test_the_store_lock_makes_a_second_writer_wait(tmp_path) -> None:  # noqa: ANN001
+    """Two stores on one folder (two jobs): while one holds the lock, the other waits for it, then reads what the
+    first wrote instead of embedding it again."""
+    import threading
+    import time
+
+    import numpy as np
+
+    from mulcot_bench.metrics.embedding_store import EmbeddingStore
+
+    first, second = EmbeddingStore(tmp_path), EmbeddingStore(tmp_path)
+    order: list[str] = []
+
+    def other_job() -> None:
+        with second.locked():
+            order.append("second locked")
+            order.append(f"found {len(second.load(['a reference']))}")
+
+    with first.locked():
+        waiting = threading.Thread(target=other_job)
+        waiting.start()
+        time.sleep(0.3)
+        order.append("first writes")
+        first.save({"a reference": (np.ones((3, 4), dtype=np.float32), np.ones(4, dtype=np.float32))})
+    waiting.join(5)
+    assert order == ["first writes", "second locked", "found 1"]

@@ -39,10 +39,12 @@ def compare_cmd(
     plugins_dirs: tuple[Path, ...],
     as_json: bool,
 ) -> None:
-    """Compare two models of one run: A - B with 95% paired bootstrap CIs, p-values and McNemar's test."""
+    """Compare two models of one run: A - B with 95% paired bootstrap CIs, p-values and McNemar's test, and
+    their costs (parameters, time, memory) with the ratio A / B."""
     from mulcot_bench.cache import Cache
     from mulcot_bench.paths import default_cache_dir
     from mulcot_bench.scoring.compare import compare, entries_for, seed_pairs
+    from mulcot_bench.scoring.compare_costs import cost_rows
     from mulcot_bench.scoring.compare_text import comparison_json, format_comparison
     from mulcot_bench.scoring.scorer import Scorer
 
@@ -57,6 +59,8 @@ def compare_cmd(
         names = (entry_a.dataset, model_a, model_b)
         result = compare(records_a, records_b, names, resamples, seed, scorer, model_metrics)
         result.seeds = seeds
+        result.costs, cost_notes = cost_rows(entry_a, entry_b)
+        result.notes += cost_notes
         results.append(result)
         if not as_json:
             click.echo(format_comparison(result, resamples, seed))

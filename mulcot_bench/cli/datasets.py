@@ -1,4 +1,5 @@
-"""``mulcot-bench datasets ...``: list, verify, fetch and import the real datasets."""
+"""``mulcot-bench datasets ...``: list, verify, fetch and import the real datasets, and import release-format
+reasoning chains."""
 
 from __future__ import annotations
 
@@ -185,4 +186,25 @@ def import_cmd(name: str, path: Path, data_root: Path | None) -> None:
     from mulcot_bench.data.manifest import load_manifest
 
     for line in import_dataset(load_manifest(name), path, _data_root(data_root) / name):
+        click.echo(line)
+
+
+@datasets_group.command("import-rationales")
+@click.argument("name")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--split", type=click.Choice(SPLITS), default="train", show_default=True)
+@_root
+def import_rationales_cmd(name: str, path: Path, split: str, data_root: Path | None) -> None:
+    """Check reasoning chains in the MulCoT-RD release's format against a split and copy them into the data root.
+
+    PATH is the release's chain file (e.g. data/T15/peft_Qwen_2.5_VL_72B.json for the Twitter-2015 train split).
+    Prints how many rows matched by image, text and target, how many disagree on the label, how many are left.
+    """
+    from mulcot_bench.data.rationales import IMPORTABLE, import_rationales
+
+    if name not in IMPORTABLE:
+        known = " or ".join(IMPORTABLE)
+        raise UserError(f"import-rationales reads the release's aspect-level chain files; use {known}")
+    folder = _data_root(data_root, must_exist=True) / name
+    for line in import_rationales(folder, path, split):
         click.echo(line)

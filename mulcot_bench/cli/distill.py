@@ -46,8 +46,9 @@ from mulcot_bench.errors import UserError
     "--prompts",
     "prompts_dir",
     type=click.Path(path_type=Path),
-    help="The assistant's and student's prompt templates from this folder: a copy of the MulCoT-RD release "
-    "(templates/MASC|MSC/peft_*.py, read as they are) or <kind>.j2 files of your own (same as -o MODEL.prompts=DIR).",
+    help="The prompt templates from this folder: a copy of the MulCoT-RD release (templates/MASC|MSC/*.py, read as "
+    "they are: peft_* for the assistant and student, inference_* for the teacher) or <kind>.j2 files of your own "
+    "(same as -o MODEL.prompts=DIR and -o TEACHER.prompt_set=DIR).",
 )
 @model_arg_option
 @synthetic_size_option
@@ -123,7 +124,8 @@ def distill_cmd(
 
 
 def prompt_args(loaded: object, registry: object, folder: Path) -> tuple[str, ...]:
-    """``--prompts DIR`` as ``-o MODEL.prompts=DIR`` for the config's assistant and student (both must take it)."""
+    """``--prompts DIR`` as ``-o MODEL.prompts=DIR`` for the config's assistant and student (both must take it), and
+    ``-o TEACHER.prompt_set=DIR`` for its teacher where the teacher has that setting (the ``openai`` teacher)."""
     from mulcot_bench.prompts import template_hash
 
     if not folder.is_dir():
@@ -134,7 +136,12 @@ def prompt_args(loaded: object, registry: object, folder: Path) -> tuple[str, ..
         if "prompts" not in registry.model(name).card.settings:  # type: ignore[attr-defined]
             raise UserError(f"--prompts: model {name!r} has no 'prompts' setting; its prompts cannot be replaced")
         out.append(f"{name}.prompts={folder.resolve()}")
-    for kind in ("reasoning", "label"):  # one clear line now if the folder lacks a template the models need
+    kinds = ["reasoning", "label"]
+    teacher = loaded.config.teacher.model  # type: ignore[attr-defined]
+    if teacher and "prompt_set" in registry.model(teacher).card.settings:  # type: ignore[attr-defined]
+        out.append(f"{teacher}.prompt_set={folder.resolve()}")  # the release's inference_cot / inference_label
+        kinds += ["teacher_predict", "teacher_explain"]
+    for kind in kinds:  # one clear line now if the folder lacks a template the models need
         for level in ("post", "aspect"):
             template_hash(kind, level, prompt_set=str(folder.resolve()))
     return tuple(out)

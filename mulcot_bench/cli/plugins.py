@@ -94,7 +94,9 @@ def show_cmd(model: str, plugins_dirs: tuple[Path, ...], strict: bool, as_json: 
         click.echo(json.dumps(info, indent=2, default=str))
         return
     for name, value in info.items():
-        if name not in ("settings", "runtime"):
+        if name == "params":
+            click.echo(f"params: {declared_params(card.params)}")
+        elif name not in ("settings", "runtime"):
             click.echo(f"{name}: {value}")
     click.echo("settings (-o MODEL.KEY=VALUE; also MODEL.checkpoint=PATH):")
     for name, value in sorted(card.settings.items()):
@@ -103,6 +105,19 @@ def show_cmd(model: str, plugins_dirs: tuple[Path, ...], strict: bool, as_json: 
         click.echo("runtime options (-o MODEL.KEY=VALUE; how it runs, not what it answers: not in the cache identity):")
         for name, value in sorted(card.runtime.items()):
             click.echo(f"    {name} = {json.dumps(value, default=str)}")
+
+
+def declared_params(params: int | None) -> str:
+    """The card's declared parameter count, and what a run does with it."""
+    from mulcot_bench.efficiency.params import TOLERANCE
+
+    check = (
+        f"a run counts the model's own and warns when the count exceeds this by more than {TOLERANCE:.0%} "
+        "(results.json: efficiency.parameters)"
+    )
+    if params is None:
+        return f"not declared by the card ({check.split(' and ')[0]})"
+    return f"{params:,} ({fmt_params(params)}), declared by the card; {check}"
 
 
 @plugins_group.command("new")

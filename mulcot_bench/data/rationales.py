@@ -71,3 +71,51 @@ def match(rows: list[TombRow], refs: dict[Key, deque[str]]) -> tuple[list[str | 
             seen.add(key)
     m.unused = sum(len(v) for v in refs.values())
     return out, m
+
+
+#: the datasets whose rows the release's chain files describe (TomBERT rows: image, text, target, label)
+IMPORTABLE = ("twitter2015", "twitter2017")
+
+
+def import_rationales(folder: Path, source: Path, split: str = "train") -> list[str]:
+    """Check a chain file in the release's format (its ``peft_*.json`` / ``original_data_*/train.json``: a list of
+    objects with ``text``, ``aspect``, ``image_path``, ``label``, ``cot``) against ``split`` of the dataset in
+    ``folder`` and copy it, byte for byte, to ``teacher_cot/<split>.json``, where the loader attaches each chain to
+    its row. Returns the lines to print: rows matched by (image, text, target) with the same label, with another
+    label (those rows keep their own label and get no chain), file items matching no row, rows left without a chain.
+    """
+    from mulcot_bench.atomic import write_bytes
+    from mulcot_bench.data.tomb import read_tomb
+
+    if not source.is_file():
+        raise UserError(f"{source} does not exist; pass the release's chain file (e.g. data/T15/peft_*.json)")
+    tsv = folder / f"{split}.tsv"
+    if not tsv.is_file():
+        raise UserError(f"{tsv} does not exist; fetch or import the dataset first (mulcot-bench datasets fetch ...)")
+    refs = read_rationales(source)  # validates every item, one line naming the item
+    rows, _ = read_tomb(tsv)
+    labels: dict[tuple[str, str, str], set[str]] = {}
+    for image, text, aspect, label in refs:
+        labels.setdefault((image, text, aspect), set()).add(label)
+    _, m = match(rows, {k: deque(v) for k, v in refs.items()})
+    disagree = sum(
+        1 for r in rows if r.label not in labels.get((r.image, r.text, r.target), {r.label}) and
+        (r.image, r.text, r.target) in labels
+    )  # fmt: skip
+    items = sum(len(v) for v in refs.values())
+    if m.matched == 0:
+        raise UserError(
+            f"{source}: none of its {items} items matches a row of {tsv} by (image, text, target, label); "
+            f"is it the {split} split of {folder.name}?"
+        )
+    target = folder / "teacher_cot" / f"{split}.json"
+    write_bytes(target, source.read_bytes())
+    return [
+        f"{source}: {items} chains in the release's format",
+        f"{split}: {m.matched}/{len(rows)} rows matched by (image, text, target) with the same label "
+        f"({m.paired} of them repeat an identical row and take its next chain in file order)",
+        f"{split}: {disagree} rows matched by (image, text, target) with another label in the file: they keep their "
+        "own label and train the label task only",
+        f"{split}: {m.unmatched} rows without a chain (label task only); {m.unused} file chains matched no row",
+        f"copied to {target}; `distill` trains on these chains as they are with teacher.chains = \"dataset\"",
+    ]

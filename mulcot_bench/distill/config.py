@@ -39,6 +39,7 @@ SETTING_KEYS: dict[str, str] = {
     "training.min_lr": "min_lr",
     "training.loss_scaling": "loss_scaling",
     "training.select_ties": "select_ties",
+    "training.accum_count": "accum_count",
     "lora.r": "lora_r",
     "lora.alpha": "lora_alpha",
     "lora.dropout": "lora_dropout",
@@ -52,14 +53,21 @@ SETTING_KEYS: dict[str, str] = {
     "kd.top_k": "kd_top_k",
     "kd.hidden_weight": "kd_hidden_weight",
     "kd.vocab": "kd_vocab",
+    "kd.vocab_init": "kd_vocab_init",
+    "kd.assistant_mode": "kd_assistant_mode",
     "generation.max_new_tokens": "max_new_tokens",
     "generation.max_label_tokens": "max_label_tokens",
     "generation.label_format": "label_format",
     "generation.target_end": "target_end",
     "generation.top_k": "top_k",
+    "generation.repetition_penalty": "repetition_penalty",
+    "generation.label_parser": "label_parser",
     "prompts.set": "prompts",
     "images.resize": "image_resize",
 }
+
+#: teacher field -> the setting of the teacher's card it sets (the ``openai`` teacher has both)
+TEACHER_SETTING_KEYS: dict[str, str] = {"prompts.set": "prompt_set", "chain_text": "chain_text"}
 
 
 SECTIONS: tuple[str, ...] = ("training", "lora", "kd", "generation", "images", "prompts")
@@ -84,6 +92,8 @@ class Training(_Strict):
     min_lr: float | None = Field(default=None, ge=0)
     loss_scaling: Literal["mean", "sum"] | None = None
     select_ties: Literal["macro-f1-loss", "field-metric"] | None = None
+    # gradient accumulation: "per-epoch" (leftover micro-batches stepped) or "global" (one count over all epochs)
+    accum_count: Literal["per-epoch", "global"] | None = None
 
 
 class Lora(_Strict):
@@ -105,6 +115,8 @@ class KD(_Strict):
     top_k: int | None = Field(default=None, ge=0)
     hidden_weight: float | None = Field(default=None, ge=0)
     vocab: Literal["shared-prefix", "resize"] | None = None
+    vocab_init: Literal["zero", "mean"] | None = None  # the resized rows (vocab = "resize")
+    assistant_mode: Literal["eval", "lora-dropout"] | None = None  # the frozen assistant's mode during KD
 
 
 class Generation(_Strict):
@@ -114,6 +126,8 @@ class Generation(_Strict):
     label_format: Literal["quoted", "bare"] | None = None
     target_end: Literal["end-of-turn", "pad"] | None = None
     top_k: int | None = Field(default=None, ge=0)  # sampling (augmentation): 0 = no cut, 1 = greedy in effect
+    repetition_penalty: float | None = Field(default=None, gt=0)  # every generation (1.0: none)
+    label_parser: Literal["project", "released"] | None = None  # how the label prompt's reply is read
 
 
 class Prompts(_Strict):
@@ -146,8 +160,15 @@ class Augmentation(_Strict):
 
 
 class Teacher(_Strict):
+    """Stage 1. ``prompts`` and ``chain_text`` are settings of the teacher's card (the ``openai`` teacher's
+    ``prompt_set`` and ``chain_text``); ``chains = "dataset"`` asks no teacher and trains on the chains the dataset
+    carries (``datasets import-rationales``), as they are."""
+
     model: str | None = None  # None: the first registered teacher that serves the dataset
     correction: Literal["explain the gold label"] = "explain the gold label"
+    prompts: Prompts = Field(default_factory=Prompts)
+    chain_text: Literal["normalised", "raw"] | None = None
+    chains: Literal["teacher", "dataset"] = "teacher"
 
 
 class DistillConfig(_Strict):
@@ -309,9 +330,32 @@ def apply(config: DistillConfig, registry: Any, where: str) -> Any:
         if role == "student":
             card = replace(card, assistant=config.assistant.model)
         registry.models[stage.model] = ModelSpec(card, spec.factory)
+    teacher = teacher_overrides(config.teacher)
     if config.teacher.model is not None:
-        registry.model(config.teacher.model)
+        spec = registry.model(config.teacher.model)
+        missing = sorted(set(teacher) - set(spec.card.settings))
+        if missing:
+            field = next(k for k, v in TEACHER_SETTING_KEYS.items() if v == missing[0])
+            raise UserError(
+                f"{where}: teacher.{field}: teacher {config.teacher.model!r} has no setting {missing[0]!r}; "
+                f"its settings are {', '.join(sorted(spec.card.settings))}"
+            )
+        if teacher:
+            card = replace(spec.card, settings=refresh_digests({**spec.card.settings, **teacher}))
+            registry.models[config.teacher.model] = ModelSpec(card, spec.factory)
+    elif teacher:
+        raise UserError(f"{where}: teacher.prompts and teacher.chain_text need teacher.model (the teacher to set)")
     return registry
+
+
+def teacher_overrides(teacher: Teacher) -> dict[str, Any]:
+    """The teacher card's settings the config sets (only those written)."""
+    out: dict[str, Any] = {}
+    if teacher.prompts.set is not None:
+        out["prompt_set"] = teacher.prompts.set
+    if teacher.chain_text is not None:
+        out["chain_text"] = teacher.chain_text
+    return out
 
 
 # printing ---------------------------------------------------------------------------------------------
@@ -322,8 +366,26 @@ def resolved_rows(config: DistillConfig, raw: dict[str, Any], registry: Any | No
         ("seed", config.seed, "config" if "seed" in raw else "default"),
         ("chain_filter", config.chain_filter, "config -> pipeline" if "chain_filter" in raw else "default -> pipeline"),
         ("teacher.model", config.teacher.model, "config" if config.teacher.model else "first teacher serving the data"),
-        ("teacher.correction", config.teacher.correction, "fixed"),
+        ("teacher.correction", config.teacher.correction, "fixed: the teacher's teacher_explain prompt"),
+        ("teacher.chains", config.teacher.chains, "config -> pipeline" if "chains" in raw.get("teacher", {})
+         else "default -> pipeline"),
     ]
+    teacher_card = None
+    if registry is not None and config.teacher.model in getattr(registry, "models", {}):
+        teacher_card = registry.models[config.teacher.model].card.settings
+    written = raw.get("teacher", {})
+    for field, setting in TEACHER_SETTING_KEYS.items():
+        section, _, key = field.rpartition(".")
+        value = getattr(config.teacher.prompts, key) if section else getattr(config.teacher, key)
+        set_here = key in (written.get(section, {}) if section else written)
+        if set_here:
+            rows.append((f"teacher.{field}", value, f"config -> setting {setting}"))
+        elif teacher_card is None:
+            rows.append((f"teacher.{field}", None, f"teacher default (setting {setting}; teacher not registered here)"))
+        elif setting in teacher_card:
+            rows.append((f"teacher.{field}", teacher_card[setting], f"teacher default (setting {setting})"))
+        else:
+            rows.append((f"teacher.{field}", None, f"not a setting of {config.teacher.model}"))
     for role in ("assistant", "student"):
         stage: Stage = getattr(config, role)
         card_settings = None

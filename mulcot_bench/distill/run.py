@@ -74,6 +74,7 @@ def distill(
     apply_model_args(registry, parsed)
     run_options.setdefault("checkpoints", parsed.checkpoints)
     run_options.setdefault("chain_filter", config.chain_filter)
+    run_options.setdefault("train_chains", config.teacher.chains)
     registry.dataset(dataset)
     distributed = init_from_env()
     if run_options.get("seed") is None:

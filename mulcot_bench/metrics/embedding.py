@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.metadata
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from mulcot_bench.cache import Cache
@@ -30,6 +31,7 @@ class MiniLMCosine:
         self.model = model
         self.batch_size = batch_size
         self.max_length = max_length
+        self._store_at: Path | None = None  # the cache folder whose embedding store the shared pass reads
 
     def signature(self) -> str:
         name = (
@@ -50,7 +52,9 @@ class MiniLMCosine:
     def embed(self, texts: Sequence[str]) -> Any:
         """One embedding per text (numpy float32 rows), as ``SentenceTransformer.encode`` returns them; a text
         embedded earlier in the run (by this metric or BERTScore's pass) is not embedded again."""
-        return self._load().sentence_embeddings(list(texts))
+        shared = self._load()
+        shared.use_store(self._store_at)
+        return shared.sentence_embeddings(list(texts))
 
     def _score(self, hyps: list[str], refs: list[str]) -> list[float]:
         from scipy.spatial.distance import cosine
@@ -62,6 +66,7 @@ class MiniLMCosine:
 
     def pair_scores(self, hyps: Sequence[str], refs: Sequence[str], cache: Cache | None) -> list[float]:
         """One cosine per pair, from the cache where present."""
+        self._store_at = cache.folder if cache is not None else None
         return cached_pair_values("minilm_cosine", self.signature(), hyps, refs, cache, self._score)
 
     def compute(

@@ -17,16 +17,22 @@ text of at most 256 word pieces) gets the same hidden states from both, so one f
   bert-score's own word pieces (``sent_encode``), in batches of similar length.
 
 BERTScore is registered before the MiniLM cosine, so in a run its pass fills the sentence embeddings the cosine
-then reads. The values agree with the two libraries' own calls to float32 rounding (the batches differ): a test
-holds them to 1e-6 on real chains.
+then reads. In a run with a cache, the references' embeddings also go to the cache's embedding store
+(:mod:`mulcot_bench.metrics.embedding_store`), so the other processes of the run (its jobs) read them instead of
+embedding the references again. The values agree with the two libraries' own calls to float32 rounding (the
+batches differ): a test holds them to 1e-6 on real chains.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from pathlib import Path
 from typing import Any
+
+from mulcot_bench.metrics.embedding_store import FOLDER, EmbeddingStore, store_key
 
 #: word pieces the sentence-transformers model keeps per text, [CLS] and [SEP] included (its own max_seq_length)
 MAX_LENGTH = 256
@@ -49,6 +55,7 @@ class MiniLMPass:
         self._bert_model: Any | None = None
         self._sentences: OrderedDict[str, Any] = OrderedDict()
         self._memo_lock = threading.Lock()
+        self.store: EmbeddingStore | None = None
         #: texts run through the sentence-transformers model, and through bert-score's (tests and benchmarks)
         self.encoded = 0
         self.bert_encoded = 0
@@ -61,6 +68,26 @@ class MiniLMPass:
             self._model = SentenceTransformer(self.path, device="cpu")
             self._model.max_seq_length = self.max_length
         return self._model
+
+    def use_store(self, cache_folder: Path | None) -> None:
+        """Look texts up in, and write the references to, the run's embedding store under ``cache_folder``
+        (:mod:`mulcot_bench.metrics.embedding_store`); None: keep embeddings in memory only."""
+        if cache_folder is None:
+            self.store = None
+            return
+        versions = [f"{d}={importlib.metadata.version(d)}" for d in ("torch", "transformers", "sentence-transformers")]
+        folder = cache_folder / FOLDER / store_key(self.path, self.max_length, "last layer", *versions)
+        if self.store is None or self.store.folder != folder:
+            self.store = EmbeddingStore(folder)
+
+    def _stored(self, texts: list[str]) -> dict[str, tuple[Any, Any]]:
+        """The stored (token, sentence) embeddings of ``texts``; their sentence embeddings join the memo."""
+        if self.store is None or not texts:
+            return {}
+        found = self.store.load(texts)
+        for text, (_, sentence) in found.items():
+            self._remember(text, sentence)
+        return found
 
     def layers(self) -> int:
         """The number of transformer layers of the model (the pass returns the last one's hidden states)."""
@@ -88,6 +115,7 @@ class MiniLMPass:
 
         unique = list(dict.fromkeys(texts))
         found = self._recall(unique)
+        found.update((t, sentence) for t, (_, sentence) in self._stored([t for t in unique if t not in found]).items())
         missing = [t for t in unique if t not in found]
         if missing:
             self.encoded += len(missing)
@@ -134,12 +162,13 @@ class MiniLMPass:
             self._bert_model = get_model(self.path, self.layers())
         return self._bert_model
 
-    def bert_token_stats(self, texts: Sequence[str]) -> dict[str, tuple[Any, Any]]:
+    def bert_token_stats(self, texts: Sequence[str], keep: Collection[str] = ()) -> dict[str, tuple[Any, Any]]:
         """text -> (token embeddings, idf weights) as ``bert_score.utils.bert_cos_score_idf`` builds them with idf
-        off ([CLS] and [SEP] weigh 0, every other word piece 1); from the shared pass where the word pieces
-        agree, else from bert-score's model on bert-score's word pieces."""
+        off ([CLS] and [SEP] weigh 0, every other word piece 1); from the store where a text is there, else from
+        the shared pass where the word pieces agree, else from bert-score's model on bert-score's word pieces.
+        The texts of ``keep`` (the references) that had to be embedded are written to the store."""
         import torch
-        from bert_score.utils import bert_encode, padding, sent_encode
+        from bert_score.utils import sent_encode
 
         unique = sorted(set(texts))
         tokenizer = self.bert_tokenizer()
@@ -149,24 +178,57 @@ class MiniLMPass:
         def idf(text: str) -> Any:
             return torch.tensor([0.0 if i in special else 1.0 for i in ids[text]])
 
-        shared = self._encode_with_tokens(unique, ids)
-        stats = {t: (emb, idf(t)) for t, emb in shared.items()}
-        own = sorted((t for t in unique if t not in shared), key=lambda t: len(ids[t]), reverse=True)
+        def from_store(group: list[str]) -> dict[str, tuple[Any, Any]]:
+            return {t: (torch.from_numpy(tokens), idf(t)) for t, (tokens, _) in self._stored(group).items()}
+
+        stats: dict[str, tuple[Any, Any]] = {}
+        refs = sorted(set(keep) & set(unique))
+        if self.store is not None and refs:
+            # the references first, under the store's lock: a job that arrives while another embeds them waits
+            # (its CPU goes to that job) and then reads them, so each reference is embedded once per run
+            with self.store.locked():
+                stats.update(from_store(refs))
+                new = [t for t in refs if t not in stats]
+                stats.update((t, (emb, idf(t))) for t, emb in self._embed(new, ids).items())
+                self._store_new(stats, new)
+        rest = [t for t in unique if t not in stats]
+        stats.update(from_store(rest))
+        rest = [t for t in rest if t not in stats]
+        stats.update((t, (emb, idf(t))) for t, emb in self._embed(rest, ids).items())
+        return stats
+
+    def _embed(self, texts: list[str], ids: dict[str, list[int]]) -> dict[str, Any]:
+        """Each text's token embeddings (its real tokens, last layer): from the shared pass where bert-score's word
+        pieces ``ids[text]`` equal the pass's, else from bert-score's model on ``ids[text]``."""
+        import torch
+        from bert_score.utils import bert_encode, padding
+
+        if not texts:
+            return {}
+        out = self._encode_with_tokens(texts, ids)
+        own = sorted((t for t in texts if t not in out), key=lambda t: len(ids[t]), reverse=True)
         if own:
-            model = self.bert_model()
+            model, pad_id = self.bert_model(), self.bert_tokenizer().pad_token_id
             self.bert_encoded += len(own)
             for start in range(0, len(own), self.batch_size):
                 batch = own[start : start + self.batch_size]
-                padded, lens, mask = padding([ids[t] for t in batch], tokenizer.pad_token_id, dtype=torch.long)
+                padded, lens, mask = padding([ids[t] for t in batch], pad_id, dtype=torch.long)
                 embs = bert_encode(model, padded, attention_mask=mask)
                 for i, text in enumerate(batch):
-                    stats[text] = (embs[i, : int(lens[i])], idf(text))
-        return stats
+                    out[text] = embs[i, : int(lens[i])]
+        return out
+
+    def _store_new(self, stats: dict[str, tuple[Any, Any]], texts: list[str]) -> None:
+        """Write ``texts``' token embeddings (from ``stats``) and sentence embeddings (from the memo) to the store."""
+        if self.store is None or not texts:
+            return
+        sentences = self._recall(texts)
+        self.store.save({t: (stats[t][0].detach().cpu().numpy(), sentences[t]) for t in texts if t in sentences})
 
     def bert_scores(self, hyps: Sequence[str], refs: Sequence[str]) -> list[list[float]]:
         """Per pair [P, R, F1] of ``BERTScorer(model_type=path, num_layers=<all>).score(hyps, refs)`` (idf off, not
         rescaled, batches of 64 pairs), from the pass that also fills the sentence embeddings."""
-        return greedy_pairs(list(hyps), list(refs), self.bert_token_stats(list(hyps) + list(refs)))
+        return greedy_pairs(list(hyps), list(refs), self.bert_token_stats(list(hyps) + list(refs), keep=set(refs)))
 
 
 def greedy_pairs(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.metadata
 from collections.abc import Sequence
+from pathlib import Path
 
 from mulcot_bench.cache import Cache
 from mulcot_bench.errors import UserError
@@ -92,6 +93,7 @@ class BertScore:
         self.num_layers = num_layers
         self.batch_size = batch_size
         self._scorer = None
+        self._store_at: Path | None = None  # the cache folder whose embedding store the shared pass uses
 
     def _model_name(self) -> str:
         return (
@@ -120,6 +122,7 @@ class BertScore:
     def _score_nonempty(self, bert_score, hyps: list[str], refs: list[str]) -> list[list[float]]:  # noqa: ANN001
         shared = self._shared_pass()
         if shared is not None:
+            shared.use_store(self._store_at)
             return shared.bert_scores(hyps, refs)
         if self._scorer is None:  # loaded once, and only when a pair is not cached
             self._scorer = bert_score.BERTScorer(
@@ -142,6 +145,7 @@ class BertScore:
 
     def pair_scores(self, hyps: Sequence[str], refs: Sequence[str], cache: Cache | None) -> list[list[float]]:
         """Per-pair [P, R, F1], from the cache where present."""
+        self._store_at = cache.folder if cache is not None else None
         return cached_pair_values("bertscore", self.signature(), list(hyps), list(refs), cache, self._score)
 
     def compute(

@@ -9,7 +9,8 @@ contract check. Importing it is cheap (pluggy and dataclasses only); the rest lo
 folders (:func:`default_cache_dir`, :func:`default_data_root`), prompts (:func:`render_prompt`,
 :func:`template_hash`, :func:`prompt_digests`, ``LEVELS``), what a model was asked (:func:`prompt_ref`,
 :func:`render_ref`, :func:`asked_prompts`, :func:`asked_input`: see ``docs/plugins.md``), :func:`macro_f1`,
-dataset files (:func:`read_text`, :func:`read_rationales`) and the embedded dataset's module ``synthetic``.
+dataset files (:func:`read_text`, :func:`read_rationales`), the embedded dataset's module ``synthetic``, and
+:func:`count_torch_parameters` (for a model's optional ``parameter_counts()``: see ``docs/plugins.md``).
 What a model trains with is the sub-facade :mod:`mulcot_bench.plugin.training`.
 
 Besides ``training`` (that sub-facade), the rest of this package is the machinery behind it: ``hookspecs``
@@ -27,7 +28,7 @@ from mulcot_bench.errors import ModelUnavailable, UserError
 from mulcot_bench.labels import LABELS, check_label
 from mulcot_bench.plugin.hookspecs import hookimpl
 from mulcot_bench.plugin.specs import DatasetSpec, MetricSpec, ModelSpec
-from mulcot_bench.rationale import FIELDS, parse, parse_label, render_chain
+from mulcot_bench.rationale import FIELDS, label_parser, parse, parse_label, parse_label_released, render_chain
 from mulcot_bench.types import FitContext, Model, ModelCard, Prediction, Role, Sample, Splits
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from mulcot_bench.data import synthetic
     from mulcot_bench.data.rationales import read_rationales
     from mulcot_bench.data.text import read_text
+    from mulcot_bench.efficiency.params import count_torch_parameters
     from mulcot_bench.paths import default_cache_dir, default_data_root
     from mulcot_bench.plugin.contract import check_model
     from mulcot_bench.plugin.registry import Registry
@@ -64,6 +66,7 @@ _LAZY = {
     "render_ref": "mulcot_bench.prompts.asked",
     "asked_prompts": "mulcot_bench.prompts.asked",
     "asked_input": "mulcot_bench.prompts.asked",
+    "count_torch_parameters": "mulcot_bench.efficiency.params",
     "read_text": "mulcot_bench.data.text",
     "read_rationales": "mulcot_bench.data.rationales",
     "synthetic": "mulcot_bench.data",
@@ -101,6 +104,7 @@ __all__ = [
     "asked_prompts",
     "check_label",
     "check_model",
+    "count_torch_parameters",
     "default_cache_dir",
     "default_data_root",
     "file_sha256",
@@ -110,6 +114,8 @@ __all__ = [
     "macro_f1",
     "parse",
     "parse_label",
+    "parse_label_released",
+    "label_parser",
     "prompt_digests",
     "prompt_ref",
     "read_rationales",

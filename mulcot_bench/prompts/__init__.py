@@ -76,7 +76,7 @@ def source(kind: str, level: str, template: str | Path | None, prompt_set: str) 
         )
     if released.is_release(folder):
         path = released.release_file(folder, kind, level)
-        return released.read_template(path), "release", str(path)
+        return released.read_template(path, kind), "release", str(path)
     path = folder / f"{kind}.j2"
     if not path.is_file():
         raise UserError(f"prompt folder {folder} has no {kind}.j2 (nor templates/MASC|MSC of the release)")
@@ -117,8 +117,15 @@ def prompt_digests(
 
 
 def refresh_digests(settings: dict[str, Any]) -> dict[str, Any]:
-    """Settings whose ``prompt_sha256`` follows their ``prompts`` / ``prompt_templates`` (after an override), so
-    the templates' content stays part of the cache identity; other settings are returned as they are."""
+    """Settings whose template digests follow their prompt set (after an override), so the templates' content stays
+    part of the cache identity: ``prompt_sha256`` after ``prompts`` / ``prompt_templates`` (the trained models), or
+    a ``prompts`` table of ``kind:level`` digests after ``prompt_set`` / ``prompt_files`` (the endpoint models);
+    other settings are returned as they are."""
+    if "prompt_set" in settings and isinstance(settings.get("prompts"), dict):
+        files = settings.get("prompt_files") or {}
+        kinds = tuple(dict.fromkeys(name.partition(":")[0] for name in settings["prompts"]))
+        digests = prompt_digests(files, str(settings["prompt_set"]), kinds)
+        return {**settings, "prompts": digests}
     if "prompt_sha256" not in settings or "prompts" not in settings:
         return settings
     templates = settings.get("prompt_templates") or {}
@@ -183,7 +190,7 @@ def prompt_variables(sample: Sample, level: str, gold: str | None = None) -> dic
 def fill(text: str, syntax: str, name: str, variables: dict[str, Any]) -> str:
     """A template's text (``syntax`` ``jinja`` or ``release``) rendered with ``variables``."""
     if syntax == "release":
-        return released.fill(text, variables["text"], variables["target"])
+        return released.fill(text, variables["text"], variables["target"], variables.get("gold"))
     compiled = _compile(text, name)
     from jinja2 import TemplateError
 

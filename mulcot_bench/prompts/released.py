@@ -3,8 +3,10 @@
 The release keeps each prompt as one Python module holding one string assignment (``<name>_template =
 '''...'''``) filled with ``str.format`` placeholders ``{text}`` and ``{aspect}``, one folder per level:
 ``templates/MASC/`` (aspect level, Twitter) and ``templates/MSC/`` (post level, MVSA). The file is parsed with
-:mod:`ast` and never executed; the string is used as it is (no whitespace trimmed). Only the two placeholders
-are filled, by name, with no attribute access, conversion or format spec.
+:mod:`ast` and never executed; the string is used as it is (no whitespace trimmed). The placeholders are filled
+by name, with no attribute access, conversion or format spec: ``{text}`` with the post, ``{aspect}`` with the
+target (the release's ``template.format(**item)`` over its data items, ``src/dataset.py``), and, in the correction
+prompt only, ``{label}`` with the gold label as the data names it (``positive``, ``neutral``, ``negative``).
 """
 
 from __future__ import annotations
@@ -17,14 +19,17 @@ from mulcot_bench.errors import UserError
 
 #: level -> the release's folder of that level's templates
 LEVEL_FOLDERS: dict[str, str] = {"aspect": "MASC", "post": "MSC"}
-#: prompt kind -> the release's module (the assistant/student training prompts; its teacher-style prompt with
-#: definitions is ``inference_cot``). The release ships no correction (explain) prompt.
+#: prompt kind -> the release's module: the assistant/student training prompts (``peft_*``), the teacher's prompt
+#: with definitions (``inference_cot``) and its correction prompt, which names the gold label (``inference_label``)
 KIND_FILES: dict[str, str] = {
     "reasoning": "peft_cot.py",
     "label": "peft_label.py",
     "teacher_predict": "inference_cot.py",
+    "teacher_explain": "inference_label.py",
 }
 PLACEHOLDERS: tuple[str, ...] = ("text", "aspect")
+#: the kind whose template may also name the gold label
+LABEL_KIND = "teacher_explain"
 
 
 def is_release(folder: Path) -> bool:
@@ -56,8 +61,9 @@ def release_file(folder: Path, kind: str, level: str) -> Path:
     return path
 
 
-def read_template(path: Path) -> str:
-    """The one string a release template module assigns (parsed, never run)."""
+def read_template(path: Path, kind: str = "reasoning") -> str:
+    """The one string a release template module assigns (parsed, never run); ``kind`` says which placeholders
+    it may use (:func:`allowed`)."""
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     except (OSError, UnicodeDecodeError, SyntaxError) as exc:
@@ -75,23 +81,30 @@ def read_template(path: Path) -> str:
             f"prompt template {path}: expected one string assignment (name_template = '''...'''), found {len(found)}"
         )
     text = found[0]
-    check(text, str(path))
+    check(text, str(path), allowed(kind))
     return text
 
 
-def check(text: str, where: str) -> None:
-    """Only ``{text}`` and ``{aspect}`` placeholders, plain (doubled braces are literal, as in ``str.format``)."""
+def allowed(kind: str) -> tuple[str, ...]:
+    """The placeholders a template of ``kind`` may use: ``{label}`` only in the correction prompt."""
+    return (*PLACEHOLDERS, "label") if kind == LABEL_KIND else PLACEHOLDERS
+
+
+def check(text: str, where: str, names: tuple[str, ...] = PLACEHOLDERS) -> None:
+    """Only the placeholders ``names``, plain (doubled braces are literal, as in ``str.format``)."""
+    listed = ", ".join(f"{{{n}}}" for n in names)
     try:
         parts = list(string.Formatter().parse(text))
     except ValueError as exc:
-        raise UserError(f"prompt template {where}: {exc}; use {{text}} and {{aspect}} only") from None
+        raise UserError(f"prompt template {where}: {exc}; use {listed} only") from None
     for _, name, spec, conversion in parts:
         if name is None:
             continue
-        if name not in PLACEHOLDERS or spec or conversion:
-            raise UserError(f"prompt template {where}: placeholder {{{name}}} is not one of {{text}}, {{aspect}}")
+        if name not in names or spec or conversion:
+            raise UserError(f"prompt template {where}: placeholder {{{name}}} is not one of {listed}")
 
 
-def fill(text: str, post: str, aspect: str | None) -> str:
-    """The template with its placeholders filled (``text`` was checked by :func:`check`)."""
-    return text.format(text=post, aspect=aspect or "")
+def fill(text: str, post: str, aspect: str | None, label: str | None = None) -> str:
+    """The template with its placeholders filled (``text`` was checked by :func:`check`); ``label`` is the gold
+    label of a correction prompt."""
+    return text.format(text=post, aspect=aspect or "", label=label or "")

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
+from mulcot_bench.efficiency.front import front
 from mulcot_bench.labels import LABELS
 from mulcot_bench.report.tables import LeaderTable, TableRow, Value
 
@@ -53,6 +55,9 @@ class Chart:
     panels: list[Panel] = field(default_factory=list)  # dots
     omitted: list[str] = field(default_factory=list)
     svg: str = ""
+    front: list[int] = field(default_factory=list)  # scatter: indices of the points on the quality-cost front
+    x_unit: str = "params"  # how a log x axis labels its ticks: "params" (1.2M) or "ms"
+    note: str = ""  # what the chart's marks mean beyond the legend
 
     @property
     def empty(self) -> bool:
@@ -98,6 +103,52 @@ def bleu_vs_accuracy(table: LeaderTable, chart_id: str) -> Chart:
             p = _point(r)
             p.x, p.y, p.x_err, p.y_err = acc.shown, bleu.shown, _pair(acc), _pair(bleu)
             chart.points.append(p)
+    return chart
+
+
+def quality_vs_cost(table: LeaderTable, chart_id: str) -> Chart | None:
+    """The headline score (y) against ms/sample at batch size 1 (x, log scale) of each ranked row (full input, no
+    teacher), with the quality-cost front ringed (None: no headline metric).
+
+    Only figures measured on one machine are compared: the machine most rows were measured on (ties: the first
+    row's); a row measured elsewhere is drawn hollow and left off the front."""
+    col = next(iter(table.headline_columns), None)
+    if col is None:
+        return None
+    chart = Chart(chart_id, f"{col.display} vs ms/sample", "scatter", "ms/sample at batch size 1 (log scale)",
+                  f"{col.display} (%)", True, x_unit="ms")  # fmt: skip
+    placed: list[TableRow] = []
+    for r in table.rows:
+        v, cost = r.values.get(col.key), r.cost
+        if r.variant is not None:
+            continue
+        if not r.rankable:
+            chart.omitted.append(f"{r.label}: the {r.role}, the upper reference, is not compared")
+        elif v is None or v.shown is None:
+            chart.omitted.append(f"{r.label}: no {col.display}")
+        elif cost is None or cost.ms is None:
+            chart.omitted.append(f"{r.label}: latency not measured")
+        elif cost.ms <= 0:
+            chart.omitted.append(f"{r.label}: {cost.ms} ms (not on a log axis)")
+        else:
+            placed.append(r)
+    machines = [r.cost.machine_id for r in placed if r.cost is not None]
+    here = max(dict.fromkeys(machines), key=machines.count) if machines else ""
+    same: list[int] = []
+    for r in placed:
+        p = _point(r)
+        assert r.cost is not None and r.cost.ms is not None
+        v = r.values[col.key]
+        p.x, p.y, p.y_err = r.cost.ms, v.shown, _pair(v)
+        p.variant = r.cost.machine_id != here  # hollow: measured on another machine
+        if not p.variant:
+            same.append(len(chart.points))
+        chart.points.append(p)
+    on = front([(chart.points[i].x or 0.0, chart.points[i].y or 0.0) for i in same])
+    chart.front = [same[i] for i in on]
+    chart.note = "Ringed: on the quality-cost front (no other model is both faster and better)"
+    if len(same) < len(chart.points):
+        chart.note += "; hollow: measured on another machine, not compared (not on the front)"
     return chart
 
 
@@ -147,6 +198,9 @@ def charts(table: LeaderTable, index: int) -> list[Chart]:
         out.append(bleu_vs_accuracy(table, f"chart-{index}-bleu"))
     if {f"f1_{label}" for label in LABELS} <= keys:
         out.append(per_class_f1(table, f"chart-{index}-perclass"))
+    if any(r.cost is not None for r in table.rows):
+        cost = quality_vs_cost(table, f"chart-{index}-cost")
+        out += [cost] if cost is not None else []
     return out
 
 
@@ -160,3 +214,34 @@ def log_span(values: Sequence[float]) -> tuple[float, float]:
     lo = math.floor(math.log10(min(values)))
     hi = max(math.ceil(math.log10(max(values))), lo + 1)
     return 10.0**lo, 10.0**hi
+
+
+def to_json(chart: Chart) -> dict[str, Any]:
+    """A chart's data as JSON-ready values (a panel value keeps only what is drawn)."""
+    data = asdict(chart)
+    data["panels"] = [
+        {"title": p.title, "values": [None if v is None else [v.shown, v.low, v.high] for v in p.values]}
+        for p in chart.panels
+    ]
+    return data
+
+
+def from_json(data: dict[str, Any]) -> Chart:
+    """The chart :func:`to_json` wrote."""
+
+    def point(p: dict[str, Any]) -> Point:
+        pairs = {k: None if p[k] is None else tuple(p[k]) for k in ("x_err", "y_err")}
+        return Point(**{**p, **pairs})
+
+    return Chart(
+        **{
+            **data,
+            "points": [point(p) for p in data["points"]],
+            "rows": [point(p) for p in data["rows"]],
+            "series": [(name, list(values)) for name, values in data["series"]],
+            "panels": [
+                Panel(p["title"], [None if v is None else Value(None, v[0], v[1], v[2]) for v in p["values"]])
+                for p in data["panels"]
+            ],
+        }
+    )

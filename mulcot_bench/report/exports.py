@@ -17,6 +17,7 @@ from typing import Any
 
 from mulcot_bench.report import paper_table
 from mulcot_bench.report.board import Board
+from mulcot_bench.report.costs import RowCost
 from mulcot_bench.report.format import DASH
 from mulcot_bench.report.overview import overview_of
 from mulcot_bench.report.tables import Column, LeaderTable, TableRow
@@ -82,22 +83,29 @@ def markdown(board: Board, tables: list[LeaderTable], missing: list[DatasetRecor
         if t.section:
             out += [f"Rows of this section were scored on test set `{t.test_set}`; they are ranked on their own.", ""]
         cols = _filled(t, t.columns)
-        head = ["rank", "model", "role", "params", *[_md_escape(c.display) for c in cols]]
+        costed = any(r.cost is not None for r in t.rows)
+        costs = MD_COSTS if costed else ()
+        head = ["rank", "model", "role", "params", *[_md_escape(c.display) for c in cols], *costs]
         if board.merged:
             head.append("run")
         out.append("| " + " | ".join(head) + " |")
-        out.append("|" + "|".join(["---"] * 4 + ["---:"] * len(cols) + (["---"] if board.merged else [])) + "|")
+        aligned = ["---"] * 4 + ["---:"] * (len(cols) + len(costs)) + (["---"] if board.merged else [])
+        out.append("|" + "|".join(aligned) + "|")
         for r in t.rows:
-            cells = [_rank(r), _md_escape(r.label), r.role, r.params_text, *[_cell(r, c) for c in cols]]
+            cells = [_rank(r), _md_escape(r.label), r.role, r.params_text, *[_cell(r, c) for c in cols],
+                     *(_md_costs(r) if costed else [])]  # fmt: skip
             if board.merged:
                 cells.append(_md_escape(r.run_id))
             out.append("| " + " | ".join(cells) + " |")
         if not t.rows:
             out.append("| " + " | ".join([DASH] * len(head)) + " |")
         if t.ceiling:
-            ceiling = [DASH, _md_escape(t.ceiling.model), "references", DASH, *[_cell(t.ceiling, c) for c in cols]]
+            ceiling = [DASH, _md_escape(t.ceiling.model), "references", DASH, *[_cell(t.ceiling, c) for c in cols],
+                       *[DASH] * len(costs)]  # fmt: skip
             out.append("| " + " | ".join([*ceiling, *([DASH] if board.merged else [])]) + " |")
         out.append("")
+        if costed:
+            out += [COSTS_NOTE, ""]
         if t.reported:
             out += ["Reported in the literature (not reproduced):", ""]
             out.append("| model | " + " | ".join(_md_escape(c.display) for c in cols) + " | source |")
@@ -130,7 +138,60 @@ def markdown(board: Board, tables: list[LeaderTable], missing: list[DatasetRecor
     return "\n".join(out).rstrip() + "\n"
 
 
+MD_COSTS = ("trainable", "ms/sample", "peak mem")
+COSTS_NOTE = (
+    "Costs: trainable parameters as counted in the run; ms/sample is the median latency at batch size 1 over a fixed "
+    "seeded subset of test items after one warm-up call; peak mem is the resident set size above its start while "
+    "predicting (CUDA memory allocated on a GPU). `*` marks figures measured on another machine (a cached entry keeps "
+    "its own): not comparable with the others."
+)
+
+
+def _md_costs(r: TableRow) -> list[str]:
+    k = r.cost
+    if k is None:
+        return [DASH] * len(MD_COSTS)
+    mark = "*" if k.other_machine else ""
+    return [k.trainable_text, k.ms_text + mark, k.peak_text + mark]
+
+
 # -- CSV -------------------------------------------------------------------------------------------------
+
+#: the cost columns of the wide CSV (see :func:`cost_fields`)
+COST_HEAD = (
+    "params_total", "params_trainable", "params_declared", "disk_bytes", "fit_seconds", "fit_peak_bytes",
+    "predict_seconds", "throughput_per_second", "chain_words_per_second", "ms_per_sample", "latency_p95_ms",
+    "predict_peak_bytes", "memory_method", "device", "machine_id", "other_machine", "efficiency_signature",
+)  # fmt: skip
+
+
+def cost_fields(k: RowCost | None) -> dict[str, Any]:
+    """A row's costs as flat fields (None where not measured), in :data:`COST_HEAD` order."""
+    if k is None:
+        return dict.fromkeys(COST_HEAD)
+    e, p = k.eff, k.eff.parameters
+    fit, pred = e.training, e.prediction
+    fit_mem = fit.memory if fit else None
+    mem = pred.memory if pred else None
+    return {
+        "params_total": p.total, "params_trainable": p.trainable, "params_declared": p.declared,
+        "disk_bytes": p.disk_bytes, "fit_seconds": fit.wall_seconds if fit else None,
+        "fit_peak_bytes": None if fit_mem is None else fit_mem.cuda_peak_bytes or fit_mem.rss_delta_bytes,
+        "predict_seconds": pred.wall_seconds if pred else None,
+        "throughput_per_second": pred.throughput_per_second if pred else None,
+        "chain_words_per_second": pred.chain_words_per_second if pred else None,
+        "ms_per_sample": k.ms, "latency_p95_ms": pred.latency.p95_ms if pred and pred.latency else None,
+        "predict_peak_bytes": k.peak, "memory_method": mem.method if mem else None, "device": e.device,
+        "machine_id": k.machine_id, "other_machine": k.other_machine, "efficiency_signature": e.signature,
+    }  # fmt: skip
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return _csv_text(value) if isinstance(value, str) else value
 
 
 def _csv_text(text: str) -> str:
@@ -155,7 +216,7 @@ def csv_table(board: Board, tables: list[LeaderTable], missing: list[DatasetReco
             "n", "invalid"]  # fmt: skip
     for ident in keys.values():
         head += [ident, f"{ident}_low", f"{ident}_high"]
-    head.append("citation")
+    head += [*COST_HEAD, "citation"]
     writer.writerow(head)
     for t in tables:
         for r in [*t.rows, *t.reported]:
@@ -169,6 +230,7 @@ def csv_table(board: Board, tables: list[LeaderTable], missing: list[DatasetReco
             for key in keys:
                 v = r.values.get(key)
                 line += [_number(x) for x in ((v.shown, v.low, v.high) if v is not None else (None, None, None))]
+            line += [_csv_value(x) for x in cost_fields(r.cost).values()]
             line.append(_csv_text(r.citation))
             writer.writerow(line)
     return buf.getvalue()
@@ -300,8 +362,14 @@ def _row_json(r: TableRow, cols: list[Column]) -> dict[str, Any]:
             if c.key in r.values and r.values[c.key].low is not None
         },
         "best": sorted(r.best),
+        **({"efficiency": _cost_json(r.cost)} if r.kind == "measured" else {}),
         **({"citation": r.citation, "note": r.note} if r.kind == "reported" else {}),
     }
+
+
+def _cost_json(k: RowCost | None) -> dict[str, Any] | None:
+    """The entry's efficiency record as recorded, with whether it was measured on another machine."""
+    return None if k is None else {**k.eff.model_dump(mode="json"), "other_machine": k.other_machine}
 
 
 def json_table(board: Board, tables: list[LeaderTable], missing: list[DatasetRecord]) -> str:

@@ -1,10 +1,12 @@
 """Draw the charts of :mod:`mulcot_bench.report.charts` as inline SVG with matplotlib's SVG backend.
 
-matplotlib is imported here only, when a report is rendered. Layout is matplotlib's constrained layout,
-legends are placed outside the axes, long names are wrapped, and figures grow with their rows and legend
-entries, so labels neither collide nor leave the figure (``tests/test_report_charts.py`` checks this on the
-SVG's own geometry). Text is drawn as glyph paths, so the page shows exactly the measured layout whatever
-fonts the viewer has, and nothing is fetched at view time.
+matplotlib is imported here only, when a report is rendered (:mod:`.drawing` runs it in a second process
+for a report with many charts). Layout is matplotlib's constrained layout, run once per figure with the SVG
+renderer's text metrics and then frozen, so saving draws the figure once; legends are placed outside the
+axes, long names are wrapped, and figures grow with their rows and legend entries, so labels neither collide
+nor leave the figure (``tests/test_report_charts.py`` checks this on the SVG's own geometry). Text is drawn as
+glyph paths, so the page shows exactly the measured layout whatever fonts the viewer has, and nothing is
+fetched at view time.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 from markupsafe import escape
 
-from mulcot_bench.report.charts import Chart, Point, log_span
+from mulcot_bench.report.charts import Chart, Point, from_json, log_span
 from mulcot_bench.report.format import format_params
 
 ROLE_COLOURS = {
@@ -35,6 +37,7 @@ RC = {
     "font.size": 8,
     "text.parse_math": False,  # a model name with "$" is a name, not TeX
     "svg.fonttype": "path",
+    "savefig.format": "svg",  # the layout measures text with the SVG renderer, the one that draws it
     "svg.hashsalt": "mulcot-bench",  # stable ids, so the same results give the same page
     "axes.spines.top": False,
     "axes.spines.right": False,
@@ -65,34 +68,54 @@ def _err(value: float | None, pair: tuple[float, float] | None) -> Any:
 
 def _scatter(chart: Chart) -> Any:
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter, NullLocator
 
     height = max(3.0, 0.6 + LINE * 1.45 * _lines([p.label for p in chart.points]))
     fig = Figure(figsize=(WIDTH, height), layout="constrained")
     ax = fig.add_subplot()
+    handles = []
     for i, p in enumerate(chart.points):
         colour = _colour(p)
+        style = {"marker": MARKERS[i % len(MARKERS)], "color": colour, "mfc": "white" if p.variant else colour, "ms": 6}
+        handles.append(Line2D([], [], linestyle="none", **style))  # a plain marker in the legend: fewer artists
         ax.errorbar(
             [p.x],
             [p.y],
             xerr=_err(p.x, p.x_err),
             yerr=_err(p.y, p.y_err),
-            fmt=MARKERS[i % len(MARKERS)],
+            fmt=style["marker"],
             color=colour,
-            mfc="white" if p.variant else colour,
+            mfc=style["mfc"],
             ms=6,
             capsize=2,
             elinewidth=0.8,
-            label=wrap(p.label),
         )
+    if chart.front:
+        on = [chart.points[i] for i in chart.front]
+        ax.plot([p.x for p in on], [p.y for p in on], ls="--", lw=0.8, color="#3a3f4b", zorder=0)
+        ax.scatter([p.x for p in on], [p.y for p in on], s=170, facecolors="none", edgecolors="#3a3f4b", lw=1.0)
     if chart.log_x:
         ax.set_xscale("log")
         ax.set_xlim(*log_span([p.x for p in chart.points if p.x]))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: format_params(round(v))))
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        ticks = (lambda v, _: f"{v:g}") if chart.x_unit == "ms" else (lambda v, _: format_params(round(v)))
+        ax.xaxis.set_major_formatter(FuncFormatter(ticks))
+        ax.xaxis.set_minor_locator(NullLocator())  # decades only: minor ticks cost a third of the chart
     ax.set_xlabel(chart.xlabel)
     ax.set_ylabel(chart.ylabel)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, title="model (hollow: ablation)")
+    labels = [wrap(p.label) for p in chart.points]
+    if chart.front:
+        handles.append(Line2D([], [], ls="--", lw=0.8, color="#3a3f4b"))
+        labels.append("quality-cost front")
+    hollow = "another machine" if chart.x_unit == "ms" else "ablation"
+    ax.legend(
+        handles,
+        labels,
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        borderaxespad=0.0,
+        title=f"model (hollow: {hollow})",
+    )
     return fig
 
 
@@ -124,12 +147,15 @@ def _dots(chart: Chart) -> Any:
     fig = Figure(figsize=(WIDTH, 0.8 + per_row * len(labels)), layout="constrained")
     axes = fig.subplots(1, len(chart.panels), sharey=True, squeeze=False)[0]
     for ax, panel in zip(axes, chart.panels, strict=True):
+        groups: dict[tuple[str, bool], list[tuple[int, float, Any]]] = {}  # one errorbar call per colour
         for i, (p, v) in enumerate(zip(chart.rows, panel.values, strict=True)):
             if v is None or v.shown is None:
                 continue
             pair = (v.low, v.high) if v.low is not None and v.high is not None else None
-            colour = _colour(p)
-            ax.errorbar([v.shown], [i], xerr=_err(v.shown, pair), fmt="o", color=colour, ms=5, capsize=2)
+            groups.setdefault((_colour(p), pair is not None), []).append((i, v.shown, _err(v.shown, pair)))
+        for (colour, bars), marks in groups.items():
+            xerr = [[m[2][0][0] for m in marks], [m[2][1][0] for m in marks]] if bars else None
+            ax.errorbar([m[1] for m in marks], [m[0] for m in marks], xerr=xerr, fmt="o", color=colour, ms=5, capsize=2)
         ax.set_xlabel(panel.title)
         ax.grid(axis="y", visible=False)
     axes[0].set_yticks(range(len(labels)), labels)
@@ -162,7 +188,24 @@ def render(charts: list[Chart]) -> list[Chart]:
             if chart.empty:
                 continue
             fig = DRAW[chart.kind](chart)
+            # laid out once, then frozen: savefig with a layout engine draws twice and lays out on each draw
+            fig.get_layout_engine().execute(fig)
+            fig.set_layout_engine(None)  # no engine (rc figure.autolayout and constrained_layout.use are off)
             buf = io.StringIO()
             fig.savefig(buf, format="svg", metadata={"Date": None})
             chart.svg = _inline(buf.getvalue(), chart)
     return charts
+
+
+def main() -> None:
+    """The worker of :mod:`.drawing`: charts as JSON on stdin, their SVG as a JSON list on stdout."""
+    import json
+    import sys
+
+    charts = [from_json(c) for c in json.loads(sys.stdin.buffer.read())]
+    render(charts)
+    sys.stdout.write(json.dumps([c.svg for c in charts]))
+
+
+if __name__ == "__main__":
+    main()

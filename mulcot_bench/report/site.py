@@ -4,7 +4,10 @@ Every page is a Jinja2 template with autoescape on; CSS is inline, the only scri
 reference-row switch of the dataset pages; the comparison view) are inline too and allowed by their hash in
 each page's Content-Security-Policy, so nothing injected into a page could run even if escaping failed.
 The comparison page's data is a JSON block (``type="application/json"``, never executed) with ``<``,
-``>`` and ``&`` escaped, read by its script and shown as text only.
+``>`` and ``&`` escaped, read by its script and shown as text only; the chains, most of its weight, are in
+script files beside it (``compare/<set>/<row>-<n>.js``, one JSON literal each, :data:`CHUNK` samples a file)
+that its script adds when a card needs them (``<script src>`` works from ``file://``, where ``fetch`` does
+not), so the page stays small however long the chains are.
 """
 
 from __future__ import annotations
@@ -28,11 +31,11 @@ from mulcot_bench.errors import UserError
 from mulcot_bench.faults import failpoint
 from mulcot_bench.report.board import Board, set_label, slug
 from mulcot_bench.report.charts import Chart, charts, overview_charts
+from mulcot_bench.report.drawing import start as start_drawing
 from mulcot_bench.report.embedded import EMBEDDED_IMAGES, synthetic_source
 from mulcot_bench.report.format import DASH
 from mulcot_bench.report.lineage import Chain, StageItem, lineage, stage_items
 from mulcot_bench.report.overview import fingerprints, overview, summary
-from mulcot_bench.report.plot import render as draw
 from mulcot_bench.report.predictions import Predictions, correctness, read_predictions
 from mulcot_bench.report.samples import (
     FILTER_HELP,
@@ -52,6 +55,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 SCRIPT = (TEMPLATES / "board.js").read_text(encoding="utf-8")
 COMPARE_SCRIPT = (TEMPLATES / "compare.js").read_text(encoding="utf-8")
 SAMPLES_DEPTH = "../../../"
+CHUNK = 100  # samples per chain file of a comparison page
 MARKER = ".mulcot-report"
 OWNER = ".mulcot-render-owner"  # "<host> <pid>" in a staging folder while a render uses it
 SPLIT = "<!--sample-->"
@@ -79,12 +83,16 @@ def _new_environment() -> Environment:
     return env
 
 
-def csp(script: str | None) -> str:
-    """The page's Content-Security-Policy: no network, inline style, local images, only our own script."""
+def csp(script: str | None, loads: bool = False) -> str:
+    """The page's Content-Security-Policy: no network, inline style, local images, only our own script;
+    ``loads``: that script may add script elements (``'strict-dynamic'``: the comparison page's chain files),
+    while a script element in the page's markup still runs only if it is ours."""
     if script is None:
         allowed = "'none'"
     else:
         allowed = "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode() + "'"
+        if loads:
+            allowed += " 'strict-dynamic'"
     return (
         f"default-src 'none'; script-src {allowed}; style-src 'unsafe-inline'; img-src 'self' file: data:; "
         "base-uri 'none'; form-action 'none'"
@@ -162,12 +170,21 @@ class NavItem:
 
 
 class Renderer:
-    """Renders one board into ``out_dir``; ``reference`` names the default reference row of the marks."""
+    """Renders one board into ``out_dir``; ``reference`` names the default reference row of the marks;
+    ``charts=False`` leaves every chart undrawn (only to time the rest of a render)."""
 
-    def __init__(self, board: Board, out_dir: Path, reference: str | None = None, previous: Path | None = None) -> None:
+    def __init__(
+        self,
+        board: Board,
+        out_dir: Path,
+        reference: str | None = None,
+        previous: Path | None = None,
+        charts: bool = True,
+    ) -> None:
         from mulcot_bench import __version__
 
         self.board = board
+        self.charts = charts
         self.out_dir = Path(out_dir)
         self.previous = previous
         self.reference = reference
@@ -188,7 +205,13 @@ class Renderer:
             slugs.append(name)
             shown = table.dataset.name + (f" \u00b7 {set_label(table.test_set)}" if table.section else "")
             self.nav.append(NavItem(f"dataset-{name}.html", shown, table.title))
-        pages_ = [self._dataset_page(t, i, name) for i, (t, name) in enumerate(zip(tables, slugs, strict=True))]
+        page_charts = [charts(t, i) for i, t in enumerate(tables)]
+        over = overview_charts([t for t in tables if t.rows])
+        # the charts are drawn (in a second process when there are several) while the pages are written
+        drawing = start_drawing([c for cs in page_charts for c in cs] + over) if self.charts else None
+        pages_ = [self._dataset_page(t, name, cs) for t, name, cs in zip(tables, slugs, page_charts, strict=True)]
+        if drawing is not None:
+            drawing.wait()
         site = Site(
             board=self.board,
             pages=pages_,
@@ -211,7 +234,7 @@ class Renderer:
         index = self.env.get_template("index.html.j2").render(
             **common,
             overview=overview(site.board, site.pages),
-            charts=draw(overview_charts([p.table for p in pages_ if p.table.rows])),
+            charts=over,
             csp=csp(None),
             script=None,
             here="index.html",
@@ -226,13 +249,13 @@ class Renderer:
         path.write_text(html, encoding="utf-8")
         self.written.append(path)
 
-    def _dataset_page(self, table: LeaderTable, index: int, name: str) -> DatasetPage:
+    def _dataset_page(self, table: LeaderTable, name: str, page_charts: list[Chart]) -> DatasetPage:
         page = DatasetPage(
             table=table,
             file=f"dataset-{name}.html",
             slug=name,
             chains=lineage(table),
-            charts=draw(charts(table, index)),
+            charts=page_charts,
             stage={r.key: stage_items(r.source.entry.stage) for r in table.rows if r.source and r.source.entry.stage},
             drills={},
             marks={},
@@ -307,21 +330,29 @@ class Renderer:
                         }
                     )
         answers: dict[str, list[list[Any] | None]] = {}
+        chains: dict[str, list[Any]] = {"reference": [s.pop("reference") for s in samples]}
         for row in rows:
             right = correctness(read[row.key].records)
             column: list[list[Any] | None] = [None] * len(samples)
+            chain: list[Any] = [None] * len(samples)
             for rec in read[row.key].records:
                 sid = str(rec.get("id"))
-                column[index[sid]] = [rec.get("label"), right[sid], rec.get("rationale")]
+                column[index[sid]] = [rec.get("label"), right[sid]]
+                chain[index[sid]] = rec.get("rationale")
             answers[row.key] = column
+            chains[row.key] = chain
         first = page.reference if page.reference in read else rows[0].key
         second = next(r.key for r in rows if r.key != first)
+        folder = f"compare/{page.slug}"
+        files = {key: self._chunks(folder, key, values) for key, values in chains.items()}
         data = {
             "rows": [{"key": r.key, "label": r.label, "rank": r.rank} for r in rows],
             "a": first,
             "b": second,
             "samples": samples,
             "answers": answers,
+            "chunk": CHUNK,
+            "chains": files,
         }
         blob = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         blob = blob.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
@@ -334,11 +365,28 @@ class Renderer:
             rows=rows,
             data=Markup(blob),
             prefix="",
-            csp=csp(COMPARE_SCRIPT),
+            csp=csp(COMPARE_SCRIPT, loads=True),
             script=Markup(COMPARE_SCRIPT),
             here=None,
         )
         self._write(page.compare, html)
+
+    def _chunks(self, folder: str, key: str, values: list[Any]) -> list[str]:
+        """Write ``values`` (one chain per sample, or None) as script files of :data:`CHUNK` samples each,
+        each a single call ``mulcotChains(key, first index, [chains])`` with a JSON literal; returns their
+        paths relative to the report folder. The comparison page loads one when a card needs it."""
+        names = []
+        for start in range(0, len(values), CHUNK):
+            part = values[start : start + CHUNK]
+            if all(v is None for v in part):
+                names.append("")  # nothing to load: every chain of these samples is absent
+                continue
+            blob = json.dumps(part, ensure_ascii=False, separators=(",", ":"))
+            blob = blob.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+            name = f"{folder}/{slug(key)}-{start // CHUNK + 1}.js"
+            self._write(name, f"mulcotChains({json.dumps(key)},{start},{blob});\n")
+            names.append(name)
+        return names
 
     def _drill(self, page: DatasetPage, row: TableRow, preds: Predictions, folder: str, images: Images) -> Drill:
         """Write the drill-down pages of one row: every filter, paginated; each sample rendered once."""
@@ -424,13 +472,14 @@ def sweep(out_dir: Path) -> list[str]:
     return sorted(removed)
 
 
-def render_site(board: Board, out_dir: Path, reference: str | None = None) -> Path:
+def render_site(board: Board, out_dir: Path, reference: str | None = None, charts: bool = True) -> Path:
     """Write the whole site for ``board`` as ``out_dir``; returns the overview page's path.
 
     The pages are written into a staging folder beside ``out_dir`` which then replaces ``out_dir`` by
     renames, so a reader sees the old site or the new one and no stale page survives. Pages are not
     fsynced one by one: a site can always be rendered again from its run folders. An existing ``out_dir``
     is replaced only when it is empty or a mulcot-bench report; anything else is a user error.
+    ``charts=False`` leaves the charts undrawn, only to time the rest of a render.
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and (not out_dir.is_dir() or not _is_report(out_dir)):
@@ -445,7 +494,7 @@ def render_site(board: Board, out_dir: Path, reference: str | None = None) -> Pa
     stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     try:
         _claim(stage)
-        Renderer(board, stage, reference, out_dir if out_dir.is_dir() else None).render()
+        Renderer(board, stage, reference, out_dir if out_dir.is_dir() else None, charts).render()
         failpoint("render")
         (stage / OWNER).unlink()
         (stage / MARKER).write_text("written by mulcot-bench report; this folder is replaced on each render\n")

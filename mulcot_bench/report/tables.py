@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mulcot_bench.report.board import Board, Row, set_label
+from mulcot_bench.report.costs import RowCost, row_cost
 from mulcot_bench.report.format import DASH, format_params, is_percent_native
 from mulcot_bench.results import DatasetRecord, Entry, Failure, ReportedEntry
 
@@ -90,6 +91,7 @@ class TableRow:
     citation: str = ""
     note: str = ""
     source: Row | None = None
+    cost: RowCost | None = None  # parameters, ms/sample, peak memory (measured rows with an efficiency record)
 
     @property
     def label(self) -> str:
@@ -209,6 +211,7 @@ def measured_row(row: Row, columns: list[Column]) -> TableRow:
         inputs=e.inputs,
         assistant=e.assistant,
         source=row,
+        cost=row_cost(e, row.run.results),
     )
 
 

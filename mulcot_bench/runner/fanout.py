@@ -85,6 +85,15 @@ def ready_file(job: Job, plan: list[Job], jobs_dir: Path) -> Path | None:
     return folder / "journal" / f"{safe_name(job.needs)}.jsonl"
 
 
+def yield_file(job: Job, plan: list[Job], jobs_dir: Path) -> Path | None:
+    """The file after whose writing ``job`` holds no slot: the ready file of the learners it samples chains for
+    (what is left of it then, scoring, runs at the lowest priority; see
+    :class:`~mulcot_bench.runner.launchers.LocalLauncher`)."""
+    if not job.augment_for:
+        return None
+    return next((f for j in plan if j.after == (job.name,) and (f := ready_file(j, plan, jobs_dir))), None)
+
+
 def receipt_key(job: Job, launch: Launch, options: RunOptions) -> str:
     """What a job's receipt is filed under: its slice, the options it repeats, the data root, the version."""
     from mulcot_bench import __version__
@@ -136,7 +145,8 @@ def _fanout(registry: Registry, options: RunOptions, launch: Launch) -> RunOutco
         for job in plan:
             (jobs_dir / job.name / "results.json").unlink(missing_ok=True)  # an earlier attempt's are not this one's
             command = job_command(job, launch, options, jobs_dir)
-            queued = launcher.submit(job.name, command, Path.cwd(), job.after, ready_file(job, plan, jobs_dir))
+            ready, yields = ready_file(job, plan, jobs_dir), yield_file(job, plan, jobs_dir)
+            queued = launcher.submit(job.name, command, Path.cwd(), job.after, ready, yields)
             submitted.append((job, queued))
         spans = wait(launcher, [(s, jobs_dir / job.name / "results.json", job_cost(registry, job, sizes))
                                 for job, s in submitted])  # fmt: skip

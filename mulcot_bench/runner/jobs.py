@@ -88,15 +88,20 @@ def plan_jobs(
 
 
 def split_chain(registry: Registry, dataset: str, group: str, names: list[str]) -> list[Job]:
-    """A chain group as jobs: its teachers and assistant, then each learner on its own after them. A group whose
-    assistant is not selected stays whole (each learner alone would train the assistant again)."""
+    """A chain group as jobs: its teachers' row, its teachers and assistant (the teachers serve the assistant
+    there, their row is not written again), then each learner on its own after them. A group whose assistant is
+    not selected stays whole (each learner alone would train the assistant again)."""
     head = [n for n in names if registry.model(n).card.role in ("teacher", "assistant")]
     if group not in names or len(head) == len(names):
         return [Job(dataset, group, tuple(names))]
     learners = [n for n in names if n not in head]
     chained = tuple(n for n in learners if registry.model(n).card.rationale)[:1]  # stage 2b once per assistant
     first = Job(dataset, group, tuple(head), augment_for=chained)
-    return [first, *(Job(dataset, n, (n,), after=(first.name,), needs=group) for n in learners)]
+    teachers = tuple(n for n in head if registry.model(n).card.role == "teacher")
+    # the teachers' row in a job of its own: it starts beside the assistant's job and scores the teacher's
+    # chains, embedding the reference chains for the run's other jobs while the assistant trains
+    row = [Job(dataset, TEACHER, teachers)] if teachers else []
+    return [*row, first, *(Job(dataset, n, (n,), after=(first.name,), needs=group) for n in learners)]
 
 
 #: relative cost per training item of a job, by the heaviest role in it (an assistant trains several members and

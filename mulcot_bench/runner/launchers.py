@@ -79,7 +79,12 @@ def parse_launcher_args(name: str, items: tuple[str, ...] | list[str]) -> dict[s
 class LocalLauncher:
     """Each job a subprocess of this one, at most ``max_parallel`` at a time (default: the usable cores), each
     with ``threads`` threads (default: the cores shared out, at least one), so together they fill the cores
-    without oversubscribing them. A job waits in submission order until the jobs it comes ``after`` have ended."""
+    without oversubscribing them. A job waits in submission order until the jobs it comes ``after`` have ended.
+
+    A job that others wait for (an assistant's) gives its slot up once it has written its ``yields`` file: what
+    it has left (scoring) then runs at the lowest CPU priority (the job lowers its own), on what the jobs in the
+    slots leave over, so the learners that waited for it start at once and the longest line of work is not held
+    up by work nothing waits for."""
 
     name = "local"
     honours_after = True
@@ -91,14 +96,24 @@ class LocalLauncher:
         self.waiting: list[Started] = []
         self.running: list[Started] = []
         self.ended: set[str] = set()
+        self.yields: dict[str, Path] = {}  # job name -> the file after which it holds no slot
 
     def submit(
-        self, name: str, command: list[str], cwd: Path, after: tuple[str, ...] = (), ready: Path | None = None
+        self,
+        name: str,
+        command: list[str],
+        cwd: Path,
+        after: tuple[str, ...] = (),
+        ready: Path | None = None,
+        yields: Path | None = None,
     ) -> Started:
         """Queue a job; it starts when a slot is free and every job it comes ``after`` has ended, or earlier once
-        the file ``ready`` exists (what it needs of those jobs is done: an assistant trained and stored)."""
+        the file ``ready`` exists (what it needs of those jobs is done: an assistant trained and stored). Once
+        the job has written ``yields`` it no longer holds a slot."""
         self.folder.mkdir(parents=True, exist_ok=True)
         handle = {"cwd": cwd, "after": after, "ready": ready}
+        if yields is not None:
+            self.yields[name] = yields
         job = Started(name, command, None, self.folder / f"{name}.log", handle=handle)
         self.waiting.append(job)
         self._start()
@@ -113,7 +128,7 @@ class LocalLauncher:
             if job.handle.poll() is not None:
                 self.ended.add(job.name)
         self.running = [j for j in self.running if j.name not in self.ended]
-        while len(self.running) < self.max_parallel:
+        while sum(not self._yielded(j) for j in self.running) < self.max_parallel:
             startable = [j for j in self.waiting if self._may_start(j)]
             if not startable:
                 return
@@ -126,6 +141,11 @@ class LocalLauncher:
                 )  # fmt: skip
             job.job_id = f"pid {job.handle.pid}"
             self.running.append(job)
+
+    def _yielded(self, job: Started) -> bool:
+        """Whether a running job has given its slot up (it wrote its ``yields`` file)."""
+        yields = self.yields.get(job.name)
+        return yields is not None and yields.is_file()
 
     def _may_start(self, job: Started) -> bool:
         ready = job.handle["ready"]
@@ -170,7 +190,13 @@ class SubmititLauncher:
     honours_after = False  # its jobs start as the cluster schedules them: chains stay whole (see runner.jobs)
 
     def submit(
-        self, name: str, command: list[str], cwd: Path, after: tuple[str, ...] = (), ready: Path | None = None
+        self,
+        name: str,
+        command: list[str],
+        cwd: Path,
+        after: tuple[str, ...] = (),
+        ready: Path | None = None,
+        yields: Path | None = None,
     ) -> Started:
         self.executor.update_parameters(name=name)
         handle = self.executor.submit(self.submitit.helpers.CommandFunction(command, cwd=cwd, verbose=True))

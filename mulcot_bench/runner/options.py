@@ -29,6 +29,7 @@ class RunOptions:
     ablations: list[str] = field(default_factory=list)
     protocol: str = "auto"  # auto, reference, released-rationales (mulcot_bench.data.views.choose_protocol)
     chain_filter: str = "five-fields"  # which training chains stages 1 and 2b keep (runner.stages.CHAIN_FILTERS)
+    train_chains: str = "teacher"  # "dataset": train on the chains the dataset carries, no teacher asked (stage 1)
     limits: tuple[int | None, int | None, int | None] | None = None  # most train, dev, test samples (None: all)
     bootstrap: int = DEFAULT_RESAMPLES
     allow_partial: bool = False  # run a known release that loaded short of its manifest (recorded, printed)

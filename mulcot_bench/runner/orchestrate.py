@@ -13,6 +13,8 @@ from mulcot_bench import __version__
 from mulcot_bench.atomic import write_text
 from mulcot_bench.cache import Cache
 from mulcot_bench.console.logs import RUN_LOG, errors_only, open_run_log, run_log
+from mulcot_bench.efficiency.machine import machine
+from mulcot_bench.efficiency.schema import Machine
 from mulcot_bench.errors import ModelUnavailable, UserError, describe
 from mulcot_bench.faults import call_timeout, failpoint
 from mulcot_bench.journal import Journal, ReplayCounts
@@ -29,6 +31,7 @@ from mulcot_bench.redact import redact, redact_obj
 from mulcot_bench.reported import reported_entries
 from mulcot_bench.results import DatasetRecord, Entry, Failure, PluginRecord, Provenance, RunResults
 from mulcot_bench.runner.checkpoints import check_checkpoints, untrained
+from mulcot_bench.runner.costs import entry_costs
 from mulcot_bench.runner.intake import Taken, take_in, train_served
 from mulcot_bench.runner.options import RunOptions, RunOutcome
 from mulcot_bench.runner.pipeline import DatasetPipeline, ModelRun, log
@@ -71,6 +74,7 @@ def run_provenance(registry: Registry, options: RunOptions, started: str) -> Pro
         command=options.command,
         started_at=started,
         config=options.config,
+        machine=Machine(**machine()),
     )
 
 
@@ -234,6 +238,7 @@ def _evaluate_seeds(
         pipeline = DatasetPipeline(
             session.registry, data, session.cache, seed, models, options.teacher, checkpoints=options.checkpoints,
             chain_filter=options.chain_filter, teacher_row=options.teacher_row, augment_for=options.augment_for,
+            train_chains=options.train_chains, run_id=session.run_id,
         )
         if failed_teacher:
             pipeline.mark_teacher_failed(failed_teacher)
@@ -378,6 +383,8 @@ def evaluate_dataset(
     runs = _model_runs(pipeline, evaluations, steps, failed)
     for learner in pipeline.augment_for:
         augment_for(pipeline, learner, run_dir)
+    if pipeline.augment_for:
+        lowest_priority()  # the launcher gave this job's slot to the learners; what is left waits for nothing
     if not score:
         return []
     return _score_runs(pipeline, scorer, runs, run_dir, seed, steps)
@@ -396,6 +403,14 @@ def augment_for(pipeline: DatasetPipeline, learner: str, run_dir: Path) -> None:
         return
     counts = pipeline.stage_of(assistant).get("augmentation", {})
     write_text(run_dir / "augmented" / f"{safe_name(assistant)}.json", json.dumps(counts, indent=1))
+
+
+def lowest_priority() -> None:
+    """Run the rest of this process at the lowest CPU priority (``nice`` 19); results do not depend on it."""
+    try:
+        os.nice(19 - os.nice(0))
+    except OSError as exc:  # not allowed here: the job keeps its priority, and only the run's speed differs
+        log(f"could not lower this job's CPU priority ({exc}); it keeps its own")
 
 
 @dataclass
@@ -505,6 +520,7 @@ def _entry(
         checkpoint=r.checkpoint,
         seed=pipeline.seed if trained else None,
         prompt_note=prompt_note,
+        efficiency=entry_costs(pipeline, r),
     )
     return entry, found
 

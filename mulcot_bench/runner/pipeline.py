@@ -17,11 +17,13 @@ from typing import Any
 
 from mulcot_bench.cache import Cache, key
 from mulcot_bench.console import logs
+from mulcot_bench.efficiency.measure import CallTimer
 from mulcot_bench.errors import ModelUnavailable, UserError
 from mulcot_bench.parallel.collect import any_rank
 from mulcot_bench.parallel.world import current
 from mulcot_bench.plugin.registry import Registry
 from mulcot_bench.plugin.specs import ModelSpec, resolve
+from mulcot_bench.runner import costs
 from mulcot_bench.runner.checkpoints import fingerprint, trainable
 from mulcot_bench.runner.progress import duration, fit_progress, heartbeat
 from mulcot_bench.runner.spread import rank0_trains, trains_alone
@@ -123,6 +125,7 @@ class ModelRun:
     params: int | None = None
     variant: str | None = None
     checkpoint: str | None = None  # the folder the trained model was saved to, or was loaded from
+    efficiency: dict[str, Any] | None = None  # what predicting cost (:mod:`mulcot_bench.runner.costs`), as JSON
 
 
 @dataclass
@@ -140,8 +143,10 @@ class DatasetPipeline:
     teacher_name: str | None = None
     checkpoints: dict[str, Path] = field(default_factory=dict)
     chain_filter: str = "five-fields"  # which training chains stages 1 and 2b keep (stages.CHAIN_FILTERS)
+    train_chains: str = "teacher"  # "dataset": stage 1 takes the chains the dataset carries as they are
     teacher_row: bool = True  # False: the teacher serves the training set and references, with no row of its own
     augment_for: list[str] = field(default_factory=list)  # learners in other jobs: stage 2b runs here for them
+    run_id: str = ""  # the run that measures costs here (recorded with them)
     failures: list[tuple[str, str]] = field(default_factory=list)
     _handles: dict[str, ModelHandle] = field(default_factory=dict)
     _stage: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -199,14 +204,17 @@ class DatasetPipeline:
             return self._teacher_set
         if self._teacher_failed is not None:  # asked once: a failed teacher is not asked again for every student
             raise ModelUnavailable(f"needs the training chains of teacher {self._teacher_failed!r}, which failed")
-        name = self.teacher()
+        name = None if self.train_chains == "dataset" else self.teacher()
         if name is None:
             self._teacher_set = list(self.data.train)
             have = sum(s.rationale is not None for s in self.data.train)
+            why = "the dataset's own chains asked for" if self.train_chains == "dataset" else "no teacher serves"
             self._stage["teacher"] = {
                 "teacher": None,
-                "note": f"no teacher serves {self.data.name}; "
-                f"{have}/{len(self.data.train)} train items carry reference rationales",
+                "train_chains": self.train_chains,
+                "with_chain": have,
+                "note": f"{why} {self.data.name}; {have}/{len(self.data.train)} train items carry reference "
+                "rationales (used as they are; the others train the label task only)",
             }
             return self._teacher_set
         start = time.perf_counter()
@@ -233,9 +241,9 @@ class DatasetPipeline:
         """Teacher chains as the test split's reasoning references where the dataset has none of its own.
 
         When a selected model writes chains and some test item has no reference, the teacher serving the dataset
-        runs stage 1 on those items: it predicts, and where it was wrong explains the gold label (so its chains
-        are written with the gold label known, as the MulCoT-RD release's test chains are). Its chains become
-        those items' references; released references always win. Returns where the references come from, for
+        runs stage 1 on those items: it predicts, and where it was wrong explains the gold label. Which of its chains
+        are kept follows ``chain_filter``, as for the training chains. Its chains become those items' references;
+        released references always win. Returns where the references come from, for
         the dataset's record.
         """
         test = self.data.test
@@ -249,7 +257,7 @@ class DatasetPipeline:
             return info
         try:
             kept, counts = teacher_rationales(
-                self.cache, self.identity(name), lambda: self.build(name), name, missing
+                self.cache, self.identity(name), lambda: self.build(name), name, missing, keep=self.chain_filter
             )
         except Exception:
             self._teacher_failed = name
@@ -373,11 +381,13 @@ class DatasetPipeline:
             workdir=partial,
             progress=fit_progress(self.data.name, name),
         )
-        log(f"[{self.data.name}] training {name} ({handle.card.role}) on {len(self.train_set(name))} items")
+        train = self.train_set(name)
+        log(f"[{self.data.name}] training {name} ({handle.card.role}) on {len(train)} items")
         start = time.perf_counter()
-        with heartbeat(f"[{self.data.name}] {name}"):
-            report = dict(model.fit(self.train_set(name), list(self.data.dev), ctx) or {})
+        with heartbeat(f"[{self.data.name}] {name}"), costs.fit_tracker() as peak:
+            report = dict(model.fit(train, list(self.data.dev), ctx) or {})
         report.setdefault("wall_seconds", round(time.perf_counter() - start, 3))
+        costs.store_fit(self.cache, art, peak, self.run_id)
         log(f"[{self.data.name}] {name} trained in {duration(time.perf_counter() - start)}")
         if current().main:  # rank 0's report (its wall time) is the one scored runs show
             self.cache.put("stage-report", art, report)
@@ -395,12 +405,14 @@ class DatasetPipeline:
         """
         spec = self.handle(name).spec
         art = self.artifact(name)
+        samples = blank(self.data.split(split), variant)
+        timer = CallTimer()  # the calls' wall time and peak memory (training is outside them: ``prepare``)
         preds, stats = cached_calls(
             self.cache,
             f"predict-{split}",
             art,
-            blank(self.data.split(split), variant),
-            lambda b: self.fitted(name).predict(b),
+            samples,
+            timer.wrap(lambda b: self.fitted(name).predict(b)),
             name,
             extra_key=item_key(spec),
             progress=f"[{self.data.name}] {name} predict" + (f" ({variant})" if variant else ""),
@@ -417,6 +429,7 @@ class DatasetPipeline:
             assistant=self.assistant_for(name) if learns_from else None,
             variant=variant,
             checkpoint=self.checkpoint_of(name),
+            efficiency=costs.prediction_costs(self, name, art, f"predict-{split}", variant, timer, samples),
         )
 
     def checkpoint_of(self, name: str) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from mulcot_bench.cache import key
 from mulcot_bench.results import Entry
 from mulcot_bench.scoring.metric import SampleScores
@@ -45,7 +47,16 @@ def aggregate(scored: list[tuple[Entry, SampleScores]], scorer: Scorer) -> list[
                     "confusion": None,
                     "checkpoint": None,
                     "stage": {"seeds": [e.seed for e in per_seed], "predictions_file_seed": first.seed},
+                    "efficiency": _first_seed_costs(first),
                 }
             )
         )
     return out
+
+
+def _first_seed_costs(first: Entry) -> Any:
+    """The aggregate's costs: those of the first seed's model (each seed's entry keeps its own), said so."""
+    if first.efficiency is None:
+        return None
+    notes = [*first.efficiency.notes, f"costs of the seed {first.seed} model; each seed's entry has its own"]
+    return first.efficiency.model_copy(update={"notes": notes})

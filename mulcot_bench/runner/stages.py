@@ -77,7 +77,8 @@ def max_failed_share() -> float:
     return share
 
 
-def _call_batch(model: Any) -> int:
+def call_batch(model: Any) -> int:
+    """The batch size a model is called with: its ``call_batch`` where it sets one, else :data:`BATCH`."""
     size = getattr(model, "call_batch", None)
     return size if isinstance(size, int) and not isinstance(size, bool) and size >= 1 else BATCH
 
@@ -157,7 +158,7 @@ class Fill:
         model = prepare() if prepare is not None else None
         if not todo:
             return found, stats
-        size = _call_batch(model)
+        size = call_batch(model)
         secret = secrets()  # an output that echoes an API key is stored, journalled and scored redacted
         failed: dict[str, str] = {}
         bar = Meter(self.progress, len(todo))

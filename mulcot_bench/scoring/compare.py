@@ -15,6 +15,7 @@ from typing import Any
 from mulcot_bench.errors import UserError, unknown
 from mulcot_bench.plugin.specs import MetricSpec
 from mulcot_bench.results import Entry, RunResults
+from mulcot_bench.scoring.compare_costs import CostRow
 from mulcot_bench.scoring.scorer import Scorer, as_pairs, phase
 from mulcot_bench.scoring.stats import McNemar, Paired, mcnemar, paired_bootstrap
 
@@ -39,6 +40,7 @@ class Comparison:
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seeds: list[int] = field(default_factory=list)  # multi-seed entries: paired by seed and sample over these
+    costs: list[CostRow] = field(default_factory=list)  # each entry's costs and their ratio A / B
 
 
 def read_lines(path: Path) -> list[dict[str, Any]]:

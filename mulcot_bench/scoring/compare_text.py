@@ -40,8 +40,26 @@ def format_comparison(result: Comparison, resamples: int, seed: int) -> str:
         f"McNemar on correctness: A right & B wrong = {m.b}, A wrong & B right = {m.c}; {m.method}"
         f" (exact below {EXACT_BELOW} discordant){stat}; p = {_p(m.p)}"
     )
+    lines += _cost_lines(result)
     lines.extend(f"note: {note}" for note in result.notes)
     return "\n".join(lines) + "\n"
+
+
+def _figure(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 1000 or float(value).is_integer() else f"{value:.3g}"
+
+
+def _cost_lines(result: Comparison) -> list[str]:
+    """The two entries' costs beside the score differences: A, B and the ratio A / B."""
+    if not result.costs:
+        return []
+    out = [f"{'cost (each entry as recorded)':<42}{'A':<26}{'B':<26}A / B"]
+    for row in result.costs:
+        ratio = f"{row.ratio:.3g}x" if row.ratio is not None else "-"
+        out.append(f"{row.name:<42}{_figure(row.a):<26}{_figure(row.b):<26}{ratio}")
+    return out
 
 
 def comparison_json(result: Comparison, resamples: int, seed: int) -> dict[str, Any]:
@@ -61,5 +79,6 @@ def comparison_json(result: Comparison, resamples: int, seed: int) -> dict[str, 
         "bootstrap": {"resamples": resamples, "seed": seed, "level": 0.95},
         "rows": rows,
         "mcnemar": asdict(result.mcnemar),
+        "costs": [asdict(row) for row in result.costs],
         "notes": list(result.notes),
     }

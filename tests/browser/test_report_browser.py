@@ -7,6 +7,10 @@ and checks its disagreement filter against the discordant samples counted from t
 loads a thumbnail of the embedded set, checks that a hostile sample fires no alert and leaves no live
 element, asserts the browser logged no console error on any page visited, and saves screenshots of the
 overview, a dataset page, a drill-down and the comparison view in ``tests/browser/artifacts/``.
+
+Where the shared data holds Twitter-2015, every page of a synthetic + Twitter-2015 report (40 test samples)
+is opened at 1,280 and 1,024 px: no sideways scroll, no cell's content wider than its cell, model names at
+most two lines, every image loaded, no console error; a screenshot of each page goes to the test's tmp folder.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from mulcot_bench.results import RunResults
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 WIDTH = 1280
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"  # the shared read-only data, beside the repository
 
 
 def _binary(*names: str) -> str | None:
@@ -51,6 +56,37 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("browser")
     run_dir = demo_run(root, models=6, datasets=2, n=130, images=True, xss=True, synthetic=True)
     return render_report(run_dir, root / "report").parent
+
+
+@pytest.fixture(scope="module")
+def real_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A report of synthetic plus 40 Twitter-2015 test samples: majority, text-tfidf-lr and replay (the released
+    chains: BLEU-4 and BERTScore columns, a comparison page with chains), with real thumbnails and reported rows."""
+    if not (DATA / "twitter2015").is_dir():
+        pytest.skip(f"real data not found at {DATA} (the shared read-only data folder); this test needs Twitter-2015")
+    from mulcot_bench.plugin.registry import build_registry
+    from mulcot_bench.runner import RunOptions, run
+
+    root = tmp_path_factory.mktemp("real")
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("MULCOT_BENCH_JOBS", "1")):
+            mp.setenv(name, value)
+        mp.delenv("MULCOT_BENCH_PLUGINS_DIR", raising=False)
+        options = RunOptions(
+            run_id="pages",
+            datasets=["synthetic", "twitter2015"],
+            models=["majority", "text-tfidf-lr", "replay"],
+            data_root=DATA,
+            runs_dir=root / "runs",
+            reports_dir=root / "reports",
+            cache_dir=root / "cache",
+            dataset_options={"synthetic": {"train": 120, "dev": 40, "test": 40}},
+            limits=(300, 100, 40),
+            bootstrap=100,
+        )
+        outcome = run(build_registry([], strict=False), options)
+    assert outcome.report is not None
+    return outcome.report.parent
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +120,14 @@ def _no_alert(driver) -> None:  # noqa: ANN001
 
     with pytest.raises(NoAlertPresentException):
         driver.switch_to.alert.text  # noqa: B018 - raises when no alert is open
+
+
+def _chains_loaded(driver) -> None:  # noqa: ANN001
+    """Wait until the comparison view has loaded the chain files of the cards it shows."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    ready = "return document.getElementById('pairs').dataset.state === 'ready'"
+    WebDriverWait(driver, 60).until(lambda d: d.execute_script(ready))
 
 
 def _accuracy_column(driver) -> list[float | None]:  # noqa: ANN001
@@ -313,8 +357,10 @@ def test_report_in_browser(report: Path, driver) -> None:  # noqa: ANN001
     assert 0 < len(discordant) < 100  # one page of them
     Select(driver.find_element(By.ID, "model-a")).select_by_visible_text("demo-student")
     Select(driver.find_element(By.ID, "model-b")).select_by_visible_text("demo-assistant")
+    _chains_loaded(driver)
     assert len(driver.find_elements(By.CSS_SELECTOR, "#pairs article.compared")) == 100  # all, first page
     Select(driver.find_element(By.ID, "filter")).select_by_value("discordant")
+    _chains_loaded(driver)
     shown = [a.get_attribute("data-id") for a in driver.find_elements(By.CSS_SELECTOR, "#pairs article.compared")]
     assert shown == discordant
     first = driver.find_element(By.CSS_SELECTOR, "#pairs article.compared")
@@ -322,7 +368,8 @@ def test_report_in_browser(report: Path, driver) -> None:  # noqa: ANN001
     assert [s.find_element(By.TAG_NAME, "h4").text for s in sides] == [
         "A: demo-student", "B: demo-assistant", "reference chain"
     ]
-    assert all(s.find_element(By.TAG_NAME, "pre").text for s in sides)  # both chains and the reference
+    texts = [s.find_element(By.TAG_NAME, "pre").text for s in sides]
+    assert all(texts) and "loading" not in " ".join(texts) and "could not load" not in " ".join(texts), texts
     assert len(first.find_elements(By.CSS_SELECTOR, ".badge.ok")) == 1  # exactly one of the two is right
     assert f"({len(discordant)})" in Select(driver.find_element(By.ID, "filter")).first_selected_option.text
     _fits(driver)
@@ -350,3 +397,76 @@ def test_report_in_browser(report: Path, driver) -> None:  # noqa: ANN001
     _no_alert(driver)
     assert not _console_errors(driver)
     print(f"console checked after {len(visited)} page loads and 4 in-page navigations: no errors")
+
+
+EVERY_PAGE = """
+const doc = document.documentElement, out = [];
+const line = parseFloat(getComputedStyle(document.body).lineHeight);
+const height = e => {
+  const r = document.createRange(); r.selectNodeContents(e); return r.getBoundingClientRect().height;
+};
+if (doc.scrollWidth > window.innerWidth) { out.push('page ' + doc.scrollWidth + ' > ' + window.innerWidth); }
+for (const c of document.querySelectorAll('td, th')) {
+  if (c.scrollWidth > c.clientWidth + 1) {
+    out.push(c.tagName + ' "' + c.textContent.trim().slice(0, 30) + '" ' + c.scrollWidth + ' > ' + c.clientWidth);
+  }
+}
+for (const c of document.querySelectorAll('td.model')) {
+  if (height(c) > 2 * line + 1) { out.push('model cell "' + c.textContent.trim() + '" ' + height(c) + 'px high'); }
+}
+return out.slice(0, 8);
+"""
+BREAK = """
+const cell = document.querySelector('td');
+cell.textContent = 'unbreakable'.repeat(20);
+Object.assign(cell.style, {maxWidth: '60px', overflow: 'hidden', whiteSpace: 'nowrap'});
+const table = document.createElement('table');
+table.innerHTML = '<tr><td class="model" style="white-space: normal">a b c d e f g h</td></tr>';
+table.style.width = '2em';
+document.body.appendChild(table);
+document.body.appendChild(Object.assign(document.createElement('div'), {style: 'width:5000px;height:1px'}));
+"""
+IMAGES = """
+const imgs = [...document.images];
+imgs.forEach(i => { i.loading = 'eager'; });
+return imgs.every(i => i.complete) ? imgs.filter(i => !i.naturalWidth).map(i => i.getAttribute('src')) : null;
+"""
+
+
+@pytest.mark.parametrize("width", [1280, 1024])
+def test_every_page_of_a_real_report_reads_at_width(real_report: Path, driver, tmp_path: Path, width: int) -> None:  # noqa: ANN001
+    """Every page of a synthetic + Twitter-2015 report at 1,280 and 1,024 px: no sideways scroll, no cell's
+    content wider than the cell, model names at most two lines, every image loaded, no console error; the
+    comparison pages with their chains loaded. A screenshot of each page is saved in the test's tmp folder."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    pages = sorted(p for p in real_report.rglob("*.html"))
+    names = {p.relative_to(real_report).as_posix() for p in pages}
+    assert {"index.html", "dataset-twitter2015.html", "compare-twitter2015.html"} <= names
+    assert any(n.startswith("samples/twitter2015/replay/") for n in names), sorted(names)
+    driver.get_log("browser")  # start from an empty console log
+    driver.set_window_size(width, 1400)
+    try:
+        assert driver.execute_script("return window.innerWidth") == width
+        for page in pages:
+            rel = page.relative_to(real_report).as_posix()
+            driver.get(page.as_uri())
+            if rel.startswith("compare-"):
+                _chains_loaded(driver)
+                assert "loading" not in driver.find_element("id", "pairs").text[:20000], rel
+            WebDriverWait(driver, 60).until(lambda d: d.execute_script(IMAGES) is not None)
+            assert driver.execute_script(IMAGES) == [], (width, rel, "images not loaded")
+            assert driver.execute_script(EVERY_PAGE) == [], (width, rel)
+            assert not _console_errors(driver), (width, rel)
+            shot = tmp_path / f"{width}-{rel.replace('/', '--')}.png"
+            assert driver.save_screenshot(str(shot)), rel
+        twitter = (real_report / "dataset-twitter2015.html").read_text(encoding="utf-8")
+        assert "replay" in twitter and "TomBERT" in twitter and "BERTScore" in twitter  # a realistic table
+        assert list((real_report / "img" / "twitter2015").glob("*.jpg"))  # real thumbnails were drawn
+        # the checks can fail: a cell too narrow for its text, a model name over three lines, a page too wide
+        driver.execute_script(BREAK)
+        found = " | ".join(driver.execute_script(EVERY_PAGE))
+        assert "page " in found and 'TD "unbreakable' in found and 'model cell "a b c' in found, found
+    finally:
+        driver.set_window_size(WIDTH, 1000)
+    print(f"{len(pages)} pages at {width} px checked; screenshots in {tmp_path}")

@@ -10,6 +10,12 @@
   var PAGE = 100;
   var shown = PAGE;
   var labels = {};
+  var chains = {};  // key -> sample index -> chain, filled by the chain files as they load
+  var asked = {};  // chain file -> "loading", "done" or "failed"
+  window.mulcotChains = function (key, start, list) {
+    var got = chains[key] || (chains[key] = {});
+    list.forEach(function (chain, i) { got[start + i] = chain; });
+  };
   data.rows.forEach(function (r) { labels[r.key] = r.label; });
   var TESTS = {
     all: function () { return true; },
@@ -29,7 +35,34 @@
     data.samples.forEach(function (s, i) { if (TESTS[name](a[i], b[i])) { out.push(i); } });
     return out;
   }
-  function side(title, answer, gold) {
+  function chain(key, i) {
+    var file = (data.chains[key] || [])[Math.floor(i / data.chunk)];
+    if (!file) { return null; }
+    if (asked[file] === "failed") { return "(could not load " + file + ")"; }
+    var got = chains[key] || {};
+    return got[i] === undefined ? undefined : got[i];
+  }
+  function load(keys, indices, done) {
+    var files = [];
+    keys.forEach(function (key) {
+      indices.forEach(function (i) {
+        var file = (data.chains[key] || [])[Math.floor(i / data.chunk)];
+        if (file && asked[file] !== "done" && asked[file] !== "failed" && files.indexOf(file) < 0) { files.push(file); }
+      });
+    });
+    if (!files.length) { return true; }
+    files.forEach(function (file) {
+      if (asked[file] === "loading") { return; }
+      asked[file] = "loading";
+      var tag = document.createElement("script");
+      tag.src = file;
+      tag.onload = function () { asked[file] = "done"; done(); };
+      tag.onerror = function () { asked[file] = "failed"; done(); };
+      document.head.appendChild(tag);
+    });
+    return false;
+  }
+  function side(title, key, i, answer) {
     var box = el("div", "side");
     box.appendChild(el("h4", null, title));
     var facts = el("div", "facts");
@@ -41,7 +74,8 @@
     facts.appendChild(el("span", "answer", "answer: " + (answer[0] === null ? "\u2014" : answer[0])));
     facts.appendChild(el("span", "badge " + (answer[1] ? "ok" : "flag-wrong"), answer[1] ? "right" : "wrong"));
     box.appendChild(facts);
-    box.appendChild(el("pre", "rationale", answer[2] === null ? "(no chain)" : answer[2]));
+    var text = chain(key, i);
+    box.appendChild(el("pre", "rationale", text === undefined ? "loading\u2026" : text === null ? "(no chain)" : text));
     return box;
   }
   function card(i) {
@@ -69,11 +103,12 @@
     art.appendChild(facts);
     art.appendChild(el("div", "post", s.text));
     var three = el("div", "three");
-    three.appendChild(side("A: " + labels[selA.value], a, s.gold));
-    three.appendChild(side("B: " + labels[selB.value], b, s.gold));
+    three.appendChild(side("A: " + labels[selA.value], selA.value, i, a));
+    three.appendChild(side("B: " + labels[selB.value], selB.value, i, b));
     var ref = el("div", "side");
     ref.appendChild(el("h4", null, "reference chain"));
-    ref.appendChild(el("pre", "reference", s.reference === null || s.reference === undefined ? "\u2014" : s.reference));
+    var reference = chain("reference", i);
+    ref.appendChild(el("pre", "reference", reference === undefined ? "loading\u2026" : reference === null ? "\u2014" : reference));
     three.appendChild(ref);
     art.appendChild(three);
     return art;
@@ -85,8 +120,13 @@
       o.textContent = base + " (" + matching(o.value).length + ")";
     });
     var chosen = matching(filter.value);
+    var cards = chosen.slice(0, shown);
+    var ready = load([selA.value, selB.value, "reference"], cards, function () {
+      if (!Object.keys(asked).some(function (f) { return asked[f] === "loading"; })) { render(); }
+    });
+    list.setAttribute("data-state", ready ? "ready" : "loading");
     list.textContent = "";
-    chosen.slice(0, shown).forEach(function (i) { list.appendChild(card(i)); });
+    cards.forEach(function (i) { list.appendChild(card(i)); });
     count.textContent = "Showing " + Math.min(shown, chosen.length) + " of " + chosen.length +
       " matching samples (" + data.samples.length + " in the test set).";
     more.hidden = chosen.length <= shown;

@@ -32,6 +32,7 @@ from mulcot_bench.plugin import (
     Prediction,
     Sample,
     asked_input,
+    count_torch_parameters,
     default_cache_dir,
     write_text,
 )
@@ -122,6 +123,20 @@ class FeatureLogReg:
                                                int(self.settings["batch_size"]), self.settings["torch_threads"],
                                                self.card.runtime.get("image_runtime", "auto"))
         return self._image
+
+    def parameter_counts(self) -> dict[str, int | None] | None:
+        """Trainable: the regression's weights; total: those plus the frozen encoders' (None when an encoder in
+        use is not a torch module here, e.g. an ONNX runtime). None before fit or load."""
+        if self.state is None:
+            return None
+        head = int(self.state["coef"].size + self.state["intercept"].size)
+        total: int | None = head
+        for block, encoder in (("text", self._text), ("image", self._image)):
+            if block not in self.blocks:
+                continue
+            found = count_torch_parameters(encoder) if encoder is not None else None
+            total = None if found is None or total is None else total + found[0]
+        return {"total": total, "trainable": head}
 
     def encoder_identities(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -87,18 +87,44 @@ def end_ids(st: dict[str, Any], eos: int, pad: int) -> tuple[int, list[int]]:
     return end, sorted({eos, end})
 
 
-def resize_vocab(model: nn.Module, size: int | None) -> int | None:
+#: the seed of the resized rows' draw (kd_vocab_init='mean'): fixed, so a reloaded student draws the same rows
+RESIZE_SEED = 0
+
+
+def resize_vocab(model: nn.Module, size: int | None, init: str = "zero") -> int | None:
     """Grow the model's token embeddings (and output rows) to ``size`` (setting kd_vocab='resize': the student takes
-    the assistant's vocabulary size, as the reference does); the new rows are zeros, so a reloaded model is the
-    same. Returns the size before, or None when nothing was resized."""
+    the assistant's vocabulary size, as the reference does). ``init`` (setting kd_vocab_init): ``zero`` rows, or
+    ``mean``: transformers' own default draw (``mean_resizing=True``: a normal with the old rows' mean and 1e-9 x
+    their covariance, else the mean), made on the CPU under :data:`RESIZE_SEED` so that a reloaded model draws the
+    same rows. Call it before the model moves to its device. Returns the size before, or None when nothing was
+    resized."""
     before = int(model.get_output_embeddings().weight.shape[0])
     if size is None or size <= before:
         return None
+    if init == "mean":
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(RESIZE_SEED)
+            model.resize_token_embeddings(int(size), mean_resizing=True)
+        return before
+    if init != "zero":
+        raise ValueError(f"kd_vocab_init={init!r} is not 'zero' or 'mean'")
     model.resize_token_embeddings(int(size), mean_resizing=False)
     with torch.no_grad():
         for emb in {id(m): m for m in (model.get_input_embeddings(), model.get_output_embeddings())}.values():
             emb.weight[before:].zero_()
     return before
+
+
+def lora_dropout_on(model: nn.Module) -> int:
+    """Put the LoRA dropout layers of ``model`` (peft's ``lora_dropout`` modules) in training mode, the rest as it is:
+    the state peft's ``get_peft_model`` leaves a model in that ``from_pretrained`` had put in eval mode. Returns how
+    many dropout layers were switched on."""
+    on = 0
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Dropout) and ".lora_dropout." in f".{name}.":
+            module.train(True)
+            on += 1
+    return on
 
 
 def resolve_device(setting: str) -> torch.device:
@@ -298,6 +324,10 @@ class Backend:
         raise NotImplementedError
 
     def train(self, mode: bool = True) -> None:
+        raise NotImplementedError
+
+    def modules(self) -> list[nn.Module]:
+        """The torch modules that make the model (what a mode switch walks)."""
         raise NotImplementedError
 
     def state(self) -> dict[str, Tensor]:

@@ -1,14 +1,14 @@
 """The mulcot-bench model contract over a pretrained chat VLM: ``SmolVLM`` and ``QwenVL``.
 
-Both share everything above the backend: the prompts (``mulcot_bench.prompts``), the targets (the chain for
-the reasoning prompt, ``"Prediction": "<label>"`` for the label prompt), the training loop
-(:mod:`mulcot_hf.training`), decoding and parsing, and the files (``weights.safetensors`` with the trained
-weights only, never the pretrained base, and ``config.json``).
+Both share everything above the backend: the prompts (``mulcot_bench.prompts``), the targets (the chain for the
+reasoning prompt, ``"Prediction": "<label>"`` for the label prompt), the training loop (:mod:`mulcot_hf.training`),
+decoding and parsing, and the files (``weights.safetensors`` with the trained weights only, never the pretrained
+base, and ``config.json``).
 
 Evaluation follows the reference: the label comes from the label prompt (greedy, parsed with
-``mulcot_bench.rationale.parse_label``), the rationale from the reasoning prompt (greedy, at most
-``max_new_tokens`` new tokens). Label probabilities are the softmax over the three labels' first tokens
-after ``"Prediction": "``.
+``mulcot_bench.rationale.parse_label``, or the released code's parser with ``label_parser="released"``), the
+rationale from the reasoning prompt (greedy, at most ``max_new_tokens`` new tokens). Label probabilities are the
+softmax over the three labels' first tokens after ``"Prediction": "``.
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ from mulcot_bench.plugin import (
     UserError,
     asked_prompts,
     fit_reporter,
+    label_parser,
     parse,
-    parse_label,
     render_chain,
 )
 from mulcot_bench.plugin.training import dev_scores
-from mulcot_hf.backend import Backend
+from mulcot_hf.backend import Backend, lora_dropout_on
 from mulcot_hf.checkpoints import SAVED_FORMAT, Checkpoint, adapter_base, adapter_settings, checkpoint_form, refuse
 from mulcot_hf.settings import resolve
 from mulcot_hf.training import KD, DevScores, Task, subset, train
@@ -222,12 +222,19 @@ class ChatVLM:
         if lam > 0 and assistant is not None:
             kd.assistant_backend = assistant._ready()
             kd.assistant_backend.train(False)
+            if st["kd_assistant_mode"] == "lora-dropout":  # as the reference leaves its assistant (see settings)
+                for module in kd.assistant_backend.modules():
+                    lora_dropout_on(module)
             kd.assistant_prompt = assistant.prompt
         progress = fit_reporter(ctx, f"fit {self.card.name}", int(st["epochs"]))
         evaluate = (lambda: self._dev_scores(dev_items)) if dev_items else None
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            record = train(backend, items, self.make_task, st, seed, kd, evaluate, progress.epoch, progress.step)
+            try:
+                record = train(backend, items, self.make_task, st, seed, kd, evaluate, progress.epoch, progress.step)
+            finally:
+                if kd.assistant_backend is not None:
+                    kd.assistant_backend.train(False)
         progress.close()
         total, trainable = backend.param_counts()
         self.report = {
@@ -250,7 +257,8 @@ class ChatVLM:
             "select_on": st["select_on"],
             "selection": f"dev {st['select_on']}, ties: {st['select_ties']}",
             "optimizer": {"name": "AdamW", "weight_decay": st["weight_decay"], "grad_clip": st["grad_clip"],
-                          "loss_scaling": st["loss_scaling"], "grad_accum": st["grad_accum"]},  # fmt: skip
+                          "loss_scaling": st["loss_scaling"], "grad_accum": st["grad_accum"],
+                          "accum_count": st["accum_count"]},  # fmt: skip
             "lr": record.lr,
             "selected_epoch": record.selected_epoch,
             "epoch_seconds": record.epoch_seconds,
@@ -265,6 +273,8 @@ class ChatVLM:
                 "temperature": kd.temperature,
                 "t2_factor": kd.t2,
                 "mask": "target tokens only" if kd.mask == "targets" else "reference (labels != 0)",
+                "assistant_mode": st["kd_assistant_mode"],
+                "vocab_init": st["kd_vocab_init"] if resize is not None else None,
                 "assistant": assistant.card.name if lam > 0 and assistant is not None else None,
             },
         }
@@ -324,7 +334,8 @@ class ChatVLM:
         if with_probs:
             size = int(self.settings["eval_batch_size"])
             probs = [p for chunk in _chunks(samples, size) for p in self._label_probs(chunk)]
-        return [Prediction(label=parse_label(raw), probs=pr, raw=raw) for raw, pr in zip(raws, probs, strict=True)]
+        read = label_parser(str(self.settings["label_parser"]))
+        return [Prediction(label=read(raw), probs=pr, raw=raw) for raw, pr in zip(raws, probs, strict=True)]
 
     def _chains(self, samples: Sequence[Sample], temperature: float) -> list[str]:
         return self._replies(samples, "reasoning", int(self.settings["max_new_tokens"]), temperature)

@@ -108,7 +108,7 @@ class QwenBackend(Backend):
         except OSError as exc:
             raise hub_unavailable(self.source, self.name, exc) from exc
         self.template = _chat_template(self.source, self.tokenizer)
-        self.resized_from = resize_vocab(model, self.resize_to)
+        self.resized_from = resize_vocab(model, self.resize_to, str(self.st.get("kd_vocab_init", "zero")))
         model.requires_grad_(False)
         scope = str(self.st["lora_scope"])
         if scope not in ("language", "all"):
@@ -213,6 +213,10 @@ class QwenBackend(Backend):
     def train(self, mode: bool = True) -> None:
         _, model = self._ready()
         model.train(mode)
+
+    def modules(self) -> list[Any]:
+        _, model = self._ready()
+        return [model]
 
     def state(self) -> dict[str, Tensor]:
         _, model = self._ready()

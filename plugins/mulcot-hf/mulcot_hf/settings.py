@@ -37,6 +37,19 @@ CHOICES: dict[str, tuple[str, ...]] = {
     # KD with an assistant of a larger vocabulary: the KL over the shared ids, or the student's embeddings resized
     # to the assistant's size (the reference)
     "kd_vocab": ("shared-prefix", "resize"),
+    # the resized rows: zeros (a reloaded student is the same), or drawn as transformers' resize_token_embeddings
+    # does by default (mean_resizing: the old rows' mean and 1e-9 x their covariance), as the reference calls it
+    "kd_vocab_init": ("zero", "mean"),
+    # the frozen assistant during KD: in eval mode, or with its LoRA dropout left on (the reference never calls
+    # .eval() on it after peft's get_peft_model, whose new dropout layers start in training mode)
+    "kd_assistant_mode": ("eval", "lora-dropout"),
+    # gradient accumulation: the count restarts each epoch and the epoch's leftover micro-batches take one last
+    # step ("per-epoch"), or one count over all epochs with the gradients zeroed at each epoch's start ("global",
+    # the reference: the leftover micro-batches are dropped and the next epoch's first step sums fewer)
+    "accum_count": ("per-epoch", "global"),
+    # the label prompt's reply read by mulcot_bench.rationale.parse_label ("project") or by the released code's
+    # parser ("released": "positive!", "(positive)" and "neutral-to-positive" hold no label)
+    "label_parser": ("project", "released"),
     "lora_scope": ("language", "all"),
 }
 
@@ -65,6 +78,10 @@ TRAINING: dict[str, Any] = {
     "kd_t2": False,
     "kd_mask": "targets",  # "targets" (KD on target tokens) or "reference" (the released code's labels != 0)
     "kd_vocab": "shared-prefix",
+    "kd_vocab_init": "zero",
+    "kd_assistant_mode": "eval",
+    "accum_count": "per-epoch",
+    "label_parser": "project",
     "max_new_tokens": 512,  # greedy chain length bound at evaluation
     "max_label_tokens": 10,
     "label_format": "quoted",

@@ -214,6 +214,10 @@ class SmolBackend(Backend):
         lm.train(mode)
         projector.train(mode)
 
+    def modules(self) -> list[Any]:
+        _, lm, projector = self._ready()
+        return [lm, projector]
+
     def state(self) -> dict[str, Tensor]:
         _, lm, projector = self._ready()
         out = {f"projector.{k}": v.detach().to("cpu", copy=True) for k, v in projector.state_dict().items()}

@@ -1,19 +1,21 @@
 """The multi-task training loop shared by smol-vlm and qwen2.5-vl.
 
-Per step, a batch of items gives two teacher-forced passes: the reasoning prompt -> the whole chain (only the
-items that carry a chain) and the label prompt -> ``"Prediction": "<label>"`` (every item). Each task's loss
-is ``mulcot_bench.plugin.training.kd_loss`` over its target tokens (plain CE when lambda is 0, else
-``(1 - lambda) CE + lambda KL`` against the frozen assistant's live logits), and the step loss is their plain
-sum, as in the reference; ``loss_scaling="mean"`` divides it by ``grad_accum`` (one large batch's gradient),
-``"sum"`` back-propagates it unscaled (the reference). AdamW takes ``weight_decay``; ``grad_clip`` > 0 clips the
-gradient norm. After each epoch a dev score decides the learning-rate plateau schedule and which epoch's
-weights are kept. Ties (``select_ties``): ``macro-f1-loss`` breaks them by macro-F1, then the lower training
-loss (on the small dev sets of CPU runs ties are common and the later, better-fitted epoch should win them);
-``field-metric`` is the reference's rule: weighted-F1 at post level (MVSA), macro-F1 at aspect level
-(Twitter), the first such epoch wins. The dev score is the label prompt's
-accuracy (``select_on="accuracy"``, the reference) or, with ``select_on="joint"``, the mean of that accuracy
-and the share of dev chains (greedy, reasoning prompt) that parse into the five fields: JMSRC asks for both,
-and on small dev sets accuracy alone can keep an epoch that has not yet learnt to write a chain.
+Per step, a batch of items gives two teacher-forced passes: the reasoning prompt -> the whole chain (only the items
+that carry a chain) and the label prompt -> ``"Prediction": "<label>"`` (every item). Each task's loss is
+``mulcot_bench.plugin.training.kd_loss`` over its target tokens (plain CE when lambda is 0, else ``(1 - lambda) CE
++ lambda KL`` against the frozen assistant's live logits), and the step loss is their plain sum, as in the
+reference; ``loss_scaling="mean"`` divides it by ``grad_accum`` (one large batch's gradient), ``"sum"``
+back-propagates it unscaled (the reference). AdamW takes ``weight_decay``; ``grad_clip`` > 0 clips the gradient
+norm. ``accum_count="global"`` accumulates as the reference does: one micro-batch count over all epochs, a step at
+each multiple of ``grad_accum``, the gradients zeroed at each epoch's start (an epoch's leftover micro-batches are
+dropped); ``"per-epoch"`` steps once more on an epoch's leftover micro-batches. After each epoch a dev score
+decides the learning-rate plateau schedule and which epoch's weights are kept. Ties (``select_ties``):
+``macro-f1-loss`` breaks them by macro-F1, then the lower training loss (on the small dev sets of CPU runs ties are
+common and the later, better-fitted epoch should win them); ``field-metric`` is the reference's rule: weighted-F1
+at post level (MVSA), macro-F1 at aspect level (Twitter), the first such epoch wins. The dev score is the label
+prompt's accuracy (``select_on="accuracy"``, the reference) or, with ``select_on="joint"``, the mean of that
+accuracy and the share of dev chains (greedy, reasoning prompt) that parse into the five fields: JMSRC asks for
+both, and on small dev sets accuracy alone can keep an epoch that has not yet learnt to write a chain.
 """
 
 from __future__ import annotations
@@ -161,6 +163,15 @@ class _Steps:
     epochs: int
     total_steps: int
     on_step: Callable[[dict[str, Any]], None] | None
+    accum_count: str = "per-epoch"  # or "global" (setting accum_count; see mulcot_hf.settings)
+    micro: int = 0  # micro-batches back-propagated so far, over all epochs ("global")
+
+    def due(self, k: int, n_chunks: int) -> bool:
+        """Whether the optimiser steps after micro-batch ``k`` (0-based) of an epoch of ``n_chunks``."""
+        self.micro += 1
+        if self.accum_count == "global":
+            return self.micro % self.accum == 0
+        return (k + 1) % self.accum == 0 or k + 1 == n_chunks
 
 
 def train(
@@ -192,8 +203,10 @@ def train(
     params = [p for g in groups for p in g["params"]]
     epochs = int(st["epochs"])
     per_epoch = max(1, math.ceil(len(items) / batch_size))
-    total_steps = epochs * math.ceil(per_epoch / accum)
-    steps = _Steps(opt, params, accum, float(st["grad_clip"]), str(st["loss_scaling"]), epochs, total_steps, on_step)
+    global_count = str(st.get("accum_count", "per-epoch")) == "global"
+    total_steps = epochs * per_epoch // accum if global_count else epochs * math.ceil(per_epoch / accum)
+    steps = _Steps(opt, params, accum, float(st["grad_clip"]), str(st["loss_scaling"]), epochs, total_steps, on_step,
+                   "global" if global_count else "per-epoch")  # fmt: skip
     for epoch in range(epochs):
         start = time.perf_counter()
         order = torch.randperm(len(items), generator=order_rng).tolist()
@@ -243,7 +256,7 @@ def _train_epoch(
         if not math.isfinite(float(total.detach())):
             raise FloatingPointError(f"training loss became {float(total)} at epoch {epoch + 1}, step {k + 1}")
         (total / steps.accum if steps.loss_scaling == "mean" else total).backward()
-        if (k + 1) % steps.accum == 0 or k + 1 == len(chunks):
+        if steps.due(k, len(chunks)):
             _step(steps, record, epoch, sum(sums.values()) / (counted + 1))
         counted += 1
     backend.train(False)

@@ -145,6 +145,12 @@ def test_student_distils_from_the_live_assistant(checkpoint: Path, fitted: tuple
     assert math.isfinite(report["losses"][0]) and report["selected_epoch"] == 1
     faithful = _model(checkpoint, "student", kd_mask="reference").fit(_samples(4), [], _ctx(assistant))
     assert faithful["kd"]["mask"].startswith("reference") and math.isfinite(faithful["losses"][0])
+    released = _model(checkpoint, "student", kd_assistant_mode="lora-dropout", accum_count="global",
+                      label_parser="released", repetition_penalty=1.05)  # fmt: skip
+    report = released.fit(_samples(4), _samples(3), _ctx(assistant))
+    assert report["kd"]["assistant_mode"] == "lora-dropout" and report["optimizer"]["accum_count"] == "global"
+    assert math.isfinite(report["losses"][0])
+    assert not any(m.training for m in assistant._ready().modules()[0].modules())  # back in eval mode after KD
     # target-token KD aligns the targets whatever the layout: a student seeing smaller images still distils
     smaller = _model(checkpoint, "student", image_resize=28).fit(_samples(4), [], _ctx(assistant))
     assert math.isfinite(smaller["losses"][0])
@@ -162,3 +168,48 @@ def test_the_mulcot_contract_check_passes(checkpoint: Path) -> None:
     spec = ModelSpec(qwen_card("qwen-tiny", "assistant", model=str(checkpoint), **FAST), "mulcot_hf.model:QwenVL")
     report = check_model(spec, seed=1)
     assert report.ok
+
+
+def _load(checkpoint: Path) -> torch.nn.Module:
+    from transformers import AutoModelForImageTextToText
+
+    return AutoModelForImageTextToText.from_pretrained(str(checkpoint))
+
+
+def test_mean_resize_draws_the_same_rows_again_and_zero_resize_zeros_them(checkpoint: Path) -> None:
+    from mulcot_hf.backend import resize_vocab
+
+    first, again, zero = _load(checkpoint), _load(checkpoint), _load(checkpoint)
+    n = int(first.get_input_embeddings().weight.shape[0])
+    torch.manual_seed(1)
+    assert resize_vocab(first, n + 8, "mean") == n
+    torch.manual_seed(2)  # the run's RNG state does not matter: the draw has its own seed
+    assert resize_vocab(again, n + 8, "mean") == n and resize_vocab(zero, n + 8, "zero") == n
+    rows = first.get_input_embeddings().weight.detach()
+    assert rows.shape[0] == n + 8 and torch.equal(rows[n:], again.get_input_embeddings().weight.detach()[n:])
+    assert torch.count_nonzero(zero.get_input_embeddings().weight.detach()[n:]) == 0
+    # transformers' default draw: the old rows' mean, with 1e-9 x their covariance (so within a hair of the mean)
+    mean = rows[:n].mean(0)
+    assert torch.allclose(rows[n:], mean.expand(8, -1), atol=1e-3) and bool((rows[n:] != 0).any())
+
+
+def test_lora_dropout_mode_is_the_state_get_peft_model_leaves(checkpoint: Path) -> None:
+    from mulcot_hf.backend import lora_dropout_on, make_trainable
+    from mulcot_hf.settings import LORA_TARGETS
+    from peft import LoraConfig, get_peft_model
+
+    def dropout_modes(model: torch.nn.Module) -> dict[str, bool]:
+        return {n.removeprefix("base_model.model."): m.training for n, m in model.named_modules()
+                if isinstance(m, torch.nn.Dropout)}  # fmt: skip
+
+    # the released code: from_pretrained (eval mode), then get_peft_model, never .eval() afterwards
+    released = get_peft_model(_load(checkpoint), LoraConfig(target_modules=LORA_TARGETS, r=4, lora_alpha=8,
+                                                            lora_dropout=0.2, bias="none"))  # fmt: skip
+    lora = {n for n in dropout_modes(released) if ".lora_dropout." in f".{n}."}
+    assert lora and all(dropout_modes(released)[n] for n in lora)  # its LoRA dropout is on
+    ours = make_trainable(_load(checkpoint), {"train": "lora", "lora_r": 4, "lora_alpha": 8, "lora_dropout": 0.2},
+                          LORA_TARGETS)  # fmt: skip
+    ours.train(False)
+    assert not any(dropout_modes(ours).values())  # kd_assistant_mode="eval"
+    assert lora_dropout_on(ours) == len(lora)
+    assert dropout_modes(ours) == dropout_modes(released)  # kd_assistant_mode="lora-dropout": the same modes

@@ -108,3 +108,43 @@ def test_loss_scaling_sum_gives_grad_accum_times_the_mean_gradient() -> None:
         hook.remove()
         steps[scaling] = seen[-1]
     assert torch.allclose(steps["sum"], 2 * steps["mean"])
+
+
+def _steps(accum_count: str, n_items: int, epochs: int) -> tuple[int, list[list[int]], list[torch.Tensor]]:
+    """Optimiser steps taken, the micro-batches run between two steps, and the accumulated gradient after each
+    micro-batch's backward."""
+    backend = OneWeight()
+    items = [Sample(id=str(i), text="t", label="positive") for i in range(n_items)]
+    st = {**card_settings("smol", "assistant"), "epochs": epochs, "batch_size": 1, "grad_accum": 4,
+          "accum_count": accum_count, "grad_clip": 0.0}  # fmt: skip
+    summed: list[list[int]] = [[]]
+    calls = {"n": 0}
+
+    def task(name: str, chosen: list[Sample]) -> Task | None:
+        if name == "label":
+            summed[-1].append(calls["n"])
+            calls["n"] += 1
+        return Task(name, chosen, ["p"], [[1, 2]]) if name == "label" else None
+
+    grads: list[torch.Tensor] = []
+    hook = backend.w.register_post_accumulate_grad_hook(lambda p: grads.append(p.grad.detach().clone()))
+    record = train(backend, items, task, st, 0, KD(0.0, 2.0, False, "targets"), None,
+                   on_step=lambda info: summed.append([]))  # fmt: skip
+    hook.remove()
+    return record.steps, [s for s in summed if s], grads
+
+
+def test_global_accum_count_drops_the_leftover_micro_batches_as_the_reference() -> None:
+    # 6 micro-batches per epoch, grad_accum 4, 2 epochs. per-epoch: steps on 0-3, 4-5 (leftover), 6-9, 10-11.
+    steps, groups, _ = _steps("per-epoch", 6, 2)
+    assert steps == 4 and groups[:4] == [[0, 1, 2, 3], [4, 5], [6, 7, 8, 9], [10, 11]]
+    # global: one count over both epochs, a step at micro-batches 4 and 8 and 12; the gradients are zeroed at the
+    # second epoch's start, so micro-batches 4-5 are dropped and the second step sums only 6-7
+    steps, groups, grads = _steps("global", 6, 2)
+    assert steps == 3 and groups == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
+    # the weight is the same from micro-batch 4 to 7 (no step between), so each adds the same gradient g: the
+    # second step is given 2g (micro-batches 6 and 7), not 4g
+    g = grads[4]
+    assert torch.allclose(grads[5], 2 * g) and torch.allclose(grads[7], 2 * g) and not torch.allclose(grads[7], 4 * g)
+    with pytest.raises(ValueError, match="accum_count"):
+        resolve("smol", "assistant", {"accum_count": "sometimes"}, "m")

@@ -5,10 +5,12 @@ parts: the image inline as a data URL and the prompt rendered from :mod:`mulcot_
 file named in the card's settings); otherwise (no image, or ``images=off``) it is the prompt as a plain string,
 which every chat template takes. ``auto`` falls back to text once the server refuses content parts.
 A request given up in transport (connection, 5xx, timeout after retries) is a ``failed`` prediction: no answer,
-never cached or scored (:mod:`mulcot_bench.runner.stages`). A chain is
-accepted only with the five fields in order and a label in its Prediction field; it is stored re-rendered in
-the canonical ``"Field": "value"`` form, with the model's own text kept as the prediction's ``raw``. Items
-whose reply stays unusable after the bounded retries come back with ``label=None`` and are counted.
+never cached or scored (:mod:`mulcot_bench.runner.stages`). With ``chain_text="normalised"`` (the default) a chain
+is accepted only with the five fields in order and a label in its Prediction field; it is stored re-rendered in
+the canonical ``"Field": "value"`` form, with the model's own text kept as the prediction's ``raw``. With
+``chain_text="raw"`` (the released code's side) the reply is kept as it is: a first-pass reply is usable when the
+released answer parser finds a label in it, a correction reply when it is not empty. Items whose reply stays
+unusable after the bounded retries come back with ``label=None`` and are counted.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from mulcot_bench.plugin import (
     asked_prompts,
     parse,
     parse_label,
+    parse_label_released,
     prompt_ref,
     render_chain,
     render_prompt,
@@ -35,6 +38,7 @@ from mulcot_bench.plugin import (
 )
 from mulcot_openai.client import ChatClient, Reply, log
 from mulcot_openai.settings import (
+    CHAIN_TEXTS,
     ENV_API_KEY,
     ENV_BASE_URL,
     ENV_MODEL,
@@ -69,6 +73,14 @@ def label_ok(content: str) -> bool:
     return parse_label(content) is not None
 
 
+def raw_label_ok(content: str) -> bool:
+    return parse_label_released(content) is not None
+
+
+def raw_ok(content: str) -> bool:
+    return bool(content.strip())
+
+
 def canonical(content: str) -> tuple[str, str]:
     """(chain re-rendered as ``"Field": "value"`` blocks, its label) of a reply that passed :func:`chain_ok`."""
     chain = parse(content)
@@ -95,9 +107,13 @@ class EndpointModel:
                 f"-o {card.name}.base_url=URL -o {card.name}.model=NAME, and {ENV_API_KEY} if the server wants a key"
             )
         self.prompt_files: dict[str, str] = dict(s.get("prompt_files") or {})
+        self.prompt_set = str(s.get("prompt_set", "project"))
+        self.chain_text = str(s.get("chain_text", "normalised"))
+        if self.chain_text not in CHAIN_TEXTS:
+            raise UserError(f"model {card.name!r}: chain_text={self.chain_text!r}; use one of {', '.join(CHAIN_TEXTS)}")
         for name, digest in (s.get("prompts") or {}).items():
             kind, _, level = name.partition(":")
-            if template_hash(kind, level, self.prompt_files.get(kind)) != digest:
+            if template_hash(kind, level, self.prompt_files.get(kind), self.prompt_set) != digest:
                 where = self.prompt_files.get(kind, "the shipped template")
                 raise UserError(f"prompt template {where} for {kind!r} changed after the model was registered; rerun")
         self.options: dict[str, Any] = {"temperature": float(s.get("temperature", 0.0))}
@@ -140,13 +156,19 @@ class EndpointModel:
     def asked(cls, card: ModelCard, sample: Sample) -> dict[str, Any]:
         """The prompts ``predict`` sends for one sample, as references that render as :meth:`prompt` does."""
         files = dict(card.settings.get("prompt_files") or {})
-        prompts = {kind: prompt_ref(kind, sample, level_of(sample), template=files.get(kind)) for kind in cls.kinds}
+        prompt_set = str(card.settings.get("prompt_set", "project"))
+        prompts = {
+            kind: prompt_ref(kind, sample, level_of(sample), template=files.get(kind), prompt_set=prompt_set)
+            for kind in cls.kinds
+        }
         image = sample.image is not None and str(card.settings.get("images", "auto")) != "off"
         chat = "one user message: the image part (when sent), then the prompt"
         return asked_prompts(prompts, image, chat=chat, images=str(card.settings.get("images", "auto")))
 
     def prompt(self, kind: str, sample: Sample, gold: str | None = None) -> str:
-        return render_prompt(kind, sample, level_of(sample), gold=gold, template=self.prompt_files.get(kind))
+        return render_prompt(
+            kind, sample, level_of(sample), gold=gold, template=self.prompt_files.get(kind), prompt_set=self.prompt_set
+        )
 
     def payload(self, prompt: str, sample: Sample) -> dict[str, Any]:
         """One user message: parts (image, text) when an image is sent, else the prompt as a plain string."""
@@ -161,8 +183,15 @@ class EndpointModel:
     def ask(self, kind: str, samples: Sequence[Sample], golds: Sequence[str | None] | None = None) -> list[Reply]:
         golds = list(golds) if golds is not None else [None] * len(samples)
         payloads = [self.payload(self.prompt(kind, s, g), s) for s, g in zip(samples, golds, strict=True)]
-        usable = [label_ok if kind == "label" else chain_ok] * len(samples)
-        return self.client.complete_all(payloads, usable)
+        return self.client.complete_all(payloads, [self.usable(kind)] * len(samples))
+
+    def usable(self, kind: str) -> Any:
+        """The check a reply to a ``kind`` prompt must pass (else it is asked again, within the format retries)."""
+        if kind == "label":
+            return label_ok
+        if self.chain_text == "raw":
+            return raw_ok if kind == "teacher_explain" else raw_label_ok
+        return chain_ok
 
     def chains(self, replies: Sequence[Reply]) -> list[Prediction]:
         out = []
@@ -172,6 +201,10 @@ class EndpointModel:
                 continue
             if reply.content is None:
                 out.append(Prediction(label=None, rationale=None, raw=reply.last))
+                continue
+            if self.chain_text == "raw":  # the reply as it is, its label read as the released code reads it
+                text = self.client.redact(reply.content)
+                out.append(Prediction(label=parse_label_released(text), rationale=text, raw=text))
                 continue
             chain, label = canonical(reply.content)
             out.append(Prediction(label=label, rationale=chain, raw=self.client.redact(reply.content)))

@@ -34,6 +34,10 @@ FALLBACK_API_KEY = "OPENAI_API_KEY"
 #: off: never send images (plain-string messages); on: always send them; auto: send them, and fall back to text once
 #: the server refuses content parts (a text-only model)
 IMAGE_MODES = ("off", "auto", "on")
+#: what a teacher keeps of a reply: "normalised" (a chain must have the five fields in order and a label in its
+#: Prediction field, and is stored re-rendered in one form) or "raw" (the reply's text as it is, any reply in which
+#: the released code's answer parser finds a label; a correction reply whatever it holds)
+CHAIN_TEXTS = ("normalised", "raw")
 
 TEACHER_KINDS = ("teacher_predict", "teacher_explain")
 ZERO_SHOT_KINDS = ("reasoning", "label")
@@ -97,6 +101,9 @@ def card_settings(kinds: tuple[str, ...], env: Mapping[str, str] | None = None) 
         "seed": _number(env, ENV_SEED, int, None),
         "format_retries": 2,
         "images": images_mode(env),
+        "chain_text": "normalised",
+        # the prompt set ("project", "reference" or a folder, as for the trained models); prompt_files win over it
+        "prompt_set": "project",
         "prompts": {f"{k}:{level}": template_hash(k, level, prompt_files.get(k)) for k in kinds for level in LEVELS},
         "prompt_files": prompt_files,
     }
@@ -141,4 +148,6 @@ class Transport:
 
 
 #: the endpoint models' runtime options (-o MODEL.KEY=VALUE): null means the environment variable, else the default
-RUNTIME_OPTIONS: dict[str, Any] = {"concurrency": None, "timeout_s": None, "max_attempts": None}
+#: ``latency_probe`` False: the run does not time extra single-item requests (each is a paid call); ``-o
+#: openai-zero-shot.latency_probe=true`` turns it on
+RUNTIME_OPTIONS: dict[str, Any] = {"concurrency": None, "timeout_s": None, "max_attempts": None, "latency_probe": False}
