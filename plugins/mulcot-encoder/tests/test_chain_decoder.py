@@ -12,10 +12,14 @@ from mulcot_encoder.vocab import EOS, SEP, TGT, ChainVocab
 
 from mulcot_bench.plugin import parse
 
+#: the grounded decoder's settings (opt-in on the cards)
+GROUNDED = {"field_input": True, "copy": True, "no_repeat_ngram": 3, "no_repeat_scope": "field",
+            "repetition_penalty": 1.5}  # fmt: skip
+
 
 @pytest.fixture(scope="module")
 def assistant(mulcot_data):  # noqa: ANN001, ANN201
-    return fitted("enc-assistant", mulcot_data.train, mulcot_data.dev)[0]
+    return fitted("enc-assistant", mulcot_data.train, mulcot_data.dev, **GROUNDED)[0]
 
 
 def test_a_rare_post_word_is_one_copy_id_and_round_trips() -> None:
