@@ -36,11 +36,13 @@ def image_encoder(root: Path, image_size: int, threads: int | None) -> Any:
 
 @dataclass
 class Inputs:
-    """Per-sample text rows ``(L, 385)`` float16 and an index into ``images`` ``(K, P, 1280)`` (-1: no image)."""
+    """Per-sample text rows ``(L, 385)`` float16, an index into ``images`` ``(K, P, 1280)`` (-1: no image), and
+    the post's words with their rows in the text array (what a chain may copy)."""
 
     texts: list[np.ndarray]
     images: np.ndarray
     image_of: np.ndarray
+    words: list[list[tuple[str, list[int]]]]
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -81,7 +83,9 @@ def load_inputs(samples: Sequence[Sample], settings: dict[str, Any]) -> tuple[In
     root = features_root(None)
     threads = settings["torch_threads"]
     tokens = token_encoder(root, int(settings["text_max_length"]), threads)
-    texts = tokens.encode([(s.text, s.target) for s in samples])
+    pairs = [(s.text, s.target) for s in samples]
+    texts = tokens.encode(pairs)
+    words = tokens.words(pairs)
     distinct: dict[str, int] = {}
     blobs: list[bytes] = []
     image_of = np.full(len(samples), -1, np.int64)
@@ -104,4 +108,4 @@ def load_inputs(samples: Sequence[Sample], settings: dict[str, Any]) -> tuple[In
         images[start : start + len(grid)] = grid.flatten(2).transpose(1, 2).numpy().astype(np.float16)
     stats = {k: encoder.stats[k] - before.get(k, 0) for k in encoder.stats}
     stats["distinct_images"] = len(blobs)
-    return Inputs(texts, images, image_of), stats
+    return Inputs(texts, images, image_of, words), stats

@@ -43,15 +43,15 @@ from mulcot_bench.plugin import (
     render_chain,
 )
 from mulcot_bench.plugin.training import kd_terms, torch_threads
-from mulcot_encoder.decode import generate, row_generators
+from mulcot_encoder.decode import Decoding, generate, row_generators
 from mulcot_encoder.features import Inputs, identities, load_inputs
-from mulcot_encoder.net import ChainNet, Encoded, LabelNet
-from mulcot_encoder.vocab import BOS, PAD, ChainVocab
+from mulcot_encoder.net import ChainNet, Encoded, LabelNet, Source, field_ids
+from mulcot_encoder.vocab import BOS, N_FIELDS, PAD, SEP, ChainVocab
 
 WEIGHTS_FILE = "weights.safetensors"
 META_FILE = "model.json"
 EVAL_BATCH = 128
-FORMAT = "mulcot-encoder-model-v1"
+FORMAT = "mulcot-encoder-model-v2"
 
 
 def chain_fields(chain: str | None) -> list[str] | None:
@@ -108,7 +108,31 @@ class EncoderChainModel:
         s = self.s
         return ChainNet(vocab_size, int(s["d_model"]), int(s["fusion_layers"]), int(s["heads"]), float(s["dropout"]),
                         int(s["image_pool"]) ** 2, int(s["queries"]), int(s["emb_dim"]), int(s["decoder_layers"]),
-                        int(s["label_members"]) - 1)
+                        int(s["label_members"]) - 1, N_FIELDS if s["field_input"] else 0, bool(s["copy"]))
+
+    def _words(self, inputs: Inputs, row: int) -> list[str]:
+        """The post words the chain of ``row`` may copy (none when copying is off)."""
+        if not self.s["copy"]:
+            return []
+        return [w for w, _ in inputs.words[row][: int(self.s["copy_max_words"])]]
+
+    def _source(self, inputs: Inputs, rows: Sequence[int], enc: Encoded) -> Source | None:
+        """The copyable words of ``rows``: vectors from the memory's text rows (after the queries), output ids."""
+        if not self.s["copy"]:
+            return None
+        assert self.vocab is not None
+        found = [inputs.words[r][: int(self.s["copy_max_words"])] for r in rows]
+        k = max(1, max(len(w) for w in found))
+        offset, size = int(self.s["queries"]), len(self.vocab)
+        weight = torch.zeros(len(rows), k, enc.memory.shape[1])
+        ids = (size + torch.arange(k)).repeat(len(rows), 1)  # a padding slot scatters nothing onto its own column
+        mask = torch.zeros(len(rows), k, dtype=torch.bool)
+        for i, words in enumerate(found):
+            for j, ((_, where), out) in enumerate(zip(words, self.vocab.copy_ids([w for w, _ in words]),
+                                                      strict=True)):
+                weight[i, j, [offset + p for p in where]] = 1.0 / len(where)
+                ids[i, j], mask[i, j] = out, True
+        return Source(weight @ enc.memory.detach(), ids, mask)
 
     # training --------------------------------------------------------------------------------------------------
     def fit(self, train: Sequence[Sample], dev: Sequence[Sample], ctx: FitContext) -> dict[str, Any]:
@@ -157,10 +181,10 @@ class EncoderChainModel:
         self.chains = bool(chain_rows)
         torch.manual_seed(ctx.seed + 1)
         if chain_rows:
-            targets = [train[i].target for i in chain_rows]
-            seqs = [self.vocab.encode(fields[i], t) for i, t in zip(chain_rows, targets, strict=True)]
+            seqs = [self.vocab.encode(fields[i], train[i].target, self._words(inputs, i)) for i in chain_rows]
             dev_rows = [(n + j, f) for j, f in enumerate(chain_fields(s.rationale) for s in dev) if f is not None]
-            dev_seqs = [self.vocab.encode(f, dev[r - n].target) for r, f in dev_rows]
+            dev_seqs = [self.vocab.encode(f, dev[r - n].target, self._words(inputs, r)) for r, f in dev_rows]
+            report["copied_words"] = self._copy_counts(seqs)
             progress = fit_reporter(ctx, f"fit {self.card.name} chain", self.s["chain_epochs"])
             report["chain_phase"] = self._chain_phase(inputs, labels, chain_rows, seqs, [r for r, _ in dev_rows],
                                                       dev_seqs, teacher, ctx.seed, progress)
@@ -290,8 +314,16 @@ class EncoderChainModel:
         self.net.head.eval()
         with torch.no_grad():
             enc = self._encode(inputs, rows)
+            source = self._source(inputs, rows, enc)
         self.net.decoder.train(train)
-        return self.net.decoder(enc, labels, inp)[0]
+        fields = field_ids(inp, SEP, N_FIELDS) if self.s["field_input"] else None
+        return self.net.decoder(enc, labels, inp, fields=fields, source=source)[0]
+
+    def _copy_counts(self, seqs: list[list[int]]) -> dict[str, int]:
+        """How many training chain tokens are extended copy ids (post words with no single kept token)."""
+        assert self.vocab is not None
+        size = len(self.vocab)
+        return {"copy_ids": sum(i >= size for q in seqs for i in q), "tokens": sum(len(q) for q in seqs)}
 
     def _chain_phase(self, inputs: Inputs, labels: Tensor, rows: list[int], seqs: list[list[int]],
                      dev_rows: list[int], dev_seqs: list[list[int]], teacher: EncoderChainModel | None,
@@ -326,14 +358,19 @@ class EncoderChainModel:
                 if teacher is not None:
                     with torch.no_grad():
                         a_logits = teacher._chain_logits(inputs, rr, labels[rr], inp, train=False)
-                terms = kd_terms(logits, a_logits, tgt, lam=lam, temperature=temp, t2=t2)
+                if lam == 0.0 and self.s["copy"]:  # already log-probabilities: the CE is their NLL
+                    sel = tgt != -100
+                    loss, n_ce = torch.nn.functional.nll_loss(logits[sel], tgt[sel]), int(sel.sum())
+                else:
+                    terms = kd_terms(logits, a_logits, tgt, lam=lam, temperature=temp, t2=t2)
+                    loss, n_ce = terms.loss, terms.n_ce
                 opt.zero_grad()
-                terms.loss.backward()
+                loss.backward()
                 torch.nn.utils.clip_grad_norm_(params, float(s["grad_clip"]))
                 opt.step()
                 sched.step()
-                total += float(terms.loss.detach()) * terms.n_ce
-                count += terms.n_ce
+                total += float(loss.detach()) * n_ce
+                count += n_ce
                 step += 1
                 progress.step({"epoch": epoch, "epochs": epochs, "step": step, "steps": steps,
                                "loss": total / max(1, count)})
@@ -359,7 +396,8 @@ class EncoderChainModel:
                 inp, tgt = self._chain_batch(qq)
                 logits = self._chain_logits(inputs, rr, labels[rr], inp, train=False)
                 sel = tgt != -100
-                total += float(torch.nn.functional.cross_entropy(logits[sel], tgt[sel], reduction="sum"))
+                loss = torch.nn.functional.nll_loss if self.s["copy"] else torch.nn.functional.cross_entropy
+                total += float(loss(logits[sel], tgt[sel], reduction="sum"))
                 count += int(sel.sum())
         return total / max(1, count)
 
@@ -402,18 +440,23 @@ class EncoderChainModel:
                 tempered = (log_probs / max(temperature, 1e-6)).softmax(-1)
                 labels = torch.stack([torch.multinomial(p, 1, generator=g)[0]
                                       for p, g in zip(tempered, gens, strict=True)])
-            ids = (generate(self.net, enc, labels, int(self.s["max_chain_tokens"]), temperature, gens,
-                            int(self.s["no_repeat_ngram"]))
+            ids = (generate(self.net, enc, labels, self._decoding(), temperature, gens,
+                            self._source(inputs, rows, enc))
                    if self.chains else [None] * len(rows))
         preds = []
         for r, k, p, seq in zip(rows, labels.tolist(), probs.tolist(), ids, strict=True):
             label = LABELS[k]
             chain = None
             if seq is not None:
-                values = self.vocab.decode(seq, samples[r].target)
+                values = self.vocab.decode(seq, samples[r].target, self._words(inputs, r))
                 chain = render_chain({**dict(zip(FIELDS[:4], values, strict=True)), "Prediction": label})
             preds.append(Prediction(label, chain, {lab: float(v) for lab, v in zip(LABELS, p, strict=True)}))
         return preds
+
+    def _decoding(self) -> Decoding:
+        s = self.s
+        return Decoding(int(s["max_chain_tokens"]), int(s["no_repeat_ngram"]), str(s["no_repeat_scope"]),
+                        float(s["repetition_penalty"]), bool(s["field_input"]))
 
     # persistence -----------------------------------------------------------------------------------------------
     def save(self, folder: Path) -> None:

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 TEXT_DIM, IMAGE_DIM, N_LABELS = 384, 1280, 3
+LOG_ZERO = -1e4  # the log-probability of what cannot be written (finite: a KL over it stays 0, not NaN)
 
 
 @dataclass
@@ -103,9 +104,30 @@ class Fusion(nn.Module):
         return memory, full, focus
 
 
+@dataclass
+class Source:
+    """The post words a chain may copy, per row: their vectors (the mean of their tokens' memory rows), the output
+    id each copy writes, and which are real (the rest pad the batch)."""
+
+    vectors: Tensor  # (B, K, d)
+    ids: Tensor  # (B, K) long
+    mask: Tensor  # (B, K) True = a real word
+
+
+def field_ids(inputs: Tensor, sep: int, fields: int) -> Tensor:
+    """The field each decoder input belongs to: the number of ``sep`` ids among the inputs so far (B, T)."""
+    return (inputs == sep).long().cumsum(1).clamp(max=fields - 1)
+
+
 class ChainDecoder(nn.Module):
-    """GRU over token embeddings (plus the label), Luong attention on the memory, tied output embeddings of
-    width ``emb`` (the softmax over the vocabulary is the costly part, so it is kept narrow)."""
+    """GRU over token embeddings (plus the label and, with :meth:`attach`, the field being written), Luong
+    attention on the memory, tied output embeddings of width ``emb`` (the softmax over the vocabulary is the
+    costly part, so it is kept narrow).
+
+    With a :class:`Source` the output is a pointer-generator mixture (See et al., 2017): a gate p_gen weighs the
+    vocabulary softmax against an attention over the post's words, whose mass goes to each word's output id
+    (a kept token, or an extended id ``vocab + k``); the result is log-probabilities over ``vocab + K``. Without
+    one it is the vocabulary logits."""
 
     def __init__(self, vocab: int, d: int, emb: int, layers: int, dropout: float) -> None:
         super().__init__()
@@ -118,24 +140,77 @@ class ChainDecoder(nn.Module):
         self.bias = nn.Parameter(torch.zeros(vocab))
         self.drop = nn.Dropout(dropout)
         self.layers = layers
+        self.d = d
+        self.field: nn.Embedding | None = None
+        self.copy_in: nn.Linear | None = None
+
+    def attach(self, fields: int, copy: bool) -> None:
+        """Add the field input (``fields`` > 0) and the copy parts. Kept apart from ``__init__`` so that the
+        modules created before these (the label members) draw the same initial weights as without them."""
+        emb = self.emb.embedding_dim
+        if fields:
+            self.field = nn.Embedding(fields, emb)
+        if copy:
+            self.copy_in = nn.Linear(self.d, emb)  # the input embedding of an extended copy id
+            self.copy_q = nn.Linear(2 * self.d, self.d, bias=False)
+            self.gate = nn.Linear(2 * self.d + emb, 1)
 
     def start(self, enc: Encoded, labels: Tensor) -> Tensor:
         """The GRU's initial state from the pooled fusion and the label, (layers, B, d)."""
         h = torch.tanh(self.init(torch.cat([enc.pooled, self.label(labels)], dim=-1)))
         return h.view(h.shape[0], self.layers, -1).transpose(0, 1).contiguous()
 
-    def forward(self, enc: Encoded, labels: Tensor, inputs: Tensor,
-                state: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """Logits (B, T, V) for ``inputs`` (B, T) and the last state."""
+    def _embed(self, inputs: Tensor, source: Source | None) -> Tensor:
+        """Token embeddings; with copying, an input that is one of the post's words (a kept token or an extended
+        id) also carries its word's vector, so the decoder knows where in the post it is (an extended id has
+        only that)."""
+        vocab = self.emb.num_embeddings
+        x = self.emb(inputs.clamp(max=vocab - 1)) * (inputs < vocab)[..., None]
+        if source is not None and self.copy_in is not None:
+            hit = (inputs[..., None] == source.ids[:, None]) & source.mask[:, None]  # (B, T, K)
+            x = x + self.copy_in(hit.float() @ source.vectors)
+        return x
+
+    def forward(self, enc: Encoded, labels: Tensor, inputs: Tensor, state: Tensor | None = None,
+                fields: Tensor | None = None, source: Source | None = None) -> tuple[Tensor, Tensor]:
+        """Logits (B, T, V), or with ``source`` log-probabilities (B, T, V + K), for ``inputs`` (B, T) in
+        ``fields`` (B, T; needed once the field input is attached), and the last state."""
         if state is None:
             state = self.start(enc, labels)
-        x = self.drop(self.emb(inputs) + self.label(labels)[:, None])
+        x = self._embed(inputs, source) + self.label(labels)[:, None]
+        if self.field is not None:
+            if fields is None:
+                raise ValueError("the decoder reads the field of every input: pass fields")
+            x = x + self.field(fields)
+        x = self.drop(x)
         h, state = self.gru(x, state)
         scores = torch.einsum("btd,bmd->btm", self.query(h), enc.memory)
         scores = scores.masked_fill(~enc.memory_mask[:, None], float("-inf"))
         ctx = torch.einsum("btm,bmd->btd", scores.softmax(-1), enc.memory)
-        out = self.drop(torch.tanh(self.out(torch.cat([h, ctx], dim=-1))))
-        return F.linear(out, self.emb.weight, self.bias), state
+        hc = torch.cat([h, ctx], dim=-1)
+        out = self.drop(torch.tanh(self.out(hc)))
+        if source is None or self.copy_in is None:
+            return F.linear(out, self.emb.weight, self.bias), state
+        return self._mix(out, hc, x, source), state
+
+    def _mix(self, out: Tensor, hc: Tensor, x: Tensor, source: Source) -> Tensor:
+        """log(p_gen * softmax(vocabulary logits) + (1 - p_gen) * copy attention at the words' output ids).
+
+        The logits are computed K columns wider (at :data:`LOG_ZERO`, the extended ids), so the vocabulary part
+        is one log-softmax, and the copy mass is added at the K copy columns only (a row's ids are distinct)."""
+        b, t, _ = out.shape
+        k = source.ids.shape[1]
+        weight = torch.cat([self.emb.weight, self.emb.weight.new_zeros(k, self.emb.embedding_dim)])
+        bias = torch.cat([self.bias, self.bias.new_full((k,), LOG_ZERO)])
+        has = source.mask.any(1)[:, None, None]  # a row without words only generates
+        gate = self.gate(torch.cat([hc, x], dim=-1)).masked_fill(~has, 30.0)
+        scores = torch.einsum("btd,bkd->btk", self.copy_q(hc), source.vectors) / math.sqrt(self.d)
+        attn = scores.masked_fill(~source.mask[:, None], -1e9).log_softmax(-1)
+        attn = attn.masked_fill(~source.mask[:, None], LOG_ZERO)
+        log_probs = F.linear(out, weight, bias).log_softmax(-1) + F.logsigmoid(gate)
+        where = source.ids[:, None].expand(b, t, k)
+        mixed = torch.logaddexp(log_probs.gather(2, where), F.logsigmoid(-gate) + attn)
+        return log_probs.scatter(2, where, mixed)
 
 
 class LabelNet(nn.Module):
@@ -158,12 +233,13 @@ class ChainNet(LabelNet):
     seeds) whose mean probability with this one's is the label answer (:meth:`label_log_probs`)."""
 
     def __init__(self, vocab: int, d: int, layers: int, heads: int, dropout: float, patches: int, queries: int,
-                 emb: int, decoder_layers: int, extra_members: int = 0) -> None:
+                 emb: int, decoder_layers: int, extra_members: int = 0, fields: int = 0, copy: bool = False) -> None:
         super().__init__(d, layers, heads, dropout, patches, queries)
         self.decoder = ChainDecoder(vocab, d, emb, decoder_layers, dropout)
         self.members = nn.ModuleList(
             [LabelNet(d, layers, heads, dropout, patches, queries) for _ in range(extra_members)]
         )
+        self.decoder.attach(fields, copy)  # after the members: their initial weights do not depend on it
 
     def label_log_probs(self, b: Batch, enc: Encoded) -> Tensor:
         """Log of the members' mean label probability (B, 3); with no extra member, log-softmax of ``enc``'s."""

@@ -26,8 +26,18 @@ CHAIN: dict[str, Any] = {
     "vocab_min_count": 3,
     "target_placeholder": True,
     "max_chain_tokens": 400,
-    "no_repeat_ngram": 5,
     "chain_structure": "four free-text fields joined by <sep>; Prediction field = the label answer",
+    # the grounded decoder is opt-in until its students are measured on the real data (docs/results.md):
+    # -o enc-assistant.field_input=true -o enc-assistant.copy=true -o enc-assistant.no_repeat_ngram=3
+    # -o enc-assistant.repetition_penalty=1.5 (and the same on the students)
+    "field_input": False,  # the field being written is an input of every decoder step
+    "copy": False,  # pointer-generator over the post's words (their MiniLM token states)
+    "copy_max_words": 64,
+    # decoding (see mulcot_encoder/decode.py): no output-id n-gram twice in the scope; already written ids'
+    # probability divided by the penalty
+    "no_repeat_ngram": 5,
+    "no_repeat_scope": "field",
+    "repetition_penalty": 1.0,
 }
 #: Optimisation (shared); sizes, epochs and KD weights differ per model.
 TRAIN: dict[str, Any] = {

@@ -23,6 +23,7 @@ from mulcot_bench.plugin.training import torch_threads
 
 LAYOUT = "pair-target-text-marks-f16-v1"
 DIM = 384
+WORD_RE = re.compile(r"[^\W_]+")  # a post word a chain may copy: a run of Unicode letters and digits
 
 
 def spans(text: str, target: str | None) -> list[tuple[int, int]]:
@@ -42,11 +43,50 @@ class TokenEncoder:
         self.batch_size = batch_size
         self.store = FeatureStore(features_root(None) / "all-minilm-l6-v2-tokens")
         self.stats = {"requested": 0, "cache_hits": 0, "encoded": 0}
+        self._tokenizer: Any = None
 
     @property
     def identity(self) -> dict[str, Any]:
         return {"encoder": "all-MiniLM-L6-v2", "weights_sha256": self.text.fingerprint, "layout": LAYOUT,
                 "max_length": self.max_length}
+
+    def tokenizer(self) -> Any:
+        """MiniLM's fast tokenizer alone (the model is not loaded)."""
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(str(self.text.model_dir), local_files_only=True)
+        return self._tokenizer
+
+    def _call(self, tokenizer: Any, targets: list[str | None], texts: list[str], **extra: Any) -> Any:
+        """The tokenizer call the cached rows come from: the pair, or the text alone when a target is missing."""
+        if all(t is not None for t in targets):
+            return tokenizer(targets, texts, truncation="only_second", max_length=self.max_length,
+                             return_offsets_mapping=True, **extra)
+        return tokenizer(texts, truncation=True, max_length=self.max_length, return_offsets_mapping=True, **extra)
+
+    def words(self, items: Sequence[tuple[str, str | None]]) -> list[list[tuple[str, list[int]]]]:
+        """Per ``(text, target)``, the distinct words of the text (runs of letters and digits, case kept, in order
+        of first occurrence), then the lower-cased forms not among them, each with the rows of its first
+        occurrence's tokens in the cached ``(L, 385)`` array; a word cut off by ``max_length`` is left out. These
+        are the words a chain decoder may copy."""
+        tokenizer = self.tokenizer()
+        out: list[list[tuple[str, list[int]]]] = []
+        for text, target in items:
+            enc = self._call(tokenizer, [target], [text])
+            segment = 1 if target is not None else 0
+            seq = enc.sequence_ids(0)
+            pieces = [(j, a, b) for j, (a, b) in enumerate(enc["offset_mapping"][0]) if seq[j] == segment and b > a]
+            found: dict[str, list[int]] = {}
+            for m in WORD_RE.finditer(text):
+                if m.group() in found:
+                    continue
+                rows = [j for j, a, b in pieces if a < m.end() and b > m.start()]
+                if rows:
+                    found[m.group()] = rows
+            lower = {w.lower(): rows for w, rows in found.items() if w.lower() not in found}
+            out.append([*found.items(), *lower.items()])
+        return out
 
     def _key(self, text: str, target: str | None) -> str:
         return sha256(f"{self.text.fingerprint}|{LAYOUT}|{self.max_length}|{target!r}|{text}".encode())
@@ -99,14 +139,8 @@ class TokenEncoder:
         import torch
 
         tokenizer, model = self.text.load()
-        targets = [t for _, t in items]
-        texts = [x for x, _ in items]
-        if all(t is not None for t in targets):
-            enc = tokenizer(targets, texts, padding=True, truncation="only_second", max_length=self.max_length,
-                            return_tensors="pt", return_offsets_mapping=True)
-        else:
-            enc = tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt",
-                            return_offsets_mapping=True)
+        enc = self._call(tokenizer, [t for _, t in items], [x for x, _ in items], padding=True,
+                         return_tensors="pt")
         offsets = enc.pop("offset_mapping")
         with torch.inference_mode():
             hidden = model(**enc).last_hidden_state.float().numpy()

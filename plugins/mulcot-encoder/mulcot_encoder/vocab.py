@@ -3,6 +3,11 @@
 Every field value is written with the BPE; a token outside the kept set is spelt with its byte-level characters
 (all 256 are always kept), so any text round-trips exactly. With ``target_placeholder`` each occurrence of the
 target in a chain becomes one ``<tgt>`` token, put back as the sample's own target when decoding.
+
+Copying: a sample's post words (``words``, from :meth:`mulcot_encoder.tokens.TokenEncoder.words`) extend the
+output ids per sample. Word ``k`` written after a space is output id ``len(vocab) + k`` unless the BPE writes
+``" " + word`` as one kept token, whose id it then is; so a rare post word is one copy step instead of several
+byte-level or sub-word steps.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SPECIALS = ("<pad>", "<bos>", "<sep>", "<eos>", "<tgt>")
 PAD, BOS, SEP, EOS, TGT = range(5)
 N_FIELDS = 4  # Text_analysis, Image_analysis, Conflict_resolution, Final_conclusion (Prediction = the label)
+COPY_RE = re.compile(r" ([^\W_]+)")  # a space and a whole word (the run of letters and digits after it)
 
 
 def _bytes_alphabet() -> list[str]:
@@ -91,6 +97,7 @@ class ChainVocab:
         self.placeholder = placeholder
         self.index = {t: i for i, t in enumerate(self.tokens)}
         self.tok = bpe()
+        self._single: dict[str, int | None] = {}  # word -> the kept token writing " " + word, if one does
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -120,21 +127,52 @@ class ChainVocab:
                 ids.extend(self.index[ch] for ch in token)
         return ids
 
-    def encode(self, fields: Sequence[str], target: str | None) -> list[int]:
-        """The four field values as ids: ``f1 <sep> f2 <sep> f3 <sep> f4 <eos>`` (no <bos>)."""
+    def copy_ids(self, words: Sequence[str]) -> list[int]:
+        """The output id that copies each post word (with its leading space): the one kept BPE token that writes
+        ``" " + word`` when there is one, else the extended id ``len(self) + k``."""
+        out = []
+        for k, word in enumerate(words):
+            if word not in self._single:
+                ids = self._text_ids(" " + word)
+                self._single[word] = ids[0] if len(ids) == 1 else None
+            one = self._single[word]
+            out.append(len(self) + k if one is None else one)
+        return out
+
+    def _piece_ids(self, text: str, extended: dict[str, int]) -> list[int]:
+        """BPE ids of ``text``, with each space + ``extended`` word as its one copy id."""
+        if not extended:
+            return self._text_ids(text)
+        ids: list[int] = []
+        start = 0
+        for m in COPY_RE.finditer(text):
+            if m.group(1) in extended:
+                ids.extend(self._text_ids(text[start : m.start()]))
+                ids.append(extended[m.group(1)])
+                start = m.end()
+        ids.extend(self._text_ids(text[start:]))
+        return ids
+
+    def encode(self, fields: Sequence[str], target: str | None, words: Sequence[str] = ()) -> list[int]:
+        """The four field values as ids: ``f1 <sep> f2 <sep> f3 <sep> f4 <eos>`` (no <bos>); a post word of
+        ``words`` that has no single kept token is its copy id where a space precedes it."""
+        extended = {w: i for w, i in zip(words, self.copy_ids(words), strict=True) if i >= len(self)}
         ids: list[int] = []
         for k, value in enumerate(fields):
             for piece in _pieces(value, target if self.placeholder else None):
-                ids.extend([TGT] if piece is None else self._text_ids(piece))
+                ids.extend([TGT] if piece is None else self._piece_ids(piece, extended))
             ids.append(SEP if k < len(fields) - 1 else EOS)
         return ids
 
-    def _text(self, ids: Sequence[int], target: str | None) -> str:
+    def _text(self, ids: Sequence[int], target: str | None, words: Sequence[str]) -> str:
         parts, run = [], []
         for i in ids:
-            if i == TGT:
+            if i == TGT or i >= len(self):
                 parts.append(self._decode(run))
-                parts.append(target or "the post")
+                if i == TGT:
+                    parts.append(target or "the post")
+                elif i - len(self) < len(words):
+                    parts.append(" " + words[i - len(self)])
                 run = []
             elif i >= len(SPECIALS):
                 run.append(self.tokens[i])
@@ -145,8 +183,8 @@ class ChainVocab:
         """Byte-level token strings back to text (the inverse of GPT-2's byte table; bad UTF-8 is replaced)."""
         return bytes(BYTE_OF[ch] for t in tokens for ch in t if ch in BYTE_OF).decode("utf-8", errors="replace")
 
-    def decode(self, ids: Sequence[int], target: str | None) -> list[str]:
-        """Ids (up to <eos>) back to exactly four field values (missing ones empty)."""
+    def decode(self, ids: Sequence[int], target: str | None, words: Sequence[str] = ()) -> list[str]:
+        """Ids (up to <eos>) back to exactly four field values (missing ones empty); a copy id writes its word."""
         fields: list[list[int]] = [[]]
         for i in ids:
             if i == EOS:
@@ -155,5 +193,5 @@ class ChainVocab:
                 fields.append([])
             else:
                 fields[-1].append(i)
-        values = [self._text(f, target).strip() for f in fields[:N_FIELDS]]
+        values = [self._text(f, target, words).strip() for f in fields[:N_FIELDS]]
         return values + [""] * (N_FIELDS - len(values))

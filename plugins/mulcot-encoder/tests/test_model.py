@@ -112,7 +112,8 @@ def test_the_cards_declare_every_option(mulcot_registry) -> None:  # noqa: ANN00
     for name in ("enc-assistant", "enc-student", "enc-student-nokd"):
         settings = mulcot_registry.model(name).card.settings
         for key in ("label_epochs", "chain_epochs", "kd_lambda", "kd_temperature", "d_model", "vocab_min_count",
-                    "image_pool", "text_max_length", "max_chain_tokens", "torch_threads"):
+                    "image_pool", "text_max_length", "max_chain_tokens", "torch_threads", "field_input", "copy",
+                    "copy_max_words", "no_repeat_ngram", "no_repeat_scope", "repetition_penalty"):
             assert key in settings
     assert card("enc-student").settings["d_model"] == 32  # the tests' tiny override
 
